@@ -1,0 +1,153 @@
+#include "auth/customer_token.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include <array>
+
+#include <fmt/format.h>
+
+#include "auth/base64.hpp"
+#include "core/metrics.hpp"
+
+namespace webtrunk::auth {
+namespace {
+
+const core::Counter kCustomerRejected{"webtrunk_auth_customer_token_rejected_total",
+                                      "Customer tokens refused (malformed, bad MAC, expired, too long)"};
+
+bool valid_username(std::string_view u) noexcept {
+  if (u.empty() || u.size() > kMaxCustomerUsernameSize) return false;
+  for (char c : u) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
+  }
+  return true;
+}
+
+std::string signed_string(std::int64_t expires, std::string_view username) {
+  return fmt::format("{}:{}", expires, username);
+}
+
+void append_json_string(std::string& out, std::string_view v) {
+  out += '"';
+  for (char c : v) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '<': out += "\\u003c"; break;  // safe inside a <script> body too
+      case '>': out += "\\u003e"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += fmt::format("\\u{:04x}", static_cast<unsigned>(static_cast<unsigned char>(c)));
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+}
+
+CustomerTokenError reject(CustomerTokenError e) noexcept {
+  kCustomerRejected.inc();
+  return e;
+}
+
+}  // namespace
+
+CustomerToken mint_customer_token(std::string_view account, std::string_view username, std::string_view secret,
+                                  std::int64_t now, std::int64_t ttl, HmacAlgo algo) {
+  CustomerToken t;
+  t.account = std::string(account.empty() ? username : account);
+  t.username = std::string(username);
+  t.expires = now + ttl;
+  std::array<std::uint8_t, kMaxMacSize> mac{};
+  const std::size_t n = HmacKey(algo, secret).mac(signed_string(t.expires, username), mac);
+  t.key = base64_encode(std::span<const std::uint8_t>(mac.data(), n));
+  return t;
+}
+
+std::string_view reason_phrase(CustomerTokenError e) noexcept {
+  switch (e) {
+    case CustomerTokenError::none: return "OK";
+    case CustomerTokenError::malformed: return "Malformed token";
+    case CustomerTokenError::bad_key: return "Invalid token";
+    case CustomerTokenError::expired: return "Token expired";
+    case CustomerTokenError::lifetime_too_long: return "Token lifetime too long";
+  }
+  return "Invalid token";
+}
+
+CustomerTokenError verify_customer_token(const CustomerToken& t, std::string_view secret, std::int64_t now,
+                                         const CustomerTokenPolicy& policy) noexcept {
+  if (!valid_username(t.username) || t.expires < 0) return reject(CustomerTokenError::malformed);
+  std::array<std::uint8_t, 64> given{};
+  const auto n = base64_decode_lenient(t.key, given);
+  if (!n) return reject(CustomerTokenError::malformed);
+  // Algorithm by MAC length: 20 bytes SHA-1 (Voxbone, every existing servlet), 32 SHA-256.
+  if (*n != 20 && *n != 32) return reject(CustomerTokenError::bad_key);
+  const HmacAlgo algo = *n == 20 ? HmacAlgo::sha1 : HmacAlgo::sha256;
+  // "<expires>:<username>" without allocating: the digits, then ':' + username as a second part.
+  char digits[24];
+  const auto len = fmt::format_to_n(digits, sizeof digits, "{}:", t.expires).size;
+  std::array<std::uint8_t, kMaxMacSize> want{};
+  HmacKey(algo, secret)
+      .mac2({reinterpret_cast<const std::uint8_t*>(digits), len},
+            {reinterpret_cast<const std::uint8_t*>(t.username.data()), t.username.size()}, want);
+  const bool match = ct_equal(std::span<const std::uint8_t>(given.data(), *n), std::span<const std::uint8_t>(want.data(), *n));
+  OPENSSL_cleanse(want.data(), want.size());
+  if (!match) return reject(CustomerTokenError::bad_key);
+  if (t.expires < now && now - t.expires > policy.skew_s) return reject(CustomerTokenError::expired);
+  if (t.expires > now && t.expires - now > policy.max_lifetime_s + policy.skew_s) {
+    return reject(CustomerTokenError::lifetime_too_long);
+  }
+  return CustomerTokenError::none;
+}
+
+std::string customer_token_id(const CustomerToken& t) {
+  std::array<std::uint8_t, 64> mac{};
+  const auto n = base64_decode_lenient(t.key, mac);
+  if (!n) return {};
+  std::string input;
+  input.reserve(t.account.size() + t.username.size() + 32 + *n);
+  input += t.account;
+  input += '\0';
+  input += t.username;
+  input += '\0';
+  input += std::to_string(t.expires);
+  input += '\0';
+  input.append(reinterpret_cast<const char*>(mac.data()), *n);
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(input.data()), input.size(), md);
+  OPENSSL_cleanse(input.data(), input.size());
+  return std::string(reinterpret_cast<const char*>(md), 16);
+}
+
+std::string customer_token_json(const CustomerToken& t) {
+  std::string out = "{\"account\":";
+  append_json_string(out, t.account);
+  out += ",\"username\":";
+  append_json_string(out, t.username);
+  out += fmt::format(",\"expires\":{},\"key\":", t.expires);
+  append_json_string(out, t.key);
+  out += '}';
+  return out;
+}
+
+std::string voxbone_config_json(const CustomerToken& t) {
+  std::string out = "{\"key\":";
+  append_json_string(out, t.key);
+  out += fmt::format(",\"expires\":{},\"username\":", t.expires);
+  append_json_string(out, t.username);
+  out += '}';
+  return out;
+}
+
+std::string voxbone_config_script(const CustomerToken& t, std::string_view varname) {
+  bool ok = !varname.empty() && varname.size() <= 64 && !(varname.front() >= '0' && varname.front() <= '9');
+  for (char c : varname) {
+    ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '$');
+  }
+  return fmt::format("var {} = {};", ok ? varname : "voxrtc_config", voxbone_config_json(t));
+}
+
+}  // namespace webtrunk::auth
