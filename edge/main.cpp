@@ -1,1 +1,62 @@
-int main() { return 0; }
+// webtrunk: one binary, several subcommands (edge, auth, mint, servlet, demo, bench).
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "edge/commands.hpp"
+
+using webtrunk::edge::commands;
+
+namespace {
+
+void print_usage(std::FILE* to) {
+  std::string out =
+      "webtrunk: a WebRTC trunk. Browsers call phone numbers; calls arrive on your SIP trunk.\n\n"
+      "Usage: webtrunk COMMAND [flags]\n\nCommands:\n";
+  for (const auto& c : commands()) out += fmt::format("  {:<9} {}\n", c.name, c.summary);
+  out += "\n`webtrunk COMMAND --help` lists the flags of a command.\n";
+  std::fputs(out.c_str(), to);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) {
+    print_usage(stderr);
+    return 2;
+  }
+  if (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    print_usage(stdout);
+    return 0;
+  }
+  if (args[0] == "--version") {
+    std::puts("webtrunk 0.1.0");
+    return 0;
+  }
+  for (const auto& c : commands()) {
+    if (args[0] != c.name) continue;
+    std::vector<std::string> rest(args.begin() + 1, args.end());
+    auto set = c.flags();
+    if (set.help_requested(rest)) {
+      std::fputs(set.help().c_str(), stdout);
+      return 0;
+    }
+    auto parsed = set.parse(rest);
+    if (!parsed) {
+      std::fprintf(stderr, "webtrunk %s: %s\n", c.name, parsed.error().message.c_str());
+      return 2;
+    }
+    try {
+      return c.run(*parsed);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "webtrunk %s: %s\n", c.name, e.what());
+      return 1;
+    }
+  }
+  std::fprintf(stderr, "webtrunk: unknown command '%s'\n\n", args[0].c_str());
+  print_usage(stderr);
+  return 2;
+}

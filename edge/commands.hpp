@@ -1,0 +1,26 @@
+// The subcommands of the one `webtrunk` binary. Each returns the process exit code:
+// 0 success, 1 runtime failure (with a message), 2 bad usage (unknown or malformed flag).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "edge/flags.hpp"
+
+namespace webtrunk::edge {
+
+struct Command {
+  const char* name;
+  const char* summary;
+  FlagSet (*flags)();
+  int (*run)(const FlagValues& flags);
+};
+
+const std::vector<Command>& commands();
+
+FlagSet edge_flags();
+FlagSet demo_flags();
+int run_edge(const FlagValues& flags);
+int run_demo(const FlagValues& flags);
+
+}  // namespace webtrunk::edge

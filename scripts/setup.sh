@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Installs what webtrunk needs on Debian 12 (as root), only what is missing, then builds.
+#   scripts/setup.sh            build dependencies, npm packages for the demo page, Release build
+#   scripts/setup.sh --tests    also the test peers (Chromium, sipp, clang for fuzzing, npm test packages)
+# Idempotent: a second run with nothing missing installs nothing and rebuilds only what changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_tests=0
+[[ "${1:-}" == "--tests" ]] && want_tests=1
+
+pkgs=(cmake ninja-build g++ pkg-config liburing-dev libssl-dev libnice-dev libsrtp2-dev libusrsctp-dev
+      libfmt-dev libbenchmark-dev libgtest-dev libgmock-dev libsqlite3-dev ca-certificates)
+if (( want_tests )); then
+  pkgs+=(clang libclang-rt-14-dev chromium sip-tester iproute2 procps)
+fi
+command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if (( ${#missing[@]} )); then
+  echo "setup: installing ${missing[*]}"
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "setup: these Debian packages are missing and installing them needs root: ${missing[*]}" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+npm_ci() {  # npm ci only when package-lock.json changed since the last install
+  local dir=$1
+  if [[ ! -d $dir/node_modules || $dir/package-lock.json -nt $dir/node_modules/.package-lock.json ]]; then
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+if (( want_tests )); then
+  npm_ci tests/integration
+  (cd tests/integration && [[ -f dist/jssip.js ]] || npm run --silent build)
+fi
+if [[ -f web/package-lock.json ]]; then
+  npm_ci web
+fi
+
+build_type=${WEBTRUNK_BUILD_TYPE:-Release}
+werror=${WEBTRUNK_WERROR:-ON}
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="$build_type" -DWEBTRUNK_WERROR="$werror" >/dev/null
+ninja -C build
