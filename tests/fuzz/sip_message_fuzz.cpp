@@ -1,0 +1,134 @@
+// libFuzzer target: parse_message() on arbitrary bytes with both framings, then every lazy header
+// helper and the validators on whatever parsed. Crashes found here become tests in tests/sip/.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "sip/auth_params.hpp"
+#include "sip/header_parsers.hpp"
+#include "sip/parser.hpp"
+#include "sip/text.hpp"
+#include "sip/uri.hpp"
+#include "sip/validate.hpp"
+#include "sip/writer.hpp"
+
+namespace {
+
+using namespace webtrunk::sip;
+
+void exercise(const MessageView& m) {
+  (void)(m.is_request() ? validate_request(m) : validate_response(m));
+  Uri uri;
+  (void)parse_uri(m.request_uri(), uri);
+  (void)top_via(m);
+  (void)call_id(m);
+  (void)cseq(m);
+  (void)from_tag(m);
+  (void)to_tag(m);
+  std::string scratch;
+  std::string_view e;
+  for (const HeaderField& h : m.headers()) {
+    (void)unfold(h.value, scratch);
+    switch (h.id) {
+      case HeaderId::via: {
+        ListCursor c(h.value);
+        Via v;
+        while (c.next(e)) (void)parse_via(e, v);
+        break;
+      }
+      case HeaderId::from:
+      case HeaderId::to:
+      case HeaderId::contact:
+      case HeaderId::route:
+      case HeaderId::record_route:
+      case HeaderId::refer_to:
+      case HeaderId::p_asserted_identity: {
+        ListCursor c(h.value);
+        while (c.next(e)) {
+          NameAddr na;
+          if (!parse_name_addr(e, na)) continue;
+          (void)na.tag();
+          (void)unquote(na.display_name, scratch);
+          (void)contact_expires(na);
+          (void)contact_instance(na);
+          (void)contact_reg_id(na);
+          if (parse_uri(na.uri, uri)) {
+            ParamCursor pc(uri.params);
+            Param p;
+            while (pc.next(p)) (void)unquote(p.value, scratch);
+            (void)uri_part_equals(uri.user, uri.host);
+          }
+        }
+        break;
+      }
+      case HeaderId::cseq: {
+        CSeq c;
+        (void)parse_cseq(h.value, c);
+        break;
+      }
+      case HeaderId::max_forwards: (void)parse_max_forwards(h.value); break;
+      case HeaderId::expires:
+      case HeaderId::min_expires: (void)parse_delta_seconds(h.value); break;
+      case HeaderId::content_type: {
+        MediaType mt;
+        (void)parse_media_type(h.value, mt);
+        break;
+      }
+      case HeaderId::session_expires: {
+        SessionExpires se;
+        (void)parse_session_expires(h.value, se);
+        break;
+      }
+      case HeaderId::min_se: (void)parse_min_se(h.value); break;
+      case HeaderId::event: {
+        Event ev;
+        (void)parse_event(h.value, ev);
+        break;
+      }
+      case HeaderId::reason: {
+        ListCursor c(h.value);
+        Reason r;
+        while (c.next(e)) (void)parse_reason(e, r);
+        break;
+      }
+      case HeaderId::authorization:
+      case HeaderId::proxy_authorization:
+      case HeaderId::www_authenticate:
+      case HeaderId::proxy_authenticate: {
+        AuthParams a;
+        if (parse_auth(h.value, a)) (void)a.get("nonce");
+        break;
+      }
+      case HeaderId::supported:
+      case HeaderId::require:
+      case HeaderId::allow: (void)has_token(m, h.id, "timer"); break;
+      case HeaderId::call_id: (void)is_valid_call_id(h.value); break;
+      default: {
+        ValueWithParams vp;
+        (void)parse_value_with_params(h.value, vp);
+        break;
+      }
+    }
+  }
+  // Round trip through the writer: what we write must parse again.
+  if (m.is_request()) {
+    std::string out;
+    MessageWriter w(out);
+    if (write_message(m, MessageEdits{}, w)) {
+      MessageView again;
+      (void)parse_message(out, again, {Framing::stream});
+    }
+    (void)make_response(m, 400, "Bad Request", "t");
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::span<const std::byte> bytes(reinterpret_cast<const std::byte*>(data), size);
+  for (Framing f : {Framing::datagram, Framing::stream}) {
+    MessageView m;
+    if (parse_message(bytes, m, {f}).status == ParseStatus::ok) exercise(m);
+  }
+  return 0;
+}
