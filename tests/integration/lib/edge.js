@@ -37,10 +37,11 @@ function httpGet(url, timeoutMs = 2000) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Starts `webtrunk edge` with the given extra args; resolves once /healthz answers 200.
-async function startEdge(args = [], { timeoutMs = 10000 } = {}) {
+// logLevel: the edge's --log-level (default warn).
+async function startEdge(args = [], { timeoutMs = 10000, logLevel = 'warn' } = {}) {
   const port = await freePort();
   const wsAddr = `127.0.0.1:${port}`;
-  const child = spawn(BIN, ['edge', '--ws', wsAddr, '--log-level', 'warn', ...args], {
+  const child = spawn(BIN, ['edge', '--ws', wsAddr, '--log-level', logLevel, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';

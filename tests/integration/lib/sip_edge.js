@@ -1,0 +1,53 @@
+// The SIP edge under test, pluggable: by default the real binary (`webtrunk edge` with a trunk, SIP
+// ports and an edge secret file); WEBTRUNK_REFERENCE=kamailio starts the reference chain instead
+// (lib/reference.js) to check the harness itself.
+'use strict';
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { startEdge } = require('./edge');
+const { freeUdpPorts } = require('./sipp');
+
+const REFERENCE = process.env.WEBTRUNK_REFERENCE || '';
+if (REFERENCE && REFERENCE !== 'kamailio') throw new Error(`WEBTRUNK_REFERENCE=${REFERENCE}: only "kamailio" is known`);
+const KIND = REFERENCE || 'webtrunk';
+
+// An edge left running by a case that timed out is killed when the test process exits.
+const live = new Set();
+process.on('exit', () => { for (const c of live) { try { c.kill('SIGKILL'); } catch (_) { /* gone */ } } });
+
+// Starts the edge in front of a trunk on udp:127.0.0.1:trunkPort. secrets: the edge secrets (one per
+// line in --edge-secret-file). Resolves with { kind, url, log(), stop(), ... }.
+async function startSipEdge({ trunkPort, secrets, shards = 2, extraArgs = [] }) {
+  if (KIND === 'kamailio') {
+    const { startKamailio } = require('./reference');
+    return startKamailio({ trunkPort, secrets });
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'webtrunk-edge-'));
+  const secretFile = path.join(dir, 'edge-secrets');
+  fs.writeFileSync(secretFile, secrets.join('\n') + '\n', { mode: 0o600 });
+  const sipPort = await freeUdpPorts(shards);
+  let edge;
+  try {
+    edge = await startEdge([
+      '--trunk', `udp:127.0.0.1:${trunkPort}`, '--sip-listen', '127.0.0.1', '--sip-port', String(sipPort),
+      '--edge-secret-file', secretFile, '--shards', String(shards), ...extraArgs,
+    ], { logLevel: process.env.WEBTRUNK_LOG_LEVEL || 'info' });
+  } catch (e) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+  live.add(edge.child);
+  edge.child.once('exit', () => live.delete(edge.child));
+  const stop = edge.stop.bind(edge);
+  return Object.assign(edge, {
+    kind: 'webtrunk', sipPort, dir,
+    async stop(...a) {
+      const r = await stop(...a);
+      fs.rmSync(dir, { recursive: true, force: true });
+      return r;
+    },
+  });
+}
+
+module.exports = { startSipEdge, KIND };
