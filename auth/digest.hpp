@@ -36,6 +36,28 @@ struct DigestCredentials {
   std::string_view opaque;
 };
 
+// Fills DigestCredentials from any parameter lookup `get(name) -> std::optional<std::string_view>`
+// returning unquoted values (sip::AuthParams::get does), so auth/ needs no SIP type. Absent
+// parameters stay empty. The views are the lookup's: they live as long as the request buffer.
+template <class Get>
+DigestCredentials digest_credentials_from(const Get& get) {
+  DigestCredentials c;
+  auto set = [&](std::string_view name, std::string_view& field) {
+    if (auto v = get(name)) field = *v;
+  };
+  set("username", c.username);
+  set("realm", c.realm);
+  set("nonce", c.nonce);
+  set("uri", c.uri);
+  set("response", c.response);
+  set("algorithm", c.algorithm);
+  set("qop", c.qop);
+  set("nc", c.nc);
+  set("cnonce", c.cnonce);
+  set("opaque", c.opaque);
+  return c;
+}
+
 enum class DigestAlgorithm : std::uint8_t { md5, md5_sess, sha256, sha256_sess };
 // Case-insensitive ("MD5", "md5", "SHA-256", "SHA-256-sess", ...); empty is MD5.
 std::optional<DigestAlgorithm> parse_digest_algorithm(std::string_view s) noexcept;

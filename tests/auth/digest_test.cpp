@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 namespace webtrunk::auth {
 namespace {
 
@@ -130,6 +132,20 @@ TEST(Digest, RefusesWhatItCannotCheck) {
   c = mufasa_2617();
   c.response = "6629fae49393a05397450978507c4ef";  // 31 digits
   EXPECT_EQ(check_digest(c, "GET", "Circle Of Life"), DigestStatus::malformed);
+}
+
+TEST(Digest, CredentialsFromAParameterLookup) {
+  const std::map<std::string_view, std::string_view> params = {
+      {"username", "Mufasa"}, {"realm", "testrealm@host.com"}, {"nonce", "dcd98b7102dd2f0e8b11d0f600bfb0c093"},
+      {"uri", "/dir/index.html"}, {"qop", "auth"}, {"nc", "00000001"}, {"cnonce", "0a4f113b"},
+      {"response", "6629fae49393a05397450978507c4ef1"}};
+  const auto c = digest_credentials_from([&](std::string_view n) -> std::optional<std::string_view> {
+    auto it = params.find(n);
+    if (it == params.end()) return std::nullopt;
+    return it->second;
+  });
+  EXPECT_EQ(c.algorithm, "");
+  EXPECT_EQ(check_digest(c, "GET", "Circle Of Life"), DigestStatus::ok);
 }
 
 TEST(DigestChallenge, Md5ByDefaultAsJsSipNeeds) {
