@@ -1,11 +1,10 @@
 #include "auth/customer_token.hpp"
 
+#include <fmt/format.h>
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
 #include <array>
-
-#include <fmt/format.h>
 
 #include "auth/base64.hpp"
 #include "core/metrics.hpp"
@@ -32,10 +31,18 @@ void append_json_string(std::string& out, std::string_view v) {
   out += '"';
   for (char c : v) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '<': out += "\\u003c"; break;  // safe inside a <script> body too
-      case '>': out += "\\u003e"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '<':
+        out += "\\u003c";
+        break;  // safe inside a <script> body too
+      case '>':
+        out += "\\u003e";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           out += fmt::format("\\u{:04x}", static_cast<unsigned>(static_cast<unsigned char>(c)));
@@ -68,11 +75,16 @@ CustomerToken mint_customer_token(std::string_view account, std::string_view use
 
 std::string_view reason_phrase(CustomerTokenError e) noexcept {
   switch (e) {
-    case CustomerTokenError::none: return "OK";
-    case CustomerTokenError::malformed: return "Malformed token";
-    case CustomerTokenError::bad_key: return "Invalid token";
-    case CustomerTokenError::expired: return "Token expired";
-    case CustomerTokenError::lifetime_too_long: return "Token lifetime too long";
+    case CustomerTokenError::none:
+      return "OK";
+    case CustomerTokenError::malformed:
+      return "Malformed token";
+    case CustomerTokenError::bad_key:
+      return "Invalid token";
+    case CustomerTokenError::expired:
+      return "Token expired";
+    case CustomerTokenError::lifetime_too_long:
+      return "Token lifetime too long";
   }
   return "Invalid token";
 }
@@ -93,7 +105,8 @@ CustomerTokenError verify_customer_token(const CustomerToken& t, std::string_vie
   HmacKey(algo, secret)
       .mac2({reinterpret_cast<const std::uint8_t*>(digits), len},
             {reinterpret_cast<const std::uint8_t*>(t.username.data()), t.username.size()}, want);
-  const bool match = ct_equal(std::span<const std::uint8_t>(given.data(), *n), std::span<const std::uint8_t>(want.data(), *n));
+  const bool match =
+      ct_equal(std::span<const std::uint8_t>(given.data(), *n), std::span<const std::uint8_t>(want.data(), *n));
   OPENSSL_cleanse(want.data(), want.size());
   if (!match) return reject(CustomerTokenError::bad_key);
   if (t.expires < now && now - t.expires > policy.skew_s) return reject(CustomerTokenError::expired);

@@ -52,7 +52,8 @@ struct CustomerTokenPolicy {
 
 // `secret` is the account's customer secret (the caller looks it up by t.account).
 [[nodiscard]] CustomerTokenError verify_customer_token(const CustomerToken& t, std::string_view secret,
-                                                       std::int64_t now, const CustomerTokenPolicy& policy = {}) noexcept;
+                                                       std::int64_t now,
+                                                       const CustomerTokenPolicy& policy = {}) noexcept;
 
 // A replay-cache id for a token: SHA-256 over account, username, expires and the DECODED key, so
 // "+"/" "/"-" and padded/unpadded spellings of one key are one token. Returns 16 raw bytes as a

@@ -4,11 +4,10 @@
 
 #include "auth/digest.hpp"
 
+#include <fmt/format.h>
 #include <openssl/crypto.h>
 #include <openssl/md5.h>
 #include <openssl/sha.h>
-
-#include <fmt/format.h>
 
 #include "auth/hmac.hpp"
 #include "core/metrics.hpp"
@@ -117,7 +116,7 @@ DigestHex response_for(DigestAlgorithm algo, const DigestCredentials& c, std::st
                        std::string_view password) noexcept {
   DigestHex ha1 = digest_ha1(algo, c.username, c.realm, password);
   if (is_sess(algo)) ha1 = Hasher(algo).add(ha1.view()).field(c.nonce).field(c.cnonce).hex();  // RFC 7616 §3.4.2
-  const DigestHex ha2 = Hasher(algo).add(method).field(c.uri).hex();                            // RFC 7616 §3.4.3
+  const DigestHex ha2 = Hasher(algo).add(method).field(c.uri).hex();                           // RFC 7616 §3.4.3
   Hasher h(algo);
   h.add(ha1.view()).field(c.nonce);
   if (!c.qop.empty()) h.field(c.nc).field(c.cnonce).field(c.qop);  // "auth" in some case (validated)
@@ -147,21 +146,30 @@ std::optional<DigestAlgorithm> parse_digest_algorithm(std::string_view s) noexce
 
 std::string_view to_string(DigestAlgorithm a) noexcept {
   switch (a) {
-    case DigestAlgorithm::md5: return "MD5";
-    case DigestAlgorithm::md5_sess: return "MD5-sess";
-    case DigestAlgorithm::sha256: return "SHA-256";
-    case DigestAlgorithm::sha256_sess: return "SHA-256-sess";
+    case DigestAlgorithm::md5:
+      return "MD5";
+    case DigestAlgorithm::md5_sess:
+      return "MD5-sess";
+    case DigestAlgorithm::sha256:
+      return "SHA-256";
+    case DigestAlgorithm::sha256_sess:
+      return "SHA-256-sess";
   }
   return "MD5";
 }
 
 std::string_view reason_phrase(DigestStatus s) noexcept {
   switch (s) {
-    case DigestStatus::ok: return "OK";
-    case DigestStatus::mismatch: return "Wrong password";
-    case DigestStatus::unsupported_algorithm: return "Unsupported digest algorithm";
-    case DigestStatus::unsupported_qop: return "Unsupported qop";
-    case DigestStatus::malformed: return "Malformed credentials";
+    case DigestStatus::ok:
+      return "OK";
+    case DigestStatus::mismatch:
+      return "Wrong password";
+    case DigestStatus::unsupported_algorithm:
+      return "Unsupported digest algorithm";
+    case DigestStatus::unsupported_qop:
+      return "Unsupported qop";
+    case DigestStatus::malformed:
+      return "Malformed credentials";
   }
   return "Malformed credentials";
 }

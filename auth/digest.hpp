@@ -93,12 +93,12 @@ DigestHex digest_ha1(DigestAlgorithm a, std::string_view username, std::string_v
                                         std::string_view password) noexcept;
 
 struct DigestChallenge {
-  std::string_view realm;   // must be non-empty (Kamailio refuses an empty realm)
+  std::string_view realm;  // must be non-empty (Kamailio refuses an empty realm)
   std::string_view nonce;
   std::string_view opaque;  // optional; echoed by the client
   bool stale = false;       // RFC 7616 §3.3: the nonce was stale, the credentials were right
   DigestAlgorithm algorithm = DigestAlgorithm::md5;
-  bool qop_auth = true;     // qop="auth" (Kamailio auth_challenge flag 1); false: RFC 2069 style
+  bool qop_auth = true;  // qop="auth" (Kamailio auth_challenge flag 1); false: RFC 2069 style
 };
 
 // One header value: Digest realm="r", nonce="n", algorithm=MD5, qop="auth"[, stale=true][, opaque="o"]

@@ -30,9 +30,9 @@ enum class AuthAction : std::uint8_t {
 
 struct AuthResult {
   AuthAction action = AuthAction::challenge;
-  bool stale = false;        // challenge with stale=true (the nonce aged out, the rest was right)
-  std::string_view reason;   // 403 reason phrase ("Token expired", "Wrong password", ...)
-  TokenCheck token;          // after accept: claims, expiry, kid; views into the username
+  bool stale = false;       // challenge with stale=true (the nonce aged out, the rest was right)
+  std::string_view reason;  // 403 reason phrase ("Token expired", "Wrong password", ...)
+  TokenCheck token;         // after accept: claims, expiry, kid; views into the username
 };
 
 struct EdgeAuthOptions {
@@ -48,8 +48,8 @@ class EdgeAuthenticator {
   // `creds` is null when the request had no credentials for our realm. `binding` ties nonces to
   // the client's flow (e.g. the WebSocket connection id); use the same value for challenge().
   // `called` is the Request-URI user of an INVITE (checked against the num claim); empty skips it.
-  void authenticate(std::int64_t now, const DigestCredentials* creds, std::string_view method,
-                    std::string_view binding, std::string_view called, AuthResult& out) noexcept;
+  void authenticate(std::int64_t now, const DigestCredentials* creds, std::string_view method, std::string_view binding,
+                    std::string_view called, AuthResult& out) noexcept;
 
   // WWW-Authenticate / Proxy-Authenticate values with a fresh nonce, in sending order.
   std::vector<std::string> challenge(std::int64_t now, std::string_view binding, bool stale) const;

@@ -1,11 +1,11 @@
 #include "auth/edge_token.hpp"
 
+#include <fmt/format.h>
+
 #include <array>
 #include <cerrno>
 #include <charconv>
 #include <cstdint>
-
-#include <fmt/format.h>
 
 #include "auth/base64.hpp"
 
@@ -19,8 +19,8 @@ bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 bool valid_value(std::string_view v) noexcept {
   if (v.empty() || v.size() > kMaxClaimValueSize) return false;
   for (char c : v) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '.' || c == '_' ||
-                    c == '@' || c == '-';
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '.' || c == '_' || c == '@' || c == '-';
     if (!ok) return false;
   }
   return true;
@@ -130,15 +130,24 @@ bool parse_claims(std::string_view rest, EdgeClaims& c) noexcept {
 
 std::string_view reason_phrase(TokenError e) noexcept {
   switch (e) {
-    case TokenError::none: return "OK";
-    case TokenError::malformed: return "Malformed token";
-    case TokenError::expired: return "Token expired";
-    case TokenError::lifetime_too_long: return "Token lifetime too long";
-    case TokenError::bad_claims: return "Bad token claims";
-    case TokenError::unknown_kid: return "Unknown token key";
-    case TokenError::legacy_refused: return "Token has no key id";
-    case TokenError::bad_password: return "Invalid token";
-    case TokenError::number_not_allowed: return "Number not allowed";
+    case TokenError::none:
+      return "OK";
+    case TokenError::malformed:
+      return "Malformed token";
+    case TokenError::expired:
+      return "Token expired";
+    case TokenError::lifetime_too_long:
+      return "Token lifetime too long";
+    case TokenError::bad_claims:
+      return "Bad token claims";
+    case TokenError::unknown_kid:
+      return "Unknown token key";
+    case TokenError::legacy_refused:
+      return "Token has no key id";
+    case TokenError::bad_password:
+      return "Invalid token";
+    case TokenError::number_not_allowed:
+      return "Number not allowed";
   }
   return "Invalid token";
 }
@@ -201,7 +210,8 @@ core::Result<EdgeToken> mint_edge_token(const Secret& secret, std::int64_t expir
   if (expiry <= 0) return bad("mint: expiry must be a positive unix time");
   if (!valid_value(claims.account)) return bad("mint: account must be 1 to 64 of A-Z a-z 0-9 . _ @ -");
   if (!id.empty() && !valid_value(id)) return bad("mint: user id must be 1 to 64 of A-Z a-z 0-9 . _ @ -");
-  if (claims.numbers.size() > kMaxNumberEntries) return bad(fmt::format("mint: more than {} numbers", kMaxNumberEntries));
+  if (claims.numbers.size() > kMaxNumberEntries)
+    return bad(fmt::format("mint: more than {} numbers", kMaxNumberEntries));
   if (claims.max_duration_s && (*claims.max_duration_s == 0 || *claims.max_duration_s > 0x7fffffffu)) {
     return bad("mint: max duration must be 1 to 2147483647 seconds");
   }

@@ -27,21 +27,21 @@
 namespace webtrunk::auth {
 
 inline constexpr std::size_t kMaxUsernameSize = 512;
-inline constexpr std::size_t kMaxClaimValueSize = 64;   // acct, u
+inline constexpr std::size_t kMaxClaimValueSize = 64;  // acct, u
 inline constexpr std::size_t kMaxNumberEntries = 32;
 inline constexpr std::size_t kMaxNumberDigits = 20;
 
 // Why a token was refused. reason_phrase() is the SIP 403 reason text (short, human, no secrets).
 enum class TokenError : std::uint8_t {
   none,
-  malformed,          // "Malformed token": not "<expiry>:<rest>", bad expiry digits, too long
-  expired,            // "Token expired": now > expiry + skew
-  lifetime_too_long,  // "Token lifetime too long": expiry - now > max lifetime + skew
-  bad_claims,         // "Bad token claims": claim syntax, unknown or out-of-order claim
-  unknown_kid,        // "Unknown token key": no live secret with this kid (rotated out?)
-  legacy_refused,     // "Token has no key id": legacy "<expiry>:<id>" while legacy is off
-  bad_password,       // "Invalid token": bearer password does not match
-  number_not_allowed, // "Number not allowed": the called number is outside the num claim
+  malformed,           // "Malformed token": not "<expiry>:<rest>", bad expiry digits, too long
+  expired,             // "Token expired": now > expiry + skew
+  lifetime_too_long,   // "Token lifetime too long": expiry - now > max lifetime + skew
+  bad_claims,          // "Bad token claims": claim syntax, unknown or out-of-order claim
+  unknown_kid,         // "Unknown token key": no live secret with this kid (rotated out?)
+  legacy_refused,      // "Token has no key id": legacy "<expiry>:<id>" while legacy is off
+  bad_password,        // "Invalid token": bearer password does not match
+  number_not_allowed,  // "Number not allowed": the called number is outside the num claim
 };
 std::string_view reason_phrase(TokenError e) noexcept;
 
@@ -62,9 +62,9 @@ struct EdgeClaims {
 
 struct ParsedUsername {
   std::int64_t expires = 0;
-  std::string_view rest;       // after the first ':' (empty for a bare timestamp)
-  bool has_claims = false;     // rest starts with "kid=": our format; otherwise a legacy id
-  EdgeClaims claims;           // valid when has_claims
+  std::string_view rest;    // after the first ':' (empty for a bare timestamp)
+  bool has_claims = false;  // rest starts with "kid=": our format; otherwise a legacy id
+  EdgeClaims claims;        // valid when has_claims
 };
 
 // Splits and checks the syntax only (no time, no secret). Kamailio format 1 rules (auth.md §1.2):
@@ -78,8 +78,8 @@ struct ParsedUsername {
 
 // What the auth service puts in a token (owning; the minter validates every value).
 struct MintClaims {
-  std::string account;                        // required, [A-Za-z0-9._@-]{1,64}
-  std::vector<std::string> numbers;           // digits, optional trailing '*' for a prefix, or "*"
+  std::string account;                          // required, [A-Za-z0-9._@-]{1,64}
+  std::vector<std::string> numbers;             // digits, optional trailing '*' for a prefix, or "*"
   std::optional<std::uint32_t> max_duration_s;  // >= 1
 };
 

@@ -1,10 +1,9 @@
 #include "auth/edge_token_verifier.hpp"
 
+#include <fmt/format.h>
 #include <openssl/crypto.h>
 
 #include <cerrno>
-
-#include <fmt/format.h>
 
 #include "auth/base64.hpp"
 #include "core/metrics.hpp"
@@ -25,14 +24,29 @@ const core::Counter kSecretsRejected{"webtrunk_auth_secret_sets_rejected_total",
 
 void count(TokenError e) noexcept {
   switch (e) {
-    case TokenError::malformed: kMalformed.inc(); break;
-    case TokenError::expired: kExpired.inc(); break;
-    case TokenError::lifetime_too_long: kTooLong.inc(); break;
-    case TokenError::bad_claims: kBadClaims.inc(); break;
-    case TokenError::unknown_kid: kUnknownKid.inc(); break;
-    case TokenError::legacy_refused: kLegacy.inc(); break;
-    case TokenError::bad_password: kBadPassword.inc(); break;
-    default: break;
+    case TokenError::malformed:
+      kMalformed.inc();
+      break;
+    case TokenError::expired:
+      kExpired.inc();
+      break;
+    case TokenError::lifetime_too_long:
+      kTooLong.inc();
+      break;
+    case TokenError::bad_claims:
+      kBadClaims.inc();
+      break;
+    case TokenError::unknown_kid:
+      kUnknownKid.inc();
+      break;
+    case TokenError::legacy_refused:
+      kLegacy.inc();
+      break;
+    case TokenError::bad_password:
+      kBadPassword.inc();
+      break;
+    default:
+      break;
   }
 }
 
@@ -93,8 +107,7 @@ TokenCheck::~TokenCheck() {
   if (count > 0) OPENSSL_cleanse(passwords.data(), sizeof(Password) * count);
 }
 
-EdgeTokenVerifier::EdgeTokenVerifier(VerifierOptions opts)
-    : EdgeTokenVerifier(std::make_shared<SecretStore>(), opts) {}
+EdgeTokenVerifier::EdgeTokenVerifier(VerifierOptions opts) : EdgeTokenVerifier(std::make_shared<SecretStore>(), opts) {}
 
 EdgeTokenVerifier::EdgeTokenVerifier(std::shared_ptr<SecretStore> store, VerifierOptions opts)
     : store_(std::move(store)), opts_(opts) {}
@@ -165,7 +178,8 @@ void EdgeTokenVerifier::check_bearer(std::int64_t now, std::string_view username
       // The candidates are our own encodings; decode them back to compare bytes, not text.
       std::array<std::uint8_t, 64> want{};
       const auto m = base64_decode_lenient(out.passwords[i].view(), want);
-      if (m && ct_equal(std::span<const std::uint8_t>(given.data(), *n), std::span<const std::uint8_t>(want.data(), *m)) &&
+      if (m &&
+          ct_equal(std::span<const std::uint8_t>(given.data(), *n), std::span<const std::uint8_t>(want.data(), *m)) &&
           match == 0xff) {
         match = i;
       }

@@ -102,9 +102,9 @@ struct TokenCheck {
   TokenError error = TokenError::none;
   std::int64_t expires = 0;
   bool legacy = false;
-  EdgeClaims claims;         // our tokens: views into the username
-  std::string_view id;       // legacy tokens: the id after the first ':' (may be empty)
-  std::string_view kid;      // the secret that matched (our tokens) or empty
+  EdgeClaims claims;     // our tokens: views into the username
+  std::string_view id;   // legacy tokens: the id after the first ':' (may be empty)
+  std::string_view kid;  // the secret that matched (our tokens) or empty
   // Candidate passwords: one for our tokens; one per live secret for legacy tokens (the digest
   // check tries each, like Kamailio's autheph_check). After check_bearer(): the one that matched.
   std::array<Password, kMaxSecrets> passwords;

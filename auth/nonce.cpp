@@ -26,9 +26,12 @@ std::span<const std::uint8_t> bytes_of(std::string_view s) noexcept {
 
 std::string_view to_string(NonceStatus s) noexcept {
   switch (s) {
-    case NonceStatus::ok: return "ok";
-    case NonceStatus::stale: return "stale";
-    case NonceStatus::invalid: return "invalid";
+    case NonceStatus::ok:
+      return "ok";
+    case NonceStatus::stale:
+      return "stale";
+    case NonceStatus::invalid:
+      return "invalid";
   }
   return "invalid";
 }

@@ -56,7 +56,8 @@ class NonceKey {
 
   // ok: issued by this key for this binding within max_age (issued_at <= now + slack);
   // stale: MAC right, older than max_age; invalid: anything else.
-  [[nodiscard]] NonceStatus check(std::int64_t now, std::string_view nonce, std::string_view binding = {}) const noexcept;
+  [[nodiscard]] NonceStatus check(std::int64_t now, std::string_view nonce,
+                                  std::string_view binding = {}) const noexcept;
 
  private:
   HmacKey key_;

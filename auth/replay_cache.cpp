@@ -17,9 +17,12 @@ const core::Counter kReplayFull{"webtrunk_auth_replay_cache_full_total",
 
 std::string_view reason_phrase(ReplayResult r) noexcept {
   switch (r) {
-    case ReplayResult::fresh: return "OK";
-    case ReplayResult::replayed: return "Token already used";
-    case ReplayResult::full: return "Try again later";
+    case ReplayResult::fresh:
+      return "OK";
+    case ReplayResult::replayed:
+      return "Token already used";
+    case ReplayResult::full:
+      return "Try again later";
   }
   return "Try again later";
 }

@@ -1,5 +1,6 @@
 #include "auth/secrets_file.hpp"
 
+#include <fmt/format.h>
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
@@ -7,8 +8,6 @@
 #include <cerrno>
 #include <fstream>
 #include <sstream>
-
-#include <fmt/format.h>
 
 #include "core/metrics.hpp"
 
@@ -79,8 +78,9 @@ core::Result<std::vector<Secret>> parse_secrets(std::string_view content) {
       const std::string_view kid = line.substr(0, sep);
       if (kid.empty()) return line_error(line_no, "empty key id before the separator");
       if (!valid_kid(kid)) {
-        return line_error(line_no, "key id must be 1 to 32 of A-Z a-z 0-9 _ - (a secret containing ':' "
-                                   "or a blank needs a key id in front)");
+        return line_error(line_no,
+                          "key id must be 1 to 32 of A-Z a-z 0-9 _ - (a secret containing ':' "
+                          "or a blank needs a key id in front)");
       }
       s.kid = std::string(kid);
       s.key = std::string(trim(line.substr(sep + 1)));

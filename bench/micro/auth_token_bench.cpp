@@ -59,7 +59,8 @@ BENCHMARK(BM_AuthHmacSha256_OneShot);
 EVP_MAC_CTX* keyed_mac_ctx(EVP_MAC* mac) {
   EVP_MAC_CTX* ctx = EVP_MAC_CTX_new(mac);
   char digest[] = "SHA256";
-  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_construct_end()};
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                         OSSL_PARAM_construct_end()};
   EVP_MAC_init(ctx, reinterpret_cast<const unsigned char*>(kSecret.key.data()), kSecret.key.size(), params);
   return ctx;
 }
@@ -183,7 +184,8 @@ BENCHMARK(BM_AuthDigestCheckMd5);
 // A whole authenticated INVITE: nonce MAC, token (HMAC-SHA256), MD5 digest, number claim.
 void BM_AuthFullInviteMd5(benchmark::State& state) {
   const std::array<std::uint8_t, 32> nk{1};
-  EdgeAuthenticator auth(std::make_shared<NonceKey>(nk), make_verifier(), EdgeAuthOptions{"edge.example.net", false, ""});
+  EdgeAuthenticator auth(std::make_shared<NonceKey>(nk), make_verifier(),
+                         EdgeAuthOptions{"edge.example.net", false, ""});
   auto t = mint_edge_token(kSecret, kNow + 3600, "alice", MintClaims{"shop", {"15551230000", "1555123*"}, 3600});
   const std::string ch = auth.challenge(kNow, "flow-1", false)[0];
   const auto at = ch.find("nonce=\"") + 7;

@@ -9,7 +9,9 @@
 namespace webtrunk::auth {
 namespace {
 
-std::span<const std::uint8_t> b(std::string_view s) { return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()}; }
+std::span<const std::uint8_t> b(std::string_view s) {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
 
 std::string decode_lenient(std::string_view in) {
   std::array<std::uint8_t, 64> out{};
@@ -35,7 +37,7 @@ TEST(Base64, LenientRepairsAndRefusals) {
   EXPECT_EQ(decode_lenient("Zg="), "<bad>");                  // wrong padding
   EXPECT_EQ(decode_lenient("Zm9v="), "<bad>");
   EXPECT_EQ(decode_lenient("Zg==="), "<bad>");
-  EXPECT_EQ(decode_lenient("Z"), "<bad>");                    // one leftover character
+  EXPECT_EQ(decode_lenient("Z"), "<bad>");  // one leftover character
   EXPECT_EQ(decode_lenient("Zm9v\n"), "<bad>");
   EXPECT_EQ(decode_lenient("Zm=v"), "<bad>");
   std::array<std::uint8_t, 2> small{};

@@ -11,9 +11,7 @@ namespace {
 
 constexpr std::int64_t kIssued = 1700000000;
 
-CustomerToken acme(std::string key) {
-  return CustomerToken{"acme", "acme", 1700000300, std::move(key)};
-}
+CustomerToken acme(std::string key) { return CustomerToken{"acme", "acme", 1700000300, std::move(key)}; }
 
 TEST(CustomerToken, VoxboneServletVector) {
   const auto t = mint_customer_token("", "acme", "cust-s3cr3t", kIssued, 300, HmacAlgo::sha1);

@@ -57,8 +57,8 @@ TEST(Digest, Rfc7616Sha256AndMd5) {
   EXPECT_EQ(check_digest(mufasa_7616("MD5", "8ca523f5e9506fed4657c9700eebdbec"), "GET", "Circle of Life"),
             DigestStatus::ok);
   // A SHA-256 response length under MD5 (or the reverse) is malformed, not a mismatch.
-  EXPECT_EQ(check_digest(mufasa_7616("MD5", "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1"),
-                         "GET", "Circle of Life"),
+  EXPECT_EQ(check_digest(mufasa_7616("MD5", "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1"), "GET",
+                         "Circle of Life"),
             DigestStatus::malformed);
 }
 
@@ -73,8 +73,9 @@ TEST(Digest, NoQopRfc2069Form) {
 
 // auth.md §6 "Digest vector": an INVITE from JsSIP with the step-2 edge token (SHA-1 P2).
 TEST(Digest, EdgeTokenVector) {
-  EXPECT_EQ(digest_ha1(DigestAlgorithm::md5, "1700003600:acme", "edge.example.net", "AtnIUi8itxW5CjTdF0NXHbaVuhQ=").view(),
-            "8434ffa59277b5028b6c8f05c20e7336");
+  EXPECT_EQ(
+      digest_ha1(DigestAlgorithm::md5, "1700003600:acme", "edge.example.net", "AtnIUi8itxW5CjTdF0NXHbaVuhQ=").view(),
+      "8434ffa59277b5028b6c8f05c20e7336");
   EXPECT_EQ(digest_ha1(DigestAlgorithm::md5, "1700000000:alice", "example.com", "81mjszbESz91Gv1n2xG/SVLX+uY=").view(),
             "1b816142de918cf74e15a6af5d5611ca");
   DigestCredentials c;
@@ -135,10 +136,14 @@ TEST(Digest, RefusesWhatItCannotCheck) {
 }
 
 TEST(Digest, CredentialsFromAParameterLookup) {
-  const std::map<std::string_view, std::string_view> params = {
-      {"username", "Mufasa"}, {"realm", "testrealm@host.com"}, {"nonce", "dcd98b7102dd2f0e8b11d0f600bfb0c093"},
-      {"uri", "/dir/index.html"}, {"qop", "auth"}, {"nc", "00000001"}, {"cnonce", "0a4f113b"},
-      {"response", "6629fae49393a05397450978507c4ef1"}};
+  const std::map<std::string_view, std::string_view> params = {{"username", "Mufasa"},
+                                                               {"realm", "testrealm@host.com"},
+                                                               {"nonce", "dcd98b7102dd2f0e8b11d0f600bfb0c093"},
+                                                               {"uri", "/dir/index.html"},
+                                                               {"qop", "auth"},
+                                                               {"nc", "00000001"},
+                                                               {"cnonce", "0a4f113b"},
+                                                               {"response", "6629fae49393a05397450978507c4ef1"}};
   const auto c = digest_credentials_from([&](std::string_view n) -> std::optional<std::string_view> {
     auto it = params.find(n);
     if (it == params.end()) return std::nullopt;

@@ -39,7 +39,8 @@ struct Browser {  // what JsSIP computes from authorization_user / password and 
 
 class EdgeAuthTest : public ::testing::Test {
  protected:
-  EdgeAuthTest() : auth_(std::make_shared<NonceKey>(kNonceKey), make_verifier(), EdgeAuthOptions{"edge.example.net", false, ""}) {
+  EdgeAuthTest()
+      : auth_(std::make_shared<NonceKey>(kNonceKey), make_verifier(), EdgeAuthOptions{"edge.example.net", false, ""}) {
     auto t = mint_edge_token(kK1, kNow + 3600, "alice", MintClaims{"shop", {"1555123*"}, 600});
     browser_.user = t->username;
     browser_.password = t->password;

@@ -61,7 +61,8 @@ TEST(EphemeralPassword, LongKeyIsHashedFirst) {
   const std::string key(131, '\xaa');
   std::array<std::uint8_t, kMaxMacSize> mac{};
   HmacKey(HmacAlgo::sha256, key).mac(std::string_view("Test Using Larger Than Block-Size Key - Hash Key First"), mac);
-  EXPECT_EQ(base64_encode(std::span<const std::uint8_t>(mac.data(), 32)), "YOQxWR7gtn8Niiaqy/W3f44LxiE3KMUUBUYEDw7jf1Q=");
+  EXPECT_EQ(base64_encode(std::span<const std::uint8_t>(mac.data(), 32)),
+            "YOQxWR7gtn8Niiaqy/W3f44LxiE3KMUUBUYEDw7jf1Q=");
 }
 
 // auth.md §6 "Expiry boundary cases" (parse part) and §1.2 format 1 rules.
@@ -123,24 +124,24 @@ TEST(ParseEdgeUsername, Claims) {
 TEST(ParseEdgeUsername, BadClaims) {
   ParsedUsername p;
   for (const char* u : {
-           "1767225600:kid=k1",                           // no acct
-           "1767225600:kid=~acct=shop",                   // empty kid
-           "1767225600:kid=k1~acct=sh op",                // blank in a value
-           "1767225600:kid=k1~acct=shop~acct=two",        // repeated
-           "1767225600:kid=k1~num=1~acct=shop",           // out of order
-           "1767225600:kid=k1~acct=shop~x=1",             // unknown claim: fail closed
-           "1767225600:kid=k1~acct=shop~num=",            // empty list
-           "1767225600:kid=k1~acct=shop~num=1..2",        // empty entry
-           "1767225600:kid=k1~acct=shop~num=+1555",       // '+' is implied, not written
-           "1767225600:kid=k1~acct=shop~num=15a5",        // not digits
+           "1767225600:kid=k1",                                      // no acct
+           "1767225600:kid=~acct=shop",                              // empty kid
+           "1767225600:kid=k1~acct=sh op",                           // blank in a value
+           "1767225600:kid=k1~acct=shop~acct=two",                   // repeated
+           "1767225600:kid=k1~num=1~acct=shop",                      // out of order
+           "1767225600:kid=k1~acct=shop~x=1",                        // unknown claim: fail closed
+           "1767225600:kid=k1~acct=shop~num=",                       // empty list
+           "1767225600:kid=k1~acct=shop~num=1..2",                   // empty entry
+           "1767225600:kid=k1~acct=shop~num=+1555",                  // '+' is implied, not written
+           "1767225600:kid=k1~acct=shop~num=15a5",                   // not digits
            "1767225600:kid=k1~acct=shop~num=123456789012345678901",  // 21 digits
-           "1767225600:kid=k1~acct=shop~dur=0",           // zero duration
-           "1767225600:kid=k1~acct=shop~dur=0100",        // leading zero
-           "1767225600:kid=k1~acct=shop~dur=2147483648",  // > int32
+           "1767225600:kid=k1~acct=shop~dur=0",                      // zero duration
+           "1767225600:kid=k1~acct=shop~dur=0100",                   // leading zero
+           "1767225600:kid=k1~acct=shop~dur=2147483648",             // > int32
            "1767225600:kid=k1~acct=shop~dur=-1",
-           "1767225600:kid=k1~acct=shop~",                // trailing separator
-           "1767225600:kid=k1~acct=shop~u=a\"b",          // quote would break the quoted-string
-           "1767225600:kid=k1~acct=shop;num=1",           // ';' is not our separator
+           "1767225600:kid=k1~acct=shop~",        // trailing separator
+           "1767225600:kid=k1~acct=shop~u=a\"b",  // quote would break the quoted-string
+           "1767225600:kid=k1~acct=shop;num=1",   // ';' is not our separator
        }) {
     EXPECT_EQ(parse_edge_username(u, p), TokenError::bad_claims) << u;
   }
@@ -155,8 +156,8 @@ TEST(EdgeClaims, AllowsNumber) {
   EXPECT_TRUE(c.allows_number("15551239999"));   // prefix entry
   EXPECT_TRUE(c.allows_number("1555123"));
   EXPECT_FALSE(c.allows_number("1555124"));
-  EXPECT_FALSE(c.allows_number("155512"));        // shorter than the prefix
-  EXPECT_FALSE(c.allows_number("1555123*"));      // non-digits never match a digit entry
+  EXPECT_FALSE(c.allows_number("155512"));    // shorter than the prefix
+  EXPECT_FALSE(c.allows_number("1555123*"));  // non-digits never match a digit entry
   EXPECT_FALSE(c.allows_number(""));
   EXPECT_FALSE(c.allows_number("+"));
 
@@ -192,15 +193,15 @@ TEST(MintEdgeToken, RoundTripAndMac) {
 
 TEST(MintEdgeToken, RefusesUnsafeValues) {
   const Secret s{"k1", "edge-secret-k1-0123456789"};
-  EXPECT_FALSE(mint_edge_token(Secret{"", "x"}, 1, "a", MintClaims{"shop", {}, {}}).ok());       // no kid
-  EXPECT_FALSE(mint_edge_token(Secret{"k 1", "x"}, 1, "a", MintClaims{"shop", {}, {}}).ok());    // bad kid
-  EXPECT_FALSE(mint_edge_token(s, 1, "a", MintClaims{"", {}, {}}).ok());                         // no account
-  EXPECT_FALSE(mint_edge_token(s, 1, "a,b", MintClaims{"shop", {}, {}}).ok());                   // ','
-  EXPECT_FALSE(mint_edge_token(s, 1, "a~b", MintClaims{"shop", {}, {}}).ok());                   // '~'
-  EXPECT_FALSE(mint_edge_token(s, 1, "a", MintClaims{"sh\"op", {}, {}}).ok());                   // '"'
-  EXPECT_FALSE(mint_edge_token(s, 1, "a", MintClaims{"shop", {"12ab"}, {}}).ok());               // number
-  EXPECT_FALSE(mint_edge_token(s, 1, "a", MintClaims{"shop", {}, 0u}).ok());                     // duration
-  EXPECT_FALSE(mint_edge_token(s, 0, "a", MintClaims{"shop", {}, {}}).ok());                     // expiry
+  EXPECT_FALSE(mint_edge_token(Secret{"", "x"}, 1, "a", MintClaims{"shop", {}, {}}).ok());     // no kid
+  EXPECT_FALSE(mint_edge_token(Secret{"k 1", "x"}, 1, "a", MintClaims{"shop", {}, {}}).ok());  // bad kid
+  EXPECT_FALSE(mint_edge_token(s, 1, "a", MintClaims{"", {}, {}}).ok());                       // no account
+  EXPECT_FALSE(mint_edge_token(s, 1, "a,b", MintClaims{"shop", {}, {}}).ok());                 // ','
+  EXPECT_FALSE(mint_edge_token(s, 1, "a~b", MintClaims{"shop", {}, {}}).ok());                 // '~'
+  EXPECT_FALSE(mint_edge_token(s, 1, "a", MintClaims{"sh\"op", {}, {}}).ok());                 // '"'
+  EXPECT_FALSE(mint_edge_token(s, 1, "a", MintClaims{"shop", {"12ab"}, {}}).ok());             // number
+  EXPECT_FALSE(mint_edge_token(s, 1, "a", MintClaims{"shop", {}, 0u}).ok());                   // duration
+  EXPECT_FALSE(mint_edge_token(s, 0, "a", MintClaims{"shop", {}, {}}).ok());                   // expiry
   std::vector<std::string> many(kMaxNumberEntries + 1, "1");
   EXPECT_FALSE(mint_edge_token(s, 1, "a", MintClaims{"shop", many, {}}).ok());
 }

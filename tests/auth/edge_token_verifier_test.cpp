@@ -131,9 +131,9 @@ TEST(EdgeTokenVerifier, TamperedClaimsChangeThePassword) {
     s.replace(s.find(from), from.size(), to);
     return s;
   };
-  for (const std::string& bad : {edit("acct=shop", "acct=shoq"), edit("dur=3600", "dur=9999"),
-                                 edit("1555123*", "*"), edit("u=alice", "u=mallory"),
-                                 edit(std::to_string(kNow + 600), std::to_string(kNow + 900))}) {
+  for (const std::string& bad :
+       {edit("acct=shop", "acct=shoq"), edit("dur=3600", "dur=9999"), edit("1555123*", "*"),
+        edit("u=alice", "u=mallory"), edit(std::to_string(kNow + 600), std::to_string(kNow + 900))}) {
     TokenCheck c;
     v.check_bearer(kNow, bad, pw, c);
     EXPECT_EQ(c.error, TokenError::bad_password) << bad;
@@ -160,7 +160,7 @@ TEST(EdgeTokenVerifier, BearerAcceptsEveryBase64Spelling) {
   v.check_bearer(kNow, u, spaced, c);
   EXPECT_TRUE(c.ok());
   v.check_bearer(kNow, u, pw.substr(0, pw.size() - 4), c);  // a prefix is not the password
-  EXPECT_EQ(c.error, TokenError::bad_password);               // (Kamailio before 2019 accepted it)
+  EXPECT_EQ(c.error, TokenError::bad_password);             // (Kamailio before 2019 accepted it)
   EXPECT_EQ(c.reason(), "Invalid token");
   EXPECT_EQ(c.count, 0);
   v.check_bearer(kNow, u, "not base64!", c);

@@ -172,13 +172,27 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size == 0) return 0;
   const std::string_view in(reinterpret_cast<const char*>(data) + 1, size - 1);
   switch (data[0] % 7) {
-    case 0: fuzz_username(in); break;
-    case 1: fuzz_nonce(in); break;
-    case 2: fuzz_digest(in); break;
-    case 3: fuzz_customer(in); break;
-    case 4: fuzz_secrets(in); break;
-    case 5: fuzz_base64(in); break;
-    default: fuzz_mint(in); break;
+    case 0:
+      fuzz_username(in);
+      break;
+    case 1:
+      fuzz_nonce(in);
+      break;
+    case 2:
+      fuzz_digest(in);
+      break;
+    case 3:
+      fuzz_customer(in);
+      break;
+    case 4:
+      fuzz_secrets(in);
+      break;
+    case 5:
+      fuzz_base64(in);
+      break;
+    default:
+      fuzz_mint(in);
+      break;
   }
   return 0;
 }
