@@ -13,6 +13,11 @@ if(WEBTRUNK_SANITIZE)
   add_link_options(-fsanitize=${WEBTRUNK_SANITIZE})
 endif()
 
+# Fuzz builds instrument every library for coverage, so libFuzzer sees the code under test.
+if(WEBTRUNK_FUZZ)
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()
+
 # webtrunk_module(name PUBLIC_DEPS ...): a library from every .cpp in name/ except main.cpp.
 function(webtrunk_module name)
   cmake_parse_arguments(M "" "" "PUBLIC_DEPS" ${ARGN})
