@@ -69,6 +69,11 @@ async function withCall(scenario, opts, body) {
       parts.push(`${edge.kind} log${st}, last lines:\n  ${edge.log().trim().split('\n').slice(-40).join('\n  ')}`);
     }
     e.message = parts.join('\n');
+    // The reporter prints the stack, which holds the message as it was at construction.
+    if (typeof e.stack === 'string') {
+      const at = e.stack.indexOf('\n    at ');
+      e.stack = `${e.name}${e.code ? ` [${e.code}]` : ''}: ${e.message}${at >= 0 ? e.stack.slice(at) : ''}`;
+    }
     throw e;
   } finally {
     if (caller) await caller.close();
@@ -262,7 +267,9 @@ describe(`SIP over WebSocket through ${KIND} to a sipp trunk`, { timeout: 170000
   const badTokens = {
     wrong: () => token({ secret: 'not-the-edge-secret' }),
     expired: () => token({ ttl: -60 }),
-    tampered: () => { const t = token(); return { username: t.username.replace(/^\d+/, (s) => String(Number(s) + 86400)), password: t.password }; },
+    // The signature no longer matches: the id changed, or the expiry moved (within any lifetime limit).
+    'tampered id': () => { const t = token(); return { username: t.username.replace(/:.*/, ':admin'), password: t.password }; },
+    'tampered expiry': () => { const t = token(); return { username: t.username.replace(/^\d+/, (s) => String(Number(s) - 600)), password: t.password }; },
   };
   for (const [kind, make] of Object.entries(badTokens)) {
     it(`${kind} token: REGISTER and INVITE get 403 with a reason, and no INVITE reaches the trunk`, { timeout: CASE_MS }, async () => {
