@@ -18,6 +18,20 @@ FlagSet edge_flags() {
   f.add({"origin", "URL", "page Origin allowed to open a WebSocket (default: any)", "", true});
   f.add({"max-message", "BYTES", "largest WebSocket message accepted (larger closes with 1009)", "65536", false});
   f.add({"max-head", "BYTES", "largest HTTP upgrade request head (larger is answered 431)", "8192", false});
+  f.add({"trunk", "udp:HOST:PORT", "the SIP trunk every call goes to (or use --routes)", "", false});
+  f.add({"routes", "FILE",
+         "called-number routes, one `PREFIX udp:HOST:PORT` per line, longest prefix wins, `*` = default; "
+         "no route answers 404",
+         "", false});
+  f.add({"sip-listen", "ADDR", "trunk-side SIP address (UDP), also put in Via and Contact", "127.0.0.1", false});
+  f.add({"sip-port", "P", "trunk-side SIP port of shard 0; shard k uses P+k", "5060", false});
+  f.add({"edge-secret-file", "FILE",
+         "edge secrets (one `kid:secret` or bare secret per line, all tried); browsers authenticate with "
+         "tokens `<expiry>:<id>` derived from them (required unless --no-auth)",
+         "", false});
+  f.add({"realm", "R", "digest realm of the 401/407 challenges (default: the --sip-listen address)", "", false});
+  f.add({"no-auth", "", "accept REGISTER and INVITE without credentials (tests and demos only)", "", false});
+  f.add({"bind-from-user", "", "refuse (403) a request whose From user is not the token id", "", false});
   f.add({"log-level", "LEVEL", "debug, info, warn or error", "info", false});
   f.add({"log-format", "FORMAT", "json or text", "json", false});
   return f;
@@ -42,6 +56,35 @@ core::Result<EdgeConfig> edge_config_from(const FlagValues& flags) {
   if (!mh) return mh.error();
   c.max_head_bytes = static_cast<std::size_t>(*mh);
   c.allowed_origins = flags.all("origin");
+
+  c.sip_listen = flags.get("sip-listen");
+  if (auto a = core::SockAddr::parse(c.sip_listen.find(':') != std::string::npos ? "[" + c.sip_listen + "]:0"
+                                                                                 : c.sip_listen + ":0");
+      !a) {
+    return core::Error{EINVAL, fmt::format("--sip-listen: '{}' is not an IP address", c.sip_listen)};
+  }
+  auto sp = flags.get_int("sip-port", 1, 65535);
+  if (!sp) return sp.error();
+  c.sip_port = static_cast<std::uint16_t>(*sp);
+  const std::string& trunk = flags.get("trunk");
+  const std::string& routes = flags.get("routes");
+  if (!trunk.empty() && !routes.empty()) return core::Error{EINVAL, "give --trunk or --routes, not both"};
+  if (trunk.empty() && routes.empty()) {
+    c.routes = std::make_shared<const RouteTable>();  // every INVITE gets 404 (run_edge warns)
+  } else {
+    auto table = trunk.empty() ? RouteTable::load_file(routes) : RouteTable::single(trunk);
+    if (!table) return table.error();
+    c.routes = std::make_shared<const RouteTable>(std::move(*table));
+  }
+  c.edge_secret_file = flags.get("edge-secret-file");
+  c.no_auth = flags.flag("no-auth");
+  c.bind_from_user = flags.flag("bind-from-user");
+  if (c.edge_secret_file.empty() && !c.no_auth) {
+    return core::Error{EINVAL,
+                       "no --edge-secret-file: the edge refuses to start without a way to check tokens; give "
+                       "--edge-secret-file FILE, or --no-auth to let every caller through (tests only)"};
+  }
+  c.realm = flags.get("realm").empty() ? c.sip_listen : flags.get("realm");
 
   core::LogLevel level;
   if (!core::parse_log_level(flags.get("log-level"), level)) {

@@ -1,0 +1,166 @@
+#include "edge/routes.hpp"
+
+#include <netdb.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <fstream>
+#include <sstream>
+
+namespace webtrunk::edge {
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  return s;
+}
+
+std::string_view strip_plus(std::string_view s) {
+  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+  return s;
+}
+
+// Resolves a host name once, at start-up (getaddrinfo blocks; nothing on the data path does this).
+core::Result<core::SockAddr> resolve(const std::string& host, std::uint16_t port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_DGRAM;
+  hints.ai_flags = AI_ADDRCONFIG;
+  addrinfo* res = nullptr;
+  const int rc = getaddrinfo(host.c_str(), nullptr, &hints, &res);
+  if (rc != 0 || res == nullptr) {
+    return core::Error{EHOSTUNREACH, fmt::format("cannot resolve '{}': {}", host, gai_strerror(rc))};
+  }
+  core::SockAddr out = core::SockAddr::from_sockaddr(res->ai_addr, res->ai_addrlen);
+  freeaddrinfo(res);
+  if (!out.is_set()) return core::Error{EHOSTUNREACH, fmt::format("cannot resolve '{}'", host)};
+  out.set_port(port);
+  return out;
+}
+
+}  // namespace
+
+std::string TrunkTarget::hostport() const {
+  return ipv6_literal ? fmt::format("[{}]:{}", host, port) : fmt::format("{}:{}", host, port);
+}
+
+core::Result<TrunkTarget> parse_trunk(std::string_view text) {
+  TrunkTarget t;
+  t.spec = std::string(text);
+  const auto colon = text.find(':');
+  if (colon == std::string_view::npos) {
+    return core::Error{EINVAL, fmt::format("'{}' is not TRANSPORT:HOST:PORT (e.g. udp:192.0.2.10:5060)", text)};
+  }
+  const std::string_view transport = text.substr(0, colon);
+  if (transport != "udp") {
+    return core::Error{EINVAL, fmt::format("'{}': transport '{}' is not supported (only udp in this build)", text,
+                                           transport)};
+  }
+  std::string_view rest = text.substr(colon + 1);
+  std::string_view host, port_text;
+  if (!rest.empty() && rest.front() == '[') {
+    const auto close = rest.find(']');
+    if (close == std::string_view::npos || close + 1 >= rest.size() || rest[close + 1] != ':') {
+      return core::Error{EINVAL, fmt::format("'{}': an IPv6 trunk is written udp:[ADDR]:PORT", text)};
+    }
+    host = rest.substr(1, close - 1);
+    port_text = rest.substr(close + 2);
+    t.ipv6_literal = true;
+  } else {
+    const auto c = rest.rfind(':');
+    if (c == std::string_view::npos) return core::Error{EINVAL, fmt::format("'{}': missing :PORT", text)};
+    host = rest.substr(0, c);
+    port_text = rest.substr(c + 1);
+    if (host.find(':') != std::string_view::npos) {
+      return core::Error{EINVAL, fmt::format("'{}': an IPv6 trunk is written udp:[ADDR]:PORT", text)};
+    }
+  }
+  unsigned port = 0;
+  auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (host.empty()) return core::Error{EINVAL, fmt::format("'{}': missing host", text)};
+  if (ec != std::errc() || p != port_text.data() + port_text.size() || port == 0 || port > 65535) {
+    return core::Error{EINVAL, fmt::format("'{}': '{}' is not a port (1-65535)", text, port_text)};
+  }
+  t.host = std::string(host);
+  t.port = static_cast<std::uint16_t>(port);
+  auto addr = resolve(t.host, t.port);
+  if (!addr) return core::Error{addr.error().code, fmt::format("'{}': {}", text, addr.error().message)};
+  t.addr = *addr;
+  return t;
+}
+
+core::Result<RouteTable> RouteTable::single(std::string_view trunk) {
+  auto t = parse_trunk(trunk);
+  if (!t) return core::Error{t.error().code, "--trunk " + t.error().message};
+  RouteTable table;
+  table.routes_.push_back(Route{"*", std::move(*t)});
+  return table;
+}
+
+core::Result<RouteTable> RouteTable::parse(std::string_view content, std::string_view source) {
+  RouteTable table;
+  std::size_t lineno = 0;
+  while (!content.empty()) {
+    ++lineno;
+    const auto nl = content.find('\n');
+    std::string_view line = content.substr(0, nl);
+    content = nl == std::string_view::npos ? std::string_view{} : content.substr(nl + 1);
+    if (const auto hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
+    line = trim(line);
+    if (line.empty()) continue;
+    auto fail = [&](std::string why) {
+      return core::Error{EINVAL, fmt::format("{}:{}: {}", source, lineno, why)};
+    };
+    const auto sp = line.find_first_of(" \t");
+    if (sp == std::string_view::npos) return fail(fmt::format("'{}' has no trunk (expected: PREFIX udp:HOST:PORT)", line));
+    std::string_view prefix = line.substr(0, sp);
+    std::string_view trunk = trim(line.substr(sp + 1));
+    if (trunk.find_first_of(" \t") != std::string_view::npos) {
+      return fail(fmt::format("too many fields in '{}' (expected: PREFIX udp:HOST:PORT)", line));
+    }
+    if (prefix != "*") {
+      prefix = strip_plus(prefix);
+      if (prefix.empty()) return fail("empty prefix (use * for the default route)");
+      for (char c : prefix) {
+        if (c < '0' || c > '9') {
+          return fail(fmt::format("prefix '{}' is not digits (or * for the default route)", line.substr(0, sp)));
+        }
+      }
+    }
+    for (const Route& r : table.routes_) {
+      if (r.prefix == prefix) return fail(fmt::format("prefix '{}' is given twice", prefix));
+    }
+    auto t = parse_trunk(trunk);
+    if (!t) return fail(t.error().message);
+    table.routes_.push_back(Route{std::string(prefix), std::move(*t)});
+  }
+  if (table.routes_.empty()) return core::Error{EINVAL, fmt::format("{}: no routes", source)};
+  std::stable_sort(table.routes_.begin(), table.routes_.end(), [](const Route& a, const Route& b) {
+    const bool ad = a.prefix == "*", bd = b.prefix == "*";
+    if (ad != bd) return bd;  // the default goes last
+    return a.prefix.size() > b.prefix.size();
+  });
+  return table;
+}
+
+core::Result<RouteTable> RouteTable::load_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return core::Error{ENOENT, fmt::format("--routes: cannot read '{}'", path)};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse(ss.str(), path);
+}
+
+const TrunkTarget* RouteTable::lookup(std::string_view number) const noexcept {
+  number = strip_plus(number);
+  for (const Route& r : routes_) {
+    if (r.prefix == "*" || number.starts_with(r.prefix)) return &r.trunk;
+  }
+  return nullptr;
+}
+
+}  // namespace webtrunk::edge

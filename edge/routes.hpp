@@ -1,0 +1,64 @@
+// Call routing: which SIP trunk a call goes to, by the called number (the Request-URI user).
+//
+//   --trunk udp:HOST:PORT     every call goes there (a table with one "*" entry)
+//   --routes FILE             one route per line: "PREFIX udp:HOST:PORT"; '#' starts a comment;
+//                             the longest matching prefix wins; "*" is the default route
+//
+// A leading '+' is ignored on both sides, so "+1555" and "1555" are the same prefix. HOST is an
+// IPv4 address, a bracketed IPv6 address or a name, resolved once when the table is built
+// (start-up code: errors name the file and line).
+//
+// Lifetimes: a RouteTable is immutable once built and shared read-only by every shard; the
+// TrunkTarget pointers lookup() hands out live as long as the table.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.hpp"
+#include "core/socket.hpp"
+
+namespace webtrunk::edge {
+
+struct TrunkTarget {
+  std::string spec;       // as configured: "udp:10.0.0.5:5060"
+  std::string host;       // as written, IPv6 without brackets: the host part of the trunk To/R-URI
+  std::uint16_t port = 5060;
+  core::SockAddr addr;    // resolved
+  bool ipv6_literal = false;
+
+  // "host:port" (IPv6 in brackets), for Request-URIs toward the trunk.
+  std::string hostport() const;
+};
+
+// "udp:HOST:PORT" -> a resolved target. Only UDP trunks in this build (TCP and TLS come later).
+core::Result<TrunkTarget> parse_trunk(std::string_view text);
+
+class RouteTable {
+ public:
+  struct Route {
+    std::string prefix;  // digits as written without a leading '+'; "*" for the default
+    TrunkTarget trunk;
+  };
+
+  RouteTable() = default;
+
+  // Every call to one trunk.
+  static core::Result<RouteTable> single(std::string_view trunk);
+  // File content; `source` names it in errors ("routes.txt:3: ...").
+  static core::Result<RouteTable> parse(std::string_view content, std::string_view source);
+  static core::Result<RouteTable> load_file(const std::string& path);
+
+  // The route for `number` (longest prefix, else "*"), or nullptr: no route.
+  const TrunkTarget* lookup(std::string_view number) const noexcept;
+
+  const std::vector<Route>& routes() const noexcept { return routes_; }
+  bool empty() const noexcept { return routes_.empty(); }
+
+ private:
+  std::vector<Route> routes_;  // sorted by prefix length, longest first; "*" last
+};
+
+}  // namespace webtrunk::edge
