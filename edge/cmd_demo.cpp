@@ -17,7 +17,7 @@ FlagSet demo_flags() {
 
 int run_demo(const FlagValues& flags) {
   auto edge = edge_flags().parse({"--ws", flags.get("ws"), "--shards", flags.get("shards"), "--log-level",
-                                  flags.get("log-level"), "--log-format", "text"});
+                                  flags.get("log-level"), "--log-format", "text", "--no-auth"});
   if (!edge) {
     std::fprintf(stderr, "webtrunk demo: %s\n", edge.error().message.c_str());
     return 2;

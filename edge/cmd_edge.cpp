@@ -3,20 +3,23 @@
 
 #include <fmt/ranges.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <memory>
 
+#include "auth/edge_authenticator.hpp"
+#include "auth/secrets_file.hpp"
 #include "core/log.hpp"
 #include "core/shards.hpp"
+#include "edge/auth_gate.hpp"
 #include "edge/commands.hpp"
 #include "edge/edge_config.hpp"
+#include "edge/sip_core.hpp"
+#include "edge/sip_shard.hpp"
 #include "edge/ws_front_door.hpp"
 
 namespace webtrunk::edge {
 namespace {
-
-inline const core::Counter kWsMessagesUnrouted{"webtrunk_ws_messages_unhandled_total",
-                                               "WebSocket messages received with no SIP layer to take them"};
 
 // One connection is one descriptor: lift the soft limit to the hard one so that a few thousand
 // browsers do not hit the default 1024.
@@ -45,6 +48,37 @@ int run_edge(const FlagValues& flags) {
     }
     ws_addrs.push_back(*addr);
   }
+  // The token check: secrets shared by every shard (rotation-safe store), one nonce key per process.
+  auto store = std::make_shared<auth::SecretStore>();
+  bool legacy = false;
+  if (!cfg->no_auth) {
+    auto secrets = auth::load_secrets_file(cfg->edge_secret_file);
+    if (!secrets) {
+      std::fprintf(stderr, "webtrunk edge: --edge-secret-file %s\n", secrets.error().message.c_str());
+      return 2;
+    }
+    // A bare secret (no key id) verifies Kamailio auth_ephemeral tokens "<expiry>:<id>"
+    // (HMAC-SHA1, as JsSIP pages configured for Kamailio mint them).
+    for (const auto& sec : *secrets) legacy = legacy || sec.kid.empty();
+    if (auto r = store->set_secrets(*secrets); !r) {
+      std::fprintf(stderr, "webtrunk edge: --edge-secret-file: %s\n", r.error().message.c_str());
+      return 2;
+    }
+  }
+  auto nonce_key = std::make_shared<const auth::NonceKey>(auth::NonceKey::generate());
+  auto sip_addr = [&](unsigned k) {
+    const unsigned port = cfg->sip_port + k;
+    const std::string text = cfg->sip_listen.find(':') != std::string::npos
+                                 ? "[" + cfg->sip_listen + "]:" + std::to_string(port)
+                                 : cfg->sip_listen + ":" + std::to_string(port);
+    return core::SockAddr::parse(text);
+  };
+  if (cfg->routes->empty()) {
+    core::log(core::LogLevel::warn, "edge.no_trunk", "no --trunk or --routes: every call is answered 404");
+  }
+  if (cfg->no_auth) {
+    core::log(core::LogLevel::warn, "edge.no_auth", "--no-auth: REGISTER and INVITE are accepted without a token");
+  }
   raise_fd_limit();
 
   core::ShardsConfig sc;
@@ -52,17 +86,40 @@ int run_edge(const FlagValues& flags) {
   sc.cpus = cfg->cpus;
   core::Shards shards(sc);
 
-  // One front door per shard, owned here so it outlives the shard's loop.
+  // One front door and one SIP layer per shard, owned here so they outlive the shard's loop.
   std::vector<std::unique_ptr<WsFrontDoor>> doors(shards.size());
+  std::vector<std::unique_ptr<SipShard>> sips(shards.size());
   auto init = [&](core::Shard& shard) -> core::Result<void> {
+    const unsigned k = shard.index();
+    if (cfg->sip_port + k > 65535) return core::Error{ERANGE, "--sip-port + shard index is beyond 65535"};
+    std::unique_ptr<auth::EdgeAuthenticator> authn;
+    if (!cfg->no_auth) {
+      auth::VerifierOptions vo;
+      vo.accept_legacy = legacy;
+      authn = std::make_unique<auth::EdgeAuthenticator>(nonce_key, auth::EdgeTokenVerifier(store, vo),
+                                                        auth::EdgeAuthOptions{cfg->realm, false, ""});
+    }
+    auto gate = std::make_unique<AuthGate>(AuthGateOptions{!cfg->no_auth, cfg->bind_from_user, cfg->realm},
+                                           std::move(authn));
+    SipCoreConfig scfg;
+    scfg.shard = k;
+    scfg.sip_host = cfg->sip_listen;
+    scfg.sip_port = static_cast<std::uint16_t>(cfg->sip_port + k);
+    scfg.routes = cfg->routes;
+    auto& sip = sips[k];
+    sip = std::make_unique<SipShard>(std::make_unique<SipCore>(std::move(scfg), std::move(gate)));
+    auto local = sip_addr(k);
+    if (!local) return core::Error{EINVAL, "--sip-listen: " + local.error().message};
+    if (auto r = sip->open(shard, *local); !r) {
+      return core::Error{r.error().code, "--sip-listen/--sip-port " + local->to_string() + ": " + r.error().message};
+    }
+    SipShard* sp = sip.get();
     WsFrontDoor::Sink sink;
-    sink.on_message = [](core::Shard&, core::ConnId id, const core::WsMessage& m) {
-      // The SIP layer takes these once it exists; until then they are counted and logged.
-      kWsMessagesUnrouted.inc();
-      core::log(core::LogLevel::debug, "ws.message", "conn={} bytes={}", id.index, m.payload.size());
-    };
-    auto& door = doors[shard.index()];
+    sink.on_message = [sp](core::Shard& sh, core::ConnId id, const core::WsMessage& m) { sp->on_ws_message(sh, id, m); };
+    sink.on_flow_closed = [sp](core::Shard& sh, core::ConnId id) { sp->on_flow_closed(sh, id); };
+    auto& door = doors[k];
     door = std::make_unique<WsFrontDoor>(*cfg, std::move(sink));
+    sip->set_front_door(door.get());
     for (const auto& a : ws_addrs) {
       if (auto r = door->listen(shard, a); !r) {
         return core::Error{r.error().code, "--ws " + a.to_string() + ": " + r.error().message};
@@ -70,7 +127,9 @@ int run_edge(const FlagValues& flags) {
     }
     return {};
   };
-  core::log(core::LogLevel::info, "edge.start", "shards={} ws={}", shards.size(), fmt::join(cfg->ws_listen, ","));
+  core::log(core::LogLevel::info, "edge.start", "shards={} ws={} sip={}:{}+k routes={} auth={} realm={}", shards.size(),
+            fmt::join(cfg->ws_listen, ","), cfg->sip_listen, cfg->sip_port, cfg->routes->routes().size(),
+            cfg->no_auth ? "off" : "on", cfg->realm);
   auto r = shards.run_until_signal(init);
   if (!r) {
     core::log(core::LogLevel::error, "edge.fail", "{}", r.error().message);

@@ -1,0 +1,157 @@
+// One B2BUA call inside a SipCore (edge/sip_core.hpp): the browser leg (we are UAS, over the
+// WebSocket flow) and the trunk leg (we are UAC, over UDP), each with its own sip::Dialog,
+// transactions and session timer, joined by the rules of issue 3:
+//
+//   browser INVITE -> 100 -> trunk INVITE (fresh Call-ID, tags, CSeq, Via, Contact, SDP as is)
+//   trunk 180/183/2xx/3xx-6xx -> the same code and reason to the browser (2xx: ACK the trunk)
+//   CANCEL from the browser -> 200, 487 to the browser, CANCEL to the trunk once it sent a 1xx
+//   BYE from either side -> 200, BYE on the other leg
+//   re-INVITE / UPDATE -> answered locally when the SDP did not change (or there is none), else
+//   relayed to the other leg and its answer mapped back; INFO relayed
+//
+// Lifetime: owned by SipCore (calls_), which deletes it once it is over and every transaction on
+// it has ended. Everything in it is owned (copies of the messages it needs).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/reactor.hpp"
+#include "core/socket.hpp"
+#include "edge/routes.hpp"
+#include "edge/sip_core.hpp"
+#include "sip/client_transaction.hpp"
+#include "sip/dialog.hpp"
+#include "sip/server_transaction.hpp"
+#include "sip/session_timer.hpp"
+#include "sip/transaction.hpp"
+
+namespace webtrunk::edge {
+
+enum class Leg : std::uint8_t { browser, trunk };
+
+enum class CallState : std::uint8_t {
+  calling,      // INVITE sent to the trunk, no 2xx yet
+  answered,     // 2xx sent to the browser, waiting for its ACK
+  established,  // both legs confirmed
+  ended,        // CDR written; waiting for the last transactions to finish
+};
+
+// A client transaction of the call and what its final response means.
+struct CallClientTxn {
+  enum class Purpose : std::uint8_t {
+    invite,   // the trunk INVITE
+    cancel,   // CANCEL of the trunk INVITE
+    bye,      // BYE on a leg (no answer owed to anyone)
+    relay,    // a request relayed from the other leg: answer `origin` with the final response
+    refresh,  // our own session refresh (UPDATE / re-INVITE)
+  };
+  std::unique_ptr<sip::ClientTransaction> txn;
+  Leg leg = Leg::trunk;
+  Purpose purpose = Purpose::bye;
+  sip::Method method = sip::Method::unknown;
+  std::unique_ptr<sip::OwnedMessage> origin;  // relay: the request on the other leg
+  std::uint64_t origin_server = 0;            // relay from the trunk: the ServerTransaction id
+};
+
+// A server transaction for a request from the trunk (UDP: retransmissions are absorbed there).
+struct CallServerTxn {
+  std::uint64_t id = 0;
+  sip::TransactionKey key;
+  std::unique_ptr<sip::ServerTransaction> txn;
+  core::SockAddr peer;
+};
+
+struct Call {
+  Call(SipCore& owner, std::uint64_t call_id, const sip::SessionTimerConfig& browser_st,
+       const sip::SessionTimerConfig& trunk_st)
+      : core(owner), id(call_id), b_timer(browser_st), t_timer(trunk_st) {}
+
+  // ---- events (sip_core_calls.cpp) ----
+  void on_browser_response(core::Instant now, const sip::MessageView& resp);
+  void on_trunk_response(core::Instant now, const sip::MessageView& resp);
+  void on_flow_closed(core::Instant now);
+  void on_trunk_unreachable(core::Instant now);
+  void handle_timeout(core::Instant now);
+  // Runs every transaction and timer once; true if anything happened (pump again).
+  bool step(core::Instant now);
+  std::optional<core::Instant> next_deadline() const;
+  bool reapable() const noexcept;
+
+  // ---- helpers ----
+  void answer_browser(core::Instant now, const sip::MessageView& invite_resp);  // 2xx from the trunk
+  void fail_browser(core::Instant now, int code, std::string_view reason, std::string_view end_reason);
+  void hang_up(core::Instant now, std::string_view end_reason, bool bye_browser, bool bye_trunk,
+               std::string_view reason_header = {});
+  void send_trunk_request(core::Instant now, sip::Method m, CallClientTxn::Purpose purpose,
+                          std::span<const sip::HeaderPair> extra, std::string_view content_type,
+                          std::string_view body, std::unique_ptr<sip::OwnedMessage> origin = {},
+                          std::uint64_t origin_server = 0);
+  void send_browser_request(core::Instant now, sip::Method m, CallClientTxn::Purpose purpose,
+                            std::span<const sip::HeaderPair> extra, std::string_view content_type,
+                            std::string_view body, std::unique_ptr<sip::OwnedMessage> origin = {},
+                            std::uint64_t origin_server = 0);
+  void on_client_final(core::Instant now, CallClientTxn& t, const sip::TxnEvent& ev);
+  void on_invite_response(core::Instant now, CallClientTxn& t, const sip::TxnEvent& ev);
+  CallServerTxn* trunk_server(std::uint64_t id);
+  std::string browser_contact() const;
+  std::string trunk_contact() const;
+  std::string trunk_via() const;
+  bool pending_offer() const noexcept;
+
+  SipCore& core;
+  std::uint64_t id;
+  CallState state = CallState::calling;
+
+  // Browser leg.
+  core::ConnId flow;
+  bool flow_gone = false;
+  std::string b_call_id;
+  std::string b_tag;        // the browser's From tag
+  std::string b_local_tag;  // our To tag toward the browser
+  std::unique_ptr<sip::OwnedMessage> b_invite;  // its INVITE, to answer it later
+  std::optional<sip::Dialog> b_dialog;
+  std::string b_sdp;        // the last SDP the browser gave (what the trunk has)
+  bool b_answered = false;  // a final response went to the browser's INVITE
+  std::optional<sip::TwoXxRetransmitter> b_ack_wait;  // our 2xx waits for the browser's ACK
+
+  // Trunk leg.
+  const TrunkTarget* trunk = nullptr;
+  core::SockAddr trunk_dest;  // where trunk requests go
+  std::string t_call_id;
+  std::string t_local_tag;
+  std::string t_invite_bytes;   // our INVITE as sent (dialog from_uac)
+  std::optional<sip::Dialog> t_dialog;
+  std::string t_ack;            // the ACK for the trunk's 2xx, resent on 2xx retransmissions
+  std::string t_sdp;            // the last SDP the trunk gave (what the browser has)
+  bool t_provisional = false;
+  bool t_cancelled = false;
+  bool defer_trunk_ack = false;  // the browser's INVITE had no offer: its ACK carries the answer
+  std::unique_ptr<sip::OwnedMessage> t_pending_2xx;  // the 2xx awaiting that ACK
+  // RFC 3261 §13.3.1.4 toward the trunk: our 2xx to its re-INVITE, until its ACK.
+  std::optional<sip::TwoXxRetransmitter> t_ack_wait;
+  core::SockAddr t_ack_wait_peer;
+
+  std::vector<std::unique_ptr<CallClientTxn>> clients;  // unique_ptr: stable while handlers add more
+  std::vector<std::unique_ptr<CallServerTxn>> servers;
+  CallClientTxn* invite_txn = nullptr;  // the trunk INVITE while it runs
+  std::uint64_t next_server_id = 1;
+  bool reinvite_pending = false;  // a relayed offer is in flight (RFC 3261 §14.2: 491 for another)
+
+  // Session timers (RFC 4028), one per leg.
+  sip::SessionTimer b_timer;
+  sip::SessionTimer t_timer;
+  bool t_refresh_by_invite = false;  // the trunk refused UPDATE (405/501): refresh by re-INVITE
+  core::Instant ring_deadline = core::Instant::max();
+
+  // CDR.
+  CallRecord cdr;
+  bool cdr_written = false;
+  std::optional<std::pair<core::Instant, std::uint64_t>> scheduled;
+};
+
+}  // namespace webtrunk::edge

@@ -1,0 +1,341 @@
+// SipCore: entry points, parsing and validation, the registrar, OPTIONS and stateless answers.
+// The B2BUA call itself is in sip_core_calls.cpp.
+#include "edge/sip_core.hpp"
+
+#include <fmt/format.h>
+
+#include <array>
+
+#include "core/log.hpp"
+#include "edge/call.hpp"
+#include "edge/sip_messages.hpp"
+#include "sip/header_parsers.hpp"
+#include "sip/parser.hpp"
+#include "sip/validate.hpp"
+#include "sip/writer.hpp"
+
+namespace webtrunk::edge {
+namespace {
+
+constexpr std::string_view kAllow = "INVITE, ACK, CANCEL, BYE, UPDATE, INFO, OPTIONS, REGISTER";
+
+std::string json_escape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      out += fmt::format("\\u{:04x}", static_cast<unsigned>(static_cast<unsigned char>(c)));
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string CallRecord::to_json() const {
+  return fmt::format(
+      R"({{"call_id":"{}","trunk_call_id":"{}","caller":"{}","called":"{}","trunk":"{}","start":{},"answer":{},)"
+      R"("end":{},"duration":{},"end_reason":"{}","code":{}}})",
+      json_escape(call_id), json_escape(trunk_call_id), json_escape(caller), json_escape(called), json_escape(trunk),
+      start, answer, end, duration_s, json_escape(end_reason), code);
+}
+
+SipCore::SipCore(SipCoreConfig config, std::unique_ptr<AuthGate> gate)
+    : cfg_(std::move(config)),
+      gate_(std::move(gate)),
+      registrar_(cfg_.registrar),
+      ids_(cfg_.id_seed == 0 ? sip::IdGenerator() : sip::IdGenerator(cfg_.id_seed)) {
+  if (!cfg_.routes) cfg_.routes = std::make_shared<const RouteTable>();
+  if (!cfg_.unix_time) {
+    // Anchor the wall clock to the monotonic one once: unix time at `now` without reading a clock.
+    const std::int64_t unix0 = core::unix_now();
+    const core::Instant mono0 = core::monotonic_now();
+    cfg_.unix_time = [unix0, mono0](core::Instant now) {
+      return unix0 + std::chrono::duration_cast<std::chrono::seconds>(now - mono0).count();
+    };
+  }
+}
+
+SipCore::~SipCore() {
+  std::int64_t live = 0;
+  for (const auto& [id, call] : calls_) live += call->cdr_written ? 0 : 1;
+  kCallsActive.add(-live);
+  kRegistrations.add(-registrations_reported_);
+}
+
+std::int64_t SipCore::unix_at(core::Instant now) const { return cfg_.unix_time(now); }
+
+std::string SipCore::binding_of(core::ConnId flow) const {
+  return fmt::format("{}.{}.{}", cfg_.shard, flow.index, flow.generation);
+}
+
+void SipCore::update_registration_gauge() {
+  const auto now_size = static_cast<std::int64_t>(registrar_.size());
+  kRegistrations.add(now_size - registrations_reported_);
+  registrations_reported_ = now_size;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output
+
+void SipCore::send_ws(core::ConnId flow, std::string bytes) {
+  out_.push_back(SipTransmit{SipTransmit::To::flow, flow, {}, std::move(bytes)});
+}
+
+void SipCore::send_udp(const core::SockAddr& to, std::string bytes) {
+  out_.push_back(SipTransmit{SipTransmit::To::udp, {}, to, std::move(bytes)});
+}
+
+void SipCore::reply_ws(core::ConnId flow, const sip::MessageView& req, int code, std::string_view reason,
+                       HeaderList extra) {
+  // A To tag of our own on every final response to a request that had none (RFC 3261 §8.2.6.2).
+  send_ws(flow, build_response(req, code, reason, sip::to_tag(req).empty() ? ids_.tag() : std::string(), extra));
+}
+
+void SipCore::reply_udp(const core::SockAddr& to, const sip::MessageView& req, int code, std::string_view reason) {
+  send_udp(to, build_response(req, code, reason, sip::to_tag(req).empty() ? ids_.tag() : std::string()));
+}
+
+std::optional<SipTransmit> SipCore::poll_transmit() {
+  if (out_.empty()) return std::nullopt;
+  SipTransmit t = std::move(out_.front());
+  out_.pop_front();
+  return t;
+}
+
+std::optional<core::Instant> SipCore::poll_timeout() const {
+  std::optional<core::Instant> t = registrar_.next_expiry();
+  if (!deadlines_.empty() && (!t || deadlines_.begin()->first < *t)) t = deadlines_.begin()->first;
+  return t;
+}
+
+void SipCore::handle_timeout(core::Instant now) {
+  if (registrar_.expire(now) > 0) update_registration_gauge();
+  // Collect first: pumping a call reschedules it (and may reap it).
+  std::vector<std::uint64_t> due;
+  while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+    due.push_back(deadlines_.begin()->second);
+    deadlines_.erase(deadlines_.begin());
+  }
+  for (std::uint64_t id : due) {
+    auto it = calls_.find(id);
+    if (it == calls_.end()) continue;
+    it->second->scheduled = {};
+    it->second->handle_timeout(now);
+    pump(now, *it->second);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Input
+
+void SipCore::handle_ws_message(core::Instant now, core::ConnId flow, std::string_view bytes) {
+  // RFC 5626 §4.4.1 keep-alives inside a WebSocket message: the front door answers them.
+  if (bytes.find_first_not_of("\r\n") == std::string_view::npos) return;
+  sip::MessageView msg;
+  const sip::ParseResult pr = sip::parse_message(bytes, msg);
+  if (pr.status != sip::ParseStatus::ok) {
+    kSipParseErrorsWs.inc();
+    core::log(core::LogLevel::info, "sip.parse_error", "from=ws conn={} bytes={} why={}", flow.index, bytes.size(),
+              pr.reason);
+    // A request whose head parsed far enough to answer (Via, From, To, Call-ID, CSeq) gets
+    // 400 with the parser's reason; anything else is dropped (RFC 3261 §18.1.2, §18.2.1).
+    return;
+  }
+  if (msg.is_request()) {
+    on_browser_request(now, flow, msg);
+  } else {
+    on_browser_response(now, flow, msg);
+  }
+}
+
+void SipCore::handle_trunk_datagram(core::Instant now, const core::SockAddr& from, std::string_view bytes) {
+  if (bytes.find_first_not_of("\r\n") == std::string_view::npos) return;  // CRLF keep-alive
+  sip::MessageView msg;
+  const sip::ParseResult pr = sip::parse_message(bytes, msg);
+  if (pr.status != sip::ParseStatus::ok) {
+    kSipParseErrorsTrunk.inc();
+    core::log(core::LogLevel::info, "sip.parse_error", "from={} bytes={} why={}", from.to_string(), bytes.size(),
+              pr.reason);
+    return;
+  }
+  if (msg.is_request()) {
+    on_trunk_request(now, from, msg);
+  } else {
+    on_trunk_response(now, from, msg);
+  }
+}
+
+void SipCore::on_browser_request(core::Instant now, core::ConnId flow, const sip::MessageView& req) {
+  const sip::Verdict v = sip::validate_request(req);
+  if (!v.ok()) {
+    kSipInvalidRequests.inc();
+    core::log(core::LogLevel::info, "sip.invalid_request", "from=ws conn={} method={} code={} why={}", flow.index,
+              req.method_text(), v.code, v.reason);
+    if (req.method() == sip::Method::ack) return;  // never answered (RFC 3261 §17.2.1)
+    // Without a usable Via/From/To/Call-ID/CSeq no response can be matched by the client; still
+    // answer: browsers log the reason, which is the point.
+    reply_ws(flow, req, v.code, v.reason);
+    return;
+  }
+  const bool in_dialog = !sip::to_tag(req).empty();
+  const sip::Method m = req.method();
+  if (m == sip::Method::cancel) return on_browser_cancel(now, flow, req);
+  if (in_dialog) return on_browser_in_dialog(now, flow, req);
+  switch (m) {
+    case sip::Method::register_: return on_register(now, flow, req);
+    case sip::Method::options: return answer_options(flow, req);
+    case sip::Method::ack: return;  // for a final we sent without a dialog: absorbed
+    case sip::Method::invite: {
+      // RFC 3261 §16.3 step 3 applies to what we forward: nothing with Max-Forwards 0 goes on.
+      if (auto mf = sip::parse_max_forwards(req.value(sip::HeaderId::max_forwards)); mf && *mf == 0) {
+        return reply_ws(flow, req, 483, "Too Many Hops");
+      }
+      // A retransmission of an INVITE we already hold (not expected on a WebSocket): ignore it.
+      if (find_browser_call(sip::call_id(req), sip::from_tag(req)) != nullptr) return;
+      const std::string called(uri_user(req.request_uri()));
+      AuthDecision d = gate_->check(unix_at(now), req, binding_of(flow), called);
+      if (d.kind == AuthDecision::Kind::challenge) {
+        std::vector<std::pair<std::string_view, std::string_view>> h;
+        for (const auto& c : d.challenges) h.emplace_back(d.header_name, c);
+        return reply_ws(flow, req, d.code, d.reason, h);
+      }
+      if (d.kind == AuthDecision::Kind::forbidden) {
+        kCallsForbidden.inc();
+        return reply_ws(flow, req, 403, d.reason);
+      }
+      return start_call(now, flow, req, std::move(d));
+    }
+    default: {
+      kSipUnsupported.inc();
+      const std::array<std::pair<std::string_view, std::string_view>, 1> allow{{{"Allow", kAllow}}};
+      return reply_ws(flow, req, 405, "Method Not Allowed", allow);
+    }
+  }
+}
+
+void SipCore::answer_options(core::ConnId flow, const sip::MessageView& req) {
+  const std::array<std::pair<std::string_view, std::string_view>, 4> h{{{"Allow", kAllow},
+                                                                        {"Accept", "application/sdp"},
+                                                                        {"Supported", "timer, outbound, path"},
+                                                                        {"User-Agent", cfg_.user_agent}}};
+  reply_ws(flow, req, 200, "OK", h);
+}
+
+void SipCore::on_register(core::Instant now, core::ConnId flow, const sip::MessageView& req) {
+  kRegisterRequests.inc();
+  AuthDecision d = gate_->check(unix_at(now), req, binding_of(flow), {});
+  if (d.kind == AuthDecision::Kind::challenge) {
+    std::vector<std::pair<std::string_view, std::string_view>> h;
+    for (const auto& c : d.challenges) h.emplace_back(d.header_name, c);
+    return reply_ws(flow, req, d.code, d.reason, h);
+  }
+  if (d.kind == AuthDecision::Kind::forbidden) return reply_ws(flow, req, 403, d.reason);
+
+  const RegisterResult r = registrar_.handle_register(now, req, flow, d.identity);
+  update_registration_gauge();
+  if (r.code == 423) {
+    const std::string min = std::to_string(r.min_expires);
+    const std::array<std::pair<std::string_view, std::string_view>, 1> h{{{"Min-Expires", min}}};
+    return reply_ws(flow, req, 423, r.reason, h);
+  }
+  if (r.code != 200) return reply_ws(flow, req, r.code, r.reason);
+  std::vector<std::pair<std::string_view, std::string_view>> h;
+  for (const auto& c : r.contacts) h.emplace_back("Contact", c);
+  h.emplace_back("Supported", "outbound, path");
+  h.emplace_back("User-Agent", cfg_.user_agent);
+  core::log(core::LogLevel::debug, "sip.register", "conn={} user={} bindings={}", flow.index, d.identity,
+            r.contacts.size());
+  reply_ws(flow, req, 200, "OK", h);
+}
+
+void SipCore::on_browser_response(core::Instant now, core::ConnId flow, const sip::MessageView& resp) {
+  if (!sip::validate_response(resp).ok()) {
+    kSipInvalidResponses.inc();
+    return;
+  }
+  // Responses to our requests on the browser leg: From tag is ours, To tag is the browser's.
+  Call* call = find_browser_call(sip::call_id(resp), sip::to_tag(resp));
+  if (call == nullptr || !(call->flow == flow)) {
+    kSipStrayResponses.inc();
+    return;
+  }
+  call->on_browser_response(now, resp);
+  pump(now, *call);
+}
+
+void SipCore::on_trunk_response(core::Instant now, const core::SockAddr& from, const sip::MessageView& resp) {
+  (void)from;
+  if (!sip::validate_response(resp).ok()) {
+    kSipInvalidResponses.inc();
+    return;
+  }
+  Call* call = find_trunk_call(sip::call_id(resp));
+  if (call == nullptr) {
+    kSipStrayResponses.inc();
+    return;
+  }
+  call->on_trunk_response(now, resp);
+  pump(now, *call);
+}
+
+void SipCore::on_trunk_request(core::Instant now, const core::SockAddr& from, const sip::MessageView& req) {
+  const sip::Verdict v = sip::validate_request(req);
+  if (!v.ok()) {
+    kSipInvalidRequests.inc();
+    core::log(core::LogLevel::info, "sip.invalid_request", "from={} method={} code={} why={}", from.to_string(),
+              req.method_text(), v.code, v.reason);
+    if (req.method() != sip::Method::ack) reply_udp(from, req, v.code, v.reason);
+    return;
+  }
+  if (!sip::to_tag(req).empty() || req.method() == sip::Method::cancel) return on_trunk_in_dialog(now, from, req);
+  switch (req.method()) {
+    case sip::Method::options: {
+      std::string out = build_response(req, 200, "OK", ids_.tag(),
+                                       std::array<std::pair<std::string_view, std::string_view>, 3>{
+                                           {{"Allow", kAllow}, {"Accept", "application/sdp"}, {"Supported", "timer"}}});
+      return send_udp(from, std::move(out));
+    }
+    case sip::Method::ack: return;
+    case sip::Method::invite:
+      // Calls from the trunk toward browsers are not in this issue's scope.
+      kSipUnsupported.inc();
+      return reply_udp(from, req, 403, "Calls toward browsers are not accepted here");
+    default: {
+      kSipUnsupported.inc();
+      return reply_udp(from, req, 405, "Method Not Allowed");
+    }
+  }
+}
+
+void SipCore::handle_flow_closed(core::Instant now, core::ConnId flow) {
+  if (registrar_.remove_flow(flow) > 0) update_registration_gauge();
+  std::vector<std::uint64_t> ids;
+  auto range = by_flow_.equal_range(flow_key(flow));
+  for (auto it = range.first; it != range.second; ++it) ids.push_back(it->second);
+  for (std::uint64_t id : ids) {
+    auto it = calls_.find(id);
+    if (it == calls_.end()) continue;
+    it->second->on_flow_closed(now);
+    pump(now, *it->second);
+  }
+}
+
+void SipCore::handle_trunk_unreachable(core::Instant now, const core::SockAddr& addr) {
+  std::vector<std::uint64_t> ids;
+  for (auto& [id, call] : calls_) {
+    if (call->trunk_dest == addr) ids.push_back(id);
+  }
+  for (std::uint64_t id : ids) {
+    auto it = calls_.find(id);
+    if (it == calls_.end()) continue;
+    it->second->on_trunk_unreachable(now);
+    pump(now, *it->second);
+  }
+}
+
+}  // namespace webtrunk::edge

@@ -1,0 +1,199 @@
+// SipCore: one shard's whole SIP layer, sans-IO (DESIGN.md "Sans-IO protocol code"). It owns no
+// socket and reads no clock: the shard glue (edge/sip_shard.hpp) or a simulation feeds it
+//
+//   handle_ws_message(now, flow, bytes)         a SIP message from a browser's WebSocket
+//   handle_trunk_datagram(now, from, bytes)     a UDP datagram on the shard's trunk-side port
+//   handle_flow_closed(now, flow)               a browser's WebSocket is gone
+//   handle_timeout(now)                         when poll_timeout() is due
+//
+// and sends what poll_transmit() hands out (to a WebSocket flow or to a UDP address).
+//
+// What it does (issue 3, the edge part): every message is parsed (sip/parser) and requests are
+// validated (sip/validate): a bad one is answered 400 with the reason, counted and logged. REGISTER
+// goes to the registrar (edge/registrar.hpp) behind the auth gate (edge/auth_gate.hpp); OPTIONS is
+// answered 200; an INVITE becomes a B2BUA call (edge/call.hpp): browser leg on the WebSocket,
+// trunk leg on UDP with a fresh Call-ID, tags, CSeq, Via and Contact, SDP passed through; responses
+// are mapped back precisely; CANCEL, ACK, BYE, re-INVITE, UPDATE and INFO are handled per leg;
+// session timers (RFC 4028) run on each leg; one CDR line per call. Retransmissions on the trunk
+// side are the sip/ transactions' job.
+//
+// Lifetimes: the bytes given to handle_* are read during the call only (whatever must outlive it
+// is copied). SipTransmit owns its bytes. The RouteTable and the AuthGate given at construction
+// must outlive the SipCore (the gate is owned; the table is shared).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/metrics.hpp"
+#include "core/reactor.hpp"
+#include "core/socket.hpp"
+#include "edge/auth_gate.hpp"
+#include "edge/registrar.hpp"
+#include "edge/routes.hpp"
+#include "edge/sip_messages.hpp"
+#include "sip/branch.hpp"
+#include "sip/message_view.hpp"
+#include "sip/transaction.hpp"
+
+namespace webtrunk::edge {
+
+inline const core::Counter kSipParseErrorsWs{"webtrunk_sip_parse_errors_ws_total",
+                                             "SIP messages from browsers that failed to parse"};
+inline const core::Counter kSipParseErrorsTrunk{"webtrunk_sip_parse_errors_trunk_total",
+                                                "SIP datagrams from trunks that failed to parse"};
+inline const core::Counter kSipInvalidRequests{"webtrunk_sip_invalid_requests_total",
+                                               "SIP requests refused by validation (400, 416, 420, 505)"};
+inline const core::Counter kSipInvalidResponses{"webtrunk_sip_invalid_responses_total",
+                                                "SIP responses dropped by validation"};
+inline const core::Counter kSipUnknownDialog{"webtrunk_sip_unknown_dialog_total",
+                                             "in-dialog requests for no known dialog (481)"};
+inline const core::Counter kSipStrayResponses{"webtrunk_sip_stray_responses_total",
+                                              "responses matching no transaction (dropped)"};
+inline const core::Counter kSipUnsupported{"webtrunk_sip_unsupported_requests_total",
+                                           "requests answered 405/501 (method not handled here)"};
+inline const core::Counter kRegisterRequests{"webtrunk_sip_register_requests_total", "REGISTER requests received"};
+inline const core::Gauge kRegistrations{"webtrunk_registrations", "registered bindings (browser flows)"};
+inline const core::Counter kCallsStarted{"webtrunk_calls_started_total", "calls placed toward a trunk"};
+inline const core::Counter kCallsAnswered{"webtrunk_calls_answered_total", "calls answered (2xx from the trunk)"};
+inline const core::Counter kCallsFailed{"webtrunk_calls_failed_total", "calls that ended without an answer"};
+inline const core::Counter kCallsFailed4xx{"webtrunk_calls_failed_4xx_total", "calls failed with a 4xx"};
+inline const core::Counter kCallsFailed5xx{"webtrunk_calls_failed_5xx_total", "calls failed with a 5xx"};
+inline const core::Counter kCallsFailed6xx{"webtrunk_calls_failed_6xx_total", "calls failed with a 6xx"};
+inline const core::Counter kCallsBusy{"webtrunk_calls_failed_486_total", "calls failed: busy (486)"};
+inline const core::Counter kCallsCancelled{"webtrunk_calls_failed_487_total", "calls cancelled by the caller (487)"};
+inline const core::Counter kCallsNoRoute{"webtrunk_calls_failed_404_total", "calls failed: 404 (no route, or the trunk's)"};
+inline const core::Counter kCallsTrunkTimeout{"webtrunk_calls_failed_408_total", "calls failed: the trunk did not answer (408)"};
+inline const core::Counter kCallsTrunkUnreachable{"webtrunk_calls_failed_503_total", "calls failed: 503 (trunk unreachable, or the trunk's)"};
+inline const core::Counter kCallsForbidden{"webtrunk_calls_failed_403_total", "calls refused 403 (auth or the trunk's)"};
+inline const core::Counter kCallsSessionExpired{"webtrunk_calls_session_expired_total",
+                                                "calls hung up because session refreshes stopped (RFC 4028)"};
+inline const core::Gauge kCallsActive{"webtrunk_calls_active", "calls in progress (ringing or connected)"};
+
+struct SipCoreConfig {
+  unsigned shard = 0;
+  std::string sip_host = "127.0.0.1";  // the shard's trunk-side address, in Via and Contact
+  std::uint16_t sip_port = 5060;       // --sip-port + shard
+  std::shared_ptr<const RouteTable> routes;
+  sip::TimerConfig timers;
+  RegistrarLimits registrar;
+  // RFC 4028 on each leg. The browser's Session-Expires below min_se is raised to it instead of
+  // answered 422 (JsSIP never retries a 422); the trunk leg offers trunk_session_expires.
+  std::uint32_t min_se = 90;
+  std::uint32_t trunk_session_expires = 1800;
+  core::Duration max_ringing = std::chrono::minutes(3);  // RFC 3261 §16.6 Timer C, then CANCEL + 408
+  std::string user_agent = "webtrunk";
+  // Unix seconds at `now` (token expiry, CDR times); tests inject a fake one.
+  std::function<std::int64_t(core::Instant)> unix_time;
+  std::uint64_t id_seed = 0;  // 0: random Call-IDs, tags and branches; else reproducible
+};
+
+struct SipTransmit {
+  enum class To : std::uint8_t { flow, udp };
+  To to = To::flow;
+  core::ConnId flow;     // To::flow
+  core::SockAddr addr;   // To::udp
+  std::string bytes;
+};
+
+// One line per call, logged as event "cdr" (JSON in msg) and handed to SipCore::on_cdr.
+struct CallRecord {
+  std::string call_id;      // the browser leg's Call-ID
+  std::string trunk_call_id;
+  std::string caller;       // token id
+  std::string called;       // Request-URI user
+  std::string trunk;        // "udp:HOST:PORT", "" if no route
+  std::int64_t start = 0;   // unix seconds
+  std::int64_t answer = 0;  // 0: never answered
+  std::int64_t end = 0;
+  std::int64_t duration_s = 0;  // end - answer, 0 if not answered
+  std::string end_reason;   // "browser hung up", "trunk hung up", "busy", "cancelled", ...
+  int code = 0;             // the final status the browser saw
+
+  std::string to_json() const;
+};
+
+struct Call;
+
+class SipCore {
+ public:
+  SipCore(SipCoreConfig config, std::unique_ptr<AuthGate> gate);
+  ~SipCore();
+  SipCore(const SipCore&) = delete;
+  SipCore& operator=(const SipCore&) = delete;
+
+  void handle_ws_message(core::Instant now, core::ConnId flow, std::string_view bytes);
+  void handle_trunk_datagram(core::Instant now, const core::SockAddr& from, std::string_view bytes);
+  void handle_flow_closed(core::Instant now, core::ConnId flow);
+  // The trunk at `addr` could not be reached (ICMP unreachable on send): its transactions fail.
+  void handle_trunk_unreachable(core::Instant now, const core::SockAddr& addr);
+  void handle_timeout(core::Instant now);
+
+  [[nodiscard]] std::optional<SipTransmit> poll_transmit();
+  [[nodiscard]] std::optional<core::Instant> poll_timeout() const;
+
+  std::function<void(const CallRecord&)> on_cdr;  // optional, after the log line
+
+  const Registrar& registrar() const noexcept { return registrar_; }
+  std::size_t active_calls() const noexcept { return calls_.size(); }
+  const SipCoreConfig& config() const noexcept { return cfg_; }
+
+ private:
+  friend struct Call;
+  using CallPtr = std::unique_ptr<Call>;
+
+  // sip_core.cpp: entry points, out-of-dialog requests, registrar, auth.
+  void on_browser_request(core::Instant now, core::ConnId flow, const sip::MessageView& req);
+  void on_browser_response(core::Instant now, core::ConnId flow, const sip::MessageView& resp);
+  void on_trunk_request(core::Instant now, const core::SockAddr& from, const sip::MessageView& req);
+  void on_trunk_response(core::Instant now, const core::SockAddr& from, const sip::MessageView& resp);
+  void on_register(core::Instant now, core::ConnId flow, const sip::MessageView& req);
+  void answer_options(core::ConnId flow, const sip::MessageView& req);
+  void send_ws(core::ConnId flow, std::string bytes);
+  void send_udp(const core::SockAddr& to, std::string bytes);
+  void reply_ws(core::ConnId flow, const sip::MessageView& req, int code, std::string_view reason,
+                HeaderList extra = {});
+  void reply_udp(const core::SockAddr& to, const sip::MessageView& req, int code, std::string_view reason);
+  std::string binding_of(core::ConnId flow) const;
+  std::int64_t unix_at(core::Instant now) const;
+  void update_registration_gauge();
+
+  // sip_core_calls.cpp: the B2BUA.
+  void start_call(core::Instant now, core::ConnId flow, const sip::MessageView& invite, AuthDecision&& who);
+  void on_browser_cancel(core::Instant now, core::ConnId flow, const sip::MessageView& cancel);
+  void on_browser_in_dialog(core::Instant now, core::ConnId flow, const sip::MessageView& req);
+  void on_trunk_in_dialog(core::Instant now, const core::SockAddr& from, const sip::MessageView& req);
+  Call* find_browser_call(std::string_view call_id, std::string_view browser_tag);
+  Call* find_trunk_call(std::string_view call_id);
+  // Runs a call's transactions and timers until nothing changes, then reschedules or reaps it.
+  void pump(core::Instant now, Call& call);
+  void schedule(Call& call);
+  void finish_call(core::Instant now, Call& call, int code, std::string_view end_reason);
+  void reap(Call& call);
+
+  SipCoreConfig cfg_;
+  std::unique_ptr<AuthGate> gate_;
+  Registrar registrar_;
+  sip::IdGenerator ids_;
+  std::deque<SipTransmit> out_;
+  std::int64_t registrations_reported_ = 0;
+
+  std::uint64_t next_call_id_ = 1;
+  std::unordered_map<std::uint64_t, CallPtr> calls_;
+  std::unordered_map<std::string, std::uint64_t> by_browser_;  // Call-ID '\n' browser tag
+  std::unordered_map<std::string, std::uint64_t> by_trunk_;    // trunk Call-ID (ours)
+  std::unordered_multimap<std::uint64_t, std::uint64_t> by_flow_;  // flow_key -> call
+  std::set<std::pair<core::Instant, std::uint64_t>> deadlines_;
+  std::vector<std::uint64_t> reap_list_;
+};
+
+}  // namespace webtrunk::edge

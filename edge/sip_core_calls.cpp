@@ -1,0 +1,463 @@
+// SipCore: the B2BUA call (edge/call.hpp): starting it, mapping responses, in-dialog requests on
+// both legs, CANCEL, BYE, session timers, the CDR.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+
+#include "core/log.hpp"
+#include "edge/call.hpp"
+#include "edge/sip_core.hpp"
+#include "edge/sip_messages.hpp"
+#include "sip/header_parsers.hpp"
+#include "sip/parser.hpp"
+#include "sip/uri.hpp"
+#include "sip/writer.hpp"
+
+namespace webtrunk::edge {
+namespace {
+
+using Purpose = CallClientTxn::Purpose;
+using Pairs = std::vector<sip::HeaderPair>;
+constexpr std::string_view kAllow = kDialogAllow;
+
+
+std::string browser_key(std::string_view call_id, std::string_view tag) {
+  std::string k;
+  k.reserve(call_id.size() + 1 + tag.size());
+  k.append(call_id);
+  k.push_back('\n');
+  k.append(tag);
+  return k;
+}
+
+// A user part we can put in a URI as is: RFC 3261 §25.1 unreserved and user-unreserved characters
+// (escapes kept). Anything else is dropped; an empty result is "anonymous".
+std::string uri_safe_user(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    std::string_view("-_.!~*'()&=+$,;?/%").find(c) != std::string_view::npos;
+    if (ok && out.size() < 64) out.push_back(c);
+  }
+  return out.empty() ? "anonymous" : out;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Lookup and bookkeeping
+
+Call* SipCore::find_browser_call(std::string_view call_id, std::string_view browser_tag) {
+  auto it = by_browser_.find(browser_key(call_id, browser_tag));
+  if (it == by_browser_.end()) return nullptr;
+  auto c = calls_.find(it->second);
+  return c == calls_.end() ? nullptr : c->second.get();
+}
+
+Call* SipCore::find_trunk_call(std::string_view call_id) {
+  auto it = by_trunk_.find(std::string(call_id));
+  if (it == by_trunk_.end()) return nullptr;
+  auto c = calls_.find(it->second);
+  return c == calls_.end() ? nullptr : c->second.get();
+}
+
+void SipCore::pump(core::Instant now, Call& call) {
+  for (int i = 0; i < 64 && call.step(now); ++i) {
+  }
+  if (call.reapable()) return reap(call);
+  schedule(call);
+}
+
+void SipCore::schedule(Call& call) {
+  if (call.scheduled) deadlines_.erase(*call.scheduled);
+  call.scheduled.reset();
+  if (auto t = call.next_deadline()) {
+    call.scheduled = std::make_pair(*t, call.id);
+    deadlines_.insert(*call.scheduled);
+  }
+}
+
+void SipCore::reap(Call& call) {
+  if (call.scheduled) deadlines_.erase(*call.scheduled);
+  by_browser_.erase(browser_key(call.b_call_id, call.b_tag));
+  by_trunk_.erase(call.t_call_id);
+  auto range = by_flow_.equal_range(flow_key(call.flow));
+  for (auto it = range.first; it != range.second; ++it) {
+    if (it->second == call.id) {
+      by_flow_.erase(it);
+      break;
+    }
+  }
+  if (!call.cdr_written) finish_call(core::Instant{}, call, 500, "internal: call dropped");
+  calls_.erase(call.id);  // destroys `call`
+}
+
+void SipCore::finish_call(core::Instant now, Call& call, int code, std::string_view end_reason) {
+  if (call.cdr_written) return;
+  call.cdr_written = true;
+  call.state = CallState::ended;
+  CallRecord& r = call.cdr;
+  r.end = now == core::Instant{} ? r.start : unix_at(now);
+  r.duration_s = r.answer != 0 ? std::max<std::int64_t>(r.end - r.answer, 0) : 0;
+  r.code = code;
+  r.end_reason = std::string(end_reason);
+  kCallsActive.dec();
+  if (r.answer == 0) {
+    kCallsFailed.inc();
+    if (code >= 400 && code < 500) kCallsFailed4xx.inc();
+    if (code >= 500 && code < 600) kCallsFailed5xx.inc();
+    if (code >= 600) kCallsFailed6xx.inc();
+    if (code == 486) kCallsBusy.inc();
+    if (code == 487) kCallsCancelled.inc();
+    if (code == 404) kCallsNoRoute.inc();
+    if (code == 408) kCallsTrunkTimeout.inc();
+    if (code == 503) kCallsTrunkUnreachable.inc();
+    if (code == 403) kCallsForbidden.inc();
+  }
+  call.b_timer.stop();
+  call.t_timer.stop();
+  core::log(core::LogLevel::info, "cdr", "{}", r.to_json());
+  if (on_cdr) on_cdr(r);
+}
+
+// ---------------------------------------------------------------------------------------------
+// A new call
+
+void SipCore::start_call(core::Instant now, core::ConnId flow, const sip::MessageView& invite, AuthDecision&& who) {
+  const std::string called(uri_user(invite.request_uri()));
+  CallRecord rec;
+  rec.call_id = std::string(sip::call_id(invite));
+  rec.caller = who.identity;
+  rec.called = called;
+  rec.start = unix_at(now);
+  auto refuse = [&](int code, std::string_view reason, std::string_view why, HeaderList extra = {}) {
+    reply_ws(flow, invite, code, reason, extra);
+    rec.end = rec.start;
+    rec.code = code;
+    rec.end_reason = std::string(why);
+    kCallsFailed.inc();
+    if (code == 404) kCallsNoRoute.inc();
+    kCallsFailed4xx.inc();
+    core::log(core::LogLevel::info, "cdr", "{}", rec.to_json());
+    if (on_cdr) on_cdr(rec);
+  };
+
+  // This issue passes SDP through; it only checks that the body is SDP at all.
+  if (!invite.body().empty()) {
+    if (!has_sdp(invite)) {
+      const std::array<std::pair<std::string_view, std::string_view>, 1> h{{{"Accept", "application/sdp"}}};
+      return refuse(415, "Unsupported Media Type", "bad offer", h);
+    }
+    if (!looks_like_sdp(invite.body())) return refuse(488, "Not Acceptable Here: bad SDP", "bad offer");
+  }
+  const TrunkTarget* trunk = called.empty() ? nullptr : cfg_.routes->lookup(called);
+  if (trunk == nullptr) {
+    const std::string reason = safe_reason("No route to " + called);
+    return refuse(404, reason, "no route");
+  }
+
+  sip::SessionTimerConfig b_st;
+  b_st.min_se = cfg_.min_se;
+  b_st.session_expires = std::max(cfg_.min_se, 90u);
+  b_st.prefer_peer_refresher = true;
+  b_st.timer_without_peer_request = false;
+  sip::SessionTimerConfig t_st;
+  t_st.min_se = cfg_.min_se;
+  t_st.session_expires = cfg_.trunk_session_expires;
+  t_st.refresh_without_peer_support = false;
+
+  const std::uint64_t id = next_call_id_++;
+  auto owned = std::make_unique<Call>(*this, id, b_st, t_st);
+  Call& call = *owned;
+  call.flow = flow;
+  call.b_call_id = rec.call_id;
+  call.b_tag = std::string(sip::from_tag(invite));
+  call.b_local_tag = ids_.tag();
+  call.b_invite = std::make_unique<sip::OwnedMessage>(invite.raw());
+  call.b_sdp = std::string(invite.body());
+  call.defer_trunk_ack = invite.body().empty();
+  call.trunk = trunk;
+  call.trunk_dest = trunk->addr;
+  call.t_call_id = ids_.call_id();
+  call.t_local_tag = ids_.tag();
+  call.cdr = rec;
+  call.cdr.trunk = trunk->spec;
+  call.cdr.trunk_call_id = call.t_call_id;
+  call.ring_deadline = now + cfg_.max_ringing;
+  call.b_timer.on_request_received(invite);
+  call.b_timer.note_peer_allow(invite);
+
+  // 100 Trying at once: the browser stops waiting for us while the trunk thinks (RFC 3261 §16.2).
+  send_ws(flow, build_response(invite, 100, "Trying", {}));
+
+  // The trunk INVITE, built from scratch: nothing of the browser's Via, Contact, Call-ID or
+  // Record-Route goes out.
+  const std::uint32_t mf = sip::parse_max_forwards(invite.value(sip::HeaderId::max_forwards)).value_or(70);
+  const std::string branch = ids_.branch();
+  const std::string caller = uri_safe_user(!who.identity.empty() ? std::string_view(who.identity) : from_user(invite));
+  std::string& out = call.t_invite_bytes;
+  sip::MessageWriter w(out);
+  w.request_line("INVITE", fmt::format("sip:{}@{}", called, trunk->hostport()));
+  w.header(sip::HeaderId::via, fmt::format("SIP/2.0/UDP {};branch={};rport", host_port(cfg_.sip_host, cfg_.sip_port), branch));
+  w.header(sip::HeaderId::max_forwards, std::to_string(mf > 0 ? mf - 1 : 0));
+  w.header(sip::HeaderId::from, fmt::format("<sip:{}@{}>;tag={}", caller, bracket_host(cfg_.sip_host), call.t_local_tag));
+  w.header(sip::HeaderId::to, fmt::format("<sip:{}@{}>", called, bracket_host(trunk->host)));
+  w.header(sip::HeaderId::call_id, call.t_call_id);
+  w.header(sip::HeaderId::cseq, fmt::format("{} INVITE", ids_.initial_cseq()));
+  w.header(sip::HeaderId::contact, call.trunk_contact());
+  w.header("Allow", kAllow);
+  const sip::SessionTimerHeaders st = call.t_timer.request_headers();
+  st.write_to(w);
+  w.header("User-Agent", cfg_.user_agent);
+  if (!invite.body().empty()) w.header(sip::HeaderId::content_type, content_type_of(invite));
+  w.finish(invite.body());
+
+  auto txn = std::make_unique<CallClientTxn>();
+  txn->txn = std::make_unique<sip::ClientTransaction>(now, sip::Method::invite, out, branch, sip::Transport::udp,
+                                                      cfg_.timers);
+  txn->leg = Leg::trunk;
+  txn->purpose = Purpose::invite;
+  txn->method = sip::Method::invite;
+  call.invite_txn = txn.get();
+  call.clients.push_back(std::move(txn));
+
+  by_browser_[browser_key(call.b_call_id, call.b_tag)] = id;
+  by_trunk_[call.t_call_id] = id;
+  by_flow_.emplace(flow_key(flow), id);
+  calls_.emplace(id, std::move(owned));
+  kCallsStarted.inc();
+  kCallsActive.inc();
+  core::log(core::LogLevel::info, "call.start", "call={} caller={} called={} trunk={} trunk_call_id={}", rec.call_id,
+            rec.caller, called, trunk->spec, call.t_call_id);
+  pump(now, call);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Browser CANCEL and in-dialog requests
+
+void SipCore::on_browser_cancel(core::Instant now, core::ConnId flow, const sip::MessageView& cancel) {
+  Call* call = find_browser_call(sip::call_id(cancel), sip::from_tag(cancel));
+  if (call == nullptr || !(call->flow == flow)) {
+    kSipUnknownDialog.inc();
+    return reply_ws(flow, cancel, 481, "Call/Transaction Does Not Exist");
+  }
+  // RFC 3261 §9.2: 200 to the CANCEL (same To tag as the INVITE's responses), then 487 to the
+  // INVITE if it is still unanswered; the trunk gets its CANCEL once it sent a provisional.
+  send_ws(flow, build_response(cancel, 200, "OK", call->b_local_tag));
+  if (call->state == CallState::calling && !call->b_answered) {
+    call->fail_browser(now, 487, "Request Terminated", "cancelled");
+    call->t_cancelled = true;
+    if (call->invite_txn != nullptr) call->invite_txn->txn->cancel(now);
+  }
+  pump(now, *call);
+}
+
+void SipCore::on_browser_in_dialog(core::Instant now, core::ConnId flow, const sip::MessageView& req) {
+  const sip::Method m = req.method();
+  Call* call = find_browser_call(sip::call_id(req), sip::from_tag(req));
+  if (call == nullptr || !(call->flow == flow) || sip::to_tag(req) != call->b_local_tag) {
+    if (m == sip::Method::ack) return;
+    kSipUnknownDialog.inc();
+    return reply_ws(flow, req, 481, "Call/Transaction Does Not Exist");
+  }
+  Call& c = *call;
+  if (m == sip::Method::ack) {
+    const auto cs = sip::cseq(req);
+    if (c.state == CallState::answered && c.b_dialog && cs && cs->number == c.b_dialog->remote_cseq().value_or(0)) {
+      if (c.b_ack_wait) c.b_ack_wait->handle_ack(now);
+      c.state = CallState::established;
+      if (c.defer_trunk_ack && c.t_dialog) {
+        // The offer came in the trunk's 2xx: the browser's ACK carries the answer.
+        const std::string branch = ids_.branch();
+        c.t_ack = c.t_dialog->make_request(sip::Method::ack, c.trunk_via(), branch, {},
+                                           req.body().empty() ? std::string_view{} : content_type_of(req), req.body());
+        c.b_sdp = std::string(req.body());
+        c.defer_trunk_ack = false;
+        send_udp(c.trunk_dest, c.t_ack);
+      }
+    }
+    return pump(now, c);  // other ACKs (re-INVITEs we answered or relayed) end here
+  }
+  if (c.state == CallState::ended || !c.b_dialog) {
+    if (m == sip::Method::bye) return reply_ws(flow, req, 200, "OK");
+    return reply_ws(flow, req, 481, "Call/Transaction Does Not Exist");
+  }
+  if (sip::Verdict v = c.b_dialog->check_request(req); !v.ok()) return reply_ws(flow, req, v.code, v.reason);
+
+  switch (m) {
+    case sip::Method::bye:
+      reply_ws(flow, req, 200, "OK");
+      c.hang_up(now, "browser hung up", false, true);
+      break;
+    case sip::Method::invite:
+    case sip::Method::update: {
+      c.b_timer.on_request_received(req);
+      c.b_timer.note_peer_allow(req);
+      if (c.reinvite_pending) {
+        reply_ws(flow, req, 491, "Request Pending");
+        break;
+      }
+      const bool offer = has_sdp(req);
+      if (offer && !looks_like_sdp(req.body())) {
+        reply_ws(flow, req, 488, "Not Acceptable Here: bad SDP");
+        break;
+      }
+      if (!offer || sdp_origin(req.body()) == sdp_origin(c.b_sdp)) {
+        // A session refresh or an unchanged offer: answered here with what the trunk last said.
+        const sip::SessionTimerHeaders st = c.b_timer.response_headers();
+        Pairs h(st.pairs().begin(), st.pairs().end());
+        const std::string contact = c.browser_contact();
+        h.emplace_back("Contact", contact);
+        const bool body = m == sip::Method::invite || offer;
+        send_ws(flow, build_response(req, 200, "OK", {}, h, body ? "application/sdp" : "", body ? c.t_sdp : ""));
+        c.b_timer.handle_refresh(now);
+        break;
+      }
+      // A real change (hold, new media): the trunk must know.
+      c.reinvite_pending = true;
+      const sip::SessionTimerHeaders st = c.t_timer.active() ? c.t_timer.request_headers() : sip::SessionTimerHeaders{};
+      Pairs h(st.pairs().begin(), st.pairs().end());
+      c.send_trunk_request(now, m, Purpose::relay, h, content_type_of(req), req.body(),
+                           std::make_unique<sip::OwnedMessage>(req.raw()));
+      break;
+    }
+    case sip::Method::info: {
+      // JsSIP DTMF (application/dtmf-relay) and anything else: the trunk decides.
+      c.send_trunk_request(now, m, Purpose::relay, {}, content_type_of(req), req.body(),
+                           std::make_unique<sip::OwnedMessage>(req.raw()));
+      break;
+    }
+    case sip::Method::options: {
+      const std::array<std::pair<std::string_view, std::string_view>, 2> h{
+          {{"Allow", kAllow}, {"Accept", "application/sdp"}}};
+      reply_ws(flow, req, 200, "OK", h);
+      break;
+    }
+    default:
+      kSipUnsupported.inc();
+      reply_ws(flow, req, 501, "Not Implemented");
+      break;
+  }
+  pump(now, c);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Trunk in-dialog requests
+
+void SipCore::on_trunk_in_dialog(core::Instant now, const core::SockAddr& from, const sip::MessageView& req) {
+  const sip::Method m = req.method();
+  Call* call = find_trunk_call(sip::call_id(req));
+  if (m == sip::Method::cancel) {
+    // Only re-INVITEs can come from the trunk; we answer those at once, so a CANCEL has nothing left.
+    if (call == nullptr) return reply_udp(from, req, 481, "Call/Transaction Does Not Exist");
+    return send_udp(from, build_response(req, 200, "OK", {}));
+  }
+  if (call == nullptr || sip::to_tag(req) != call->t_local_tag) {
+    if (m == sip::Method::ack) return;
+    kSipUnknownDialog.inc();
+    return reply_udp(from, req, 481, "Call/Transaction Does Not Exist");
+  }
+  Call& c = *call;
+  auto key = sip::TransactionKey::of_request(req);
+  if (m == sip::Method::ack) {
+    // The ACK of a non-2xx final we sent (same branch as its INVITE), else of our 2xx.
+    bool matched = false;
+    if (key) {
+      for (auto& s : c.servers) {
+        if (s->key == *key) {
+          s->txn->handle_ack(now);
+          matched = true;
+        }
+      }
+    }
+    if (!matched && c.t_ack_wait) c.t_ack_wait->handle_ack(now);
+    return pump(now, c);
+  }
+  if (key) {
+    for (auto& s : c.servers) {
+      if (s->key == *key) {
+        s->txn->handle_retransmission(now);
+        return pump(now, c);
+      }
+    }
+  }
+  if (!key) return reply_udp(from, req, 400, "Bad Via branch");
+  auto srv = std::make_unique<CallServerTxn>();
+  srv->id = c.next_server_id++;
+  srv->key = *key;
+  srv->txn = std::make_unique<sip::ServerTransaction>(now, req, sip::Transport::udp, cfg_.timers);
+  srv->peer = from;
+  CallServerTxn& s = *srv;
+  c.servers.push_back(std::move(srv));
+  auto respond = [&](int code, std::string_view reason, HeaderList extra = {}, std::string_view ct = {},
+                     std::string_view body = {}) {
+    s.txn->respond(now, build_response(req, code, reason, {}, extra, ct, body), code);
+  };
+
+  if (c.state == CallState::ended || !c.t_dialog) {
+    respond(m == sip::Method::bye ? 200 : 481, m == sip::Method::bye ? "OK" : "Call/Transaction Does Not Exist");
+    return pump(now, c);
+  }
+  if (sip::Verdict v = c.t_dialog->check_request(req); !v.ok()) {
+    respond(v.code, v.reason);
+    return pump(now, c);
+  }
+  switch (m) {
+    case sip::Method::bye:
+      respond(200, "OK");
+      c.hang_up(now, "trunk hung up", true, false);
+      break;
+    case sip::Method::invite:
+    case sip::Method::update: {
+      c.t_timer.on_request_received(req);
+      c.t_timer.note_peer_allow(req);
+      if (c.reinvite_pending) {
+        respond(491, "Request Pending");
+        break;
+      }
+      const bool offer = has_sdp(req);
+      if (offer && !looks_like_sdp(req.body())) {
+        respond(488, "Not Acceptable Here: bad SDP");
+        break;
+      }
+      if (!offer || sdp_origin(req.body()) == sdp_origin(c.t_sdp)) {
+        const sip::SessionTimerHeaders st = c.t_timer.response_headers();
+        Pairs h(st.pairs().begin(), st.pairs().end());
+        const std::string contact = c.trunk_contact();
+        h.emplace_back("Contact", contact);
+        const bool body = m == sip::Method::invite || offer;
+        std::string ok = build_response(req, 200, "OK", {}, h, body ? "application/sdp" : "", body ? c.b_sdp : "");
+        if (m == sip::Method::invite) {
+          c.t_ack_wait.emplace(now, ok, sip::Transport::udp, cfg_.timers);
+          c.t_ack_wait_peer = from;
+        }
+        s.txn->respond(now, std::move(ok), 200);
+        c.t_timer.handle_refresh(now);
+        break;
+      }
+      c.reinvite_pending = true;
+      const sip::SessionTimerHeaders st = c.b_timer.active() ? c.b_timer.request_headers() : sip::SessionTimerHeaders{};
+      Pairs h(st.pairs().begin(), st.pairs().end());
+      c.send_browser_request(now, m, Purpose::relay, h, content_type_of(req), req.body(),
+                             std::make_unique<sip::OwnedMessage>(req.raw()), s.id);
+      break;
+    }
+    case sip::Method::info:
+      c.send_browser_request(now, m, Purpose::relay, {}, content_type_of(req), req.body(),
+                             std::make_unique<sip::OwnedMessage>(req.raw()), s.id);
+      break;
+    case sip::Method::options: {
+      const std::array<std::pair<std::string_view, std::string_view>, 1> h{{{"Allow", kAllow}}};
+      respond(200, "OK", h);
+      break;
+    }
+    default:
+      kSipUnsupported.inc();
+      respond(501, "Not Implemented");
+      break;
+  }
+  pump(now, c);
+}
+
+}  // namespace webtrunk::edge

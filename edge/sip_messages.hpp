@@ -1,0 +1,50 @@
+// Small builders the edge's SIP layer shares: responses with extra headers and a body, the
+// minimal SDP sanity check of this issue (the media issue replaces pass-through), and a few
+// header readers.
+//
+// Lifetimes: every function returns owned strings, or views into its argument.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "sip/message_view.hpp"
+
+namespace webtrunk::edge {
+
+using HeaderList = std::span<const std::pair<std::string_view, std::string_view>>;
+
+// The methods the edge handles inside a call (Allow in its answers).
+inline constexpr std::string_view kDialogAllow = "INVITE, ACK, CANCEL, BYE, UPDATE, INFO, OPTIONS";
+
+// RFC 3261 §8.2.6 response to `req` (its Via, From, To + our tag, Call-ID, CSeq), then `extra`
+// headers in order, then Content-Type (when `body` is not empty) and the body.
+std::string build_response(const sip::MessageView& req, int code, std::string_view reason, std::string_view to_tag,
+                           HeaderList extra = {}, std::string_view content_type = {}, std::string_view body = {});
+
+// This issue's SDP check: the body is SDP at all (first line "v=0", at least one "m=" line).
+bool looks_like_sdp(std::string_view body) noexcept;
+// The SDP o= line (RFC 4566 §5.2) without its line end, "" if none. Equal o= lines mean an
+// unchanged session description (RFC 3264 §8: the version did not move).
+std::string_view sdp_origin(std::string_view body) noexcept;
+
+// True when the message carries an SDP body (Content-Type application/sdp and a body).
+bool has_sdp(const sip::MessageView& msg) noexcept;
+
+// The user part of a URI text ("sip:+1555@x" -> "+1555"), "" if none or not parsable.
+std::string_view uri_user(std::string_view uri) noexcept;
+
+// "host:port", IPv6 in brackets; and the host alone, bracketed if IPv6 (for URIs).
+std::string host_port(std::string_view host, std::uint16_t port);
+std::string bracket_host(std::string_view host);
+
+// The Content-Type value of a message ("" if none).
+std::string_view content_type_of(const sip::MessageView& m) noexcept;
+
+// A value safe to put in a reason phrase (printable ASCII, at most 80 characters).
+std::string safe_reason(std::string_view text);
+
+}  // namespace webtrunk::edge

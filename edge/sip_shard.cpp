@@ -1,0 +1,57 @@
+#include "edge/sip_shard.hpp"
+
+#include "core/log.hpp"
+
+namespace webtrunk::edge {
+
+core::Result<void> SipShard::open(core::Shard& shard, const core::SockAddr& local) {
+  core::UdpOptions opts;
+  opts.recv_buffer = 4 << 20;  // bursts of INVITEs and retransmissions
+  auto id = shard.open_udp(local, *this, opts);
+  if (!id) return id.error();
+  udp_ = *id;
+  return {};
+}
+
+void SipShard::on_ws_message(core::Shard& shard, core::ConnId flow, const core::WsMessage& msg) {
+  core_->handle_ws_message(shard.now(), flow, msg.text());
+  flush(shard);
+}
+
+void SipShard::on_flow_closed(core::Shard& shard, core::ConnId flow) {
+  core_->handle_flow_closed(shard.now(), flow);
+  flush(shard);
+}
+
+void SipShard::on_datagram(core::Shard& shard, core::UdpId, const core::SockAddr& peer, std::span<std::byte> payload) {
+  core_->handle_trunk_datagram(shard.now(),
+                               peer, std::string_view(reinterpret_cast<const char*>(payload.data()), payload.size()));
+  flush(shard);
+}
+
+void SipShard::flush(core::Shard& shard) {
+  while (auto t = core_->poll_transmit()) {
+    bool ok = false;
+    if (t->to == SipTransmit::To::flow) {
+      ok = door_ != nullptr && door_->send_text(shard, t->flow, t->bytes);
+    } else {
+      ok = shard.send_to(udp_, t->addr, std::as_bytes(std::span<const char>(t->bytes.data(), t->bytes.size())));
+    }
+    if (!ok) kSipSendFailures.inc();
+  }
+  const std::optional<core::Instant> next = core_->poll_timeout();
+  if (next == armed_) return;
+  shard.cancel_timer(timer_);
+  timer_ = {};
+  armed_ = next;
+  if (!next) return;
+  const core::Duration after = *next > shard.now() ? *next - shard.now() : core::Duration::zero();
+  timer_ = shard.add_timer(after, [this, &shard] {
+    timer_ = {};
+    armed_.reset();
+    core_->handle_timeout(shard.now());
+    flush(shard);
+  });
+}
+
+}  // namespace webtrunk::edge

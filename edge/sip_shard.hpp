@@ -1,0 +1,50 @@
+// SipShard: the glue between one shard's reactor and its SipCore (edge/sip_core.hpp). It opens the
+// shard's trunk-side UDP socket (--sip-listen, port --sip-port + k), feeds SipCore with WebSocket
+// messages (from WsFrontDoor's Sink), flow ends and datagrams, sends SipCore's output through
+// WsFrontDoor::send_text and Shard::send_to, and keeps one timer on the shard's wheel armed at
+// SipCore::poll_timeout().
+//
+// Lifetimes: lives as long as the shard (owned by run_edge next to the front door); the front door
+// must outlive it too. Everything runs on the shard's thread.
+#pragma once
+
+#include <memory>
+#include <optional>
+
+#include "core/reactor.hpp"
+#include "edge/sip_core.hpp"
+#include "edge/ws_front_door.hpp"
+
+namespace webtrunk::edge {
+
+inline const core::Counter kSipSendFailures{"webtrunk_sip_send_failures_total",
+                                            "SIP messages that could not be sent (flow gone, no UDP send slot)"};
+
+class SipShard final : public core::UdpHandler {
+ public:
+  explicit SipShard(std::unique_ptr<SipCore> core) : core_(std::move(core)) {}
+
+  // Binds the trunk-side UDP socket. Call from the shard's init.
+  core::Result<void> open(core::Shard& shard, const core::SockAddr& local);
+  void set_front_door(WsFrontDoor* door) noexcept { door_ = door; }
+
+  // The front door's Sink calls these.
+  void on_ws_message(core::Shard& shard, core::ConnId flow, const core::WsMessage& msg);
+  void on_flow_closed(core::Shard& shard, core::ConnId flow);
+
+  void on_datagram(core::Shard& shard, core::UdpId id, const core::SockAddr& peer,
+                   std::span<std::byte> payload) override;
+
+  SipCore& sip() noexcept { return *core_; }
+
+ private:
+  void flush(core::Shard& shard);
+
+  std::unique_ptr<SipCore> core_;
+  WsFrontDoor* door_ = nullptr;
+  core::UdpId udp_;
+  core::TimerHandle timer_;
+  std::optional<core::Instant> armed_;
+};
+
+}  // namespace webtrunk::edge
