@@ -21,13 +21,14 @@ void EdgeAuthenticator::authenticate(std::int64_t now, const DigestCredentials* 
   out.action = AuthAction::challenge;
   // RFC 3261 §22.3: no credentials, or credentials for another realm: challenge.
   if (creds == nullptr || creds->realm != opts_.realm) return;
-  // A nonce we did not issue (or for another flow, or from before a restart): challenge afresh.
   const NonceStatus nonce = nonces_->check(now, creds->nonce, binding);
-  if (nonce == NonceStatus::invalid) return;
+  // With a nonce we did not issue (another flow, a previous process, a forgery) nothing is
+  // refused: the answer is a fresh challenge. Only its stale flag depends on the credentials.
+  const bool foreign = nonce == NonceStatus::invalid;
 
   auto forbid = [&](std::string_view why) {
-    out.action = AuthAction::forbidden;
-    out.reason = why;
+    out.action = foreign ? AuthAction::challenge : AuthAction::forbidden;
+    out.reason = foreign ? std::string_view{} : why;
   };
   verifier_.check(now, creds->username, out.token);
   if (!out.token.ok()) return forbid(out.token.reason());
@@ -39,9 +40,11 @@ void EdgeAuthenticator::authenticate(std::int64_t now, const DigestCredentials* 
   }
   if (st != DigestStatus::ok) return forbid(reason_phrase(st));
 
-  // RFC 7616 §3.3: the credentials were right but the nonce aged out: stale=true, and the client
-  // retries with the new nonce without bothering its user.
-  if (nonce == NonceStatus::stale) {
+  // RFC 7616 §3.3: the response proves the password but the nonce is no longer good (aged out,
+  // or issued before a restart of this edge): stale=true, and the client retries with the new
+  // nonce without asking its user. JsSIP gives up after a second plain 401/407, so this is what
+  // keeps registrations alive across an edge restart.
+  if (nonce != NonceStatus::ok) {
     out.stale = true;
     return;
   }

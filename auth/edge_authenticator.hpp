@@ -4,6 +4,15 @@
 // reason phrase). The SIP layer parses the Authorization / Proxy-Authorization header into
 // DigestCredentials and writes the response; this owns no socket and reads no clock.
 //
+// Decision table (nonce from auth/nonce.hpp; "creds ok" = token valid and digest verifies):
+//   no credentials, or another realm        -> challenge
+//   nonce ok,      creds ok                 -> accept (or forbidden "Number not allowed")
+//   nonce ok,      token or digest refused  -> forbidden with the reason ("Token expired", ...)
+//   nonce stale,   creds ok                 -> challenge stale=true
+//   nonce stale,   refused                  -> forbidden with the reason
+//   nonce invalid, creds ok                 -> challenge stale=true (e.g. nonce from before a restart)
+//   nonce invalid, refused                  -> challenge (nothing learned from a foreign nonce)
+//
 // Not for ACK and CANCEL: RFC 3261 §22.1 exempts them (Kamailio's autheph_check returns 1 at once).
 //
 // Lifetimes: one EdgeAuthenticator per shard (it owns a per-shard EdgeTokenVerifier); the

@@ -8,7 +8,8 @@
 // on one flow does not verify on another. check() answers ok, stale (MAC right but older than
 // max_age: challenge again with stale=true, RFC 7616 §3.3, so the client retries silently
 // without asking the user), or invalid (not ours, tampered, from a previous process, or from the
-// future): challenge again without stale.
+// future): never accepted; EdgeAuthenticator re-challenges, with stale=true only if the response
+// proves the password anyway (the client then retries silently, e.g. after an edge restart).
 //
 // What this does not give: nonce-count replay detection (Kamailio's nonce_count/one_time_nonce).
 // Within max_age a captured Authorization can be replayed on the same binding; binding to the flow
@@ -16,7 +17,7 @@
 //
 // Lifetimes and threads: a NonceKey is immutable after construction and may be shared read-only by
 // every shard. Its key is generated at start (random) and lives only in memory: a restart makes
-// outstanding nonces invalid, which costs one extra challenge round trip.
+// outstanding nonces invalid, which costs one extra (stale) challenge round trip.
 #pragma once
 
 #include <array>

@@ -92,13 +92,41 @@ TEST_F(EdgeAuthTest, StaleNonceWithRightPasswordAsksForStaleRetry) {
 TEST_F(EdgeAuthTest, ForeignNonceOrRealmIsRechallenged) {
   browser_.nonce = nonce_of(auth_.challenge(kNow, "flow-1", false)[0]);
   AuthResult r;
-  const auto other_flow = browser_.creds("INVITE");
-  auth_.authenticate(kNow, &other_flow, "INVITE", "flow-2", "15551234567", r);
-  EXPECT_EQ(r.action, AuthAction::challenge);
-  EXPECT_FALSE(r.stale);
   const auto other_realm = browser_.creds("INVITE", "elsewhere.example");
   auth_.authenticate(kNow, &other_realm, "INVITE", "flow-1", "15551234567", r);
   EXPECT_EQ(r.action, AuthAction::challenge);
+  EXPECT_FALSE(r.stale);
+  // A nonce from another flow, with the right password: never accepted, re-challenged stale.
+  const auto other_flow = browser_.creds("INVITE");
+  auth_.authenticate(kNow, &other_flow, "INVITE", "flow-2", "15551234567", r);
+  EXPECT_EQ(r.action, AuthAction::challenge);
+  EXPECT_TRUE(r.stale);
+  // A foreign nonce with a wrong password or a bad token: a plain challenge, no reason leaked.
+  browser_.password = "wrong";
+  const auto wrong = browser_.creds("INVITE");
+  auth_.authenticate(kNow, &wrong, "INVITE", "flow-2", "15551234567", r);
+  EXPECT_EQ(r.action, AuthAction::challenge);
+  EXPECT_FALSE(r.stale);
+  EXPECT_EQ(r.reason, "");
+  browser_.user = "garbage";
+  const auto junk = browser_.creds("INVITE");
+  auth_.authenticate(kNow, &junk, "INVITE", "flow-2", "15551234567", r);
+  EXPECT_EQ(r.action, AuthAction::challenge);
+  EXPECT_FALSE(r.stale);
+}
+
+TEST_F(EdgeAuthTest, NonceFromBeforeARestartGetsAStaleRetry) {
+  const std::array<std::uint8_t, 32> old_key{99};
+  browser_.nonce = NonceKey(old_key).issue(kNow, "flow-1");  // the previous process's key
+  const auto c = browser_.creds("REGISTER");
+  AuthResult r;
+  auth_.authenticate(kNow + 5, &c, "REGISTER", "flow-1", "", r);
+  EXPECT_EQ(r.action, AuthAction::challenge);
+  EXPECT_TRUE(r.stale);
+  browser_.nonce = nonce_of(auth_.challenge(kNow + 5, "flow-1", true)[0]);
+  const auto retry = browser_.creds("REGISTER");
+  auth_.authenticate(kNow + 6, &retry, "REGISTER", "flow-1", "", r);
+  EXPECT_EQ(r.action, AuthAction::accept);
 }
 
 TEST_F(EdgeAuthTest, RefusalsCarryTheReason) {
