@@ -1,5 +1,7 @@
 #include "sip/header_parsers.hpp"
 
+#include <array>
+
 #include "sip/text.hpp"
 
 namespace webtrunk::sip {
@@ -8,6 +10,15 @@ using text::Scanner;
 
 // ---------------------------------------------------------------------------------------------
 // ListCursor
+
+namespace {
+constexpr std::array<bool, 256> make_list_special() {
+  std::array<bool, 256> t{};
+  for (char c : std::string_view{",\"<>\\"}) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}
+constexpr std::array<bool, 256> kListSpecial = make_list_special();
+}  // namespace
 
 ListCursor::ListCursor(const MessageView& msg, HeaderId id) noexcept : msg_(&msg), header_(msg.find(id)) {
   if (header_ != nullptr) {
@@ -31,6 +42,9 @@ bool ListCursor::next(std::string_view& element) noexcept {
   int angle = 0;
   std::size_t i = 0;
   for (; i < rest_.size(); ++i) {
+    // Skip the plain octets fast; only these five change the state.
+    while (i < rest_.size() && !kListSpecial[static_cast<unsigned char>(rest_[i])]) ++i;
+    if (i >= rest_.size()) break;
     const char c = rest_[i];
     if (quoted) {
       if (c == '\\') ++i;
@@ -59,6 +73,25 @@ bool ListCursor::next(std::string_view& element) noexcept {
 // ---------------------------------------------------------------------------------------------
 // Via
 
+namespace {
+constexpr std::array<bool, 256> make_host_chars() {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c) t[static_cast<std::size_t>(c)] = text::is_alnum(static_cast<char>(c));
+  t['-'] = t['.'] = t['_'] = true;
+  return t;
+}
+constexpr std::array<bool, 256> kHostChar = make_host_chars();
+
+// scheme characters: ALPHA / DIGIT / "+" / "-" / "."
+constexpr std::array<bool, 256> make_scheme_chars() {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c) t[static_cast<std::size_t>(c)] = text::is_alnum(static_cast<char>(c));
+  t['+'] = t['-'] = t['.'] = true;
+  return t;
+}
+constexpr std::array<bool, 256> kSchemeChar = make_scheme_chars();
+}  // namespace
+
 bool has_magic_cookie(std::string_view branch) noexcept {
   return branch.size() >= 7 && branch.substr(0, 7) == "z9hG4bK";
 }
@@ -81,12 +114,15 @@ bool parse_via(std::string_view element, Via& out) noexcept {
     out.host = element.substr(host_start + 1, close - host_start - 1);
     out.ipv6 = true;
     sc.set_pos(close + 1);
+    if (!is_valid_host(out.host, true)) return false;
   } else {
-    while (!sc.at_end() && (text::is_alnum(sc.peek()) || sc.peek() == '-' || sc.peek() == '.' || sc.peek() == '_'))
-      sc.set_pos(sc.pos() + 1);
-    out.host = sc.slice(host_start, sc.pos());
+    // hostname / IPv4address characters only, so no second validation pass is needed.
+    std::size_t i = host_start;
+    while (i < element.size() && kHostChar[static_cast<unsigned char>(element[i])]) ++i;
+    sc.set_pos(i);
+    out.host = sc.slice(host_start, i);
+    if (out.host.empty()) return false;
   }
-  if (!is_valid_host(out.host, out.ipv6)) return false;
   std::size_t sent_by_end = sc.pos();
   if (sc.eat_sep(':')) {
     std::uint64_t port = 0;
@@ -118,9 +154,16 @@ bool parse_via(std::string_view element, Via& out) noexcept {
 }
 
 std::optional<Via> top_via(const MessageView& msg) noexcept {
+  const HeaderField* h = msg.find(HeaderId::via);
+  if (h == nullptr) return std::nullopt;
+  Via v;
+  // Most Via lines hold one value: a vectorised search for ',' saves splitting the list.
+  if (h->value.find(',') == std::string_view::npos) {
+    if (!parse_via(h->value, v)) return std::nullopt;
+    return v;
+  }
   ListCursor c(msg, HeaderId::via);
   std::string_view element;
-  Via v;
   if (!c.next(element) || !parse_via(element, v)) return std::nullopt;
   return v;
 }
@@ -128,22 +171,14 @@ std::optional<Via> top_via(const MessageView& msg) noexcept {
 // ---------------------------------------------------------------------------------------------
 // name-addr / addr-spec
 
-std::string_view NameAddr::tag() const noexcept {
-  if (params.empty()) return {};
-  return find_param(params, "tag").value_or(std::string_view{});
-}
-
 namespace {
 
 // scheme ":" with at least one more character: enough to tell an addr-spec from display tokens.
 bool looks_like_uri(std::string_view s) noexcept {
   if (s.empty() || !text::is_alpha(s[0])) return false;
-  for (std::size_t i = 1; i < s.size(); ++i) {
-    const char c = s[i];
-    if (c == ':') return i + 1 < s.size();
-    if (!text::is_alnum(c) && c != '+' && c != '-' && c != '.') return false;
-  }
-  return false;
+  std::size_t i = 1;
+  while (i < s.size() && kSchemeChar[static_cast<unsigned char>(s[i])]) ++i;
+  return i + 1 < s.size() && s[i] == ':';
 }
 
 }  // namespace
@@ -202,7 +237,12 @@ bool parse_name_addr(std::string_view element, NameAddr& out) noexcept {
     if (!looks_like_uri(out.uri)) return false;
   }
   out.params = text::trim_lws(sc.rest());
-  return out.params.empty() || params_valid(out.params);
+  // One pass checks the parameters and picks up the tag (the dialog id needs it, RFC 3261 §12).
+  ParamCursor pc(out.params);
+  Param p;
+  while (pc.next(p))
+    if (out.tag_param.empty() && p.name.size() == 3 && text::iequals(p.name, "tag")) out.tag_param = p.value;
+  return pc.ok();
 }
 
 std::optional<std::uint32_t> contact_expires(const NameAddr& contact) noexcept {

@@ -71,8 +71,9 @@ struct NameAddr {
   std::string_view uri;           // the URI text, without <>
   bool angle_brackets = false;
   std::string_view params;        // ";tag=..;expires=.." as written, "" if none
+  std::string_view tag_param;     // the tag parameter's value, found while checking params
 
-  [[nodiscard]] std::string_view tag() const noexcept;  // "" when absent
+  [[nodiscard]] std::string_view tag() const noexcept { return tag_param; }  // "" when absent
 };
 
 // Strict where a B2BUA must be: no LWS inside <...> (RFC 4475 §3.1.2.14), display names are a

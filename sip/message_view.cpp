@@ -121,30 +121,37 @@ constexpr HeaderId compact_id(char c) noexcept {
   }
 }
 
-// Names bucketed by length so a lookup compares against two or three candidates at most.
+// Long names in an open-addressing table keyed by (length, first and last letter), built at
+// compile time: a lookup is one or two probes and one compare. Names are stored lower-case.
 constexpr std::size_t kMaxNameLen = 24;
-constexpr std::size_t kBucketSlots = 8;
-struct Buckets {
-  std::array<std::array<std::uint8_t, kBucketSlots>, kMaxNameLen + 1> slot{};
-  std::array<std::uint8_t, kMaxNameLen + 1> size{};
-};
+constexpr std::size_t kSlots = 256;
 
-constexpr Buckets make_buckets() {
-  Buckets b{};
-  for (std::size_t i = 0; i < std::size(kHeaderNames); ++i) {
-    std::size_t n = kHeaderNames[i].name.size();
-    b.slot[n][b.size[n]++] = static_cast<std::uint8_t>(i);
-  }
-  return b;
+constexpr std::size_t name_hash(std::size_t n, char first, char last) noexcept {
+  return (n * 31u + static_cast<unsigned char>(first) * 7u + static_cast<unsigned char>(last) * 3u) & (kSlots - 1);
 }
 
-constexpr Buckets kBuckets = make_buckets();
+struct NameTable {
+  std::array<std::uint8_t, kSlots> slot{};  // index+1 into kHeaderNames, 0 = empty
+  std::array<std::array<char, kMaxNameLen>, std::size(kHeaderNames)> lower{};
+};
+
+constexpr NameTable make_name_table() {
+  NameTable t{};
+  for (std::size_t i = 0; i < std::size(kHeaderNames); ++i) {
+    const std::string_view name = kHeaderNames[i].name;
+    for (std::size_t k = 0; k < name.size(); ++k) t.lower[i][k] = text::lower(name[k]);
+    std::size_t h = name_hash(name.size(), t.lower[i][0], t.lower[i][name.size() - 1]);
+    while (t.slot[h] != 0) h = (h + 1) & (kSlots - 1);
+    t.slot[h] = static_cast<std::uint8_t>(i + 1);
+  }
+  return t;
+}
+
+constexpr NameTable kNameTable = make_name_table();
 
 static_assert([] {
   for (const auto& h : kHeaderNames)
-    if (h.name.size() > kMaxNameLen) return false;
-  for (std::size_t n = 0; n <= kMaxNameLen; ++n)
-    if (kBuckets.size[n] > kBucketSlots) return false;
+    if (h.name.size() > kMaxNameLen || h.name.size() < 2) return false;
   return true;
 }());
 
@@ -155,6 +162,27 @@ constexpr std::array<std::string_view, kHeaderIdCount> make_canonical() {
 }
 
 constexpr std::array<std::string_view, kHeaderIdCount> kCanonical = make_canonical();
+
+template <class Word>
+bool chunk_equal(const char* a, const char* b) noexcept {
+  Word x;
+  Word y;
+  std::memcpy(&x, a, sizeof x);
+  std::memcpy(&y, b, sizeof y);
+  return static_cast<Word>(x | static_cast<Word>(0x2020202020202020ULL)) == y;
+}
+
+// Case-insensitive compare of an input name against a lower-case table name of the same length
+// n >= 2, in whole words (overlapping at the end) rather than octet by octet; reads only [0, n).
+bool names_equal(const char* in, const char* lower, std::size_t n) noexcept {
+  if (n >= 8) {
+    for (std::size_t i = 0; i + 8 <= n; i += 8)
+      if (!chunk_equal<std::uint64_t>(in + i, lower + i)) return false;
+    return chunk_equal<std::uint64_t>(in + n - 8, lower + n - 8);
+  }
+  if (n >= 4) return chunk_equal<std::uint32_t>(in, lower) && chunk_equal<std::uint32_t>(in + n - 4, lower + n - 4);
+  return chunk_equal<std::uint16_t>(in, lower) && chunk_equal<std::uint16_t>(in + n - 2, lower + n - 2);
+}
 
 }  // namespace
 
@@ -175,12 +203,17 @@ HeaderId header_id_from_name(std::string_view name) noexcept {
   const std::size_t n = name.size();
   if (n == 1) return compact_id(name[0]);
   if (n == 0 || n > kMaxNameLen) return HeaderId::unknown;
-  const char first = text::lower(name[0]);
-  for (std::uint8_t k = 0; k < kBuckets.size[n]; ++k) {
-    const HeaderName& cand = kHeaderNames[kBuckets.slot[n][k]];
-    if (text::lower(cand.name[0]) == first && text::iequals(cand.name, name)) return cand.id;
+  // Known names hold only letters and '-', and a header name only token characters: for those,
+  // (c | 0x20) folds case exactly (the only other octet mapping onto '-' is CR, not a token char).
+  const char first = static_cast<char>(name[0] | 0x20);
+  const char last = static_cast<char>(name[n - 1] | 0x20);
+  for (std::size_t h = name_hash(n, first, last);; h = (h + 1) & (kSlots - 1)) {
+    const std::uint8_t s = kNameTable.slot[h];
+    if (s == 0) return HeaderId::unknown;
+    const HeaderName& cand = kHeaderNames[s - 1u];
+    if (cand.name.size() != n) continue;
+    if (names_equal(name.data(), kNameTable.lower[s - 1u].data(), n)) return cand.id;
   }
-  return HeaderId::unknown;
 }
 
 std::string_view header_canonical_name(HeaderId id) noexcept {
