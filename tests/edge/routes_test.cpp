@@ -1,0 +1,77 @@
+// Routes: --trunk and --routes FILE parsing (errors name the line), longest prefix wins, "*".
+#include "edge/routes.hpp"
+
+#include <gtest/gtest.h>
+
+namespace webtrunk::edge {
+namespace {
+
+TEST(Routes, SingleTrunkTakesEveryNumber) {
+  auto t = RouteTable::single("udp:127.0.0.1:5080");
+  ASSERT_TRUE(t.ok()) << t.error().message;
+  const TrunkTarget* r = t->lookup("15551234567");
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->host, "127.0.0.1");
+  EXPECT_EQ(r->port, 5080);
+  EXPECT_EQ(r->addr.to_string(), "127.0.0.1:5080");
+  EXPECT_EQ(r->hostport(), "127.0.0.1:5080");
+  EXPECT_NE(t->lookup("anything"), nullptr);
+}
+
+TEST(Routes, LongestPrefixWinsAndStarIsTheDefault) {
+  auto t = RouteTable::parse(
+      "# carrier routes\n"
+      "1555   udp:127.0.0.1:5081\n"
+      "+15551 udp:127.0.0.1:5082   # a comment after\n"
+      "\n"
+      "*      udp:[::1]:5083\n"
+      "49     udp:127.0.0.1:5084\r\n",
+      "routes.txt");
+  ASSERT_TRUE(t.ok()) << t.error().message;
+  EXPECT_EQ(t->lookup("15551234567")->port, 5082);
+  EXPECT_EQ(t->lookup("+15551234567")->port, 5082);
+  EXPECT_EQ(t->lookup("15559999")->port, 5081);
+  EXPECT_EQ(t->lookup("4930123")->port, 5084);
+  const TrunkTarget* d = t->lookup("33123");
+  EXPECT_EQ(d->port, 5083);
+  EXPECT_EQ(d->hostport(), "[::1]:5083");
+}
+
+TEST(Routes, NoDefaultMeansNoRoute) {
+  auto t = RouteTable::parse("1555 udp:127.0.0.1:5081\n", "r");
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t->lookup("4930123"), nullptr);
+  EXPECT_EQ(RouteTable().lookup("1"), nullptr);
+}
+
+TEST(Routes, ErrorsNameFileAndLine) {
+  auto expect_error = [](std::string_view content, std::string_view want) {
+    auto t = RouteTable::parse(content, "routes.txt");
+    ASSERT_FALSE(t.ok()) << content;
+    EXPECT_NE(t.error().message.find(want), std::string::npos) << t.error().message;
+  };
+  expect_error("1555 udp:127.0.0.1:5081\n1666\n", "routes.txt:2: '1666' has no trunk");
+  expect_error("# c\n\n15x5 udp:127.0.0.1:5081\n", "routes.txt:3: prefix '15x5' is not digits");
+  expect_error("1555 tcp:127.0.0.1:5081\n", "routes.txt:1: 'tcp:127.0.0.1:5081': transport 'tcp' is not supported");
+  expect_error("1555 udp:127.0.0.1:99999\n", "routes.txt:1:");
+  expect_error("1555 udp:127.0.0.1\n", "routes.txt:1:");
+  expect_error("1555 udp:127.0.0.1:5081\n1555 udp:127.0.0.1:5082\n", "routes.txt:2: prefix '1555' is given twice");
+  expect_error("1555 udp:127.0.0.1:5081 extra\n", "routes.txt:1: too many fields");
+  expect_error("# nothing\n", "routes.txt: no routes");
+  expect_error("* udp:::1:5060\n", "IPv6");
+}
+
+TEST(Routes, TrunkSpecErrors) {
+  EXPECT_FALSE(parse_trunk("127.0.0.1:5080").ok());
+  EXPECT_FALSE(parse_trunk("udp:").ok());
+  EXPECT_FALSE(parse_trunk("udp::5080").ok());
+  EXPECT_FALSE(parse_trunk("udp:127.0.0.1:0").ok());
+  auto v6 = parse_trunk("udp:[::1]:5060");
+  ASSERT_TRUE(v6.ok());
+  EXPECT_EQ(v6->host, "::1");
+  EXPECT_TRUE(v6->ipv6_literal);
+  EXPECT_FALSE(RouteTable::load_file("/nonexistent/routes").ok());
+}
+
+}  // namespace
+}  // namespace webtrunk::edge
