@@ -84,6 +84,10 @@ int run_edge(const FlagValues& flags) {
   core::ShardsConfig sc;
   sc.shards = cfg->shards;
   sc.cpus = cfg->cpus;
+  // SIP over UDP: a JsSIP INVITE with Chrome's SDP is 2-3 kB and offers with video reach 8 kB
+  // (features.md §2.7). Receive buffers and send copies must hold a whole datagram.
+  sc.shard.udp_buffer_size = 8192 + 64;
+  sc.shard.udp_buffers = 1024;
   core::Shards shards(sc);
 
   // One front door and one SIP layer per shard, owned here so they outlive the shard's loop.

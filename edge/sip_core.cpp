@@ -142,8 +142,9 @@ void SipCore::handle_ws_message(core::Instant now, core::ConnId flow, std::strin
     kSipParseErrorsWs.inc();
     core::log(core::LogLevel::info, "sip.parse_error", "from=ws conn={} bytes={} why={}", flow.index, bytes.size(),
               pr.reason);
-    // A request whose head parsed far enough to answer (Via, From, To, Call-ID, CSeq) gets
-    // 400 with the parser's reason; anything else is dropped (RFC 3261 §18.1.2, §18.2.1).
+    // A request whose head can still be read far enough to answer (Via, From, To, Call-ID, CSeq)
+    // gets 400 with the parser's reason; anything else is dropped (RFC 3261 §18.1.2, §18.2.1).
+    if (auto r = salvage_bad_request(bytes, pr.reason)) send_ws(flow, std::move(*r));
     return;
   }
   if (msg.is_request()) {
@@ -161,6 +162,7 @@ void SipCore::handle_trunk_datagram(core::Instant now, const core::SockAddr& fro
     kSipParseErrorsTrunk.inc();
     core::log(core::LogLevel::info, "sip.parse_error", "from={} bytes={} why={}", from.to_string(), bytes.size(),
               pr.reason);
+    if (auto r = salvage_bad_request(bytes, pr.reason)) send_udp(from, std::move(*r));
     return;
   }
   if (msg.is_request()) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -24,6 +25,12 @@ inline constexpr std::string_view kDialogAllow = "INVITE, ACK, CANCEL, BYE, UPDA
 // headers in order, then Content-Type (when `body` is not empty) and the body.
 std::string build_response(const sip::MessageView& req, int code, std::string_view reason, std::string_view to_tag,
                            HeaderList extra = {}, std::string_view content_type = {}, std::string_view body = {});
+
+// For a request the parser refused: "SIP/2.0 400 <reason>" with its Via, From, To, Call-ID and
+// CSeq lines copied as they are, when all of them can be found by a plain line scan (RFC 3261
+// §8.2.6: the client needs them to match the answer). nullopt for a response, an ACK, or a message
+// too broken to answer (then it is dropped).
+std::optional<std::string> salvage_bad_request(std::string_view bytes, std::string_view reason);
 
 // This issue's SDP check: the body is SDP at all (first line "v=0", at least one "m=" line).
 bool looks_like_sdp(std::string_view body) noexcept;

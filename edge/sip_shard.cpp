@@ -37,7 +37,11 @@ void SipShard::flush(core::Shard& shard) {
     } else {
       ok = shard.send_to(udp_, t->addr, std::as_bytes(std::span<const char>(t->bytes.data(), t->bytes.size())));
     }
-    if (!ok) kSipSendFailures.inc();
+    if (!ok) {
+      kSipSendFailures.inc();
+      core::log(core::LogLevel::warn, "sip.send_failed", "to={} bytes={}",
+                t->to == SipTransmit::To::flow ? "ws" : t->addr.to_string(), t->bytes.size());
+    }
   }
   const std::optional<core::Instant> next = core_->poll_timeout();
   if (next == armed_) return;

@@ -459,6 +459,15 @@ TEST(SipCall, OptionsUnknownDialogsAndGarbage) {
   EXPECT_EQ(bad->view.status_code(), 400);
   EXPECT_EQ(bad->view.reason_phrase(), "CSeq method does not match");
 
+  // Unparsable but answerable: 400 with the parser's reason.
+  b.send("OPTIONS sip:edge.test SIP/2.0\r\nVia: SIP/2.0/WS h.invalid;branch=z9hG4bKb\r\nMax-Forwards: 70\r\n"
+         "To: <sip:edge.test>\r\nFrom: <sip:a@edge.test>;tag=1\r\nCall-ID: cl\r\nCSeq: 2 OPTIONS\r\n"
+         "Content-Length: 500\r\n\r\nshort");
+  Msg cl = b.next();
+  EXPECT_EQ(cl->view.status_code(), 400);
+  EXPECT_EQ(cl->view.reason_phrase(), "Content-Length larger than message");
+  EXPECT_EQ(cl->view.value(sip::HeaderId::call_id), "cl");
+
   sim.from_trunk("garbage");
   sim.from_trunk(
       "BYE sip:edge@127.0.0.1:5070 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bKq\r\nMax-Forwards: 70\r\n"
