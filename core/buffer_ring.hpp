@@ -1,0 +1,100 @@
+// Provided-buffer rings (io_uring "pbuf rings", kernel 5.19+) and a plain slab for send copies.
+//
+// A BufferRing is one group of equal buffers the kernel picks from when a multishot receive
+// completes; the CQE names the buffer id. Ownership of a buffer goes kernel -> us (take()) ->
+// kernel (release() when its last reference goes, visible after publish()). References let a
+// received datagram be sent from the buffer it arrived in: the send holds a reference until its
+// completion, so the kernel cannot refill the buffer while it is still being transmitted.
+//
+// Lifetimes: a pointer from data() is valid while the caller holds a reference to that buffer id.
+// The ring must be destroyed after the io_uring it is registered with has been torn down (or the
+// group unregistered), since the kernel may still write into the buffers until then.
+#pragma once
+
+#include <liburing.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/result.hpp"
+
+namespace webtrunk::core {
+
+class BufferRing {
+ public:
+  // `count` is a power of two, <= 32768. Registers the ring with `ring` as group `group` and hands
+  // every buffer to the kernel.
+  static Result<std::unique_ptr<BufferRing>> create(io_uring& ring, std::uint16_t group, std::uint32_t count,
+                                                    std::uint32_t buffer_size);
+  ~BufferRing();
+  BufferRing(const BufferRing&) = delete;
+  BufferRing& operator=(const BufferRing&) = delete;
+
+  std::uint16_t group() const noexcept { return group_; }
+  std::uint32_t count() const noexcept { return count_; }
+  std::uint32_t buffer_size() const noexcept { return size_; }
+  std::byte* data(std::uint16_t bid) noexcept { return base_ + std::size_t{bid} * size_; }
+  // Which buffer holds `p`, if any (to recognise a view into a received buffer).
+  bool contains(const std::byte* p, std::uint16_t bid) const noexcept {
+    const std::byte* b = base_ + std::size_t{bid} * size_;
+    return p >= b && p <= b + size_;
+  }
+
+  // A CQE handed us buffer `bid`: we now hold one reference.
+  void take(std::uint16_t bid) noexcept {
+    refs_[bid] = 1;
+    --in_kernel_;
+  }
+  void ref(std::uint16_t bid) noexcept { ++refs_[bid]; }
+  // Drops a reference; the last one queues the buffer for the kernel.
+  void unref(std::uint16_t bid) noexcept {
+    if (--refs_[bid] == 0) give_back(bid);
+  }
+  // Makes the buffers queued since the last publish visible to the kernel (one release store).
+  void publish() noexcept;
+  // Buffers the kernel can fill once published (including queued ones).
+  std::uint32_t available() const noexcept { return in_kernel_; }
+
+ private:
+  BufferRing() = default;
+  void give_back(std::uint16_t bid) noexcept;
+
+  io_uring* ring_ = nullptr;
+  io_uring_buf_ring* br_ = nullptr;
+  std::size_t br_bytes_ = 0;
+  std::byte* base_ = nullptr;
+  std::size_t base_bytes_ = 0;
+  std::uint32_t count_ = 0;
+  std::uint32_t size_ = 0;
+  std::uint16_t group_ = 0;
+  std::uint16_t pending_ = 0;  // added since the last publish
+  std::uint32_t in_kernel_ = 0;
+  std::vector<std::uint16_t> refs_;
+};
+
+// Fixed-size blocks for data the caller cannot keep alive until a send completes (UDP send_to).
+// Grows in chunks on demand up to `max_blocks`; blocks are recycled, never returned to the system.
+class SendSlab {
+ public:
+  SendSlab(std::uint32_t block_size, std::uint32_t max_blocks) : block_(block_size), max_(max_blocks) {}
+  std::uint32_t block_size() const noexcept { return block_; }
+  // A block index, or -1 when all max_blocks are in use.
+  std::int32_t alloc();
+  void free(std::int32_t idx) noexcept { free_.push_back(idx); }
+  std::byte* data(std::int32_t idx) noexcept {
+    const auto i = static_cast<std::uint32_t>(idx);
+    return chunks_[i / kChunk].get() + std::size_t{i % kChunk} * block_;
+  }
+
+ private:
+  static constexpr std::uint32_t kChunk = 256;
+  std::uint32_t block_;
+  std::uint32_t max_;
+  std::uint32_t made_ = 0;
+  std::vector<std::unique_ptr<std::byte[]>> chunks_;
+  std::vector<std::int32_t> free_;
+};
+
+}  // namespace webtrunk::core

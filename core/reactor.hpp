@@ -1,0 +1,292 @@
+// Shard: one io_uring event loop on one thread (see DESIGN.md, "Shared nothing, thread per core").
+// It owns its listeners, connections, UDP sockets, provided-buffer rings, timers and a mailbox inbox.
+// Every method must be called on the shard's thread, except request_stop() and wake().
+//
+// The loop, one turn: prepare the SQEs queued during the previous turn (coalesced TCP sends,
+// receives re-armed after running out of buffers), hand returned buffers to the kernel, then ONE
+// io_uring_submit_and_wait; run every CQE; advance the timer wheel. The wake-up for the next timer
+// is one absolute IORING_OP_TIMEOUT kept armed across turns (moved only when the next deadline gets
+// earlier), not a timeout per wait: arming an hrtimer on every wait is a timer-device write per
+// turn, which costs a VM exit on virtual machines. Each SQE's user_data points at an Op (a completion object: function + owner slot);
+// there is no switch on fd.
+//
+// Ids and lifetimes:
+// - ConnId / UdpId are a slot index plus a generation. Once a connection is released (after
+//   on_closed) or a UDP socket closed, its id is stale: every call with it is a no-op returning false.
+// - Views handed to handlers (on_data, on_datagram) are valid only during the call: the buffer
+//   returns to the kernel right after, unless forward() took a reference on it.
+// - A handler must outlive the listener / socket it was registered with and every connection
+//   accepted through it (until their on_closed). Handlers are never called from inside send(),
+//   close(), abort() or close_udp(): on_closed comes from the loop, in a later step.
+// - Destroying a Shard closes everything without calling handlers.
+#pragma once
+
+#include <liburing.h>
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "core/buffer_ring.hpp"
+#include "core/clock.hpp"
+#include "core/mailbox.hpp"
+#include "core/result.hpp"
+#include "core/socket.hpp"
+#include "core/timer_wheel.hpp"
+
+namespace webtrunk::core {
+
+class Shard;
+
+struct ConnId {
+  std::uint32_t index = 0;
+  std::uint32_t generation = 0;  // 0 is never live
+  friend bool operator==(ConnId, ConnId) = default;
+};
+struct UdpId {
+  std::uint32_t index = 0;
+  std::uint32_t generation = 0;
+  friend bool operator==(UdpId, UdpId) = default;
+};
+struct ListenerId {
+  std::uint32_t index = UINT32_MAX;
+};
+
+class TcpHandler {
+ public:
+  virtual ~TcpHandler() = default;
+  // A connection arrived. Return false to refuse it: it is closed at once and no on_closed follows.
+  virtual bool on_accept(Shard& shard, ConnId id, const SockAddr& peer) = 0;
+  // Bytes arrived, in order. `data` is valid only during this call.
+  virtual void on_data(Shard& shard, ConnId id, std::span<const std::byte> data) = 0;
+  // Exactly once per accepted connection, when it is gone and `id` is already stale. `reason` is 0
+  // for an orderly end (peer EOF, or our close() after the output drained), -ECANCELED after
+  // abort(), else the -errno that ended it (-ECONNRESET, -EPIPE, ...).
+  virtual void on_closed(Shard& shard, ConnId id, int reason) = 0;
+};
+
+class UdpHandler {
+ public:
+  virtual ~UdpHandler() = default;
+  // One datagram. `payload` is writable (decrypt in place) and valid only during this call; to send
+  // it on without a copy, call shard.forward() from here. shard.datagram_tailroom() tells how many
+  // bytes past the payload's end are writable too (room for an SRTP auth tag).
+  virtual void on_datagram(Shard& shard, UdpId id, const SockAddr& peer, std::span<std::byte> payload) = 0;
+};
+
+struct ShardConfig {
+  unsigned index = 0;
+  unsigned sq_entries = 1024;
+  unsigned cq_entries = 8192;             // multishot receives post many CQEs per SQE
+  std::uint32_t tcp_buffers = 512;        // provided buffers for TCP receive (power of two)
+  std::uint32_t tcp_buffer_size = 4096;
+  std::uint32_t udp_buffers = 2048;       // provided buffers for UDP receive (power of two)
+  std::uint32_t udp_buffer_size = 2048;   // header (16) + address (28) + payload + tailroom
+  std::uint32_t udp_send_copies = 4096;   // max send_to() copies in flight (SendSlab blocks)
+  std::uint32_t udp_sends_in_flight = 8192;  // queued in a turn, and SQEs in flight
+  // Multishot recvmsg requests per UDP socket (1-4). The kernel gives one request at most 32
+  // datagrams per io_uring_enter; two double what a busy socket delivers per turn.
+  unsigned udp_recv_depth = 2;
+  // A socket with at least this many datagrams in one turn sends them with one sendmmsg instead of
+  // one SQE each (see bench/RESULTS.md); 0: always SQEs.
+  std::uint32_t udp_mmsg_threshold = 4;
+  // Registered-file slots for UDP sockets: their SQEs skip the per-op fget/fput (refcount atomics).
+  // Sockets beyond this many use plain fds. 0 disables.
+  std::uint32_t fixed_files = 1024;
+  Duration timer_resolution = std::chrono::milliseconds(1);
+};
+
+// Plain counters for tests and /metrics-like introspection; only the shard's thread writes them.
+struct ShardStats {
+  std::uint64_t turns = 0;
+  std::uint64_t cqes = 0;
+  std::uint64_t accepted = 0;
+  std::uint64_t refused = 0;
+  std::uint64_t tcp_sends = 0;          // send SQEs
+  std::uint64_t tcp_short_writes = 0;   // sends that wrote less than asked
+  std::uint64_t recv_rearms = 0;        // multishot receives that ended with F_MORE clear and went again
+  std::uint64_t enobufs = 0;            // receives that ran out of provided buffers
+  std::uint64_t udp_received = 0;
+  std::uint64_t udp_dropped = 0;        // truncated or malformed on receive
+  std::uint64_t udp_sent = 0;           // datagrams the kernel took (sendmmsg or send CQE)
+  std::uint64_t udp_mmsg_calls = 0;     // sendmmsg calls made by flush
+  std::uint64_t udp_send_errors = 0;
+  std::uint64_t udp_send_dropped = 0;   // no slot or copy block free
+};
+
+// What io_uring_queue_init's failure means and how to allow io_uring (for the start-up error).
+std::string describe_io_uring_setup_error(int neg_errno);
+
+class Shard {
+ public:
+  using Task = std::function<void(Shard&)>;
+  using ShardMailbox = Mailbox<Task>;
+
+  // Creates the ring (SINGLE_ISSUER | DEFER_TASKRUN | COOP_TASKRUN | SUBMIT_ALL, dropping flags the
+  // kernel lacks) and the buffer rings. SINGLE_ISSUER: call this on the thread that will run().
+  // `mailbox` / `waker` come from Shards; a standalone shard passes neither and makes its own waker.
+  static Result<std::unique_ptr<Shard>> create(const ShardConfig& cfg, ShardMailbox* mailbox = nullptr,
+                                               Waker* waker = nullptr);
+  ~Shard();
+  Shard(const Shard&) = delete;
+  Shard& operator=(const Shard&) = delete;
+
+  unsigned index() const noexcept { return cfg_.index; }
+  unsigned ring_flags() const noexcept { return ring_flags_; }  // the IORING_SETUP_* flags in use
+
+  // Runs the loop until request_stop(). Returns an error only if io_uring itself fails.
+  Result<void> run();
+  // Any thread: the loop returns after the current turn.
+  void request_stop() noexcept;
+  bool stop_requested() const noexcept { return stop_.load(std::memory_order_acquire); }
+  // Any thread: interrupts the wait (the mailbox does this after posting).
+  void wake() noexcept { waker_->wake(); }
+
+  // ---- TCP ----
+  // A SO_REUSEPORT listener on this shard with multishot accept. `local` may have port 0.
+  Result<ListenerId> listen_tcp(const SockAddr& local, TcpHandler& handler, const TcpListenOptions& opts = {});
+  SockAddr listener_address(ListenerId id) const;
+  // Stops accepting; existing connections stay.
+  void close_listener(ListenerId id);
+  // Copies `data` to the connection's output; sent after this turn, in order, one send in flight
+  // at a time. False if the id is stale or the connection is closing.
+  bool send(ConnId id, std::span<const std::byte> data);
+  // Closes after the queued output is sent. False if stale.
+  bool close(ConnId id);
+  // Closes now; queued output is dropped. False if stale.
+  bool abort(ConnId id);
+  // Bytes queued or in flight: a handler applies backpressure when this grows.
+  std::size_t output_queued(ConnId id) const;
+  std::size_t connection_count() const noexcept { return conn_count_; }
+
+  // ---- UDP ----
+  Result<UdpId> open_udp(const SockAddr& local, UdpHandler& handler, const UdpOptions& opts = {});
+  SockAddr udp_address(UdpId id) const;
+  // No more on_datagram; the socket is closed once its sends completed. False if stale.
+  bool close_udp(UdpId id);
+  // Copies `data` into a send block; sent at the end of this turn. False (and counted) if no block
+  // is free or the datagram exceeds the block size. Datagrams to one socket leave in call order.
+  bool send_to(UdpId out, const SockAddr& peer, std::span<const std::byte> data);
+  // Inside on_datagram only: sends `view`, which must lie in the datagram being handled (it may be
+  // the payload modified in place, shorter, or longer into the tailroom), from that very buffer;
+  // the buffer goes back to the kernel once the send is done (after the turn's sendmmsg, or on the
+  // send's CQE). Anything else falls back to send_to.
+  bool forward(UdpId out, const SockAddr& peer, std::span<const std::byte> view);
+  std::size_t datagram_tailroom() const noexcept { return rx_tailroom_; }
+
+  // ---- time ----
+  // The loop's time, read once per turn after the wait.
+  Instant now() const noexcept { return now_; }
+  TimerWheel& timers() noexcept { return timers_; }
+  TimerHandle add_timer(Duration after, TimerWheel::Callback cb) { return timers_.insert(now_ + after, std::move(cb)); }
+  bool cancel_timer(TimerHandle h) noexcept { return timers_.cancel(h); }
+
+  // ---- mailbox ----
+  // Runs `task` on shard `to` (may be this one). False if there is no mailbox or the lane is full.
+  bool post(unsigned to, Task task);
+
+  const ShardStats& stats() const noexcept { return stats_; }
+
+ private:
+  struct Op;
+  using OpFn = void (*)(Shard&, Op&, const io_uring_cqe&);
+  struct Op {
+    OpFn fn = nullptr;
+    std::uint32_t index = 0;  // slot of the owner (connection, listener, socket, send)
+  };
+  struct Listener;
+  struct Conn;
+  struct UdpSocket;
+  struct UdpSend;
+  struct QueuedDatagram;
+
+  explicit Shard(const ShardConfig& cfg);
+  Result<void> init(ShardMailbox* mailbox, Waker* waker);
+  io_uring_sqe* get_sqe() noexcept;
+  static void set_op(io_uring_sqe* sqe, Op* op) noexcept { io_uring_sqe_set_data(sqe, op); }
+  void cancel_op(Op* op) noexcept;
+  void prepare_turn();
+  void run_cqes();
+
+  // Completion handlers, one per op kind.
+  static void on_wake_cqe(Shard& s, Op& op, const io_uring_cqe& cqe);
+  static void on_timeout_cqe(Shard& s, Op& op, const io_uring_cqe& cqe);
+  static void on_accept_cqe(Shard& s, Op& op, const io_uring_cqe& cqe);
+  static void on_recv_cqe(Shard& s, Op& op, const io_uring_cqe& cqe);
+  static void on_send_cqe(Shard& s, Op& op, const io_uring_cqe& cqe);
+  static void on_udp_recv_cqe(Shard& s, Op& op, const io_uring_cqe& cqe);
+  static void on_udp_send_cqe(Shard& s, Op& op, const io_uring_cqe& cqe);
+
+  void arm_wake();
+  void arm_timeout();
+  void arm_accept(Listener& l);
+  void arm_recv(Conn& c);
+  void queue_flush(Conn& c);
+  void submit_send(Conn& c);
+  void fail_conn(Conn& c, int reason);
+  void maybe_finish(Conn& c);
+  void release_conn(Conn& c);
+  Conn* live_conn(ConnId id) noexcept;
+  const Conn* live_conn(ConnId id) const noexcept;
+  void arm_udp_recv(UdpSocket& u, unsigned k);
+  UdpSocket* live_udp(UdpId id) noexcept;
+  bool queue_udp(UdpSocket& u, const SockAddr& peer, const std::byte* data, std::size_t len, std::int32_t bid,
+                 std::int32_t copy);
+  void flush_udp();
+  bool submit_udp_send(UdpSocket& u, const QueuedDatagram& d);
+  void finish_udp_send(std::uint32_t udp, std::int32_t bid, std::int32_t copy, int res);
+  void maybe_release_udp(UdpSocket& u);
+  static void use_fixed_file(io_uring_sqe* sqe, const UdpSocket& u) noexcept;
+
+  ShardConfig cfg_;
+  io_uring ring_{};
+  bool ring_ready_ = false;
+  unsigned ring_flags_ = 0;
+  bool send_with_addr_ = false;  // IORING_OP_SEND with a destination (6.1+) instead of SENDMSG
+  std::unique_ptr<BufferRing> tcp_bufs_;
+  std::unique_ptr<BufferRing> udp_bufs_;
+  SendSlab udp_copies_;
+  TimerWheel timers_;
+  Instant now_;
+  ShardStats stats_;
+
+  std::unique_ptr<Waker> own_waker_;
+  Waker* waker_ = nullptr;
+  ShardMailbox* mailbox_ = nullptr;
+  Op wake_op_;
+  std::uint64_t wake_buf_ = 0;
+  std::atomic<bool> stop_{false};
+  Op timeout_op_;
+  __kernel_timespec timeout_ts_{};  // the kernel copies these at submit; kept as members anyway
+  __kernel_timespec update_ts_{};
+  bool timeout_armed_ = false;
+  Instant timeout_at_{};
+
+  // deques: elements never move, so Ops inside them can be user_data while slots are added.
+  std::deque<Listener> listeners_;
+  std::deque<Conn> conns_;
+  std::vector<std::uint32_t> free_conns_;
+  std::size_t conn_count_ = 0;
+  std::vector<std::uint32_t> flush_list_;    // connections with output to send this turn
+  std::vector<std::uint32_t> starved_tcp_;   // receives waiting for provided buffers
+  std::vector<std::uint32_t> release_list_;  // connections to release (and report) this turn
+  std::deque<UdpSocket> udps_;
+  std::vector<std::uint32_t> free_udps_;
+  std::vector<std::uint32_t> starved_udp_;
+  std::deque<UdpSend> udp_sends_;
+  std::vector<std::uint32_t> free_udp_sends_;
+  std::vector<int> free_fixed_;  // unused registered-file slots
+  std::vector<QueuedDatagram> udp_tx_;  // this turn's datagrams, in send_to()/forward() order
+  std::vector<std::uint32_t> udp_tx_order_;
+  DatagramBatch mmsg_;
+
+  // The datagram being handled by on_datagram (for forward()), else rx_bid_ == -1.
+  std::int32_t rx_bid_ = -1;
+  std::size_t rx_tailroom_ = 0;
+};
+
+}  // namespace webtrunk::core

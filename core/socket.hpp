@@ -1,0 +1,130 @@
+// Socket addresses ("ADDR:PORT", "[v6]:PORT"), an owning file descriptor, and the few socket
+// syscalls the shard needs, wrapped once here. Wrappers return 0/-errno or a Result; they never
+// throw and never read errno after returning.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/result.hpp"
+
+namespace webtrunk::core {
+
+// An IPv4 or IPv6 socket address held by value (28 bytes): cheap to copy into a send slot or a
+// connection. AF_UNSPEC (the default) means "no address".
+class SockAddr {
+ public:
+  SockAddr() noexcept;
+
+  // "192.0.2.1:5060", "[2001:db8::1]:5060", "[::]:0". A bare IPv6 address without brackets is
+  // rejected (the port would be ambiguous); so are scope ids, names and out-of-range ports.
+  static Result<SockAddr> parse(std::string_view text);
+  // Copies a kernel-supplied address; returns AF_UNSPEC for anything but a complete v4/v6 address.
+  static SockAddr from_sockaddr(const sockaddr* sa, socklen_t len) noexcept;
+  static SockAddr ipv4_loopback(std::uint16_t port) noexcept;
+
+  int family() const noexcept { return u_.sa.sa_family; }
+  bool is_set() const noexcept { return family() == AF_INET || family() == AF_INET6; }
+  std::uint16_t port() const noexcept;
+  void set_port(std::uint16_t port) noexcept;
+
+  const sockaddr* data() const noexcept { return &u_.sa; }
+  sockaddr* data() noexcept { return &u_.sa; }
+  // The length to pass to bind/connect/sendmsg: exact for the family, 0 when unset.
+  socklen_t size() const noexcept;
+  static constexpr socklen_t capacity() noexcept { return sizeof(sockaddr_in6); }
+
+  // The inverse of parse(): "192.0.2.1:5060" or "[2001:db8::1]:5060"; "-" when unset.
+  std::string to_string() const;
+
+  friend bool operator==(const SockAddr& a, const SockAddr& b) noexcept;
+
+ private:
+  union {
+    sockaddr sa;
+    sockaddr_in in4;
+    sockaddr_in6 in6;
+  } u_;
+};
+
+// Owns one file descriptor; closes it on destruction.
+class Fd {
+ public:
+  Fd() noexcept = default;
+  explicit Fd(int fd) noexcept : fd_(fd) {}
+  Fd(Fd&& o) noexcept : fd_(o.release()) {}
+  Fd& operator=(Fd&& o) noexcept;
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() { reset(); }
+
+  int get() const noexcept { return fd_; }
+  bool valid() const noexcept { return fd_ >= 0; }
+  int release() noexcept;
+  void reset(int fd = -1) noexcept;
+
+ private:
+  int fd_ = -1;
+};
+
+struct TcpListenOptions {
+  int backlog = 1024;
+  bool reuse_port = true;  // one listener per shard on the same port; the kernel spreads connections
+  // SO_SNDBUF / SO_RCVBUF in bytes, inherited by accepted sockets (caps kernel memory per
+  // connection); 0 keeps the kernel's autotuning.
+  int send_buffer = 0;
+  int recv_buffer = 0;
+};
+
+struct UdpOptions {
+  bool reuse_port = false;  // off by default: a shard's media port must not be shared by accident
+  int recv_buffer = 0;      // SO_RCVBUF in bytes; 0 keeps the system default
+  int send_buffer = 0;      // SO_SNDBUF in bytes; 0 keeps the system default
+  // If set, the socket is connected: it receives only from this peer (the shard then uses a plain
+  // multishot recv, no per-datagram source address) and sends to it skip the route lookup.
+  SockAddr connect_to;
+};
+
+// socket + SO_REUSEADDR (+ SO_REUSEPORT) + bind + listen. The socket is blocking: io_uring polls it.
+Result<Fd> open_tcp_listener(const SockAddr& local, const TcpListenOptions& opts = {});
+// socket + options + bind (+ connect). Blocking, for the same reason.
+Result<Fd> open_udp_socket(const SockAddr& local, const UdpOptions& opts = {});
+
+Result<SockAddr> local_address(int fd);
+Result<SockAddr> peer_address(int fd);
+
+// Up to kMax datagrams for ONE socket, sent with one sendmmsg(2). The shard collects a turn's
+// datagrams per socket and, when a socket has several, sends them this way: one syscall and no
+// per-datagram completion, where one io_uring SQE per datagram costs more (bench/RESULTS.md).
+// Lifetimes: the data and addresses given to add() must stay valid until send() returns; the kernel
+// has copied them by then.
+class DatagramBatch {
+ public:
+  static constexpr unsigned kMax = 64;
+  void clear() noexcept { n_ = 0; }
+  unsigned size() const noexcept { return n_; }
+  bool full() const noexcept { return n_ == kMax; }
+  // `to` null: the socket is connected.
+  void add(const std::byte* data, std::size_t len, const SockAddr* to) noexcept;
+  // sendmmsg(MSG_DONTWAIT) of entries [from, size()): how many went (> 0), or -errno for entry
+  // `from` (-EAGAIN: the socket buffer is full, nothing was sent).
+  int send(int fd, unsigned from) noexcept;
+
+ private:
+  std::array<mmsghdr, kMax> msgs_{};
+  std::array<iovec, kMax> iov_{};
+  unsigned n_ = 0;
+};
+
+// Thin wrappers: 0 (or a count) on success, -errno on failure.
+int sys_close(int fd) noexcept;
+int sys_shutdown(int fd, int how) noexcept;
+int sys_setsockopt_int(int fd, int level, int name, int value) noexcept;
+
+}  // namespace webtrunk::core
