@@ -105,18 +105,22 @@ int run_edge(const FlagValues& flags) {
     }
     auto gate = std::make_unique<AuthGate>(AuthGateOptions{!cfg->no_auth, cfg->bind_from_user, cfg->realm},
                                            std::move(authn));
+    auto& sip = sips[k];
+    sip = std::make_unique<SipShard>();
+    auto local = sip_addr(cfg->sip_port == 0 ? 0 : k);
+    if (!local) return core::Error{EINVAL, "--sip-listen: " + local.error().message};
+    auto bound = sip->open(shard, *local);
+    if (!bound) {
+      return core::Error{bound.error().code, "--sip-listen/--sip-port " + local->to_string() + ": " +
+                                                 bound.error().message};
+    }
     SipCoreConfig scfg;
     scfg.shard = k;
     scfg.sip_host = cfg->sip_listen;
-    scfg.sip_port = static_cast<std::uint16_t>(cfg->sip_port + k);
+    scfg.sip_port = bound->port();  // P+k, or the kernel's pick with --sip-port 0
     scfg.routes = cfg->routes;
-    auto& sip = sips[k];
-    sip = std::make_unique<SipShard>(std::make_unique<SipCore>(std::move(scfg), std::move(gate)));
-    auto local = sip_addr(k);
-    if (!local) return core::Error{EINVAL, "--sip-listen: " + local.error().message};
-    if (auto r = sip->open(shard, *local); !r) {
-      return core::Error{r.error().code, "--sip-listen/--sip-port " + local->to_string() + ": " + r.error().message};
-    }
+    sip->set_core(std::make_unique<SipCore>(std::move(scfg), std::move(gate)));
+    core::log(core::LogLevel::info, "sip.listen", "shard={} udp={}", k, bound->to_string());
     SipShard* sp = sip.get();
     WsFrontDoor::Sink sink;
     sink.on_message = [sp](core::Shard& sh, core::ConnId id, const core::WsMessage& m) { sp->on_ws_message(sh, id, m); };

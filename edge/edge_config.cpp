@@ -24,7 +24,7 @@ FlagSet edge_flags() {
          "no route answers 404",
          "", false});
   f.add({"sip-listen", "ADDR", "trunk-side SIP address (UDP), also put in Via and Contact", "127.0.0.1", false});
-  f.add({"sip-port", "P", "trunk-side SIP port of shard 0; shard k uses P+k", "5060", false});
+  f.add({"sip-port", "P", "trunk-side SIP port of shard 0; shard k uses P+k (0: any free port per shard)", "5060", false});
   f.add({"edge-secret-file", "FILE",
          "edge secrets (one `kid:secret` or bare secret per line, all tried); browsers authenticate with "
          "tokens `<expiry>:<id>` derived from them (required unless --no-auth)",
@@ -63,7 +63,7 @@ core::Result<EdgeConfig> edge_config_from(const FlagValues& flags) {
       !a) {
     return core::Error{EINVAL, fmt::format("--sip-listen: '{}' is not an IP address", c.sip_listen)};
   }
-  auto sp = flags.get_int("sip-port", 1, 65535);
+  auto sp = flags.get_int("sip-port", 0, 65535);
   if (!sp) return sp.error();
   c.sip_port = static_cast<std::uint16_t>(*sp);
   const std::string& trunk = flags.get("trunk");

@@ -4,13 +4,13 @@
 
 namespace webtrunk::edge {
 
-core::Result<void> SipShard::open(core::Shard& shard, const core::SockAddr& local) {
+core::Result<core::SockAddr> SipShard::open(core::Shard& shard, const core::SockAddr& local) {
   core::UdpOptions opts;
   opts.recv_buffer = 4 << 20;  // bursts of INVITEs and retransmissions
   auto id = shard.open_udp(local, *this, opts);
   if (!id) return id.error();
   udp_ = *id;
-  return {};
+  return shard.udp_address(udp_);
 }
 
 void SipShard::on_ws_message(core::Shard& shard, core::ConnId flow, const core::WsMessage& msg) {
@@ -24,6 +24,7 @@ void SipShard::on_flow_closed(core::Shard& shard, core::ConnId flow) {
 }
 
 void SipShard::on_datagram(core::Shard& shard, core::UdpId, const core::SockAddr& peer, std::span<std::byte> payload) {
+  if (!core_) return;
   core_->handle_trunk_datagram(shard.now(),
                                peer, std::string_view(reinterpret_cast<const char*>(payload.data()), payload.size()));
   flush(shard);

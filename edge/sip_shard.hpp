@@ -22,10 +22,12 @@ inline const core::Counter kSipSendFailures{"webtrunk_sip_send_failures_total",
 
 class SipShard final : public core::UdpHandler {
  public:
-  explicit SipShard(std::unique_ptr<SipCore> core) : core_(std::move(core)) {}
+  SipShard() = default;
 
-  // Binds the trunk-side UDP socket. Call from the shard's init.
-  core::Result<void> open(core::Shard& shard, const core::SockAddr& local);
+  // Binds the trunk-side UDP socket (port 0: the kernel picks one) and returns the bound address,
+  // which the SipCore must put in its Via and Contact. Call from the shard's init, then set_core().
+  core::Result<core::SockAddr> open(core::Shard& shard, const core::SockAddr& local);
+  void set_core(std::unique_ptr<SipCore> core) noexcept { core_ = std::move(core); }
   void set_front_door(WsFrontDoor* door) noexcept { door_ = door; }
 
   // The front door's Sink calls these.
