@@ -7,11 +7,13 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
 #include <string>
 
 #include "core/bytes.hpp"
 #include "sip/header_parsers.hpp"
 #include "sip/text.hpp"
+#include "sip/uri.hpp"
 #include "sip/validate.hpp"
 #include "sip_test_util.hpp"
 
@@ -272,6 +274,53 @@ TEST(Parser, NeverReadsPastTheEndOfTheBuffer) {
       }
     }
   }
+}
+
+TEST(Parser, EveryTestMessageEndingAtAGuardPageStaysInside) {
+  GuardedBuffer guard;
+  std::size_t n = 0;
+  for (const char* dir : {"rfc4475/valid", "rfc4475/invalid", "captures"}) {
+    for (const auto& entry : std::filesystem::directory_iterator(test::data_path(dir))) {
+      const std::string text = test::read_file(entry.path().string());
+      const std::string_view placed = guard.place(text);
+      MessageView m;
+      for (Framing f : {Framing::datagram, Framing::stream}) {
+        if (parse_message(placed, m, {f}).status != ParseStatus::ok) continue;
+        (void)(m.is_request() ? validate_request(m) : validate_response(m));
+        ListCursor vias(m, HeaderId::via);
+        std::string_view e;
+        Via v;
+        while (vias.next(e)) (void)parse_via(e, v);
+        for (HeaderId id : {HeaderId::from, HeaderId::to, HeaderId::contact, HeaderId::route}) {
+          ListCursor c(m, id);
+          while (c.next(e)) {
+            NameAddr na;
+            Uri u;
+            if (parse_name_addr(e, na)) (void)parse_uri(na.uri, u);
+          }
+        }
+      }
+      ++n;
+    }
+  }
+  EXPECT_GT(n, 60u);
+}
+
+TEST(Parser, FindByNameAndNext) {
+  const std::string text = crlf("OPTIONS sip:a@b SIP/2.0\nX-A: 1\nRoute: <sip:r1>\nx-a: 2\nRoute: <sip:r2>\n\n");
+  MessageView m;
+  ASSERT_EQ(parse_message(text, m).status, ParseStatus::ok);
+  const HeaderField* x = m.find("X-A");
+  ASSERT_NE(x, nullptr);
+  EXPECT_EQ(x->value, "1");
+  const HeaderField* x2 = m.find_next(x);
+  ASSERT_NE(x2, nullptr);
+  EXPECT_EQ(x2->value, "2");
+  EXPECT_EQ(m.find_next(x2), nullptr);
+  EXPECT_EQ(m.count(HeaderId::route), 2u);
+  EXPECT_EQ(m.find("route")->value, "<sip:r1>");
+  EXPECT_EQ(m.find("Nope"), nullptr);
+  EXPECT_EQ(m.value(HeaderId::call_id), "");
 }
 
 }  // namespace
