@@ -201,6 +201,7 @@ void Call::on_invite_response(core::Instant now, CallClientTxn& t, const sip::Tx
     b_timer.handle_refresh(now);
     state = CallState::answered;
     cdr.answer = core.unix_at(now);
+    if (max_duration_s) hard_stop = now + std::chrono::seconds(*max_duration_s);
     kCallsAnswered.inc();
     core::log(core::LogLevel::info, "call.answered", "call={} trunk_call_id={}", b_call_id, t_call_id);
     return;
@@ -488,6 +489,11 @@ void Call::handle_timeout(core::Instant now) {
   }
   if (auto d = b_timer.poll_timeout(); d && *d <= now) b_timer.handle_timeout(now);
   if (auto d = t_timer.poll_timeout(); d && *d <= now) t_timer.handle_timeout(now);
+  if (state != CallState::ended && now >= hard_stop) {
+    // The token's dur= claim: the call may last this long and no longer.
+    hard_stop = core::Instant::max();
+    hang_up(now, "maximum call length reached", true, true);
+  }
   if (state == CallState::calling && now >= ring_deadline && !b_answered) {
     // RFC 3261 §16.6 Timer C: ringing for ever is not an answer.
     ring_deadline = core::Instant::max();
@@ -511,6 +517,7 @@ std::optional<core::Instant> Call::next_deadline() const {
     take(t_timer.poll_timeout());
   }
   if (state == CallState::calling && !b_answered) take(ring_deadline);
+  if (state != CallState::ended && hard_stop != core::Instant::max()) take(hard_stop);
   return best;
 }
 

@@ -147,6 +147,8 @@ struct Call {
   sip::SessionTimer t_timer;
   bool t_refresh_by_invite = false;  // the trunk refused UPDATE (405/501): refresh by re-INVITE
   core::Instant ring_deadline = core::Instant::max();
+  std::optional<std::uint32_t> max_duration_s;  // the token's dur= claim
+  core::Instant hard_stop = core::Instant::max();  // answer + max_duration_s
 
   // CDR.
   CallRecord cdr;

@@ -185,6 +185,7 @@ void SipCore::start_call(core::Instant now, core::ConnId flow, const sip::Messag
   call.cdr.trunk = trunk->spec;
   call.cdr.trunk_call_id = call.t_call_id;
   call.ring_deadline = now + cfg_.max_ringing;
+  call.max_duration_s = who.max_duration_s;
   call.b_timer.on_request_received(invite);
   call.b_timer.note_peer_allow(invite);
 

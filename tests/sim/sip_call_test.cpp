@@ -345,6 +345,38 @@ TEST(SipCall, TooSmallSessionExpiresIsRaisedNot422) {
   EXPECT_NE(ok->view.value(sip::HeaderId::contact).find(";transport=ws"), std::string::npos);
 }
 
+TEST(SipCall, TokenDurationClaimEndsTheCall) {
+  Sim sim;
+  Browser& b = sim.browser("bob");
+  auto t = auth::mint_edge_token(kK1, kUnix0 + 600, "bob", auth::MintClaims{"shop", {"1555*"}, 60});
+  ASSERT_TRUE(t.ok());
+  b.token = Token{t->username, t->password};
+  Connected c = connect_call(sim, b);
+  sim.advance(seconds(59));
+  EXPECT_TRUE(sim.trunk.inbox.empty());
+  sim.advance(seconds(2));
+  EXPECT_EQ(sim.trunk.next_request("BYE")->view.method_text(), "BYE");
+  Msg bye = b.next();
+  EXPECT_EQ(bye->view.method_text(), "BYE");
+  ASSERT_EQ(sim.cdrs.size(), 1u);
+  EXPECT_EQ(sim.cdrs[0].end_reason, "maximum call length reached");
+  EXPECT_EQ(sim.cdrs[0].caller, "bob");
+  EXPECT_EQ(sim.cdrs[0].duration_s, 60);
+}
+
+TEST(SipCall, NumberOutsideTheTokenIs403) {
+  Sim sim;
+  Browser& b = sim.browser("bob");
+  auto t = auth::mint_edge_token(kK1, kUnix0 + 600, "bob", auth::MintClaims{"shop", {"4930*"}, 60});
+  ASSERT_TRUE(t.ok());
+  b.token = Token{t->username, t->password};
+  BrowserCall call;
+  Msg r = sim.invite(b, call);
+  EXPECT_EQ(r->view.status_code(), 403);
+  EXPECT_EQ(r->view.reason_phrase(), "Number not allowed");
+  EXPECT_TRUE(sim.trunk.inbox.empty());
+}
+
 TEST(SipCall, InfoIsRelayedBothWays) {
   Sim sim;
   Browser& b = sim.browser("alice");

@@ -35,6 +35,7 @@ using Msg = std::unique_ptr<OwnedMessage>;
 inline constexpr std::int64_t kUnix0 = 1767220000;
 inline constexpr std::string_view kSecret = "edge-test-secret";  // as in ../shared/peers/kamailio
 inline constexpr std::string_view kRealm = "edge.test";
+inline const auth::Secret kK1{"k1", "edge-secret-k1-0123456789"};  // for tokens with claims
 
 inline const std::string kOffer =
     "v=0\r\no=- 3256026138279552553 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n"
@@ -215,7 +216,7 @@ struct Sim {
       auth::VerifierOptions vo;
       vo.accept_legacy = true;
       auth::EdgeTokenVerifier v(vo);
-      EXPECT_TRUE(v.set_secrets({auth::Secret{"", std::string(kSecret)}}).ok());
+      EXPECT_TRUE(v.set_secrets({auth::Secret{"", std::string(kSecret)}, kK1}).ok());
       const std::array<std::uint8_t, 32> key{9};
       a = std::make_unique<auth::EdgeAuthenticator>(std::make_shared<auth::NonceKey>(key), std::move(v),
                                                     auth::EdgeAuthOptions{std::string(kRealm), false, ""});

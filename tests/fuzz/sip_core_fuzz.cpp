@@ -1,0 +1,97 @@
+// libFuzzer target: arbitrary bytes as WebSocket messages from several browsers and as datagrams
+// from the trunk, interleaved with clock steps and WebSocket closes, into one SipCore. Nothing may
+// crash, hang or leak, whatever arrives in whatever order.
+//
+// Input: chunks separated by "\n\x00\n". Each chunk's first byte is the operation:
+//   bits 0-1: 0 = WebSocket message, 1 = trunk datagram, 2 = advance the clock, 3 = close a flow
+//   bits 2-4: which browser flow (0-7)
+//   bits 5-7: clock step in 500 ms units (op 2), or ignored
+// The rest of the chunk is the message. The first byte of the whole input picks --no-auth (odd) or
+// the auth gate (even), so both the challenge path and the call paths are reached.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+#include "auth/edge_authenticator.hpp"
+#include "core/log.hpp"
+#include "edge/auth_gate.hpp"
+#include "edge/sip_core.hpp"
+
+using namespace webtrunk;
+
+namespace {
+
+std::unique_ptr<edge::SipCore> make_core(bool auth_on) {
+  edge::SipCoreConfig c;
+  c.sip_host = "127.0.0.1";
+  c.sip_port = 5070;
+  auto table = edge::RouteTable::single("udp:127.0.0.1:5080");
+  c.routes = std::make_shared<const edge::RouteTable>(std::move(*table));
+  const core::Instant base = core::Instant{} + std::chrono::hours(1);
+  c.unix_time = [base](core::Instant t) {
+    return 1767220000 + std::chrono::duration_cast<std::chrono::seconds>(t - base).count();
+  };
+  c.id_seed = 7;
+  std::unique_ptr<auth::EdgeAuthenticator> a;
+  if (auth_on) {
+    auth::VerifierOptions vo;
+    vo.accept_legacy = true;
+    auth::EdgeTokenVerifier v(vo);
+    (void)v.set_secrets({auth::Secret{"", "edge-test-secret"}});
+    const std::array<std::uint8_t, 32> key{1};
+    a = std::make_unique<auth::EdgeAuthenticator>(std::make_shared<auth::NonceKey>(key), std::move(v),
+                                                  auth::EdgeAuthOptions{"edge.test", false, ""});
+  }
+  auto gate = std::make_unique<edge::AuthGate>(edge::AuthGateOptions{auth_on, false, "edge.test"}, std::move(a));
+  return std::make_unique<edge::SipCore>(std::move(c), std::move(gate));
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size == 0) return 0;
+  core::set_log_level(core::LogLevel::error);
+  auto sip = make_core((data[0] & 1) == 0);
+  core::Instant now = core::Instant{} + std::chrono::hours(1);
+  const core::SockAddr trunk = core::SockAddr::ipv4_loopback(5080);
+  std::string_view rest(reinterpret_cast<const char*>(data + 1), size - 1);
+  constexpr std::string_view kSep("\n\0\n", 3);
+  int steps = 0;
+  while (!rest.empty() && steps++ < 64) {
+    const auto cut = rest.find(kSep);
+    std::string_view chunk = rest.substr(0, cut);
+    rest = cut == std::string_view::npos ? std::string_view{} : rest.substr(cut + kSep.size());
+    if (chunk.empty()) continue;
+    const auto op = static_cast<unsigned char>(chunk[0]);
+    chunk.remove_prefix(1);
+    const core::ConnId flow{((op >> 2) & 7u) + 1, 1};
+    switch (op & 3u) {
+      case 0: sip->handle_ws_message(now, flow, chunk); break;
+      case 1: sip->handle_trunk_datagram(now, trunk, chunk); break;
+      case 2: {
+        now += std::chrono::milliseconds(500) * (((op >> 5) & 7u) + 1);
+        // Fire everything due, bounded (a timer that re-arms in the past must not loop us).
+        for (int i = 0; i < 256; ++i) {
+          auto t = sip->poll_timeout();
+          if (!t || *t > now) break;
+          sip->handle_timeout(now);
+        }
+        break;
+      }
+      case 3: sip->handle_flow_closed(now, flow); break;
+    }
+    while (sip->poll_transmit()) {
+    }
+  }
+  // Let every transaction and timer run out: the core must drain to nothing.
+  for (int i = 0; i < 4096; ++i) {
+    auto t = sip->poll_timeout();
+    if (!t) break;
+    now = std::max(now, *t);
+    sip->handle_timeout(now);
+    while (sip->poll_transmit()) {
+    }
+  }
+  return 0;
+}
