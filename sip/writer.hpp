@@ -101,6 +101,8 @@ class MessageEdits {
 
 // Writes `msg` with `edits` applied. False when the writer overflowed. Headers not touched by an
 // edit are copied with their names as received and values unfolded; Content-Length comes last.
+// The parser's limits are not enforced here: a copy of a message at the limit (128 lines, 64 KiB
+// with bare-LF line ends) can come out one line or a few octets over them.
 bool write_message(const MessageView& msg, const MessageEdits& edits, MessageWriter& out) noexcept;
 
 // RFC 3261 §8.2.6: the status line and the headers a response copies from its request: every Via

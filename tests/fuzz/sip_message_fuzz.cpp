@@ -110,15 +110,23 @@ void exercise(const MessageView& m) {
       }
     }
   }
-  // Round trip through the writer: what we write must parse again.
-  if (m.is_request()) {
-    std::string out;
-    MessageWriter w(out);
-    if (write_message(m, MessageEdits{}, w)) {
-      MessageView again;
-      (void)parse_message(out, again, {Framing::stream});
-    }
-    (void)make_response(m, 400, "Bad Request", "t");
+  // Round trip through the writer: what we write must parse again, to the same header lines and
+  // body (Content-Length is rewritten, so it is left out of the count) - unless the copy outgrew the
+  // parser's limits (CRLF for bare LF, one more header line), which the writer does not police.
+  std::string out;
+  MessageWriter w(out);
+  const std::size_t lines = m.headers().size() - m.count(HeaderId::content_length) + 1;
+  if (write_message(m, MessageEdits{}, w) && out.size() <= kMaxMessageSize && lines <= MessageView::kMaxHeaders) {
+    MessageView again;
+    if (parse_message(out, again, {Framing::stream}).status != ParseStatus::ok) __builtin_trap();
+    const std::size_t cl = m.count(HeaderId::content_length);
+    if (again.headers().size() != m.headers().size() - cl + 1) __builtin_trap();
+    if (again.body() != m.body()) __builtin_trap();
+  }
+  if (m.is_request() && m.count(HeaderId::via) + 5 <= MessageView::kMaxHeaders) {
+    const std::string resp = make_response(m, 400, "Bad Request", "t");
+    MessageView r;
+    if (parse_message(resp, r, {Framing::stream}).status != ParseStatus::ok) __builtin_trap();
   }
 }
 
@@ -128,7 +136,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::span<const std::byte> bytes(reinterpret_cast<const std::byte*>(data), size);
   for (Framing f : {Framing::datagram, Framing::stream}) {
     MessageView m;
-    if (parse_message(bytes, m, {f}).status == ParseStatus::ok) exercise(m);
+    const ParseResult r = parse_message(bytes, m, {f});
+    if (r.status == ParseStatus::invalid && r.reason.empty()) __builtin_trap();
+    if (r.status != ParseStatus::ok) continue;
+    // Every view lies inside the input.
+    const char* lo = reinterpret_cast<const char*>(data);
+    const char* hi = lo + size;
+    auto inside = [&](std::string_view v) { return v.empty() || (v.data() >= lo && v.data() + v.size() <= hi); };
+    if (r.consumed > size || !inside(m.raw()) || !inside(m.body())) __builtin_trap();
+    for (const HeaderField& h : m.headers())
+      if (!inside(h.name) || !inside(h.value)) __builtin_trap();
+    exercise(m);
   }
   return 0;
 }

@@ -124,6 +124,27 @@ TEST(Edits, NoEditsCopiesTheMessage) {
   EXPECT_EQ(out, kInvite);  // already canonical: byte for byte
 }
 
+// Found by fuzz_sip_message: a datagram with 128 header lines and no Content-Length is valid, but
+// its copy carries a Content-Length line more, so a proxy must drop a line before forwarding it.
+TEST(Edits, CopyAtTheHeaderLimitGrowsByContentLength) {
+  std::string text = "MESSAGE sip:a@b SIP/2.0\r\n";
+  for (std::size_t i = 0; i < MessageView::kMaxHeaders; ++i) text += "X-H: v\r\n";
+  text += "\r\n";
+  MessageView m;
+  ASSERT_EQ(parse_message(text, m).status, ParseStatus::ok);
+  std::string out;
+  MessageWriter w(out);
+  ASSERT_TRUE(write_message(m, MessageEdits{}, w));
+  MessageView o;
+  EXPECT_EQ(parse_message(out, o).reason, "Too many headers");
+  MessageEdits e;
+  ASSERT_TRUE(e.remove(m.headers()[0]));
+  out.clear();
+  MessageWriter w2(out);
+  ASSERT_TRUE(write_message(m, e, w2));
+  EXPECT_EQ(parse_message(out, o).status, ParseStatus::ok);
+}
+
 TEST(Edits, CapacityIsBounded) {
   MessageEdits e;
   for (std::size_t i = 0; i < MessageEdits::kMaxEdits; ++i) ASSERT_TRUE(e.append("X", "y"));
