@@ -197,12 +197,17 @@ bool parse_name_addr(std::string_view element, NameAddr& out) noexcept {
   } else if (sc.peek() == '<') {
     name_addr = true;
   } else {
-    // display-name = *(token LWS): read tokens; a '<' after them makes it a name-addr.
+    // display-name = *(token LWS): read tokens; a '<' after them makes it a name-addr. UTF-8
+    // octets are taken as token characters here: PBXs send unquoted "Jörg <sip:...>", and
+    // refusing a call over it helps nobody. Separators (',' of RFC 4475 §3.1.2.15) still fail.
     std::size_t last_token_end = start;
+    const std::string_view all = sc.text();
     while (!sc.at_end()) {
-      const std::string_view t = sc.token();
-      if (t.empty()) break;
-      last_token_end = sc.pos();
+      std::size_t i = sc.pos();
+      while (i < all.size() && (text::is_token_char(all[i]) || static_cast<unsigned char>(all[i]) >= 0x80)) ++i;
+      if (i == sc.pos()) break;
+      sc.set_pos(i);
+      last_token_end = i;
       sc.skip_lws();
     }
     if (sc.peek() == '<') {

@@ -98,6 +98,9 @@ TEST(NameAddr, Forms) {
   EXPECT_EQ(na.tag(), "");
   ASSERT_TRUE(parse_name_addr("Alice Smith <tel:+15551234567;phone-context=example.com>", na));
   EXPECT_EQ(na.display_name, "Alice Smith");
+  ASSERT_TRUE(parse_name_addr("J\xC3\xB6rg M\xC3\xBCller <sip:joerg@pbx.example.com>;tag=9", na));
+  EXPECT_EQ(na.display_name, "J\xC3\xB6rg M\xC3\xBCller");
+  EXPECT_EQ(na.tag(), "9");
   ASSERT_TRUE(parse_name_addr("sip:bob@h;tag=7;expires=60", na));
   EXPECT_FALSE(na.angle_brackets);
   EXPECT_EQ(na.uri, "sip:bob@h");
