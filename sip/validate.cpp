@@ -4,6 +4,7 @@
 #include "sip/header_parsers.hpp"
 #include "sip/text.hpp"
 #include "sip/uri.hpp"
+#include "sip/writer.hpp"
 
 namespace webtrunk::sip {
 
@@ -15,6 +16,12 @@ const core::Counter kRejected{"webtrunk_sip_validate_rejected_total",
 Verdict reject(int code, std::string_view reason) noexcept {
   kRejected.inc();
   return {code, reason};
+}
+
+bool is_supported_option(std::string_view tag) noexcept {
+  for (std::string_view s : kSupportedOptionTags)
+    if (text::iequals(s, tag)) return true;
+  return false;
 }
 
 struct Mandatory {
@@ -134,12 +141,23 @@ Verdict validate_request(const MessageView& msg) noexcept {
   // RFC 3261 §8.2.2.3: Require with an option we lack -> 420 (Unsupported lists them).
   ListCursor req(msg, HeaderId::require);
   std::string_view tag;
-  while (req.next(tag)) {
-    bool known = false;
-    for (std::string_view s : kSupportedOptionTags) known = known || text::iequals(s, tag);
-    if (!known) return reject(420, "Bad Extension");
-  }
+  while (req.next(tag))
+    if (!is_supported_option(tag)) return reject(420, "Bad Extension");
   return {};
+}
+
+void write_unsupported(const MessageView& req, MessageWriter& w) noexcept {
+  ListCursor c(req, HeaderId::require);
+  std::string_view tag;
+  bool first = true;
+  while (c.next(tag)) {
+    if (is_supported_option(tag) || !text::is_token(tag)) continue;
+    if (first) w.header_begin("Unsupported");
+    else w.header_append(", ");
+    w.header_append(tag);
+    first = false;
+  }
+  if (!first) w.header_end();
 }
 
 Verdict validate_response(const MessageView& msg) noexcept {

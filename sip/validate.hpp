@@ -31,4 +31,9 @@ inline constexpr std::string_view kSupportedOptionTags[] = {"timer", "outbound",
 // dropped (RFC 3261 §18.1.2), never answered.
 [[nodiscard]] Verdict validate_response(const MessageView& msg) noexcept;
 
+class MessageWriter;
+// For a 420 answer: writes "Unsupported: a, b" with the Require option tags of `req` that are not in
+// kSupportedOptionTags (RFC 3261 §8.2.2.3). Writes nothing when there are none.
+void write_unsupported(const MessageView& req, MessageWriter& w) noexcept;
+
 }  // namespace webtrunk::sip

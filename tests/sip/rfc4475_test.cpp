@@ -12,6 +12,7 @@
 #include "sip/text.hpp"
 #include "sip/uri.hpp"
 #include "sip/validate.hpp"
+#include "sip/writer.hpp"
 #include "sip_test_util.hpp"
 
 namespace webtrunk::sip {
@@ -106,6 +107,24 @@ TEST(Rfc4475, EveryInvalidMessageIsRefusedWithAReason) {
   // Every file in invalid/ is covered by the table.
   for (const auto& entry : std::filesystem::directory_iterator(data_path("rfc4475/invalid")))
     EXPECT_TRUE(listed.count(entry.path().stem().string())) << entry.path();
+}
+
+TEST(Rfc4475, BadExtensionAnswerListsTheUnsupportedOptions) {
+  const std::string text = torture("invalid", "bext01");
+  MessageView m;
+  ASSERT_EQ(parse_message(text, m).status, ParseStatus::ok);
+  const Verdict v = validate_request(m);
+  ASSERT_EQ(v.code, 420);
+  std::string out;
+  MessageWriter w(out);
+  write_response_head(m, v.code, v.reason, "t1", w);
+  write_unsupported(m, w);
+  w.finish();
+  MessageView r;
+  ASSERT_EQ(parse_message(out, r).status, ParseStatus::ok);
+  EXPECT_EQ(r.status_code(), 420);
+  EXPECT_EQ(r.value(HeaderId::unsupported), "nothingSupportsThis, nothingSupportsThisEither");
+  EXPECT_TRUE(validate_response(r).ok());
 }
 
 TEST(Rfc4475, WsinvShortTortuousInvite) {
