@@ -122,7 +122,8 @@ bool ParserAccess::start_line(std::string_view line, MessageView& m, std::string
 ParseResult ParserAccess::parse(const char* begin, std::size_t size, MessageView& m, ParseOptions opt) noexcept {
   m.clear();
   const bool stream = opt.framing == Framing::stream;
-  if (!stream && size > kMaxMessageSize) return fail(m, "Message too large");
+  const std::size_t max_size = opt.max_message_size < kMaxMessageSize ? opt.max_message_size : kMaxMessageSize;
+  if (!stream && size > max_size) return fail(m, "Message too large");
   const char* const end = begin + size;
   const char* p = begin;
   while (p < end && (*p == '\r' || *p == '\n')) ++p;  // RFC 3261 §7.5, RFC 5626 keep-alives
@@ -134,7 +135,7 @@ ParseResult ParserAccess::parse(const char* begin, std::size_t size, MessageView
   const char* const msg_begin = p;
   // On a stream the buffer may hold later messages too; this one's head must fit the limit.
   const char* const scan_end =
-      static_cast<std::size_t>(end - msg_begin) > kMaxMessageSize ? msg_begin + kMaxMessageSize : end;
+      static_cast<std::size_t>(end - msg_begin) > max_size ? msg_begin + max_size : end;
 
   // Finds the '\n' ending the physical line that starts at `from`. nullptr with `why` set when
   // there is none: the line is too long, the message too large, or the bytes end first (`why`
@@ -235,7 +236,7 @@ ParseResult ParserAccess::parse(const char* begin, std::size_t size, MessageView
   if (stream) {
     // RFC 3261 §18.3: on a stream, Content-Length MUST be present and delimits the message.
     if (!m.has_content_length_) return fail(m, "Missing Content-Length");
-    if (head_len + m.content_length_ > kMaxMessageSize) return fail(m, "Message too large");
+    if (head_len + m.content_length_ > max_size) return fail(m, "Message too large");
     if (avail < m.content_length_) return need_more(m);
     body_len = m.content_length_;
   } else if (m.has_content_length_) {

@@ -227,6 +227,17 @@ TEST(Parser, Limits) {
   EXPECT_EQ(parse_message(huge_body, m, {Framing::stream}).reason, "Message too large");
   std::string dgram = "MESSAGE sip:a@b SIP/2.0\r\n\r\n" + std::string(kMaxMessageSize, 'x');
   EXPECT_EQ(parse_message(dgram, m).reason, "Message too large");
+
+  // A smaller configured limit applies to datagrams, stream heads and stream bodies alike.
+  const ParseOptions small_dgram{Framing::datagram, 1000};
+  const ParseOptions small_stream{Framing::stream, 1000};
+  const std::string body_1000 = "MESSAGE sip:a@b SIP/2.0\r\nContent-Length: 1000\r\n\r\n" + std::string(1000, 'x');
+  EXPECT_EQ(parse_message(body_1000, m, small_dgram).reason, "Message too large");
+  EXPECT_EQ(parse_message(body_1000, m, small_stream).reason, "Message too large");
+  EXPECT_EQ(parse_message(body_1000, m, {Framing::stream}).status, ParseStatus::ok);
+  std::string long_head = "OPTIONS sip:a@b SIP/2.0\r\n";
+  while (long_head.size() < 1100) long_head += "X-H: vvvvvvvvvvvvvvvvvvvvvvvvvvvv\r\n";
+  EXPECT_EQ(parse_message(long_head, m, small_stream).reason, "Message too large");
 }
 
 // Places `text` so its last byte is the last readable byte before a PROT_NONE page: any read past
