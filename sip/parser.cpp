@@ -43,10 +43,8 @@ bool is_request_uri(std::string_view uri) noexcept {
   std::size_t i = 1;
   while (i < uri.size() && (text::is_alnum(uri[i]) || uri[i] == '+' || uri[i] == '-' || uri[i] == '.')) ++i;
   if (i >= uri.size() || uri[i] != ':' || i + 1 == uri.size()) return false;
-  for (char c : uri) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u <= 0x20 || u == 0x7F || c == '<' || c == '>' || c == '"') return false;
-  }
+  for (char c : uri)
+    if (!text::is_uri_char(c)) return false;
   return true;
 }
 

@@ -47,10 +47,29 @@ constexpr std::array<bool, 256> make_word_table() {
   return t;
 }
 inline constexpr std::array<bool, 256> kWord = make_word_table();
+
+// hostname / IPv4address characters (RFC 3261 §25.1), plus '_' which real DNS names carry.
+constexpr std::array<bool, 256> make_host_table() {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c) t[c] = is_alnum(static_cast<char>(c));
+  for (char c : std::string_view{"-._"}) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}
+inline constexpr std::array<bool, 256> kHost = make_host_table();
+
+// Octets allowed anywhere in a URI as we read it: visible ASCII except '<', '>' and DQUOTE.
+constexpr std::array<bool, 256> make_uri_table() {
+  std::array<bool, 256> t{};
+  for (int c = 0x21; c < 0x7F; ++c) t[c] = c != '<' && c != '>' && c != '"';
+  return t;
+}
+inline constexpr std::array<bool, 256> kUri = make_uri_table();
 }  // namespace detail
 
 constexpr bool is_token_char(char c) noexcept { return detail::kToken[static_cast<unsigned char>(c)]; }
 constexpr bool is_word_char(char c) noexcept { return detail::kWord[static_cast<unsigned char>(c)]; }
+constexpr bool is_host_char(char c) noexcept { return detail::kHost[static_cast<unsigned char>(c)]; }
+constexpr bool is_uri_char(char c) noexcept { return detail::kUri[static_cast<unsigned char>(c)]; }
 
 constexpr bool is_token(std::string_view s) noexcept {
   if (s.empty()) return false;

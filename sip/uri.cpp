@@ -14,11 +14,6 @@ bool is_scheme(std::string_view s) noexcept {
   return true;
 }
 
-bool is_uri_char(char c) noexcept {
-  const auto u = static_cast<unsigned char>(c);
-  return u > 0x20 && u != 0x7F && c != '<' && c != '>' && c != '"';
-}
-
 int hex_value(char c) noexcept {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -60,11 +55,12 @@ bool parse_sip(std::string_view rest, Uri& out) noexcept {
     out.host = hp.substr(1, close - 1);
     out.ipv6 = true;
     i = close + 1;
+    if (!is_valid_host(out.host, true)) return false;
   } else {
-    while (i < hp.size() && hp[i] != ':' && hp[i] != ';' && hp[i] != '?') ++i;
+    while (i < hp.size() && text::is_host_char(hp[i])) ++i;
     out.host = hp.substr(0, i);
+    if (out.host.empty() || (i < hp.size() && hp[i] != ':' && hp[i] != ';' && hp[i] != '?')) return false;
   }
-  if (!is_valid_host(out.host, out.ipv6)) return false;
   if (i < hp.size() && hp[i] == ':') {
     const std::size_t p0 = ++i;
     while (i < hp.size() && text::is_digit(hp[i])) ++i;
@@ -98,7 +94,7 @@ bool is_valid_host(std::string_view host, bool ipv6) noexcept {
   }
   // hostname / IPv4address: alphanumerics, '-' and '.'; '_' is tolerated as real DNS names carry it.
   for (char c : host)
-    if (!text::is_alnum(c) && c != '-' && c != '.' && c != '_') return false;
+    if (!text::is_host_char(c)) return false;
   return true;
 }
 
@@ -107,7 +103,7 @@ bool parse_uri(std::string_view text, Uri& out) noexcept {
   const std::size_t colon = text.find(':');
   if (colon == std::string_view::npos || !is_scheme(text.substr(0, colon))) return false;
   for (char c : text)
-    if (!is_uri_char(c)) return false;
+    if (!text::is_uri_char(c)) return false;
   out.scheme_text = text.substr(0, colon);
   const std::string_view rest = text.substr(colon + 1);
   if (rest.empty()) return false;
