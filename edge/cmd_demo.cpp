@@ -1,5 +1,6 @@
-// `webtrunk demo`: everything on this machine with an embedded default. Today that is the edge's
-// WebSocket front door; the parts the later issues add are named plainly at start.
+// `webtrunk demo`: everything on this machine with an embedded default. Today that is the edge
+// (WebSocket front door and SIP layer, no token check); the parts the later issues add are named
+// plainly at start.
 #include <cstdio>
 
 #include "edge/commands.hpp"
@@ -25,8 +26,10 @@ int run_demo(const FlagValues& flags) {
   std::printf(
       "webtrunk demo\n"
       "  edge WebSocket (SIP over WS, RFC 7118):  ws://%s   (health: http://%s/healthz, metrics: /metrics)\n"
+      "  SIP works: REGISTER is accepted (the demo runs without the token check), OPTIONS is answered.\n"
       "  Not there yet in this build:\n"
-      "    - SIP handling, the B2BUA and the echo trunk: messages are accepted and counted, not answered\n"
+      "    - the echo trunk: with no trunk configured every INVITE is answered 404 (run `webtrunk edge\n"
+      "      --trunk udp:HOST:PORT --edge-secret-file FILE` to call a real trunk)\n"
       "    - media (ICE-lite, DTLS-SRTP, relay)\n"
       "    - the auth service, the customer servlet and the demo page\n"
       "  Try: curl http://%s/metrics   Stop with Ctrl-C.\n",

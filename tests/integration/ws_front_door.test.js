@@ -23,7 +23,7 @@ function closed(ws) {
 }
 
 test('WebSocket front door', async (t) => {
-  const edge = await startEdge(['--shards', '2']);
+  const edge = await startEdge(['--shards', '2', '--no-auth', '--sip-port', '0']);
   t.after(() => edge.stop());
 
   await t.test('upgrade with subprotocol sip, ping answered, clean close', async () => {
@@ -93,7 +93,7 @@ test('WebSocket front door', async (t) => {
 });
 
 test('1,000 connections held open then closed leave fds and memory at baseline', async (t) => {
-  const edge = await startEdge(['--shards', '2']);
+  const edge = await startEdge(['--shards', '2', '--no-auth', '--sip-port', '0']);
   t.after(() => edge.stop());
   const N = 1000;
   // Two rounds of N connections. The first brings the edge's tables and allocator arenas to their
@@ -128,7 +128,7 @@ test('1,000 connections held open then closed leave fds and memory at baseline',
 });
 
 test('SIGTERM stops the edge cleanly', async () => {
-  const edge = await startEdge(['--shards', '2']);
+  const edge = await startEdge(['--shards', '2', '--no-auth', '--sip-port', '0']);
   const r = await edge.stop();
   assert.equal(r.code, 0, edge.log());
 });
