@@ -31,6 +31,16 @@ if (( ${#missing[@]} )); then
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
+if (( want_tests )); then
+  # playwright-core (the browser tests' driver) needs Node.js 20 or newer; Debian 12's own nodejs is 18.
+  node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+  if (( node_major < 20 )); then
+    echo "setup: the browser tests need Node.js >= 20 (found $(node --version 2>/dev/null || echo none))." >&2
+    echo "setup: install a Node.js 20 package for Debian 12 (e.g. the nodesource repack) and run again." >&2
+    exit 1
+  fi
+fi
+
 npm_ci() {  # npm ci only when package-lock.json changed since the last install
   local dir=$1
   if [[ ! -d $dir/node_modules || $dir/package-lock.json -nt $dir/node_modules/.package-lock.json ]]; then
@@ -39,7 +49,11 @@ npm_ci() {  # npm ci only when package-lock.json changed since the last install
 }
 if (( want_tests )); then
   npm_ci tests/integration
-  (cd tests/integration && [[ -f dist/jssip.js ]] || npm run --silent build)
+  # Rebuild the JsSIP bundle whenever the installed packages changed.
+  if [[ ! -f tests/integration/dist/jssip.js ||
+        tests/integration/node_modules/.package-lock.json -nt tests/integration/dist/jssip.js ]]; then
+    (cd tests/integration && npm run --silent build)
+  fi
 fi
 if [[ -f web/package-lock.json ]]; then
   npm_ci web
