@@ -12,9 +12,10 @@ namespace {
 const core::Counter kParseInvalid{"webtrunk_sip_parse_invalid_total",
                                   "SIP messages rejected by the parser (malformed framing, start line or header line)"};
 
+// `m` keeps what was indexed so far (see parser.hpp): enough, for a request, to answer 400.
 ParseResult fail(MessageView& m, std::string_view reason) noexcept {
+  (void)m;
   kParseInvalid.inc();
-  m.clear();
   return {ParseStatus::invalid, reason, 0};
 }
 
@@ -157,10 +158,15 @@ ParseResult ParserAccess::parse(const char* begin, std::size_t size, MessageView
   if (nl == nullptr) return end_of_bytes(why);
   {
     const char* line_end = (nl > p && nl[-1] == '\r') ? nl - 1 : nl;
-    if (!start_line({p, static_cast<std::size_t>(line_end - p)}, m, why)) return fail(m, why);
+    if (!start_line({p, static_cast<std::size_t>(line_end - p)}, m, why)) {
+      m.clear();  // neither a request nor a response: nothing to answer
+      return fail(m, why);
+    }
   }
   p = nl + 1;
 
+  // Content-Length errors are reported once the whole head is indexed, so the 400 can copy it all.
+  std::string_view cl_error;
   const char* head_end = nullptr;
   while (head_end == nullptr) {
     if (p >= scan_end) {
@@ -219,15 +225,20 @@ ParseResult ParserAccess::parse(const char* begin, std::size_t size, MessageView
 
     if (id == HeaderId::content_length) {
       // Framing depends on it, so it is checked here: one value, digits only (RFC 4475 §3.1.2.3, §3.3.9).
-      if (m.has_content_length_) return fail(m, "Multiple Content-Length");
       std::uint64_t cl = 0;
-      if (!text::parse_uint(value, 0xFFFFFFFFu, cl)) return fail(m, "Bad Content-Length");
-      m.has_content_length_ = true;
-      m.content_length_ = static_cast<std::uint32_t>(cl);
+      if (m.has_content_length_) {
+        if (cl_error.empty()) cl_error = "Multiple Content-Length";
+      } else if (!text::parse_uint(value, 0xFFFFFFFFu, cl)) {
+        if (cl_error.empty()) cl_error = "Bad Content-Length";
+      } else {
+        m.has_content_length_ = true;
+        m.content_length_ = static_cast<std::uint32_t>(cl);
+      }
     }
     p = nl + 1;
   }
 
+  if (!cl_error.empty()) return fail(m, cl_error);
   const std::size_t head_len = static_cast<std::size_t>(head_end - msg_begin);
   const std::size_t avail = static_cast<std::size_t>(end - head_end);
   std::size_t body_len = avail;

@@ -50,6 +50,11 @@ struct ParseResult {
   std::size_t consumed = 0;
 };
 
+// On `ok`, `out` describes the message. On `incomplete`, `out` is cleared. On `invalid`, `out`
+// keeps the start line and the header lines indexed before the error (all of them when the
+// error is about Content-Length or the body), with body() and raw() empty: when out.is_request()
+// and it has a Via, the edge can still answer "400 <reason>" with make_response(). Nothing else
+// about an invalid message is reliable.
 [[nodiscard]] ParseResult parse_message(std::span<const std::byte> bytes, MessageView& out,
                                         ParseOptions options = {}) noexcept;
 

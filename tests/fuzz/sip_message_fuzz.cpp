@@ -138,14 +138,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     MessageView m;
     const ParseResult r = parse_message(bytes, m, {f});
     if (r.status == ParseStatus::invalid && r.reason.empty()) __builtin_trap();
-    if (r.status != ParseStatus::ok) continue;
-    // Every view lies inside the input.
+    // Every view lies inside the input, also in what an invalid message leaves for the 400.
     const char* lo = reinterpret_cast<const char*>(data);
     const char* hi = lo + size;
     auto inside = [&](std::string_view v) { return v.empty() || (v.data() >= lo && v.data() + v.size() <= hi); };
-    if (r.consumed > size || !inside(m.raw()) || !inside(m.body())) __builtin_trap();
     for (const HeaderField& h : m.headers())
       if (!inside(h.name) || !inside(h.value)) __builtin_trap();
+    if (r.status == ParseStatus::invalid) {
+      if (m.is_request() && m.find(HeaderId::via) != nullptr) (void)make_response(m, 400, r.reason, "t");
+      continue;
+    }
+    if (r.status != ParseStatus::ok) continue;
+    if (r.consumed > size || !inside(m.raw()) || !inside(m.body())) __builtin_trap();
     exercise(m);
   }
   return 0;

@@ -15,6 +15,7 @@
 #include "sip/text.hpp"
 #include "sip/uri.hpp"
 #include "sip/validate.hpp"
+#include "sip/writer.hpp"
 #include "sip_test_util.hpp"
 
 namespace webtrunk::sip {
@@ -140,6 +141,29 @@ TEST(Parser, MalformedHeaderLines) {
     EXPECT_EQ(r.status, ParseStatus::invalid) << bad;
     EXPECT_FALSE(r.reason.empty()) << bad;
   }
+}
+
+TEST(Parser, AnInvalidRequestKeepsEnoughToAnswer400) {
+  MessageView m;
+  const std::string text = crlf(
+      "INVITE sip:a@b SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\nContent-Length: -999\nFrom: <sip:x@y>;tag=1\n"
+      "To: <sip:a@b>\nCall-ID: c\nCSeq: 1 INVITE\n\n");
+  const ParseResult r = parse_message(text, m);
+  ASSERT_EQ(r.status, ParseStatus::invalid);
+  EXPECT_EQ(r.reason, "Bad Content-Length");
+  ASSERT_TRUE(m.is_request());
+  EXPECT_EQ(m.headers().size(), 6u);  // the whole head, although the error came on line 3
+  const std::string resp = make_response(m, 400, r.reason, "t");
+  MessageView o;
+  ASSERT_EQ(parse_message(resp, o).status, ParseStatus::ok);
+  EXPECT_EQ(o.status_code(), 400);
+  EXPECT_EQ(o.reason_phrase(), "Bad Content-Length");
+  EXPECT_EQ(call_id(o), "c");
+  EXPECT_TRUE(validate_response(o).ok());
+  // A broken start line leaves nothing that looks like a request or a response.
+  EXPECT_EQ(parse_message(std::string_view("INVITE  sip:a@b SIP/2.0\r\n\r\n"), m).status, ParseStatus::invalid);
+  EXPECT_FALSE(m.is_request());
+  EXPECT_FALSE(m.is_response());
 }
 
 TEST(Parser, DatagramFraming) {
