@@ -795,33 +795,30 @@ void Shard::on_udp_recv_cqe(Shard& s, Op& op, const io_uring_cqe& cqe) {
     const auto bid = static_cast<std::uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
     s.udp_bufs_->take(bid);
     std::byte* buf = s.udp_bufs_->data(bid);
-    if (cqe.res > 0 && !(u.flags & kClosing) && u.remote.is_set()) {
-      // recv on a connected socket: the buffer is the payload. A full buffer may be a truncation.
-      const auto len = static_cast<std::size_t>(cqe.res);
-      if (len >= s.udp_bufs_->buffer_size()) {
-        ++s.stats_.udp_dropped;
-        kUdpRxDropped.inc();
+    const std::size_t cap = s.udp_bufs_->buffer_size();
+    if (cqe.res > 0 && !(u.flags & kClosing)) {
+      SockAddr peer = u.remote;
+      std::byte* payload = buf;
+      auto len = static_cast<std::size_t>(cqe.res);
+      bool ok;
+      if (u.remote.is_set()) {
+        ok = len < cap;  // recv on a connected socket: all payload; a full buffer may be a truncation
       } else {
-        ++s.stats_.udp_received;
-        s.rx_bid_ = bid;
-        s.rx_tailroom_ = s.udp_bufs_->buffer_size() - len;
-        u.handler->on_datagram(s, UdpId{op.index, u.generation}, u.remote, {buf, len});
-        s.rx_bid_ = -1;
-        s.rx_tailroom_ = 0;
+        io_uring_recvmsg_out* out = io_uring_recvmsg_validate(buf, cqe.res, &u.msg);
+        ok = out != nullptr && (out->flags & MSG_TRUNC) == 0;
+        if (ok) {
+          peer = SockAddr::from_sockaddr(static_cast<const sockaddr*>(io_uring_recvmsg_name(out)), out->namelen);
+          payload = static_cast<std::byte*>(io_uring_recvmsg_payload(out, &u.msg));
+          len = static_cast<std::size_t>(io_uring_recvmsg_payload_length(out, cqe.res, &u.msg));
+        }
       }
-    } else if (cqe.res > 0 && !(u.flags & kClosing)) {
-      io_uring_recvmsg_out* out = io_uring_recvmsg_validate(buf, cqe.res, &u.msg);
-      if (out == nullptr || (out->flags & MSG_TRUNC) != 0) {
+      if (!ok) {
         ++s.stats_.udp_dropped;
         kUdpRxDropped.inc();
       } else {
-        const SockAddr peer =
-            SockAddr::from_sockaddr(static_cast<const sockaddr*>(io_uring_recvmsg_name(out)), out->namelen);
-        auto* payload = static_cast<std::byte*>(io_uring_recvmsg_payload(out, &u.msg));
-        const auto len = static_cast<std::size_t>(io_uring_recvmsg_payload_length(out, cqe.res, &u.msg));
         ++s.stats_.udp_received;
         s.rx_bid_ = bid;
-        s.rx_tailroom_ = static_cast<std::size_t>(buf + s.udp_bufs_->buffer_size() - (payload + len));
+        s.rx_tailroom_ = static_cast<std::size_t>(buf + cap - (payload + len));
         u.handler->on_datagram(s, UdpId{op.index, u.generation}, peer, {payload, len});
         s.rx_bid_ = -1;
         s.rx_tailroom_ = 0;
@@ -851,8 +848,7 @@ bool Shard::send_to(UdpId out, const SockAddr& peer, std::span<const std::byte> 
   if (u == nullptr) return false;
   const std::int32_t copy = data.size() <= udp_copies_.block_size() ? udp_copies_.alloc() : -1;
   if (copy < 0) {
-    ++stats_.udp_send_dropped;
-    kUdpTxDropped.inc();
+    count_tx_drop();
     return false;
   }
   if (!data.empty()) std::memcpy(udp_copies_.data(copy), data.data(), data.size());
@@ -882,13 +878,17 @@ bool Shard::forward(UdpId out, const SockAddr& peer, std::span<const std::byte> 
 bool Shard::queue_udp(UdpSocket& u, const SockAddr& peer, const std::byte* data, std::size_t len,
                       std::int32_t bid, std::int32_t copy) {
   if (udp_tx_.size() >= cfg_.udp_sends_in_flight) {
-    ++stats_.udp_send_dropped;
-    kUdpTxDropped.inc();
+    count_tx_drop();
     return false;
   }
   udp_tx_.push_back(QueuedDatagram{peer, data, static_cast<std::uint32_t>(len), u.self, bid, copy});
   ++u.sends;  // close_udp() waits for it
   return true;
+}
+
+void Shard::count_tx_drop() noexcept {
+  ++stats_.udp_send_dropped;
+  kUdpTxDropped.inc();
 }
 
 void Shard::finish_udp_send(std::uint32_t udp, std::int32_t bid, std::int32_t copy, int res) {
@@ -940,8 +940,7 @@ void Shard::flush_udp() {
     for (; i < e; ++i) {
       const QueuedDatagram& d = udp_tx_[udp_tx_order_[i]];
       if (!submit_udp_send(u, d)) {
-        ++stats_.udp_send_dropped;
-        kUdpTxDropped.inc();
+        count_tx_drop();
         finish_udp_send(d.udp, d.bid, d.copy, 0);
         --stats_.udp_sent;  // counted as dropped, not sent
       }

@@ -84,13 +84,17 @@ struct ShardConfig {
   unsigned cq_entries = 8192;             // multishot receives post many CQEs per SQE
   std::uint32_t tcp_buffers = 512;        // provided buffers for TCP receive (power of two)
   std::uint32_t tcp_buffer_size = 4096;
-  std::uint32_t udp_buffers = 2048;       // provided buffers for UDP receive (power of two)
+  // Provided buffers for UDP receive (power of two). The kernel takes them in ring (FIFO) order, so
+  // the ring size is the cache working set: 1024 beat 4096 by ~5% in bench_udp_relay. Bursts beyond
+  // it wait in the socket buffer (ENOBUFS re-arm), nothing is lost.
+  std::uint32_t udp_buffers = 1024;
   std::uint32_t udp_buffer_size = 2048;   // header (16) + address (28) + payload + tailroom
   std::uint32_t udp_send_copies = 4096;   // max send_to() copies in flight (SendSlab blocks)
   std::uint32_t udp_sends_in_flight = 8192;  // queued in a turn, and SQEs in flight
   // Multishot recvmsg requests per UDP socket (1-4). The kernel gives one request at most 32
-  // datagrams per io_uring_enter; two double what a busy socket delivers per turn.
-  unsigned udp_recv_depth = 2;
+  // datagrams per io_uring_enter; 2 halves the turns for one very busy socket, but showed no CPU
+  // gain in bench_udp_relay and doubles the ENOBUFS re-arms when many sockets share the ring.
+  unsigned udp_recv_depth = 1;
   // A socket with at least this many datagrams in one turn sends them with one sendmmsg instead of
   // one SQE each (see bench/RESULTS.md); 0: always SQEs.
   std::uint32_t udp_mmsg_threshold = 4;
@@ -239,6 +243,7 @@ class Shard {
   void flush_udp();
   bool submit_udp_send(UdpSocket& u, const QueuedDatagram& d);
   void finish_udp_send(std::uint32_t udp, std::int32_t bid, std::int32_t copy, int res);
+  void count_tx_drop() noexcept;
   void maybe_release_udp(UdpSocket& u);
   static void use_fixed_file(io_uring_sqe* sqe, const UdpSocket& u) noexcept;
 

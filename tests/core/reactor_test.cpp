@@ -466,6 +466,82 @@ TEST(ShardUdp, BurstIntoTinyBufferRingRearmsAndLosesNothing) {
   EXPECT_EQ(shard->stats().udp_dropped, 0u);
 }
 
+TEST(ShardUdp, BurstGoesOutInSendmmsgBatchesInOrder) {
+  auto shard = make_shard();  // 64 buffers: a burst gives many forwards per turn
+  ASSERT_TRUE(shard);
+  struct Forwarder : UdpHandler {
+    void on_datagram(Shard& s, UdpId id, const SockAddr& peer, std::span<std::byte> payload) override {
+      EXPECT_TRUE(s.forward(id, peer, payload));
+    }
+  } h;
+  UdpOptions opts;
+  opts.recv_buffer = 1 << 20;
+  auto u = shard->open_udp(SockAddr::ipv4_loopback(0), h, opts);
+  ASSERT_TRUE(u);
+  const SockAddr addr = shard->udp_address(u.value());
+  constexpr int kBurst = 300;
+  const int fd = udp_client();
+  int rcv = 1 << 20;
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+  for (int i = 0; i < kBurst; ++i) {
+    const std::string m = "seq " + std::to_string(i);
+    ::sendto(fd, m.data(), m.size(), 0, addr.data(), addr.size());
+  }
+  std::vector<std::string> got;
+  run_with_client(
+      *shard,
+      [&] {
+        char buf[2048];
+        for (int i = 0; i < kBurst; ++i) {
+          const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+          if (n <= 0) break;
+          got.emplace_back(buf, static_cast<std::size_t>(n));
+        }
+      },
+      [&] { return true; });
+  ::close(fd);
+  ASSERT_EQ(got.size(), static_cast<std::size_t>(kBurst));
+  for (int i = 0; i < kBurst; ++i) EXPECT_EQ(got[i], "seq " + std::to_string(i));
+  EXPECT_GT(shard->stats().udp_mmsg_calls, 0u);
+  EXPECT_EQ(shard->stats().udp_sent, static_cast<std::uint64_t>(kBurst));
+}
+
+TEST(ShardUdp, ConnectedSocketReceivesFromItsPeerOnly) {
+  auto shard = make_shard();
+  ASSERT_TRUE(shard);
+  const int peer_fd = udp_client();
+  const int stranger_fd = udp_client();
+  const SockAddr peer = local_address(peer_fd).value();
+  struct Echo : UdpHandler {
+    std::vector<SockAddr> from;
+    void on_datagram(Shard& s, UdpId id, const SockAddr& p, std::span<std::byte> payload) override {
+      from.push_back(p);
+      EXPECT_TRUE(s.forward(id, p, payload));
+    }
+  } h;
+  UdpOptions opts;
+  opts.connect_to = peer;
+  auto u = shard->open_udp(SockAddr::ipv4_loopback(0), h, opts);
+  ASSERT_TRUE(u) << u.error().message;
+  const SockAddr addr = shard->udp_address(u.value());
+  std::string reply;
+  run_with_client(
+      *shard,
+      [&] {
+        ::sendto(stranger_fd, "no", 2, 0, addr.data(), addr.size());  // filtered by the kernel
+        ::sendto(peer_fd, "rtp", 3, 0, addr.data(), addr.size());
+        char buf[64];
+        const ssize_t n = ::recv(peer_fd, buf, sizeof(buf), 0);
+        reply.assign(buf, n > 0 ? static_cast<std::size_t>(n) : 0);
+      },
+      [&] { return true; });
+  ::close(peer_fd);
+  ::close(stranger_fd);
+  EXPECT_EQ(reply, "rtp");
+  ASSERT_EQ(h.from.size(), 1u);
+  EXPECT_TRUE(h.from[0] == peer);
+}
+
 // ---- loop control ----
 
 TEST(ShardLoop, StopFromAnotherThreadAndTimersFire) {
@@ -487,6 +563,27 @@ TEST(ShardLoop, StopFromAnotherThreadAndTimersFire) {
   EXPECT_GE(took, 100ms);
   EXPECT_LT(took, 2s);
   EXPECT_FALSE(shard->post(0, [](Shard&) {}));  // a standalone shard has no mailbox
+}
+
+TEST(ShardLoop, AnEarlierTimerMovesTheArmedWakeUp) {
+  auto shard = make_shard();
+  ASSERT_TRUE(shard);
+  // The loop keeps one kernel timeout armed for the next deadline (2 s here); a timer added later
+  // with an earlier deadline must move it, or the loop would sleep through it.
+  shard->add_timer(2s, [&] { shard->request_stop(); });
+  Instant fired_at{};
+  const Instant t0 = shard->now();  // add_timer counts from the loop's time, not from this line
+  shard->add_timer(10ms, [&] {
+    shard->add_timer(30ms, [&] {
+      fired_at = monotonic_now();
+      shard->request_stop();
+    });
+  });
+  auto r = shard->run();
+  EXPECT_TRUE(r);
+  ASSERT_NE(fired_at, Instant{});
+  EXPECT_GE(fired_at - t0, 40ms);
+  EXPECT_LT(fired_at - t0, 1s);
 }
 
 }  // namespace
