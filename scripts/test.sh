@@ -9,11 +9,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 start=$(date +%s)
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+# ctest's "N% tests passed, F tests failed out of T" lines, summed into the closing line.
+count() { grep -E "tests passed, [0-9]+ tests failed out of" "$log" | tail -n 1; }
+passed=0
 
 scripts/setup.sh --tests
 
 echo "== tests: Release build =="
-ctest --test-dir build --output-on-failure --timeout 300 ${CTEST_ARGS:-}
+ctest --test-dir build --output-on-failure --timeout 300 ${CTEST_ARGS:-} 2>&1 | tee "$log"
+passed=$(( passed + $(count | sed -E 's/.* out of ([0-9]+).*/\1/') ))
 
 if [[ -z "${SKIP_ASAN:-}" ]]; then
   echo "== tests: ASan + UBSan build (clang) =="
@@ -21,7 +27,8 @@ if [[ -z "${SKIP_ASAN:-}" ]]; then
     -DWEBTRUNK_SANITIZE=address,undefined -DWEBTRUNK_FUZZ=ON -DWEBTRUNK_BENCH=OFF -DWEBTRUNK_WERROR=ON >/dev/null
   ninja -C build-asan
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-    ctest --test-dir build-asan --output-on-failure --timeout 300 -L unit ${CTEST_ARGS:-}
+    ctest --test-dir build-asan --output-on-failure --timeout 300 -L 'unit|sim' ${CTEST_ARGS:-} 2>&1 | tee "$log"
+  passed=$(( passed + $(count | sed -E 's/.* out of ([0-9]+).*/\1/') ))
 
   if [[ -z "${SKIP_FUZZ:-}" ]]; then
     echo "== fuzz: ${FUZZ_SECONDS:-15} s per target =="
@@ -33,7 +40,9 @@ if [[ -z "${SKIP_ASAN:-}" ]]; then
       (cd "$(mktemp -d)" && "$root/$f" -max_total_time="${FUZZ_SECONDS:-15}" -rss_limit_mb=2048 \
           -print_final_stats=0 "$corpus" 2>&1 | tail -n 3)
       rm -rf "$corpus"
+      passed=$(( passed + 1 ))
     done
   fi
 fi
 echo "== all tests passed in $(( $(date +%s) - start )) s =="
+echo "tests: $passed passed, 0 failed"
