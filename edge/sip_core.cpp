@@ -317,8 +317,7 @@ void SipCore::on_trunk_request(core::Instant now, const core::SockAddr& from, co
 void SipCore::handle_flow_closed(core::Instant now, core::ConnId flow) {
   if (registrar_.remove_flow(flow) > 0) update_registration_gauge();
   std::vector<std::uint64_t> ids;
-  auto range = by_flow_.equal_range(flow_key(flow));
-  for (auto it = range.first; it != range.second; ++it) ids.push_back(it->second);
+  if (auto f = by_flow_.find(flow_key(flow)); f != by_flow_.end()) ids.assign(f->second.begin(), f->second.end());
   for (std::uint64_t id : ids) {
     auto it = calls_.find(id);
     if (it == calls_.end()) continue;

@@ -31,6 +31,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "core/clock.hpp"
@@ -191,7 +192,8 @@ class SipCore {
   std::unordered_map<std::uint64_t, CallPtr> calls_;
   std::unordered_map<std::string, std::uint64_t> by_browser_;  // Call-ID '\n' browser tag
   std::unordered_map<std::string, std::uint64_t> by_trunk_;    // trunk Call-ID (ours)
-  std::unordered_multimap<std::uint64_t, std::uint64_t> by_flow_;  // flow_key -> call
+  // flow_key -> its calls; a set per flow so that reaping one of many calls on a busy WebSocket is O(1).
+  std::unordered_map<std::uint64_t, std::unordered_set<std::uint64_t>> by_flow_;
   std::set<std::pair<core::Instant, std::uint64_t>> deadlines_;
   std::vector<std::uint64_t> reap_list_;
 };

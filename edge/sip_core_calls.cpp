@@ -82,12 +82,9 @@ void SipCore::reap(Call& call) {
   if (call.scheduled) deadlines_.erase(*call.scheduled);
   by_browser_.erase(browser_key(call.b_call_id, call.b_tag));
   by_trunk_.erase(call.t_call_id);
-  auto range = by_flow_.equal_range(flow_key(call.flow));
-  for (auto it = range.first; it != range.second; ++it) {
-    if (it->second == call.id) {
-      by_flow_.erase(it);
-      break;
-    }
+  if (auto f = by_flow_.find(flow_key(call.flow)); f != by_flow_.end()) {
+    f->second.erase(call.id);
+    if (f->second.empty()) by_flow_.erase(f);
   }
   if (!call.cdr_written) finish_call(core::Instant{}, call, 500, "internal: call dropped");
   calls_.erase(call.id);  // destroys `call`
@@ -225,7 +222,7 @@ void SipCore::start_call(core::Instant now, core::ConnId flow, const sip::Messag
 
   by_browser_[browser_key(call.b_call_id, call.b_tag)] = id;
   by_trunk_[call.t_call_id] = id;
-  by_flow_.emplace(flow_key(flow), id);
+  by_flow_[flow_key(flow)].insert(id);
   calls_.emplace(id, std::move(owned));
   kCallsStarted.inc();
   kCallsActive.inc();
