@@ -1,0 +1,110 @@
+// Internal to the reactor's .cpp files (reactor.cpp: ring, loop, timers, TCP; reactor_udp.cpp: UDP):
+// the slot types behind ConnId/UdpId and the flags and metrics both halves use. Not for other modules.
+#pragma once
+
+#include <liburing.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "core/metrics.hpp"
+#include "core/reactor.hpp"
+
+namespace webtrunk::core {
+namespace reactor_detail {
+
+inline const Counter kUdpRxDropped{"webtrunk_udp_rx_dropped_total",
+                                   "UDP datagrams dropped on receive: truncated (larger than a buffer) or malformed"};
+inline const Counter kUdpTxDropped{"webtrunk_udp_tx_dropped_total",
+                                   "UDP sends dropped before the kernel: no send slot or copy block free, or too large"};
+inline const Counter kUdpTxErrors{"webtrunk_udp_tx_errors_total", "UDP sends the kernel failed"};
+inline const Counter kEnobufs{"webtrunk_reactor_enobufs_total",
+                              "Receives that ran out of provided buffers (re-armed, nothing dropped)"};
+inline const Counter kAcceptErrors{"webtrunk_tcp_accept_errors_total", "accept() failures (EMFILE, ENFILE, ...)"};
+inline const Counter kRefused{"webtrunk_tcp_refused_total", "Connections refused by the handler"};
+
+constexpr std::uint16_t kTcpGroup = 0;
+constexpr std::uint16_t kUdpGroup = 1;
+
+// Conn / UdpSocket flags.
+constexpr std::uint16_t kLive = 1 << 0;
+constexpr std::uint16_t kReading = 1 << 1;       // a receive is armed (its final CQE not seen yet)
+constexpr std::uint16_t kSending = 1 << 2;       // a send is in flight
+constexpr std::uint16_t kClosing = 1 << 3;
+constexpr std::uint16_t kAborting = 1 << 4;      // closing without flushing
+constexpr std::uint16_t kStarved = 1 << 5;       // in a starved list, waiting for buffers
+constexpr std::uint16_t kFlushQueued = 1 << 6;   // in flush_list_
+constexpr std::uint16_t kReleaseQueued = 1 << 7; // in release_list_
+constexpr std::uint16_t kCancelSent = 1 << 8;    // the receive was asked to stop
+
+inline std::uint32_t next_generation(std::uint32_t g) noexcept { return g + 1 == 0 ? 1 : g + 1; }
+
+}  // namespace reactor_detail
+
+struct Shard::Listener {
+  Op accept_op;
+  Fd fd;
+  TcpHandler* handler = nullptr;
+  SockAddr local;
+  bool accepting = false;
+  bool closing = false;
+};
+
+// Kept small on purpose (~100 bytes): no per-connection buffers; output exists only while queued.
+struct Shard::Conn {
+  Op recv_op;
+  Op send_op;
+  std::vector<std::byte> out;      // in flight: must not move until its send completes
+  std::vector<std::byte> pending;  // queued behind `out`
+  TcpHandler* handler = nullptr;
+  std::uint32_t out_offset = 0;
+  int fd = -1;
+  std::uint32_t generation = 1;
+  int reason = 0;
+  std::uint16_t flags = 0;
+};
+
+constexpr unsigned kMaxUdpRecvDepth = 4;
+
+struct Shard::UdpSocket {
+  // Several multishot receives per socket: the kernel hands each at most 32 datagrams per pass
+  // before requeueing it to the next io_uring_enter, so one request caps a turn at 32 datagrams.
+  std::array<Op, kMaxUdpRecvDepth> recv_ops;
+  std::uint32_t self = 0;    // slot index
+  std::uint8_t armed = 0;    // bit k: recv_ops[k] is armed (its final CQE not seen)
+  std::uint8_t starved = 0;  // bit k: recv_ops[k] ended with ENOBUFS and waits for buffers
+  msghdr msg{};  // tells multishot recvmsg the room for the source address (no control data)
+  Fd fd;
+  UdpHandler* handler = nullptr;
+  SockAddr local;
+  SockAddr remote;  // set when connected
+  int fixed = -1;   // registered-file slot, or -1
+  std::uint32_t generation = 1;
+  std::uint32_t sends = 0;  // in flight; the socket is closed only when they are done
+  std::uint16_t flags = 0;
+};
+
+// Everything a sendmsg needs to stay valid until its CQE.
+struct Shard::UdpSend {
+  Op op;
+  msghdr msg{};
+  iovec iov{};
+  SockAddr peer;
+  std::uint32_t udp = 0;
+  std::int32_t bid = -1;   // a held receive buffer (forward)
+  std::int32_t copy = -1;  // a SendSlab block (send_to)
+};
+
+// A datagram queued by send_to()/forward() during a turn; flush_udp() sends it at the turn's end.
+struct Shard::QueuedDatagram {
+  SockAddr peer;
+  const std::byte* data;
+  std::uint32_t len;
+  std::uint32_t udp;
+  std::int32_t bid;
+  std::int32_t copy;
+};
+
+}  // namespace webtrunk::core

@@ -1,0 +1,341 @@
+// The shard's UDP half: sockets, multishot recvmsg into provided buffers, send_to/forward and the
+// per-turn batched sends. The loop, timers and TCP are in reactor.cpp.
+#include "core/reactor.hpp"
+#include "core/reactor_internal.hpp"
+
+#include <fmt/format.h>
+#include <netinet/tcp.h>
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+
+#include "core/log.hpp"
+#include "core/metrics.hpp"
+
+namespace webtrunk::core {
+using namespace reactor_detail;  // NOLINT(google-build-using-namespace): the reactor's own internals
+
+Result<UdpId> Shard::open_udp(const SockAddr& local, UdpHandler& handler, const UdpOptions& opts) {
+  auto fd = open_udp_socket(local, opts);
+  if (!fd) return fd.error();
+  auto bound = local_address(fd->get());
+  if (!bound) return bound.error();
+  std::uint32_t idx;
+  if (!free_udps_.empty()) {
+    idx = free_udps_.back();
+    free_udps_.pop_back();
+  } else {
+    idx = static_cast<std::uint32_t>(udps_.size());
+    UdpSocket& fresh = udps_.emplace_back();
+    fresh.self = idx;
+    for (Op& o : fresh.recv_ops) o = Op{&Shard::on_udp_recv_cqe, idx};
+  }
+  UdpSocket& u = udps_[idx];
+  u.fd = std::move(fd.value());
+  u.handler = &handler;
+  u.local = bound.value();
+  u.remote = opts.connect_to;
+  u.sends = 0;
+  u.flags = kLive;
+  u.msg = msghdr{};
+  u.msg.msg_namelen = SockAddr::capacity();
+  u.fixed = -1;
+  if (!free_fixed_.empty()) {
+    const int fd_value = u.fd.get();
+    if (io_uring_register_files_update(&ring_, static_cast<unsigned>(free_fixed_.back()), &fd_value, 1) == 1) {
+      u.fixed = free_fixed_.back();
+      free_fixed_.pop_back();
+    }
+  }
+  u.armed = u.starved = 0;
+  const unsigned depth = std::clamp(cfg_.udp_recv_depth, 1u, kMaxUdpRecvDepth);
+  for (unsigned k = 0; k < depth; ++k) arm_udp_recv(u, k);
+  return UdpId{idx, u.generation};
+}
+
+Shard::UdpSocket* Shard::live_udp(UdpId id) noexcept {
+  if (id.index >= udps_.size()) return nullptr;
+  UdpSocket& u = udps_[id.index];
+  return (u.flags & kLive) && !(u.flags & kClosing) && u.generation == id.generation ? &u : nullptr;
+}
+
+SockAddr Shard::udp_address(UdpId id) const {
+  auto* u = const_cast<Shard*>(this)->live_udp(id);
+  return u == nullptr ? SockAddr{} : u->local;
+}
+
+bool Shard::close_udp(UdpId id) {
+  UdpSocket* u = live_udp(id);
+  if (u == nullptr) return false;
+  u->flags |= kClosing;
+  for (unsigned k = 0; k < kMaxUdpRecvDepth; ++k) {
+    if (u->armed & (1u << k)) cancel_op(&u->recv_ops[k]);
+  }
+  maybe_release_udp(*u);
+  return true;
+}
+
+void Shard::maybe_release_udp(UdpSocket& u) {
+  if (!(u.flags & kLive) || !(u.flags & kClosing) || u.armed != 0 || u.sends > 0) return;
+  if (u.fixed >= 0) {
+    // The table holds its own reference to the socket: drop it, or close() would not close.
+    const int none = -1;
+    (void)io_uring_register_files_update(&ring_, static_cast<unsigned>(u.fixed), &none, 1);
+    free_fixed_.push_back(u.fixed);
+    u.fixed = -1;
+  }
+  u.fd.reset();
+  u.flags = 0;
+  u.handler = nullptr;
+  u.starved = 0;
+  u.generation = next_generation(u.generation);
+  free_udps_.push_back(u.self);
+}
+
+void Shard::use_fixed_file(io_uring_sqe* sqe, const UdpSocket& u) noexcept {
+  if (u.fixed < 0) return;
+  sqe->fd = u.fixed;
+  sqe->flags |= IOSQE_FIXED_FILE;
+}
+
+void Shard::arm_udp_recv(UdpSocket& u, unsigned k) {
+  io_uring_sqe* sqe = get_sqe();
+  if (sqe == nullptr) return;
+  if (u.remote.is_set()) {
+    // Connected: the peer is known, so a plain multishot recv skips the per-datagram header and
+    // source-address copies of recvmsg.
+    io_uring_prep_recv_multishot(sqe, u.fd.get(), nullptr, 0, 0);
+  } else {
+    io_uring_prep_recvmsg_multishot(sqe, u.fd.get(), &u.msg, 0);
+  }
+  use_fixed_file(sqe, u);
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = kUdpGroup;
+  set_op(sqe, &u.recv_ops[k]);
+  u.armed = static_cast<std::uint8_t>(u.armed | (1u << k));
+}
+
+void Shard::on_udp_recv_cqe(Shard& s, Op& op, const io_uring_cqe& cqe) {
+  UdpSocket& u = s.udps_[op.index];
+  const auto k = static_cast<unsigned>(&op - u.recv_ops.data());
+  const bool more = cqe.flags & IORING_CQE_F_MORE;
+  if (!more) u.armed = static_cast<std::uint8_t>(u.armed & ~(1u << k));
+  if (cqe.flags & IORING_CQE_F_BUFFER) {
+    const auto bid = static_cast<std::uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
+    s.udp_bufs_->take(bid);
+    std::byte* buf = s.udp_bufs_->data(bid);
+    const std::size_t cap = s.udp_bufs_->buffer_size();
+    if (cqe.res > 0 && !(u.flags & kClosing)) {
+      SockAddr peer = u.remote;
+      std::byte* payload = buf;
+      auto len = static_cast<std::size_t>(cqe.res);
+      bool ok;
+      if (u.remote.is_set()) {
+        ok = len < cap;  // recv on a connected socket: all payload; a full buffer may be a truncation
+      } else {
+        io_uring_recvmsg_out* out = io_uring_recvmsg_validate(buf, cqe.res, &u.msg);
+        ok = out != nullptr && (out->flags & MSG_TRUNC) == 0;
+        if (ok) {
+          peer = SockAddr::from_sockaddr(static_cast<const sockaddr*>(io_uring_recvmsg_name(out)), out->namelen);
+          payload = static_cast<std::byte*>(io_uring_recvmsg_payload(out, &u.msg));
+          len = static_cast<std::size_t>(io_uring_recvmsg_payload_length(out, cqe.res, &u.msg));
+        }
+      }
+      if (!ok) {
+        ++s.stats_.udp_dropped;
+        kUdpRxDropped.inc();
+      } else {
+        ++s.stats_.udp_received;
+        s.rx_bid_ = bid;
+        s.rx_tailroom_ = static_cast<std::size_t>(buf + cap - (payload + len));
+        u.handler->on_datagram(s, UdpId{op.index, u.generation}, peer, {payload, len});
+        s.rx_bid_ = -1;
+        s.rx_tailroom_ = 0;
+      }
+    }
+    s.udp_bufs_->unref(bid);
+  }
+  if (more) return;
+  if (u.flags & kClosing) {
+    s.maybe_release_udp(u);
+  } else if (cqe.res == -ENOBUFS) {
+    ++s.stats_.enobufs;
+    kEnobufs.inc();
+    u.starved = static_cast<std::uint8_t>(u.starved | (1u << k));
+    if (!(u.flags & kStarved)) {
+      u.flags |= kStarved;
+      s.starved_udp_.push_back(op.index);
+    }
+  } else {
+    ++s.stats_.recv_rearms;
+    s.arm_udp_recv(u, k);
+  }
+}
+
+bool Shard::send_to(UdpId out, const SockAddr& peer, std::span<const std::byte> data) {
+  UdpSocket* u = live_udp(out);
+  if (u == nullptr) return false;
+  const std::int32_t copy = data.size() <= udp_copies_.block_size() ? udp_copies_.alloc() : -1;
+  if (copy < 0) {
+    count_tx_drop();
+    return false;
+  }
+  if (!data.empty()) std::memcpy(udp_copies_.data(copy), data.data(), data.size());
+  if (!queue_udp(*u, peer, udp_copies_.data(copy), data.size(), -1, copy)) {
+    udp_copies_.free(copy);
+    return false;
+  }
+  return true;
+}
+
+bool Shard::forward(UdpId out, const SockAddr& peer, std::span<const std::byte> view) {
+  if (rx_bid_ < 0) return send_to(out, peer, view);
+  const auto bid = static_cast<std::uint16_t>(rx_bid_);
+  if (!udp_bufs_->contains(view.data(), bid) || !udp_bufs_->contains(view.data() + view.size(), bid)) {
+    return send_to(out, peer, view);
+  }
+  UdpSocket* u = live_udp(out);
+  if (u == nullptr) return false;
+  udp_bufs_->ref(bid);  // back to the kernel once the send is done, not after on_datagram
+  if (!queue_udp(*u, peer, view.data(), view.size(), rx_bid_, -1)) {
+    udp_bufs_->unref(bid);
+    return false;
+  }
+  return true;
+}
+
+bool Shard::queue_udp(UdpSocket& u, const SockAddr& peer, const std::byte* data, std::size_t len,
+                      std::int32_t bid, std::int32_t copy) {
+  if (udp_tx_.size() >= cfg_.udp_sends_in_flight) {
+    count_tx_drop();
+    return false;
+  }
+  udp_tx_.push_back(QueuedDatagram{peer, data, static_cast<std::uint32_t>(len), u.self, bid, copy});
+  ++u.sends;  // close_udp() waits for it
+  return true;
+}
+
+void Shard::count_tx_drop() noexcept {
+  ++stats_.udp_send_dropped;
+  kUdpTxDropped.inc();
+}
+
+void Shard::finish_udp_send(std::uint32_t udp, std::int32_t bid, std::int32_t copy, int res) {
+  if (res >= 0) {
+    ++stats_.udp_sent;
+  } else {
+    ++stats_.udp_send_errors;
+    kUdpTxErrors.inc();
+  }
+  if (bid >= 0) udp_bufs_->unref(static_cast<std::uint16_t>(bid));
+  if (copy >= 0) udp_copies_.free(copy);
+  --udps_[udp].sends;
+}
+
+// End of turn: each socket's datagrams, in order. A socket with several goes out with sendmmsg
+// (one syscall, no completions to reap); a lone datagram, or what sendmmsg could not take because
+// the socket buffer is full, becomes an SQE in this turn's submit.
+void Shard::flush_udp() {
+  if (udp_tx_.empty()) return;
+  const std::size_t n = udp_tx_.size();
+  udp_tx_order_.resize(n);
+  for (std::size_t i = 0; i < n; ++i) udp_tx_order_[i] = static_cast<std::uint32_t>(i);
+  std::stable_sort(udp_tx_order_.begin(), udp_tx_order_.end(),
+                   [this](std::uint32_t a, std::uint32_t b) { return udp_tx_[a].udp < udp_tx_[b].udp; });
+  for (std::size_t g = 0; g < n;) {
+    const std::uint32_t ui = udp_tx_[udp_tx_order_[g]].udp;
+    std::size_t e = g;
+    while (e < n && udp_tx_[udp_tx_order_[e]].udp == ui) ++e;
+    UdpSocket& u = udps_[ui];
+    std::size_t i = g;
+    if (cfg_.udp_mmsg_threshold > 0 && e - g >= cfg_.udp_mmsg_threshold) {
+      while (i < e) {
+        mmsg_.clear();
+        for (std::size_t j = i; j < e && !mmsg_.full(); ++j) {
+          const QueuedDatagram& d = udp_tx_[udp_tx_order_[j]];
+          mmsg_.add(d.data, d.len, u.remote.is_set() && d.peer == u.remote ? nullptr : &d.peer);
+        }
+        ++stats_.udp_mmsg_calls;
+        const int r = mmsg_.send(u.fd.get(), 0);
+        if (r == -EAGAIN || r == -EWOULDBLOCK || r == -ENOBUFS) break;  // the rest wait in io_uring
+        const std::size_t done = r > 0 ? static_cast<std::size_t>(r) : 1;  // r < 0: entry i failed
+        for (std::size_t k = 0; k < done; ++k) {
+          const QueuedDatagram& d = udp_tx_[udp_tx_order_[i + k]];
+          finish_udp_send(d.udp, d.bid, d.copy, r > 0 ? 0 : r);
+        }
+        i += done;
+      }
+    }
+    for (; i < e; ++i) {
+      const QueuedDatagram& d = udp_tx_[udp_tx_order_[i]];
+      if (!submit_udp_send(u, d)) {
+        count_tx_drop();
+        finish_udp_send(d.udp, d.bid, d.copy, 0);
+        --stats_.udp_sent;  // counted as dropped, not sent
+      }
+    }
+    if (u.flags & kClosing) maybe_release_udp(u);
+    g = e;
+  }
+  udp_tx_.clear();
+}
+
+bool Shard::submit_udp_send(UdpSocket& u, const QueuedDatagram& d) {
+  std::uint32_t idx;
+  if (!free_udp_sends_.empty()) {
+    idx = free_udp_sends_.back();
+    free_udp_sends_.pop_back();
+  } else if (udp_sends_.size() < cfg_.udp_sends_in_flight) {
+    idx = static_cast<std::uint32_t>(udp_sends_.size());
+    udp_sends_.emplace_back().op = Op{&Shard::on_udp_send_cqe, idx};
+  } else {
+    return false;
+  }
+  io_uring_sqe* sqe = get_sqe();
+  if (sqe == nullptr) {
+    free_udp_sends_.push_back(idx);
+    return false;
+  }
+  UdpSend& m = udp_sends_[idx];
+  m.udp = d.udp;
+  m.bid = d.bid;
+  m.copy = d.copy;
+  if (u.remote.is_set() && d.peer == u.remote) {
+    // Connected socket: a plain send skips the msghdr copy and the per-packet route lookup.
+    io_uring_prep_send(sqe, u.fd.get(), d.data, d.len, 0);
+  } else if (send_with_addr_) {
+    // Linux 6.1+: IORING_OP_SEND takes the destination in addr2/addr_len, which skips copying and
+    // importing a msghdr and its iovec per datagram (bench/RESULTS.md).
+    m.peer = d.peer;
+    io_uring_prep_send(sqe, u.fd.get(), d.data, d.len, 0);
+    sqe->addr2 = reinterpret_cast<std::uintptr_t>(m.peer.data());
+    sqe->addr_len = static_cast<std::uint16_t>(m.peer.size());
+  } else {
+    m.peer = d.peer;
+    m.iov.iov_base = const_cast<std::byte*>(d.data);
+    m.iov.iov_len = d.len;
+    m.msg = msghdr{};
+    m.msg.msg_name = m.peer.data();
+    m.msg.msg_namelen = m.peer.size();
+    m.msg.msg_iov = &m.iov;
+    m.msg.msg_iovlen = 1;
+    io_uring_prep_sendmsg(sqe, u.fd.get(), &m.msg, 0);
+  }
+  use_fixed_file(sqe, u);
+  set_op(sqe, &m.op);
+  return true;
+}
+
+void Shard::on_udp_send_cqe(Shard& s, Op& op, const io_uring_cqe& cqe) {
+  UdpSend& m = s.udp_sends_[op.index];
+  s.finish_udp_send(m.udp, m.bid, m.copy, cqe.res);
+  m.bid = m.copy = -1;
+  UdpSocket& u = s.udps_[m.udp];
+  if (u.flags & kClosing) s.maybe_release_udp(u);
+  s.free_udp_sends_.push_back(op.index);
+}
+
+}  // namespace webtrunk::core
