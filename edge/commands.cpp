@@ -7,38 +7,6 @@
 namespace webtrunk::edge {
 namespace {
 
-FlagSet auth_flags() {
-  FlagSet f("auth", "The hosted auth service: trades a customer token for an edge token.");
-  f.add({"listen", "ADDR:PORT", "HTTP listen address", "127.0.0.1:8443", false});
-  f.add({"db", "FILE", "SQLite account store (WAL)", "webtrunk-accounts.db", false});
-  f.add({"edge-secret-file", "FILE", "secrets shared with the edges, one `kid:secret` per line", "", false});
-  f.add({"admin-token", "TOKEN", "bearer token for the admin API", "", false});
-  f.add({"edge-uri", "URL", "WebSocket URI of the edge handed to browsers", "ws://127.0.0.1:8080", false});
-  f.add({"clock-skew", "SECONDS", "tolerated clock difference for token expiry", "30", false});
-  f.add({"log-level", "LEVEL", "debug, info, warn or error", "info", false});
-  return f;
-}
-
-FlagSet mint_flags() {
-  FlagSet f("mint", "Mint a customer token (what a customer's servlet hands to its web page) as JSON.");
-  f.add({"account", "ID", "account id at the auth service", "", false});
-  f.add({"secret-file", "FILE", "file holding the customer secret", "", false});
-  f.add({"username", "NAME", "the caller's name inside the token", "web", false});
-  f.add({"ttl", "SECONDS", "token lifetime", "300", false});
-  f.add({"algorithm", "ALG", "sha256 or sha1", "sha256", false});
-  return f;
-}
-
-FlagSet servlet_flags() {
-  FlagSet f("servlet", "The customer-side token endpoint, run beside the customer's web site.");
-  f.add({"listen", "ADDR:PORT", "HTTP listen address", "127.0.0.1:8081", false});
-  f.add({"account", "ID", "account id at the auth service", "", false});
-  f.add({"secret-file", "FILE", "file holding the customer secret", "", false});
-  f.add({"origin", "URL", "page origin allowed to fetch tokens", "", true});
-  f.add({"ttl", "SECONDS", "token lifetime", "300", false});
-  return f;
-}
-
 FlagSet bench_flags() {
   FlagSet f("bench", "The bundled load test: emulated browsers and trunk against an edge.");
   f.add({"edge", "URL", "WebSocket URL of the edge under test", "ws://127.0.0.1:8080", false});
@@ -53,9 +21,6 @@ int not_yet(const char* what) {
   return 1;
 }
 
-int run_auth(const FlagValues&) { return not_yet("`auth` (the hosted auth service)"); }
-int run_mint(const FlagValues&) { return not_yet("`mint`"); }
-int run_servlet(const FlagValues&) { return not_yet("`servlet`"); }
 int run_bench(const FlagValues&) { return not_yet("`bench` (the bundled load test)"); }
 
 }  // namespace

@@ -20,7 +20,13 @@ const std::vector<Command>& commands();
 
 FlagSet edge_flags();
 FlagSet demo_flags();
+FlagSet auth_flags();     // edge/cmd_auth.cpp
+FlagSet mint_flags();     // edge/cmd_customer.cpp
+FlagSet servlet_flags();  // edge/cmd_customer.cpp
 int run_edge(const FlagValues& flags);
 int run_demo(const FlagValues& flags);
+int run_auth(const FlagValues& flags);
+int run_mint(const FlagValues& flags);
+int run_servlet(const FlagValues& flags);
 
 }  // namespace webtrunk::edge

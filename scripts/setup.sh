@@ -10,7 +10,7 @@ want_tests=0
 [[ "${1:-}" == "--tests" ]] && want_tests=1
 
 pkgs=(cmake ninja-build g++ pkg-config liburing-dev libssl-dev libnice-dev libsrtp2-dev libusrsctp-dev
-      libfmt-dev libbenchmark-dev libgtest-dev libgmock-dev libsqlite3-dev ca-certificates)
+      libfmt-dev libbenchmark-dev libgtest-dev libgmock-dev libsqlite3-dev nlohmann-json3-dev ca-certificates)
 if (( want_tests )); then
   pkgs+=(clang libclang-rt-14-dev chromium sip-tester iproute2 procps)
 fi
