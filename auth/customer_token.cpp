@@ -7,6 +7,7 @@
 #include <array>
 
 #include "auth/base64.hpp"
+#include "core/http_server.hpp"
 #include "core/metrics.hpp"
 
 namespace webtrunk::auth {
@@ -27,32 +28,7 @@ std::string signed_string(std::int64_t expires, std::string_view username) {
   return fmt::format("{}:{}", expires, username);
 }
 
-void append_json_string(std::string& out, std::string_view v) {
-  out += '"';
-  for (char c : v) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '<':
-        out += "\\u003c";
-        break;  // safe inside a <script> body too
-      case '>':
-        out += "\\u003e";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += fmt::format("\\u{:04x}", static_cast<unsigned>(static_cast<unsigned char>(c)));
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
-}
+void append_json_string(std::string& out, std::string_view v) { out += core::json_quote(v); }
 
 CustomerTokenError reject(CustomerTokenError e) noexcept {
   kCustomerRejected.inc();
