@@ -1,0 +1,121 @@
+// The offer/answer rules of issue 4: the SDP the edge writes toward each side is generated from
+// call state (the browser's offer as data, the media session's LocalMedia, the codec map), never
+// patched from the other side's SDP. Two dialects (research/features.md §2.6):
+// - toward the browser: ICE-lite, DTLS-SRTP (a=setup:passive), rtcp-mux, BUNDLE of one audio m-line;
+// - toward the trunk: plain RTP/AVP with the codecs trunks understand and none of the WebRTC lines.
+//
+// Pure functions: they read no clock, own no socket and keep no state. Results own their strings
+// (nothing points into the SDP text they were given).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.hpp"
+#include "core/socket.hpp"
+#include "media/types.hpp"
+
+namespace webtrunk::edge {
+
+struct SdpCodec {
+  std::uint8_t pt;
+  std::string name;
+  std::uint32_t clock_rate;
+  std::uint8_t channels = 1;
+  std::string fmtp;
+};
+
+// A browser m-line the edge does not carry (video, data channel, a second audio): answered with
+// port 0 (RFC 3264 §6).
+struct SdpOtherStream {
+  std::string media;
+  std::string proto;
+  std::string mid;
+  std::string fmt;  // the first format offered, repeated in the rejecting answer
+};
+
+struct BrowserOffer {
+  media::BrowserRemote remote;        // a=ice-ufrag/ice-pwd (media or session level), a=fingerprint:sha-256
+  std::string setup;                  // actpass / active / passive as offered (empty if absent)
+  std::string mid;                    // the audio m-line's a=mid (may be empty)
+  std::string proto;                  // "UDP/TLS/RTP/SAVPF" as offered
+  std::vector<SdpCodec> codecs;       // the audio codecs in the browser's order
+  std::vector<SdpOtherStream> others; // video / application m-lines: rejected with port 0 in our answer
+  media::Direction direction = media::Direction::sendrecv;
+  // Where the audio m-line sits among the offer's m-lines: the answer keeps the offer's order
+  // (RFC 3264 §6), so `others` before this index come before the audio section.
+  std::size_t audio_index = 0;
+  // The browser's a=rtcp-rsize: echoed in the answer (RFC 5506 needs both sides to agree).
+  bool rtcp_rsize = false;
+};
+
+// Reads a browser's offer (its INVITE, a re-INVITE or an UPDATE). Errors say why in words fit for a
+// SIP 488 reason: "no audio stream", "no ICE credentials", "no DTLS fingerprint (sha-256)", "no codec
+// a trunk understands (PCMU, PCMA, G722)", "DTLS role passive offered (the edge is the DTLS server)",
+// "malformed SDP: <what>".
+core::Result<BrowserOffer> read_browser_offer(std::string_view sdp);
+
+// o= fields the caller keeps per leg: session_id fixed for the dialog, version bumped per new SDP
+// (RFC 3264 §8).
+struct SdpOrigin {
+  std::uint64_t session_id = 0;
+  std::uint64_t version = 0;
+};
+
+// Toward the trunk: plain RTP/AVP, c= and m= from local.trunk_addr, the browser's codecs that trunks
+// understand (PCMU, PCMA, G722, telephone-event/8000; never Opus in our offer, since we cannot know
+// the trunk has it) in the browser's order with the browser's payload numbers, a=rtpmap/fmtp,
+// a=ptime:20, the offer's direction; none of ICE, DTLS, extmap, msid, ssrc, rtcp-fb, mid, BUNDLE.
+std::string write_trunk_offer(const BrowserOffer& offer, const media::LocalMedia& local, const SdpOrigin& origin);
+
+// The trunk's SDP (its answer, or an offer in its re-INVITE).
+struct TrunkSdp {
+  core::SockAddr rtp;                  // c= (media or session level) and the audio m= port
+  std::optional<core::SockAddr> rtcp;  // a=rtcp if present (else RTCP is on rtp port + 1)
+  bool rtcp_mux = false;
+  std::vector<SdpCodec> codecs;        // in the trunk's order of preference
+  // RFC 3264 §8.4 / RFC 2543 hold: c=0.0.0.0 means "send me nothing"; read as sendonly (or
+  // inactive), with `rtp` left at 0.0.0.0.
+  media::Direction direction = media::Direction::sendrecv;
+};
+// Errors: "malformed SDP: <what>", "no audio stream", "audio stream rejected (port 0)", "no
+// connection address (c=)", "c= address is not an IPv4 address", "media profile <p> is not RTP/AVP".
+core::Result<TrunkSdp> read_trunk_sdp(std::string_view sdp);
+
+// Which codecs flow: the trunk's codecs (its order) that the browser offered, matched by name and
+// clock rate, each side keeping its own payload number; then telephone-event mapped by clock rate
+// (the audio codec's clock first; research/features.md §2.6: the DTMF clock must match). Empty
+// codecs = nothing in common (the caller answers 488).
+media::CodecMap map_codecs(const BrowserOffer& offer, const TrunkSdp& trunk);
+
+// Early media before the trunk's SDP is known (a 180 without SDP): the first codec of the offer a
+// trunk understands, plus telephone-event/8000 if offered. Trunk payload numbers equal the
+// browser's, since our trunk offer carries the browser's numbers.
+media::CodecMap provisional_codecs(const BrowserOffer& offer);
+
+// Toward the browser: a=ice-lite (session level), a=group:BUNDLE <mid>, m=audio <port> <proto as
+// offered> <pts>, c= from local.browser_addr, a=mid, a=ice-ufrag/ice-pwd (local.ice),
+// a=fingerprint:sha-256 local.fingerprint, a=setup:passive, a=rtcp-mux, the codecs of `codecs` with the
+// BROWSER's payload numbers and the browser's own rtpmap/fmtp lines for them, telephone-event, the
+// direction, one host candidate (a=candidate:1 1 udp 2130706431 <ip> <port> typ host) and
+// a=end-of-candidates. Other m-lines answered with port 0. With empty `codecs` the audio m-line is
+// answered with port 0 too (callers answer 488 instead; this keeps the SDP valid).
+std::string write_browser_answer(const BrowserOffer& offer, const media::CodecMap& codecs, media::Direction dir,
+                                 const media::LocalMedia& local, const SdpOrigin& origin);
+
+// What we answer to an offered direction (RFC 3264 §6.1): sendonly -> recvonly, recvonly -> sendonly,
+// sendrecv and inactive unchanged.
+media::Direction answer_direction(media::Direction offered);
+// The direction to answer the browser with when the trunk leg negotiated `trunk` (the direction in
+// the trunk's SDP, from the trunk's side): the edge sends to the browser only what the trunk sends
+// and the browser accepts, and takes from the browser only what the browser sends and the trunk
+// accepts. Always a subset of answer_direction(browser_offered), so Chromium accepts it.
+media::Direction answer_direction(media::Direction browser_offered, media::Direction trunk);
+
+// "sendrecv" / "sendonly" / "recvonly" / "inactive" (anything else: sendrecv).
+media::Direction parse_direction(std::string_view s) noexcept;
+
+}  // namespace webtrunk::edge
