@@ -128,14 +128,16 @@ int rank(char type) noexcept {
   }
 }
 constexpr int kConnectionRank = 4;
+constexpr int kAttributeRank = 9;
 
 void write_section(Writer& w, const std::optional<Connection>& c, const std::vector<Line>& other,
                    const std::vector<Attribute>& attributes) {
-  for (const Line& l : other)
-    if (rank(l.type) < kConnectionRank) w.line(l.type, l.value);
-  if (c) w.connection(*c);
-  for (const Line& l : other)
-    if (rank(l.type) > kConnectionRank) w.line(l.type, l.value);
+  // A stable sort by rank: one pass per rank (sections hold a handful of such lines).
+  for (int r = 0; r < kAttributeRank; ++r) {
+    if (r == kConnectionRank && c) w.connection(*c);
+    for (const Line& l : other)
+      if (rank(l.type) == r) w.line(l.type, l.value);
+  }
   for (const Attribute& a : attributes) w.attribute(a);
 }
 
