@@ -1,0 +1,493 @@
+#include "media/dtls.hpp"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cstring>
+
+#include "core/bytes.hpp"
+#include "core/log.hpp"
+
+namespace webtrunk::media {
+
+namespace {
+
+constexpr std::size_t kRecordHeader = 13;  // RFC 6347 §4.1: type, version, epoch, sequence, length
+constexpr std::uint8_t kContentAlert = 21;
+constexpr std::uint8_t kContentHandshake = 22;
+constexpr core::Duration kInitialRto = std::chrono::seconds(1);  // RFC 6347 §4.2.4.1
+constexpr core::Duration kMaxRto = std::chrono::seconds(60);
+// 1+2+4+8+16+32 s: a browser that has not answered in a minute is gone.
+constexpr unsigned kMaxRetransmits = 6;
+// After the keys, a client that keeps losing our final flight gets it this many times at most.
+constexpr unsigned kMaxAnswersAfterKeys = 8;
+
+// AEAD suites only (the browsers all offer them): ECDSA for our generated certificate, RSA for a
+// loaded one.
+constexpr const char* kCiphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:"
+    "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305";
+
+constexpr std::array<SrtpProfile, 3> kDefaultProfiles = {
+    SrtpProfile::aead_aes_256_gcm, SrtpProfile::aead_aes_128_gcm, SrtpProfile::aes_cm_128_hmac_sha1_80};
+
+const char* openssl_profile_name(SrtpProfile p) noexcept {
+  switch (p) {
+    case SrtpProfile::aes_cm_128_hmac_sha1_80: return "SRTP_AES128_CM_SHA1_80";
+    case SrtpProfile::aead_aes_128_gcm: return "SRTP_AEAD_AES_128_GCM";
+    case SrtpProfile::aead_aes_256_gcm: return "SRTP_AEAD_AES_256_GCM";
+  }
+  return "";
+}
+
+std::optional<SrtpProfile> profile_from_openssl_id(unsigned long id) noexcept {
+  switch (id) {
+    case SRTP_AES128_CM_SHA1_80: return SrtpProfile::aes_cm_128_hmac_sha1_80;
+    case SRTP_AEAD_AES_128_GCM: return SrtpProfile::aead_aes_128_gcm;
+    case SRTP_AEAD_AES_256_GCM: return SrtpProfile::aead_aes_256_gcm;
+    default: return std::nullopt;
+  }
+}
+
+std::string sha256_fingerprint(const X509* cert) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
+  unsigned int n = 0;
+  if (X509_digest(cert, EVP_sha256(), md.data(), &n) != 1) return {};
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(n * 3);
+  for (unsigned i = 0; i < n; ++i) {
+    if (i) out.push_back(':');
+    out.push_back(kHex[md[i] >> 4]);
+    out.push_back(kHex[md[i] & 15]);
+  }
+  return out;
+}
+
+std::string upper(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// The newest OpenSSL error on this thread, for a log line or a failure reason.
+std::string openssl_error(const char* what) {
+  const unsigned long e = ERR_peek_last_error();
+  ERR_clear_error();
+  const char* reason = e ? ERR_reason_error_string(e) : nullptr;
+  return reason ? std::string(what) + ": " + reason : std::string(what);
+}
+
+int ssl_ex_index() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+// OpenSSL's own DTLS timer reads the wall clock, which sans-IO code must not depend on. It is
+// pushed out of reach (an hour) and the endpoint retransmits its flights on its own timer, driven
+// by `now`, by sending the same bytes again (a flight the browser lost is not in its replay
+// window, so the copy is accepted as the original would have been).
+unsigned int no_openssl_timer(SSL*, unsigned int) { return 3600u * 1000u * 1000u; }
+
+struct PkeyFree {
+  void operator()(EVP_PKEY* p) const noexcept { EVP_PKEY_free(p); }
+};
+struct X509Free {
+  void operator()(X509* p) const noexcept { X509_free(p); }
+};
+struct BioFree {
+  void operator()(BIO* p) const noexcept { BIO_free(p); }
+};
+
+}  // namespace
+
+// ---- DtlsIdentity ----
+
+DtlsIdentity::~DtlsIdentity() { SSL_CTX_free(ctx_); }
+
+core::Result<std::shared_ptr<DtlsIdentity>> DtlsIdentity::generate() {
+  std::unique_ptr<EVP_PKEY, PkeyFree> key(EVP_EC_gen("P-256"));
+  if (!key) return core::Error{-1, openssl_error("cannot generate the DTLS key (ECDSA P-256)")};
+  std::unique_ptr<X509, X509Free> cert(X509_new());
+  std::uint64_t serial = 0;
+  if (!cert || RAND_bytes(reinterpret_cast<unsigned char*>(&serial), sizeof serial) != 1) {
+    return core::Error{-1, openssl_error("cannot make the DTLS certificate")};
+  }
+  // Browsers check only the fingerprint, never the dates or the name (RFC 8827 §6.5); the dates
+  // are generous so a long-running edge never presents an expired certificate to a stricter peer.
+  X509_set_version(cert.get(), 2);
+  ASN1_INTEGER_set_uint64(X509_get_serialNumber(cert.get()), serial >> 1);
+  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -24L * 3600);
+  X509_gmtime_adj(X509_getm_notAfter(cert.get()), 10L * 365 * 24 * 3600);
+  X509_NAME* name = X509_get_subject_name(cert.get());
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("webtrunk"), -1, -1,
+                             0);
+  X509_set_issuer_name(cert.get(), name);
+  if (X509_set_pubkey(cert.get(), key.get()) != 1 || X509_sign(cert.get(), key.get(), EVP_sha256()) == 0) {
+    return core::Error{-1, openssl_error("cannot sign the DTLS certificate")};
+  }
+  return from_cert_and_key(cert.get(), key.get());
+}
+
+core::Result<std::shared_ptr<DtlsIdentity>> DtlsIdentity::load(const std::string& cert_pem,
+                                                               const std::string& key_pem) {
+  std::unique_ptr<BIO, BioFree> cb(BIO_new_file(cert_pem.c_str(), "r"));
+  if (!cb) return core::Error{-2, "cannot open the DTLS certificate file " + cert_pem};
+  std::unique_ptr<X509, X509Free> cert(PEM_read_bio_X509(cb.get(), nullptr, nullptr, nullptr));
+  if (!cert) return core::Error{-22, openssl_error(("no PEM certificate in " + cert_pem).c_str())};
+  std::unique_ptr<BIO, BioFree> kb(BIO_new_file(key_pem.c_str(), "r"));
+  if (!kb) return core::Error{-2, "cannot open the DTLS key file " + key_pem};
+  std::unique_ptr<EVP_PKEY, PkeyFree> key(PEM_read_bio_PrivateKey(kb.get(), nullptr, nullptr, nullptr));
+  if (!key) return core::Error{-22, openssl_error(("no PEM private key in " + key_pem).c_str())};
+  return from_cert_and_key(cert.get(), key.get());
+}
+
+core::Result<std::shared_ptr<DtlsIdentity>> DtlsIdentity::from_cert_and_key(X509* cert, EVP_PKEY* key) {
+  SSL_CTX* ctx = SSL_CTX_new(DTLS_server_method());
+  if (!ctx) return core::Error{-1, openssl_error("cannot create the DTLS context")};
+  auto fail = [ctx](const char* what) {
+    SSL_CTX_free(ctx);
+    return core::Error{-22, openssl_error(what)};
+  };
+  if (X509_check_private_key(cert, key) != 1) return fail("the DTLS private key does not match the certificate");
+  if (SSL_CTX_use_certificate(ctx, cert) != 1) return fail("DTLS certificate rejected");
+  if (SSL_CTX_use_PrivateKey(ctx, key) != 1) return fail("DTLS private key rejected");
+  // DTLS 1.0 is obsolete (RFC 8996) and no current browser needs it.
+  SSL_CTX_set_min_proto_version(ctx, DTLS1_2_VERSION);
+  if (SSL_CTX_set_cipher_list(ctx, kCiphers) != 1) return fail("no usable DTLS cipher");
+  // No tickets and no session cache: every call is a full handshake with fresh keys, and a ticket
+  // would be one more message in our final flight.
+  SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_QUERY_MTU | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_read_ahead(ctx, 1);
+  std::string fp = sha256_fingerprint(cert);
+  if (fp.empty()) return fail("cannot hash the DTLS certificate");
+  std::shared_ptr<DtlsIdentity> id(new DtlsIdentity(ctx, std::move(fp)));
+  if (auto r = id->set_srtp_profiles(kDefaultProfiles); !r) return r.error();
+  return id;
+}
+
+core::Result<void> DtlsIdentity::set_srtp_profiles(std::span<const SrtpProfile> profiles) {
+  if (profiles.empty()) return core::Error{-22, "at least one SRTP profile is needed"};
+  std::string list;
+  for (SrtpProfile p : profiles) {
+    if (!list.empty()) list.push_back(':');
+    list += openssl_profile_name(p);
+  }
+  // OpenSSL quirk: this one returns 0 on success.
+  if (SSL_CTX_set_tlsext_use_srtp(ctx_, list.c_str()) != 0) {
+    return core::Error{-22, openssl_error("SRTP profiles rejected")};
+  }
+  return {};
+}
+
+// ---- DtlsEndpoint ----
+
+namespace {
+
+// The write side: a BIO that keeps each write as one datagram. OpenSSL packs a flight's records
+// into datagrams of at most the MTU itself and writes each packed datagram with one BIO_write
+// (the same boundaries a datagram socket would see); a BIO_s_mem would glue them together, and
+// BIO_s_dgram_mem (which keeps them) only exists from OpenSSL 3.2.
+long bio_ctrl(BIO*, int cmd, long, void*) {
+  switch (cmd) {
+    case BIO_CTRL_FLUSH: return 1;
+    default: return 0;  // no pending bytes, no MTU overhead, no peer address, no timeouts
+  }
+}
+
+int bio_create(BIO* bio) {
+  BIO_set_init(bio, 1);
+  return 1;
+}
+
+// BIO data: the endpoint's vector of datagrams written during the current SSL call.
+int bio_write(BIO* bio, const char* data, int len) {
+  auto* written = static_cast<std::vector<std::vector<std::byte>>*>(BIO_get_data(bio));
+  if (len <= 0 || !written) return 0;
+  const auto* p = reinterpret_cast<const std::byte*>(data);
+  written->emplace_back(p, p + len);
+  return len;
+}
+
+BIO_METHOD* datagram_bio_method() {
+  static BIO_METHOD* const method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "webtrunk DTLS datagrams");
+    BIO_meth_set_write(m, bio_write);
+    BIO_meth_set_ctrl(m, bio_ctrl);
+    BIO_meth_set_create(m, bio_create);
+    return m;
+  }();
+  return method;
+}
+
+}  // namespace
+
+DtlsEndpoint::DtlsEndpoint(std::shared_ptr<DtlsIdentity> identity, std::string remote_fingerprint_sha256)
+    : identity_(std::move(identity)), remote_fp_(upper(std::move(remote_fingerprint_sha256))) {
+  ssl_ = SSL_new(identity_->ssl_ctx());
+  if (!ssl_) {
+    fail(openssl_error("cannot create the DTLS connection"));
+    return;
+  }
+  SSL_set_ex_data(ssl_, ssl_ex_index(), this);
+  rbio_ = BIO_new(BIO_s_mem());
+  BIO* wbio = BIO_new(datagram_bio_method());
+  if (!rbio_ || !wbio) {
+    BIO_free(rbio_);
+    BIO_free(wbio);
+    rbio_ = nullptr;
+    fail("cannot create the DTLS BIOs");
+    return;
+  }
+  BIO_set_mem_eof_return(rbio_, -1);  // empty means "wait for more", not end of stream
+  BIO_set_data(wbio, &written_);
+  SSL_set_bio(ssl_, rbio_, wbio);
+  SSL_set_accept_state(ssl_);
+  SSL_set_verify(ssl_, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, &DtlsEndpoint::verify_peer);
+  SSL_set_info_callback(ssl_, &DtlsEndpoint::info_callback);
+  DTLS_set_link_mtu(ssl_, static_cast<long>(kDtlsMtu));
+  DTLS_set_timer_cb(ssl_, no_openssl_timer);
+}
+
+DtlsEndpoint::~DtlsEndpoint() { free_ssl(); }
+
+void DtlsEndpoint::free_ssl() noexcept {
+  if (ssl_) SSL_free(ssl_);  // frees both BIOs
+  ssl_ = nullptr;
+  rbio_ = nullptr;
+}
+
+void DtlsEndpoint::set_remote_fingerprint(std::string fp) { remote_fp_ = upper(std::move(fp)); }
+
+// Any chain is fine (browsers send one self-signed certificate); the leaf must hash to the SDP's
+// a=fingerprint (RFC 8122 §5), checked here so a mismatch aborts the handshake with an alert.
+int DtlsEndpoint::verify_peer(int, X509_STORE_CTX* store) {
+  if (X509_STORE_CTX_get_error_depth(store) != 0) return 1;
+  auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  auto* ep = ssl ? static_cast<DtlsEndpoint*>(SSL_get_ex_data(ssl, ssl_ex_index())) : nullptr;
+  const X509* cert = X509_STORE_CTX_get_current_cert(store);
+  if (!ep || !cert) return 0;
+  if (ep->remote_fp_.empty() || sha256_fingerprint(cert) != ep->remote_fp_) {
+    ep->fingerprint_mismatch_ = true;
+    X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_REJECTED);
+    return 0;
+  }
+  return 1;
+}
+
+void DtlsEndpoint::info_callback(const SSL* ssl, int where, int ret) {
+  if ((where & SSL_CB_READ_ALERT) != SSL_CB_READ_ALERT) return;  // an alert we received, not one we sent
+  auto* ep = static_cast<DtlsEndpoint*>(SSL_get_ex_data(ssl, ssl_ex_index()));
+  if (ep) ep->peer_alert_ = ret;
+}
+
+void DtlsEndpoint::fail(std::string why) {
+  if (state_ == State::failed) return;
+  kDtlsFailuresTotal.inc();
+  core::log(core::LogLevel::info, "dtls.failed", "why={}", why);
+  state_ = State::failed;
+  failure_ = std::move(why);
+  retransmit_at_.reset();
+  flight_.clear();
+  keys_.reset();
+  free_ssl();
+}
+
+// The reason an SSL call failed, in the words failure() promises.
+void DtlsEndpoint::fail_from_openssl(int ssl_error) {
+  if (fingerprint_mismatch_) {
+    kDtlsFingerprintMismatchTotal.inc();
+    fail("certificate fingerprint does not match");
+  } else if (ssl_error == SSL_ERROR_ZERO_RETURN) {
+    fail("peer closed the DTLS session");
+  } else if (peer_alert_ >= 0) {
+    fail(std::string("peer sent alert: ") + SSL_alert_desc_string_long(peer_alert_));
+  } else {
+    fail(openssl_error("DTLS protocol error"));
+  }
+}
+
+void DtlsEndpoint::handle_datagram(core::Instant now, std::span<const std::byte> record) {
+  // RFC 7983: DTLS datagrams start with a content type in 20..63 and hold at least one header.
+  if (record.size() < kRecordHeader || std::to_integer<unsigned>(record[0]) < 20 ||
+      std::to_integer<unsigned>(record[0]) > 63 || state_ == State::failed) {
+    kDtlsDroppedTotal.inc();
+    return;
+  }
+  if (!ssl_) {  // keys taken: only the browser's retransmitted final flight or an alert matter
+    handle_after_keys(record);
+    return;
+  }
+  if (BIO_write(rbio_, record.data(), static_cast<int>(record.size())) != static_cast<int>(record.size())) {
+    fail("cannot buffer a DTLS datagram");
+    return;
+  }
+  drive(now);
+}
+
+void DtlsEndpoint::drive(core::Instant now) {
+  ERR_clear_error();
+  if (state_ == State::waiting || state_ == State::handshaking) {
+    const int r = SSL_do_handshake(ssl_);
+    const int err = r == 1 ? SSL_ERROR_NONE : SSL_get_error(ssl_, r);
+    const bool progressed = !written_.empty();
+    collect_output();
+    if (r == 1) {
+      retransmit_at_.reset();  // flight_ now holds CCS + Finished: it answers a retransmitted final flight
+      const SRTP_PROTECTION_PROFILE* sp = SSL_get_selected_srtp_profile(ssl_);
+      const std::optional<SrtpProfile> profile = sp ? profile_from_openssl_id(sp->id) : std::nullopt;
+      const X509* peer = SSL_get0_peer_certificate(ssl_);
+      if (!peer || sha256_fingerprint(peer) != remote_fp_) {  // the verify callback already did; belt and braces
+        kDtlsFingerprintMismatchTotal.inc();
+        fail("certificate fingerprint does not match");
+        return;
+      }
+      if (!profile) {
+        fail("no SRTP profile in common (use_srtp)");
+        return;
+      }
+      // RFC 5764 §4.2: 2 * (key + salt) bytes from the exporter, split client | server.
+      std::array<std::uint8_t, 2 * (32 + 14)> material{};
+      const std::size_t len = 2 * (srtp_key_len(*profile) + srtp_salt_len(*profile));
+      static constexpr char kLabel[] = "EXTRACTOR-dtls_srtp";
+      if (SSL_export_keying_material(ssl_, material.data(), len, kLabel, sizeof kLabel - 1, nullptr, 0, 0) != 1) {
+        fail(openssl_error("cannot export the SRTP keys"));
+        return;
+      }
+      auto keys = split_dtls_srtp_keys(*profile, material.data(), len, true);
+      OPENSSL_cleanse(material.data(), material.size());
+      if (!keys) {
+        fail(keys.error().message);
+        return;
+      }
+      keys_ = keys.value();
+      state_ = State::connected;
+      kDtlsHandshakesTotal.inc();
+      return;
+    }
+    if (err == SSL_ERROR_WANT_READ) {
+      if (progressed) {  // a new flight: the browser answered the previous one
+        state_ = State::handshaking;
+        rto_ = kInitialRto;
+        retransmits_ = 0;
+        retransmit_at_ = now + rto_;
+      }
+      return;
+    }
+    fail_from_openssl(err);
+    return;
+  }
+  // Connected, keys not yet taken: a close_notify, an alert, or the browser's retransmitted final
+  // flight (OpenSSL answers that one itself).
+  std::array<std::byte, 256> sink{};
+  for (int i = 0; i < 16; ++i) {  // bounded: one datagram holds few records
+    const int r = SSL_read(ssl_, sink.data(), static_cast<int>(sink.size()));
+    if (r > 0) {
+      kDtlsDroppedTotal.inc();  // application data: nothing rides on DTLS here (no data channels)
+      continue;
+    }
+    const int err = SSL_get_error(ssl_, r);
+    collect_output();
+    if (err != SSL_ERROR_WANT_READ) fail_from_openssl(err);
+    return;
+  }
+}
+
+void DtlsEndpoint::collect_output() {
+  for (auto& d : written_) outbox_.push_back(std::move(d));
+  if (!written_.empty() && state_ != State::connected) {
+    // What this call wrote is our newest flight (a flight never spans two calls: OpenSSL writes
+    // it whole once the browser's flight is complete).
+    flight_.clear();
+    for (std::size_t i = outbox_.size() - written_.size(); i < outbox_.size(); ++i) flight_.push_back(outbox_[i]);
+  }
+  written_.clear();
+}
+
+std::optional<std::vector<std::byte>> DtlsEndpoint::poll_transmit() {
+  if (outbox_.empty()) return std::nullopt;
+  std::vector<std::byte> d = std::move(outbox_.front());
+  outbox_.pop_front();
+  return d;
+}
+
+std::optional<core::Instant> DtlsEndpoint::poll_timeout() const {
+  if (state_ != State::handshaking) return std::nullopt;
+  return retransmit_at_;
+}
+
+void DtlsEndpoint::handle_timeout(core::Instant now) {
+  if (state_ != State::handshaking || !retransmit_at_ || now < *retransmit_at_) return;
+  if (retransmits_ >= kMaxRetransmits) {
+    fail("handshake timed out");
+    return;
+  }
+  ++retransmits_;
+  kDtlsRetransmitsTotal.inc();
+  for (const auto& d : flight_) outbox_.push_back(d);
+  rto_ = std::min(rto_ * 2, kMaxRto);
+  retransmit_at_ = now + rto_;
+}
+
+std::optional<SrtpProfile> DtlsEndpoint::profile() const noexcept {
+  if (!keys_) return std::nullopt;
+  return keys_->tx.profile;
+}
+
+std::optional<SrtpKeyPair> DtlsEndpoint::take_srtp_keys() {
+  if (state_ != State::connected || keys_taken_ || !keys_) return std::nullopt;
+  keys_taken_ = true;
+  free_ssl();  // DESIGN.md: a call keeps a few hundred bytes of DTLS, not OpenSSL's tens of KB
+  return keys_;
+}
+
+void DtlsEndpoint::handle_after_keys(std::span<const std::byte> record) {
+  bool answer = false;
+  std::size_t off = 0;
+  while (off + kRecordHeader <= record.size()) {
+    const std::byte* h = record.data() + off;
+    const auto type = std::to_integer<std::uint8_t>(h[0]);
+    const std::uint16_t epoch = core::load_be16(h + 3);
+    const std::size_t len = core::load_be16(h + 11);
+    if (len > record.size() - off - kRecordHeader) break;
+    const std::byte* body = h + kRecordHeader;
+    if (type == kContentHandshake && epoch >= 1) {
+      // The browser's Finished (the end of its final flight) again: it did not get ours. Its
+      // Certificate .. ChangeCipherSpec before it are not answered, so one flight gets one answer.
+      answer = true;
+    } else if (type == kContentAlert && epoch == 0 && len == 2) {
+      const int alert = (std::to_integer<int>(body[0]) << 8) | std::to_integer<int>(body[1]);
+      fail(std::to_integer<int>(body[1]) == 0 ? std::string("peer closed the DTLS session")
+                                              : std::string("peer sent alert: ") + SSL_alert_desc_string_long(alert));
+      return;
+    } else if (type == kContentAlert) {
+      // Encrypted (epoch 1): DTLS 1.2 leaves the content type in clear, the level and reason are
+      // sealed with keys freed with the SSL object. Browsers send one only to end the session
+      // (close_notify on RTCPeerConnection.close(), or a fatal alert).
+      fail("peer closed the DTLS session (encrypted alert)");
+      return;
+    }
+    off += kRecordHeader + len;
+  }
+  if (!answer) {
+    kDtlsDroppedTotal.inc();
+    return;
+  }
+  if (answered_after_keys_ >= kMaxAnswersAfterKeys) {
+    kDtlsDroppedTotal.inc();
+    return;
+  }
+  ++answered_after_keys_;
+  kDtlsRetransmitsTotal.inc();
+  for (const auto& d : flight_) outbox_.push_back(d);
+}
+
+}  // namespace webtrunk::media
