@@ -31,6 +31,7 @@ const std::vector<Command>& commands() {
       {"auth", "the hosted auth service: customer token in, edge token out", auth_flags, run_auth},
       {"mint", "mint a customer token as JSON", mint_flags, run_mint},
       {"servlet", "the customer's token endpoint", servlet_flags, run_servlet},
+      {"echo-trunk", "a SIP trunk that answers every call and echoes its audio", echo_trunk_flags, run_echo_trunk},
       {"demo", "everything on this machine: edge, auth service, echo trunk, demo page", demo_flags, run_demo},
       {"bench", "the bundled load test", bench_flags, run_bench},
   };

@@ -23,10 +23,12 @@ FlagSet demo_flags();
 FlagSet auth_flags();     // edge/cmd_auth.cpp
 FlagSet mint_flags();     // edge/cmd_customer.cpp
 FlagSet servlet_flags();  // edge/cmd_customer.cpp
+FlagSet echo_trunk_flags();  // edge/cmd_echo_trunk.cpp
 int run_edge(const FlagValues& flags);
 int run_demo(const FlagValues& flags);
 int run_auth(const FlagValues& flags);
 int run_mint(const FlagValues& flags);
 int run_servlet(const FlagValues& flags);
+int run_echo_trunk(const FlagValues& flags);
 
 }  // namespace webtrunk::edge
