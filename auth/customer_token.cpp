@@ -65,15 +65,12 @@ std::string_view reason_phrase(CustomerTokenError e) noexcept {
   return "Invalid token";
 }
 
-CustomerTokenError verify_customer_token(const CustomerToken& t, std::string_view secret, std::int64_t now,
-                                         const CustomerTokenPolicy& policy) noexcept {
-  if (!valid_username(t.username) || t.expires < 0) return reject(CustomerTokenError::malformed);
-  std::array<std::uint8_t, 64> given{};
-  const auto n = base64_decode_lenient(t.key, given);
-  if (!n) return reject(CustomerTokenError::malformed);
+namespace {
+
+// Whether `given` (the decoded key, 20 or 32 bytes) is HMAC(secret, "<expires>:<username>").
+bool key_matches(const CustomerToken& t, std::span<const std::uint8_t> given, std::string_view secret) noexcept {
   // Algorithm by MAC length: 20 bytes SHA-1 (Voxbone, every existing servlet), 32 SHA-256.
-  if (*n != 20 && *n != 32) return reject(CustomerTokenError::bad_key);
-  const HmacAlgo algo = *n == 20 ? HmacAlgo::sha1 : HmacAlgo::sha256;
+  const HmacAlgo algo = given.size() == 20 ? HmacAlgo::sha1 : HmacAlgo::sha256;
   // "<expires>:<username>" without allocating: the digits, then ':' + username as a second part.
   char digits[24];
   const auto len = fmt::format_to_n(digits, sizeof digits, "{}:", t.expires).size;
@@ -81,15 +78,50 @@ CustomerTokenError verify_customer_token(const CustomerToken& t, std::string_vie
   HmacKey(algo, secret)
       .mac2({reinterpret_cast<const std::uint8_t*>(digits), len},
             {reinterpret_cast<const std::uint8_t*>(t.username.data()), t.username.size()}, want);
-  const bool match =
-      ct_equal(std::span<const std::uint8_t>(given.data(), *n), std::span<const std::uint8_t>(want.data(), *n));
+  const bool match = ct_equal(given, std::span<const std::uint8_t>(want.data(), given.size()));
   OPENSSL_cleanse(want.data(), want.size());
-  if (!match) return reject(CustomerTokenError::bad_key);
+  return match;
+}
+
+// Syntax, then the MAC against each secret in turn, then the time (MAC first: see the header).
+template <class SecretAt>
+CustomerTokenError verify_any(const CustomerToken& t, std::size_t count, SecretAt secret_at, std::int64_t now,
+                              const CustomerTokenPolicy& policy, std::size_t* matched) noexcept {
+  if (!valid_username(t.username) || t.expires < 0) return reject(CustomerTokenError::malformed);
+  std::array<std::uint8_t, 64> given{};
+  const auto n = base64_decode_lenient(t.key, given);
+  if (!n) return reject(CustomerTokenError::malformed);
+  if (*n != 20 && *n != 32) return reject(CustomerTokenError::bad_key);
+  const std::span<const std::uint8_t> mac(given.data(), *n);
+  std::size_t hit = count;
+  for (std::size_t i = 0; i < count && hit == count; ++i) {
+    if (key_matches(t, mac, secret_at(i))) hit = i;
+  }
+  if (hit == count) return reject(CustomerTokenError::bad_key);
+  if (matched != nullptr) *matched = hit;
   if (t.expires < now && now - t.expires > policy.skew_s) return reject(CustomerTokenError::expired);
   if (t.expires > now && t.expires - now > policy.max_lifetime_s + policy.skew_s) {
     return reject(CustomerTokenError::lifetime_too_long);
   }
   return CustomerTokenError::none;
+}
+
+}  // namespace
+
+CustomerTokenError verify_customer_token(const CustomerToken& t, std::string_view secret, std::int64_t now,
+                                         const CustomerTokenPolicy& policy) noexcept {
+  return verify_any(t, 1, [secret](std::size_t) { return secret; }, now, policy, nullptr);
+}
+
+CustomerTokenError verify_customer_token(const CustomerToken& t, std::span<const Secret> secrets, std::int64_t now,
+                                         const CustomerTokenPolicy& policy, std::string_view* matched_kid) noexcept {
+  std::size_t hit = 0;
+  const CustomerTokenError e = verify_any(
+      t, secrets.size(), [secrets](std::size_t i) { return std::string_view(secrets[i].key); }, now, policy, &hit);
+  if (matched_kid != nullptr && e != CustomerTokenError::malformed && e != CustomerTokenError::bad_key) {
+    *matched_kid = secrets[hit].kid;
+  }
+  return e;
 }
 
 std::string customer_token_id(const CustomerToken& t) {

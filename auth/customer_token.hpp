@@ -14,10 +14,12 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
 #include "auth/hmac.hpp"
+#include "auth/secret.hpp"
 
 namespace webtrunk::auth {
 
@@ -54,6 +56,13 @@ struct CustomerTokenPolicy {
 [[nodiscard]] CustomerTokenError verify_customer_token(const CustomerToken& t, std::string_view secret,
                                                        std::int64_t now,
                                                        const CustomerTokenPolicy& policy = {}) noexcept;
+
+// The same against each of an account's live secrets, in order (rotation: old and new both
+// verify). One rejection is counted however many secrets were tried. When the MAC verified (result
+// none, expired or lifetime_too_long), `matched_kid` names the secret that did.
+[[nodiscard]] CustomerTokenError verify_customer_token(const CustomerToken& t, std::span<const Secret> secrets,
+                                                       std::int64_t now, const CustomerTokenPolicy& policy = {},
+                                                       std::string_view* matched_kid = nullptr) noexcept;
 
 // A replay-cache id for a token: SHA-256 over account, username, expires and the DECODED key, so
 // "+"/" "/"-" and padded/unpadded spellings of one key are one token. Returns 16 raw bytes as a

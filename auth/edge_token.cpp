@@ -196,6 +196,13 @@ TokenError parse_edge_username(std::string_view username, ParsedUsername& out) n
   return TokenError::none;
 }
 
+bool valid_claim_value(std::string_view v) noexcept { return valid_value(v); }
+
+bool valid_number_claim(std::string_view entry) noexcept {
+  if (!entry.empty() && entry.front() == '+') entry.remove_prefix(1);
+  return valid_number_entry(entry);
+}
+
 std::string ephemeral_password(std::string_view key, std::string_view username, HmacAlgo algo) {
   std::array<std::uint8_t, kMaxMacSize> mac{};
   const std::size_t n = HmacKey(algo, key).mac(username, mac);

@@ -76,6 +76,12 @@ struct ParsedUsername {
 // - "alice:1700000000" (legacy format 0) is malformed: we accept timestamp-first only.
 [[nodiscard]] TokenError parse_edge_username(std::string_view username, ParsedUsername& out) noexcept;
 
+// The acct= / u= alphabet: 1..64 of A-Z a-z 0-9 . _ @ - (the auth service validates account ids with it).
+bool valid_claim_value(std::string_view v) noexcept;
+// One allowed-number entry as mint_edge_token takes it: "*", or 1..20 digits with an optional
+// leading '+' (E.164, dropped in the token) and an optional trailing '*' (prefix).
+bool valid_number_claim(std::string_view entry) noexcept;
+
 // What the auth service puts in a token (owning; the minter validates every value).
 struct MintClaims {
   std::string account;                          // required, [A-Za-z0-9._@-]{1,64}

@@ -61,6 +61,11 @@ FlagSet& FlagSet::add(FlagSpec spec) {
   return *this;
 }
 
+FlagSet& FlagSet::positionals(std::string usage) {
+  positional_usage_ = std::move(usage);
+  return *this;
+}
+
 const FlagSpec* FlagSet::find(std::string_view name) const {
   for (const auto& s : specs_) {
     if (s.name == name) return &s;
@@ -128,6 +133,10 @@ core::Result<FlagValues> FlagSet::parse(const std::vector<std::string>& args) co
   }
   for (size_t i = 0; i < args.size(); ++i) {
     std::string_view a = args[i];
+    if (!positional_usage_.empty() && !a.starts_with("--")) {
+      cli.positional_.push_back(args[i]);
+      continue;
+    }
     if (!a.starts_with("--") || a.size() == 2) {
       return core::Error{EINVAL, fmt::format("unexpected argument '{}' (flags look like --name VALUE)", a)};
     }
@@ -153,13 +162,16 @@ core::Result<FlagValues> FlagSet::parse(const std::vector<std::string>& args) co
   // The file supplies what the command line did not.
   FlagValues merged;
   merged.defaults_ = cli.defaults_;
+  merged.positional_ = cli.positional_;
   if (auto r = load_config(merged, cli.get("config")); !r) return r.error();
   for (auto& [k, v] : cli.values_) merged.values_[k] = v;
   return merged;
 }
 
 std::string FlagSet::help() const {
-  std::string out = fmt::format("Usage: webtrunk {} [flags]\n\n{}\n\nFlags:\n", command_, summary_);
+  std::string out = fmt::format("Usage: webtrunk {} [flags]\n", command_);
+  if (!positional_usage_.empty()) out += positional_usage_ + "\n";
+  out += fmt::format("\n{}\n\nFlags:\n", summary_);
   for (const auto& s : specs_) {
     std::string left = "  --" + s.name + (s.metavar.empty() ? "" : " " + s.metavar);
     if (left.size() < 28) left.resize(28, ' ');

@@ -29,9 +29,12 @@ class FlagValues {
   bool flag(std::string_view name) const;                             // boolean switch
 
   core::Result<long> get_int(std::string_view name, long min, long max) const;
+  // Arguments that are not flags, in order (only for a FlagSet that accepts them).
+  const std::vector<std::string>& positional() const noexcept { return positional_; }
 
  private:
   friend class FlagSet;
+  std::vector<std::string> positional_;
   std::map<std::string, std::vector<std::string>, std::less<>> values_;
   std::map<std::string, std::string, std::less<>> defaults_;
 };
@@ -40,6 +43,9 @@ class FlagSet {
  public:
   FlagSet(std::string command, std::string summary);
   FlagSet& add(FlagSpec spec);
+  // Accept arguments that are not flags (e.g. `webtrunk auth account put ID`); `usage` is printed
+  // in --help, one line per form. Without this, any such argument is an error.
+  FlagSet& positionals(std::string usage);
   // Parses argv-style args (without the program and subcommand names). `--help` sets `help_requested`.
   core::Result<FlagValues> parse(const std::vector<std::string>& args) const;
   std::string help() const;
@@ -54,6 +60,7 @@ class FlagSet {
   std::string command_;
   std::string summary_;
   std::vector<FlagSpec> specs_;
+  std::string positional_usage_;  // non-empty: positional arguments accepted
 };
 
 }  // namespace webtrunk::edge

@@ -1,0 +1,72 @@
+// The auth service's accounts in SQLite (the embedded default; DESIGN.md "Operating it").
+//
+// Durability: journal_mode=WAL and synchronous=FULL, so a put() or remove() that returned has
+// been fsynced to the WAL: the admin API answers 200 only after that, and a kill -9 (or power
+// loss) right after loses nothing acknowledged. Every write is its own transaction.
+//
+// Reads never touch the disk: the store keeps every account in memory (with what the token path
+// needs precomputed) and reloads them when another process committed a change (the CLI writing
+// to the same file while the service runs), which it notices with one `PRAGMA data_version` per
+// refresh() (that counter changes only for commits made through other connections).
+//
+// Not thread-safe: one owner (the service's shard, or the CLI). Several processes may open the
+// same file; SQLite serializes their writes (busy timeout 5 s). The file is created mode 0600:
+// it holds customer secrets.
+//
+// Lifetimes: a const Account* from find() is valid until the next put(), remove() or refresh().
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "auth/account.hpp"
+#include "core/result.hpp"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace webtrunk::auth {
+
+class AccountStore {
+ public:
+  // Opens (creating if needed) the database file and loads every account. ":memory:" works for tests.
+  static core::Result<std::unique_ptr<AccountStore>> open(const std::string& path);
+  ~AccountStore();
+  AccountStore(const AccountStore&) = delete;
+  AccountStore& operator=(const AccountStore&) = delete;
+
+  // Inserts or replaces; returns true when the account is new. Durable when it returns.
+  core::Result<bool> put(const Account& account);
+  // Returns false when there was no such account.
+  core::Result<bool> remove(std::string_view id);
+
+  const Account* find(std::string_view id) const noexcept;
+  std::vector<std::string> ids() const;
+  std::size_t size() const noexcept { return accounts_.size(); }
+  // Whether some account allows this origin (answers a CORS preflight that names no account).
+  bool any_allows_origin(std::string_view origin) const noexcept;
+
+  // Reloads everything if another connection committed since the last look. Cheap when nothing
+  // changed (one prepared statement).
+  core::Result<void> refresh();
+
+ private:
+  AccountStore() = default;
+  core::Result<void> exec(const char* sql);
+  core::Result<void> load_all();
+  core::Result<std::int64_t> data_version();
+  core::Error sql_error(std::string_view what) const;
+
+  sqlite3* db_ = nullptr;
+  sqlite3_stmt* put_ = nullptr;
+  sqlite3_stmt* del_ = nullptr;
+  sqlite3_stmt* exists_ = nullptr;
+  sqlite3_stmt* version_ = nullptr;
+  std::int64_t seen_version_ = -1;
+  std::map<std::string, Account, std::less<>> accounts_;
+};
+
+}  // namespace webtrunk::auth

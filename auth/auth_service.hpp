@@ -1,0 +1,72 @@
+// The hosted auth service's request handling (DESIGN.md "The chain of trust" 2-3), sans-IO: an
+// HTTP request and the time in, a response out. No socket, no clock; the AccountStore is the only
+// I/O (SQLite), so every route and every error path is unit-testable in one process.
+//
+// Routes (auth/README.md "Auth service" documents the JSON):
+//   POST    /v1/token           customer token in, edge token out; CORS for the account's origins
+//   OPTIONS /v1/token           CORS preflight (?account=ID checks that account's origins; without
+//                               it, any provisioned origin passes the preflight and the POST checks
+//                               the account)
+//   PUT/GET/DELETE /v1/accounts/{id}, GET /v1/accounts   admin API, "Authorization: Bearer <token>"
+//   GET     /healthz, /metrics
+//
+// Token exchange, in order: per-address rate limit -> JSON -> account -> Origin -> customer key
+// (each live secret, constant time) -> time (skew, max lifetime) -> per-account rate limit ->
+// single use (replay cache) -> edge token minted with the edge secret. The order matters: the
+// account's budget is charged only for tokens that verified (garbage cannot exhaust a customer's
+// budget), and a token is marked used only when it is actually exchanged (a rate-limited token can
+// be retried).
+//
+// Nothing here logs or returns a secret, a key or a password: logs carry the outcome, account,
+// kid and expiry delta (auth.md §7 better 9), the responses carry reasons in words.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "auth/account_store.hpp"
+#include "auth/customer_token.hpp"
+#include "auth/rate_limit.hpp"
+#include "auth/replay_cache.hpp"
+#include "auth/secret.hpp"
+#include "core/clock.hpp"
+#include "core/http_server.hpp"
+
+namespace webtrunk::auth {
+
+struct AuthServiceOptions {
+  std::string admin_token;               // empty: the admin API answers 403 (disabled)
+  std::vector<std::string> edge_uris;    // "uris" in the answer: the edges' WebSocket URIs
+  std::vector<std::string> ice_servers;  // STUN/TURN URLs for "ice_servers" (empty: none needed, edges are ICE-lite)
+  std::int64_t edge_token_ttl_s = 3600;  // lifetime of the edge tokens minted
+  CustomerTokenPolicy customer;          // skew window and maximum customer token lifetime
+  RateSpec per_address{20.0, 40.0};      // token exchanges per source address (IPv4, or IPv6 /64)
+  std::size_t rate_limit_keys = 100'000;
+  std::size_t replay_capacity = 100'000;
+};
+
+class AuthService {
+ public:
+  // `edge_secret` needs a kid (it becomes the token's kid=); `store` must outlive the service.
+  AuthService(AccountStore& store, Secret edge_secret, AuthServiceOptions opts);
+
+  // `now` drives the rate limits; req.unix_time drives token expiry.
+  core::HttpResponse handle(const core::HttpRequest& req, core::Instant now);
+
+ private:
+  core::HttpResponse token(const core::HttpRequest& req, core::Instant now);
+  core::HttpResponse token_preflight(const core::HttpRequest& req);
+  core::HttpResponse admin(const core::HttpRequest& req, std::string_view id);
+
+  AccountStore& store_;
+  Secret edge_secret_;
+  AuthServiceOptions opts_;
+  std::string uris_json_;
+  std::string ice_json_;
+  RateLimiter per_address_;
+  RateLimiter per_account_;
+  ReplayCache replay_;
+};
+
+}  // namespace webtrunk::auth
