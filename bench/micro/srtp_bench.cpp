@@ -12,6 +12,8 @@
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 
+#include <emmintrin.h>
+
 #include <array>
 #include <cstring>
 #include <string>
@@ -209,12 +211,16 @@ void BM_SrtpAesCm_EcbCounters(benchmark::State& state) {
   EVP_CIPHER_CTX* c = EVP_CIPHER_CTX_new();
   EVP_EncryptInit_ex(c, EVP_aes_128_ecb(), nullptr, key, nullptr);
   EVP_CIPHER_CTX_set_padding(c, 0);
-  std::array<std::uint8_t, 160> data{}, counters{}, stream{};
-  std::uint64_t n = 0;
+  alignas(16) std::array<std::uint8_t, 160> counters{};
+  std::array<std::uint8_t, 160> data{}, stream{};
+  alignas(16) std::uint8_t iv[16] = {1, 2, 3};
   for (auto _ : state) {
-    for (std::size_t b = 0; b < 10; ++b) {
-      core::store_be64(reinterpret_cast<std::byte*>(&counters[16 * b]), 0x0102030405060708ULL);
-      core::store_be64(reinterpret_cast<std::byte*>(&counters[16 * b + 8]), (++n) << 16 | b);
+    // As media/srtp.cpp does: one 16-byte store per counter block.
+    ++iv[9];
+    const __m128i base = _mm_load_si128(reinterpret_cast<const __m128i*>(iv));
+    for (int b = 0; b < 10; ++b) {
+      _mm_store_si128(reinterpret_cast<__m128i*>(&counters[16 * static_cast<std::size_t>(b)]),
+                      _mm_insert_epi16(base, b << 8, 7));
     }
     int len = 0;
     EVP_EncryptUpdate(c, stream.data(), &len, counters.data(), 160);
