@@ -6,7 +6,9 @@
 
 #include "auth/customer_token.hpp"
 #include "core/clock.hpp"
+#include "core/http_server.hpp"
 #include "core/log.hpp"
+#include "core/shards.hpp"
 #include "edge/commands.hpp"
 #include "edge/customer_servlet.hpp"
 
@@ -33,7 +35,8 @@ FlagSet servlet_flags() {
          "page origin allowed to fetch tokens cross-origin, e.g. https://shop.example (repeatable); the origin of "
          "the --listen address itself is always allowed",
          "", true});
-  f.add({"username", "NAME", "the caller's name inside each token", "web", false});
+  f.add({"username", "NAME", "the caller's name inside each token, followed by '.' and 8 random characters", "web",
+         false});
   f.add({"ttl", "SECONDS", "token lifetime", "300", false});
   f.add({"algorithm", "ALG", "sha256 or sha1", "sha256", false});
   f.add({"static", "DIR", "also serve the files of DIR at / (the customer's web site, e.g. web/dist)", "", false});
@@ -53,9 +56,67 @@ int run_mint(const FlagValues& flags) {
   return 0;
 }
 
-int run_servlet(const FlagValues&) {
-  std::fprintf(stderr, "webtrunk: `servlet` is not in this build yet.\n");
-  return 1;
+int run_servlet(const FlagValues& flags) {
+  auto opts = minter_options_from(flags, /*unique_username=*/true);
+  if (!opts) {
+    std::fprintf(stderr, "webtrunk servlet: %s\n", opts.error().message.c_str());
+    return opts.error().code == kUsageError ? 2 : 1;
+  }
+  core::LogLevel level{};
+  if (!core::parse_log_level(flags.get("log-level"), level)) {
+    std::fprintf(stderr, "webtrunk servlet: --log-level: '%s' is not debug, info, warn or error\n",
+                 flags.get("log-level").c_str());
+    return 2;
+  }
+  core::set_log_level(level);
+  core::set_log_json(flags.get("log-format") != "text");
+  auto listen = core::SockAddr::parse(flags.get("listen"));
+  if (!listen) {
+    std::fprintf(stderr, "webtrunk servlet: --listen '%s': %s\n", flags.get("listen").c_str(),
+                 listen.error().message.c_str());
+    return 2;
+  }
+  ServletConfig cfg;
+  cfg.minter = std::move(*opts);
+  for (const auto& o : flags.all("origin")) {
+    if (!valid_origin(o)) {
+      std::fprintf(stderr, "webtrunk servlet: --origin '%s' is not an origin (http[s]://host[:port], no path)\n",
+                   o.c_str());
+      return 2;
+    }
+    cfg.origins.push_back(o);
+  }
+  cfg.static_dir = flags.get("static");
+  if (!cfg.static_dir.empty()) {
+    if (auto ok = check_static_dir(cfg.static_dir); !ok) {
+      std::fprintf(stderr, "webtrunk servlet: --static %s\n", ok.error().message.c_str());
+      return 2;
+    }
+  }
+
+  // One shard, not pinned: a token is one HMAC, and the servlet runs beside other processes.
+  core::ShardsConfig sc;
+  sc.shards = 1;
+  sc.pin = false;
+  core::Shards shards(sc);
+  CustomerServlet servlet(cfg);
+  core::HttpServer http({}, [&](const core::HttpRequest& req) { return servlet.handle(req, req.unix_time); });
+  auto init = [&](core::Shard& shard) -> core::Result<void> {
+    auto l = http.listen(shard, *listen);
+    if (!l) return core::Error{l.error().code, "--listen " + listen->to_string() + ": " + l.error().message};
+    const core::SockAddr bound = shard.listener_address(*l);
+    servlet.set_own_origin("http://" + bound.to_string());
+    core::log(core::LogLevel::info, "servlet.listen", "http=http://{}/ account={} origins={} static={}",
+              bound.to_string(), cfg.minter.account, cfg.origins.size(),
+              cfg.static_dir.empty() ? "-" : cfg.static_dir);
+    return {};
+  };
+  auto r = shards.run_until_signal(init);
+  if (!r) {
+    std::fprintf(stderr, "webtrunk servlet: %s\n", r.error().message.c_str());
+    return 1;
+  }
+  return 0;
 }
 
 }  // namespace webtrunk::edge

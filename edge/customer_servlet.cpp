@@ -1,11 +1,19 @@
 #include "edge/customer_servlet.hpp"
 
+#include <algorithm>
 #include <cerrno>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "auth/secrets_file.hpp"
+#include "core/log.hpp"
+#include "sip/branch.hpp"
 
 namespace webtrunk::edge {
 namespace {
+
+constexpr std::size_t kSuffixSize = 9;  // ".xxxxxxxx"
 
 // The same alphabet as the edge token's `u=` claim (auth/README.md), so the name survives the trip
 // into the edge token unchanged.
@@ -19,7 +27,132 @@ bool valid_username(std::string_view u) noexcept {
   return true;
 }
 
+// Only plain names: no "..", no hidden files, no encoded characters. The demo site's files all fit.
+bool safe_path(std::string_view p) noexcept {
+  if (p.empty() || p.front() != '/' || p.size() > 256) return false;
+  for (std::size_t i = 1; i < p.size(); ++i) {
+    const char c = p[i];
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+                    c == '_' || c == '-' || c == '/';
+    if (!ok) return false;
+    if (p[i - 1] == '/' && (c == '.' || c == '/')) return false;  // "..", ".hidden", "//"
+  }
+  return true;
+}
+
+std::string_view content_type(std::string_view path) noexcept {
+  const auto ends = [&](std::string_view ext) { return path.ends_with(ext); };
+  if (ends(".html")) return "text/html; charset=utf-8";
+  if (ends(".js") || ends(".mjs")) return "text/javascript; charset=utf-8";
+  if (ends(".css")) return "text/css; charset=utf-8";
+  if (ends(".json") || ends(".map")) return "application/json";
+  if (ends(".svg")) return "image/svg+xml";
+  if (ends(".png")) return "image/png";
+  if (ends(".ico")) return "image/x-icon";
+  if (ends(".txt")) return "text/plain; charset=utf-8";
+  return "application/octet-stream";
+}
+
+core::HttpResponse refuse(int status, std::string_view code, std::string_view reason) {
+  kServletRefusedTotal.inc();
+  return core::HttpResponse::json_error(status, code, reason);
+}
+
 }  // namespace
+
+bool valid_origin(std::string_view origin) noexcept {
+  std::string_view rest;
+  if (origin.starts_with("http://")) {
+    rest = origin.substr(7);
+  } else if (origin.starts_with("https://")) {
+    rest = origin.substr(8);
+  } else {
+    return false;
+  }
+  if (rest.empty() || rest.size() > 255) return false;
+  for (char c : rest) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+                    c == '-' || c == ':' || c == '[' || c == ']';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+core::Result<void> check_static_dir(const std::string& dir) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) return core::Error{ENOENT, dir + ": not a directory"};
+  if (!std::filesystem::is_regular_file(std::filesystem::path(dir) / "index.html", ec)) {
+    return core::Error{ENOENT, dir + ": has no index.html"};
+  }
+  return {};
+}
+
+bool CustomerServlet::origin_allowed(const core::HttpRequest& req) const {
+  const auto origin = req.header("Origin");
+  if (!origin) return true;
+  // Browsers set Sec-Fetch-Site themselves (a page's script cannot), and send Origin on a
+  // same-origin POST too: the site's own page is always allowed.
+  if (req.header("Sec-Fetch-Site") == "same-origin") return true;
+  if (*origin == own_origin_) return true;
+  return std::find(cfg_.origins.begin(), cfg_.origins.end(), *origin) != cfg_.origins.end();
+}
+
+core::HttpResponse CustomerServlet::handle(const core::HttpRequest& req, std::int64_t now) const {
+  if (req.path == "/token") {
+    if (core::is_cors_preflight(req)) {
+      const bool ok = origin_allowed(req);
+      if (!ok) kServletRefusedTotal.inc();
+      return core::cors_preflight(req.header("Origin"), ok, "GET, POST", "Content-Type");
+    }
+    if (req.method != "GET" && req.method != "POST") {
+      auto r = refuse(405, "method_not_allowed", "use GET or POST");
+      r.set("Allow", "GET, POST, OPTIONS");
+      return r;
+    }
+    return token(req, now);
+  }
+  if (req.path == "/healthz" && (req.method == "GET" || req.method == "HEAD")) {
+    return core::HttpResponse::text(200, "ok\n");
+  }
+  if (!cfg_.static_dir.empty() && (req.method == "GET" || req.method == "HEAD")) return file(req);
+  return refuse(404, "not_found", "this servlet serves /token and /healthz");
+}
+
+core::HttpResponse CustomerServlet::token(const core::HttpRequest& req, std::int64_t now) const {
+  const auto origin = req.header("Origin");
+  if (!origin_allowed(req)) {
+    core::log(core::LogLevel::info, "servlet.origin_refused", "origin={} peer={}", *origin, req.peer.to_string());
+    auto r = refuse(403, "origin_not_allowed", "this page's origin may not fetch tokens from this servlet");
+    core::add_cors_headers(r, origin, false);
+    return r;
+  }
+  const auth::CustomerToken t = mint(cfg_.minter, now);
+  kServletTokensTotal.inc();
+  const bool voxbone = req.query_param("format") == "voxbone";
+  auto r = core::HttpResponse::json(200, voxbone ? auth::voxbone_config_json(t) : auth::customer_token_json(t));
+  // A token is single use at the auth service: no cache may hand the same one out twice.
+  r.set("Cache-Control", "no-store");
+  if (origin) core::add_cors_headers(r, origin, true);
+  return r;
+}
+
+core::HttpResponse CustomerServlet::file(const core::HttpRequest& req) const {
+  std::string path(req.path);
+  if (!path.empty() && path.back() == '/') path += "index.html";
+  if (!safe_path(path)) return refuse(404, "not_found", "no such file");
+  const std::filesystem::path full = std::filesystem::path(cfg_.static_dir) / path.substr(1);
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(full, ec)) return refuse(404, "not_found", "no such file");
+  // Read per request: the files are small, and a rebuilt page shows without a restart.
+  std::ifstream in(full, std::ios::binary);
+  std::ostringstream body;
+  body << in.rdbuf();
+  if (!in.good() && !in.eof()) return core::HttpResponse::json_error(500, "read_failed", "the file cannot be read");
+  auto r = core::HttpResponse::with_body(200, std::string(content_type(path)), body.str());
+  r.set("Cache-Control", "no-cache");
+  r.set("X-Content-Type-Options", "nosniff");
+  return r;
+}
 
 core::Result<std::string> load_customer_secret(const std::string& path) {
   auto secrets = auth::load_secrets_file(path);
@@ -27,16 +160,18 @@ core::Result<std::string> load_customer_secret(const std::string& path) {
   return std::move(secrets->front().key);
 }
 
-core::Result<MinterOptions> minter_options_from(const FlagValues& flags) {
+core::Result<MinterOptions> minter_options_from(const FlagValues& flags, bool unique_username) {
   MinterOptions o;
+  o.unique_username = unique_username;
   o.account = flags.get("account");
   if (o.account.empty()) return core::Error{kUsageError, "--account is required"};
   if (!valid_username(o.account)) {
     return core::Error{kUsageError, "--account: 1 to 64 of A-Z a-z 0-9 . _ @ -"};
   }
   o.username = flags.get("username");
-  if (!valid_username(o.username)) {
-    return core::Error{kUsageError, "--username: 1 to 64 of A-Z a-z 0-9 . _ @ -"};
+  if (!valid_username(o.username) || (unique_username && o.username.size() > 64 - kSuffixSize)) {
+    return core::Error{kUsageError, unique_username ? "--username: 1 to 55 of A-Z a-z 0-9 . _ @ -"
+                                                    : "--username: 1 to 64 of A-Z a-z 0-9 . _ @ -"};
   }
   // The auth service refuses customer tokens that live longer than 600 s (auth.md §7).
   auto ttl = flags.get_int("ttl", 1, 600);
@@ -59,7 +194,14 @@ core::Result<MinterOptions> minter_options_from(const FlagValues& flags) {
 }
 
 auth::CustomerToken mint(const MinterOptions& opts, std::int64_t now) {
-  return auth::mint_customer_token(opts.account, opts.username, opts.secret, now, opts.ttl, opts.algo);
+  if (!opts.unique_username) {
+    return auth::mint_customer_token(opts.account, opts.username, opts.secret, now, opts.ttl, opts.algo);
+  }
+  std::string name = opts.username + '.';
+  char suffix[kSuffixSize - 1];
+  sip::thread_id_generator().fill(suffix, sizeof suffix);  // unique, not secret: the MAC is the secret part
+  name.append(suffix, sizeof suffix);
+  return auth::mint_customer_token(opts.account, name, opts.secret, now, opts.ttl, opts.algo);
 }
 
 }  // namespace webtrunk::edge

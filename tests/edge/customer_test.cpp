@@ -2,6 +2,8 @@
 // with the auth library's verifier (what the auth service runs).
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -107,6 +109,147 @@ TEST_F(CustomerTest, SecretFileProblemsAreRuntimeErrorsThatNeverQuoteTheSecret) 
 
   const auto empty = write("empty", "# nothing here\n\n");
   EXPECT_FALSE(parse({"--account", "shop", "--secret-file", empty}));
+}
+
+// ---- the servlet, sans-IO ----
+
+struct Req {
+  std::string method = "GET";
+  std::string path = "/token";
+  std::string query;
+  std::vector<core::HttpHeader> headers;
+
+  core::HttpRequest view() const {
+    core::HttpRequest r;
+    r.method = method;
+    r.path = path;
+    r.query = query;
+    r.target = path;
+    r.headers = headers;
+    return r;
+  }
+};
+
+class ServletTest : public CustomerTest {
+ protected:
+  CustomerServlet make(std::vector<std::string> origins, std::string static_dir = {}) {
+    const auto file = write("secret", kSecret + "\n");
+    auto v = servlet_flags().parse({"--account", "shop", "--secret-file", file});
+    auto o = minter_options_from(*v, true);
+    EXPECT_TRUE(o);
+    ServletConfig cfg{*o, std::move(origins), std::move(static_dir)};
+    CustomerServlet s(std::move(cfg));
+    s.set_own_origin("http://127.0.0.1:8081");
+    return s;
+  }
+  static const std::string* header(const core::HttpResponse& r, std::string_view name) { return r.find(name); }
+  static nlohmann::json body(const core::HttpResponse& r) { return nlohmann::json::parse(r.body); }
+};
+
+TEST_F(ServletTest, TokenForAnAllowedOriginCarriesCorsAndVerifies) {
+  const CustomerServlet s = make({"https://shop.example"});
+  Req req{"POST", "/token", "", {{"Origin", "https://shop.example"}}};
+  const core::HttpResponse r = s.handle(req.view(), kNow);
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_NE(header(r, "Access-Control-Allow-Origin"), nullptr);
+  EXPECT_EQ(*header(r, "Access-Control-Allow-Origin"), "https://shop.example");
+  EXPECT_EQ(*header(r, "Vary"), "Origin");
+  EXPECT_EQ(*header(r, "Cache-Control"), "no-store");
+  const auto j = body(r);
+  auth::CustomerToken t{j.at("account"), j.at("username"), j.at("expires"), j.at("key")};
+  EXPECT_EQ(t.account, "shop");
+  EXPECT_TRUE(t.username.starts_with("web.")) << t.username;
+  EXPECT_EQ(t.username.size(), 12u);
+  EXPECT_EQ(t.expires, kNow + 300);
+  EXPECT_EQ(auth::verify_customer_token(t, kSecret, kNow), auth::CustomerTokenError::none);
+}
+
+TEST_F(ServletTest, TwoTokensInOneSecondDiffer) {
+  // The auth service takes each token once: two page loads in one second must not get one token.
+  const CustomerServlet s = make({});
+  const auto a = body(s.handle(Req{}.view(), kNow));
+  const auto b = body(s.handle(Req{}.view(), kNow));
+  EXPECT_NE(a.at("username"), b.at("username"));
+  EXPECT_NE(a.at("key"), b.at("key"));
+}
+
+TEST_F(ServletTest, OtherOriginsAreRefusedWithAReasonAndNoCors) {
+  const CustomerServlet s = make({"https://shop.example"});
+  for (const std::string method : {"GET", "POST"}) {
+    Req req{method, "/token", "", {{"Origin", "https://evil.example"}}};
+    const core::HttpResponse r = s.handle(req.view(), kNow);
+    EXPECT_EQ(r.status, 403);
+    EXPECT_EQ(header(r, "Access-Control-Allow-Origin"), nullptr);
+    EXPECT_EQ(body(r).at("error"), "origin_not_allowed");
+    EXPECT_FALSE(std::string(body(r).at("reason")).empty());
+  }
+  Req pre{"OPTIONS", "/token", "", {{"Origin", "https://evil.example"}, {"Access-Control-Request-Method", "POST"}}};
+  EXPECT_EQ(s.handle(pre.view(), kNow).status, 403);
+  Req pre_ok{"OPTIONS", "/token", "", {{"Origin", "https://shop.example"}, {"Access-Control-Request-Method", "POST"}}};
+  const core::HttpResponse ok = s.handle(pre_ok.view(), kNow);
+  EXPECT_EQ(ok.status, 204);
+  EXPECT_EQ(*header(ok, "Access-Control-Allow-Origin"), "https://shop.example");
+}
+
+TEST_F(ServletTest, SameOriginPagesAndNonBrowserClientsAreServed) {
+  const CustomerServlet s = make({});
+  Req fetch_site{"POST", "/token", "", {{"Origin", "http://localhost:8081"}, {"Sec-Fetch-Site", "same-origin"}}};
+  EXPECT_EQ(s.handle(fetch_site.view(), kNow).status, 200);
+  Req own{"POST", "/token", "", {{"Origin", "http://127.0.0.1:8081"}}};
+  EXPECT_EQ(s.handle(own.view(), kNow).status, 200);
+  Req cross_site{"POST", "/token", "", {{"Origin", "http://localhost:9999"}, {"Sec-Fetch-Site", "cross-site"}}};
+  EXPECT_EQ(s.handle(cross_site.view(), kNow).status, 403);
+  EXPECT_EQ(s.handle(Req{}.view(), kNow).status, 200);  // curl: no Origin
+}
+
+TEST_F(ServletTest, VoxboneShapeOnRequest) {
+  const CustomerServlet s = make({});
+  Req req{"GET", "/token", "format=voxbone", {}};
+  const auto j = body(s.handle(req.view(), kNow));
+  EXPECT_FALSE(j.contains("account"));
+  EXPECT_TRUE(j.contains("key") && j.contains("expires") && j.contains("username"));
+}
+
+TEST_F(ServletTest, StaticFilesStayInsideTheDirectory) {
+  const auto site = dir_ / "site";
+  std::filesystem::create_directories(site / "dist");
+  std::ofstream(site / "index.html") << "<h1>shop</h1>";
+  std::ofstream(site / "dist" / "app.js") << "let x = 1;";
+  std::ofstream(site / ".hidden") << "no";
+  const CustomerServlet s = make({}, site.string());
+  Req index{"GET", "/", "", {}};
+  const core::HttpResponse r = s.handle(index.view(), kNow);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "<h1>shop</h1>");
+  EXPECT_EQ(*header(r, "Content-Type"), "text/html; charset=utf-8");
+  Req js{"GET", "/dist/app.js", "", {}};
+  const core::HttpResponse j = s.handle(js.view(), kNow);
+  EXPECT_EQ(j.status, 200);
+  EXPECT_EQ(*header(j, "Content-Type"), "text/javascript; charset=utf-8");
+  for (const std::string bad : {"/../secret", "/.hidden", "/dist/../../secret", "//etc/passwd", "/%2e%2e/secret",
+                                "/nope.html", "/dist"}) {
+    Req req{"GET", bad, "", {}};
+    EXPECT_EQ(s.handle(req.view(), kNow).status, 404) << bad;
+  }
+  Req put{"PUT", "/index.html", "", {}};
+  EXPECT_EQ(s.handle(put.view(), kNow).status, 404);
+  Req token_put{"PUT", "/token", "", {}};
+  EXPECT_EQ(s.handle(token_put.view(), kNow).status, 405);
+  Req health{"GET", "/healthz", "", {}};
+  EXPECT_EQ(s.handle(health.view(), kNow).status, 200);
+  EXPECT_FALSE(check_static_dir((dir_ / "none").string()));
+  EXPECT_TRUE(check_static_dir(site.string()));
+}
+
+TEST(Origin, Syntax) {
+  EXPECT_TRUE(valid_origin("https://shop.example"));
+  EXPECT_TRUE(valid_origin("http://127.0.0.1:8081"));
+  EXPECT_TRUE(valid_origin("http://[::1]:80"));
+  EXPECT_FALSE(valid_origin("https://shop.example/"));
+  EXPECT_FALSE(valid_origin("shop.example"));
+  EXPECT_FALSE(valid_origin("ftp://shop.example"));
+  EXPECT_FALSE(valid_origin("https://"));
+  EXPECT_FALSE(valid_origin("*"));
 }
 
 }  // namespace
