@@ -1,0 +1,90 @@
+// MediaBridge: DTMF from SIP INFO (JsSIP's default) turned into RFC 4733 events toward the trunk,
+// in the browser stream's SSRC and sequence (the relay in media/bridge.cpp shifts the browser's
+// sequence numbers by the packets injected here).
+#include <algorithm>
+#include <array>
+
+#include "media/bridge.hpp"
+#include "media/bridge_session.hpp"
+#include "media/rtp.hpp"
+
+namespace webtrunk::media {
+
+using namespace bridge_detail;  // NOLINT(google-build-using-namespace): the bridge's own constants
+
+// ---- DTMF from SIP INFO (RFC 4733 §2.5) ----
+
+bool MediaBridge::send_dtmf(SessionId id, char digit, std::uint32_t duration_ms) {
+  BridgeSession* s = find(id);
+  if (s == nullptr || s->ended || !s->trunk_dtmf_pt || !s->trunk_rtp.is_set()) return false;
+  const std::optional<std::uint8_t> ev = dtmf_event(digit);
+  if (!ev || s->digits.size() >= kMaxQueuedDigits) return false;
+  s->digits.push_back(DtmfDigit{*ev, std::clamp(duration_ms, kDtmfMinMs, kDtmfMaxMs)});
+  if (!s->dtmf_active) start_next_digit(*s);
+  return true;
+}
+
+void MediaBridge::start_next_digit(BridgeSession& s) {
+  if (s.digits.empty()) {
+    s.dtmf_active = false;
+    return;
+  }
+  const DtmfDigit d = s.digits.front();
+  s.digits.pop_front();
+  const std::uint64_t clock = s.dtmf_clock;
+  // The stream's timestamp now: the last one relayed plus the time since (RFC 4733 §2.3.1).
+  const auto elapsed_us = std::chrono::duration_cast<std::chrono::microseconds>(shard_.now() - s.last_ts_at).count();
+  s.dtmf_ts = s.last_ts + static_cast<std::uint32_t>(static_cast<std::uint64_t>(std::max<std::int64_t>(0, elapsed_us)) *
+                                                     clock / 1'000'000);
+  s.dtmf_event = d.event;
+  s.dtmf_total = static_cast<std::uint32_t>(std::min<std::uint64_t>(0xffff, d.duration_ms * clock / 1000));
+  s.dtmf_sent = 0;
+  s.dtmf_end_sent = 0;
+  s.dtmf_first = true;
+  s.dtmf_active = true;
+  dtmf_tick(s.id);
+}
+
+void MediaBridge::dtmf_tick(SessionId id) {
+  BridgeSession* sp = find(id);
+  if (sp == nullptr) return;
+  BridgeSession& s = *sp;
+  s.dtmf_timer = {};
+  if (s.ended || !s.dtmf_active || !s.trunk_dtmf_pt || !s.trunk_rtp.is_set()) {
+    s.dtmf_active = false;
+    s.digits.clear();
+    return;
+  }
+  const std::uint32_t step = std::max<std::uint32_t>(1, s.dtmf_clock / 50);  // 20 ms of samples
+  if (s.dtmf_end_sent == 0) s.dtmf_sent = std::min(s.dtmf_total, s.dtmf_sent + step);
+  const bool end = s.dtmf_sent >= s.dtmf_total;
+  const auto seq = static_cast<std::uint16_t>(s.last_seq + 1);
+  std::array<std::byte, 16> pkt{};
+  const std::size_t n = write_dtmf_packet(pkt, *s.trunk_dtmf_pt, s.dtmf_first, seq, s.dtmf_ts, s.ssrc, s.dtmf_event,
+                                          end, kDtmfVolume, static_cast<std::uint16_t>(s.dtmf_sent));
+  // The relayed stream moves up by one so the trunk sees one sequence without a gap.
+  s.last_seq = seq;
+  ++s.seq_offset;
+  s.injected = true;
+  s.dtmf_first = false;
+  if (shard_.send_to(s.rtp_udp, s.trunk_rtp, std::span<const std::byte>(pkt.data(), n))) {
+    ++s.st.trunk_tx;
+    kMediaDtmfPackets.inc();
+  }
+  if (end && ++s.dtmf_end_sent >= kDtmfEndPackets) {
+    s.dtmf_active = false;
+    if (s.digits.empty()) return;
+    // The next digit after one packet interval of silence.
+    s.dtmf_timer = shard_.add_timer(kDtmfInterval, [this, id] {
+      if (BridgeSession* t = find(id)) {
+        t->dtmf_timer = {};
+        start_next_digit(*t);
+      }
+    });
+    s.dtmf_active = true;  // a digit is pending: send_dtmf must not start another meanwhile
+    return;
+  }
+  s.dtmf_timer = shard_.add_timer(kDtmfInterval, [this, id] { dtmf_tick(id); });
+}
+
+}  // namespace webtrunk::media
