@@ -2,7 +2,9 @@
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/kdf.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
@@ -107,6 +109,63 @@ struct BioFree {
 };
 
 }  // namespace
+
+// The AEAD parameters of the suites kCiphers allows: key length and implicit IV (RFC 5288 §3,
+// RFC 7905 §2).
+struct AeadSuite {
+  const EVP_CIPHER* cipher;
+  std::size_t key_len;
+  std::size_t iv_len;
+};
+std::optional<AeadSuite> aead_suite(int nid) noexcept {
+  switch (nid) {
+    case NID_aes_128_gcm: return AeadSuite{EVP_aes_128_gcm(), 16, 4};
+    case NID_aes_256_gcm: return AeadSuite{EVP_aes_256_gcm(), 32, 4};
+    case NID_chacha20_poly1305: return AeadSuite{EVP_chacha20_poly1305(), 32, 12};
+    default: return std::nullopt;
+  }
+}
+
+// RFC 5246 §6.3: key_block = PRF(master_secret, "key expansion", server_random + client_random),
+// laid out client_write_key | server_write_key | client_write_IV | server_write_IV for AEAD
+// suites (no MAC keys). Fills the client's (the browser's) write key and IV.
+bool derive_client_write_key(SSL* ssl, int& nid, std::array<std::uint8_t, 32>& key,
+                             std::array<std::uint8_t, 12>& iv) {
+  const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl);
+  if (!cipher) return false;
+  nid = SSL_CIPHER_get_cipher_nid(cipher);
+  const auto suite = aead_suite(nid);
+  const EVP_MD* md = SSL_CIPHER_get_handshake_digest(cipher);
+  if (!suite || !md) return false;
+  std::array<unsigned char, SSL_MAX_MASTER_KEY_LENGTH> master{};
+  const std::size_t master_len = SSL_SESSION_get_master_key(SSL_get_session(ssl), master.data(), master.size());
+  std::array<unsigned char, 13 + 2 * SSL3_RANDOM_SIZE> seed{};
+  std::memcpy(seed.data(), "key expansion", 13);
+  if (master_len == 0 || SSL_get_server_random(ssl, seed.data() + 13, SSL3_RANDOM_SIZE) != SSL3_RANDOM_SIZE ||
+      SSL_get_client_random(ssl, seed.data() + 13 + SSL3_RANDOM_SIZE, SSL3_RANDOM_SIZE) != SSL3_RANDOM_SIZE) {
+    return false;
+  }
+  std::array<unsigned char, 2 * (32 + 12)> block{};
+  const std::size_t block_len = 2 * (suite->key_len + suite->iv_len);
+  EVP_KDF* kdf = EVP_KDF_fetch(nullptr, "TLS1-PRF", nullptr);
+  EVP_KDF_CTX* kctx = kdf ? EVP_KDF_CTX_new(kdf) : nullptr;
+  EVP_KDF_free(kdf);
+  const OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, const_cast<char*>(EVP_MD_get0_name(md)), 0),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SECRET, master.data(), master_len),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SEED, seed.data(), seed.size()),
+      OSSL_PARAM_construct_end(),
+  };
+  const bool ok = kctx && EVP_KDF_derive(kctx, block.data(), block_len, params) == 1;
+  EVP_KDF_CTX_free(kctx);
+  if (ok) {
+    std::memcpy(key.data(), block.data(), suite->key_len);
+    std::memcpy(iv.data(), block.data() + 2 * suite->key_len, suite->iv_len);
+  }
+  OPENSSL_cleanse(master.data(), master.size());
+  OPENSSL_cleanse(block.data(), block.size());
+  return ok;
+}
 
 // ---- DtlsIdentity ----
 
@@ -445,6 +504,8 @@ std::optional<SrtpProfile> DtlsEndpoint::profile() const noexcept {
 std::optional<SrtpKeyPair> DtlsEndpoint::take_srtp_keys() {
   if (state_ != State::connected || keys_taken_ || !keys_) return std::nullopt;
   keys_taken_ = true;
+  AlertKey k;
+  if (derive_client_write_key(ssl_, k.cipher_nid, k.key, k.iv)) alert_key_ = k;
   free_ssl();  // DESIGN.md: a call keeps a few hundred bytes of DTLS, not OpenSSL's tens of KB
   return keys_;
 }
@@ -469,10 +530,15 @@ void DtlsEndpoint::handle_after_keys(std::span<const std::byte> record) {
                                               : std::string("peer sent alert: ") + SSL_alert_desc_string_long(alert));
       return;
     } else if (type == kContentAlert) {
-      // Encrypted (epoch 1): DTLS 1.2 leaves the content type in clear, the level and reason are
-      // sealed with keys freed with the SSL object. Browsers send one only to end the session
-      // (close_notify on RTCPeerConnection.close(), or a fatal alert).
-      fail("peer closed the DTLS session (encrypted alert)");
+      // Sealed in epoch 1 (RTCPeerConnection.close() sends close_notify this way). Only an alert
+      // that opens with the browser's key may end the call: anyone can forge a cleartext header.
+      std::uint8_t alert[2];
+      if (!open_alert(h, {body, len}, alert)) {
+        kDtlsDroppedTotal.inc();
+        return;
+      }
+      fail(alert[1] == 0 ? std::string("peer closed the DTLS session")
+                         : std::string("peer sent alert: ") + SSL_alert_desc_string_long(alert[1]));
       return;
     }
     off += kRecordHeader + len;
@@ -488,6 +554,45 @@ void DtlsEndpoint::handle_after_keys(std::span<const std::byte> record) {
   ++answered_after_keys_;
   kDtlsRetransmitsTotal.inc();
   for (const auto& d : flight_) outbox_.push_back(d);
+}
+
+// RFC 5246 §6.2.3.3 with RFC 6347 §4.1.2.1 (the AAD's sequence number is epoch | sequence):
+// opens a 2-byte alert record the browser sealed with its write key.
+bool DtlsEndpoint::open_alert(const std::byte* header, std::span<const std::byte> body,
+                              std::uint8_t alert[2]) const {
+  if (!alert_key_) return false;
+  const auto suite = aead_suite(alert_key_->cipher_nid);
+  if (!suite) return false;
+  const bool gcm = suite->iv_len == 4;
+  const std::size_t explicit_nonce = gcm ? 8 : 0;
+  if (body.size() != explicit_nonce + 2 + 16) return false;
+  std::array<std::uint8_t, 12> nonce{};
+  const auto* seq = reinterpret_cast<const std::uint8_t*>(header + 3);  // epoch (2) + sequence (6)
+  if (gcm) {
+    std::memcpy(nonce.data(), alert_key_->iv.data(), 4);
+    std::memcpy(nonce.data() + 4, body.data(), 8);
+  } else {  // RFC 7905 §2: the IV XOR the left-padded 64-bit sequence number
+    nonce = alert_key_->iv;
+    for (std::size_t i = 0; i < 8; ++i) nonce[4 + i] ^= seq[i];
+  }
+  std::array<std::uint8_t, 13> aad{};
+  std::memcpy(aad.data(), seq, 8);
+  std::memcpy(aad.data() + 8, header, 3);  // type, version
+  aad[11] = 0;
+  aad[12] = 2;  // the plaintext length
+  const auto* ct = reinterpret_cast<const unsigned char*>(body.data() + explicit_nonce);
+  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  int n = 0;
+  const bool ok =
+      ctx && EVP_DecryptInit_ex(ctx, suite->cipher, nullptr, nullptr, nullptr) == 1 &&
+      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_IVLEN, 12, nullptr) == 1 &&
+      EVP_DecryptInit_ex(ctx, nullptr, nullptr, alert_key_->key.data(), nonce.data()) == 1 &&
+      EVP_DecryptUpdate(ctx, nullptr, &n, aad.data(), static_cast<int>(aad.size())) == 1 &&
+      EVP_DecryptUpdate(ctx, alert, &n, ct, 2) == 1 &&
+      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, 16, const_cast<unsigned char*>(ct + 2)) == 1 &&
+      EVP_DecryptFinal_ex(ctx, alert + n, &n) == 1;
+  EVP_CIPHER_CTX_free(ctx);
+  return ok;
 }
 
 }  // namespace webtrunk::media

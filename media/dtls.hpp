@@ -25,6 +25,7 @@
 // holds a shared_ptr to its identity. Endpoints are not thread-safe; one shard owns each.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -114,7 +115,9 @@ class DtlsEndpoint {
   // Once connected: the keys (split_dtls_srtp_keys, we are the server), once. After this the SSL
   // object is freed; the endpoint keeps its last flight and answers a retransmitted client final
   // flight with it (DESIGN.md), and answers nothing else. A close_notify or fatal alert from the
-  // browser after connect -> state failed with the reason (the caller may hang up).
+  // browser after connect -> state failed with the reason (the caller may hang up); after the SSL
+  // object is gone the alert is authenticated with the browser's record key kept from it (about
+  // 50 bytes), so a forged datagram cannot end a call.
   std::optional<SrtpKeyPair> take_srtp_keys();
 
   // True while the OpenSSL connection is alive (before take_srtp_keys or failure).
@@ -129,6 +132,7 @@ class DtlsEndpoint {
   void fail_from_openssl(int ssl_error);
   void free_ssl() noexcept;
   void handle_after_keys(std::span<const std::byte> record);
+  bool open_alert(const std::byte* header, std::span<const std::byte> body, std::uint8_t alert[2]) const;
   static int verify_peer(int ok, X509_STORE_CTX* store);
   static void info_callback(const SSL* ssl, int where, int ret);
 
@@ -141,6 +145,14 @@ class DtlsEndpoint {
   bool fingerprint_mismatch_ = false;
   int peer_alert_ = -1;  // (level << 8) | description of the last alert the browser sent
   std::optional<SrtpKeyPair> keys_;
+  // Kept from the SSL object when it is freed: the browser's record-layer write key, so an alert
+  // it sends after that (sealed in epoch 1) is authenticated before it may end the call.
+  struct AlertKey {
+    int cipher_nid = 0;  // NID_aes_128_gcm, NID_aes_256_gcm or NID_chacha20_poly1305
+    std::array<std::uint8_t, 32> key{};
+    std::array<std::uint8_t, 12> iv{};  // the implicit part: 4 bytes for GCM, 12 for ChaCha20
+  };
+  std::optional<AlertKey> alert_key_;
   bool keys_taken_ = false;
 
   std::deque<std::vector<std::byte>> outbox_;   // to send

@@ -34,8 +34,8 @@ struct TestCert {
   EVP_PKEY* key = nullptr;
   X509* cert = nullptr;
   std::string fp;  // lower case, as some browsers write it
-  TestCert() {
-    key = EVP_EC_gen("P-256");
+  explicit TestCert(bool rsa = false) {
+    key = rsa ? EVP_RSA_gen(2048) : EVP_EC_gen("P-256");
     cert = X509_new();
     X509_set_version(cert, 2);
     ASN1_INTEGER_set(X509_get_serialNumber(cert), 7);
@@ -68,6 +68,26 @@ struct TestCert {
 };
 
 int accept_any(int, X509_STORE_CTX*) { return 1; }
+
+// A temporary PEM file, removed when it goes out of scope.
+struct PemFile {
+  char path[64] = "/tmp/webtrunk-dtls-pemXXXXXX";
+  template <class Fn>
+  explicit PemFile(Fn&& write) {
+    const int fd = mkstemp(path);
+    if (fd >= 0) close(fd);
+    BIO* b = BIO_new_file(path, "w");
+    write(b);
+    BIO_free(b);
+  }
+  ~PemFile() { unlink(path); }
+};
+PemFile cert_file(const TestCert& c) {
+  return PemFile([&](BIO* b) { PEM_write_bio_X509(b, c.cert); });
+}
+PemFile key_file(const TestCert& c) {
+  return PemFile([&](BIO* b) { PEM_write_bio_PrivateKey(b, c.key, nullptr, nullptr, 0, nullptr, nullptr); });
+}
 
 // The browser: an OpenSSL DTLS client on memory BIOs.
 class Client {
@@ -169,21 +189,10 @@ TEST(DtlsIdentity, GeneratesASha256FingerprintInSdpForm) {
 
 TEST(DtlsIdentity, LoadsPemFilesAndRejectsAMismatchedKey) {
   TestCert c, other;
-  char cert_path[] = "/tmp/webtrunk-dtls-certXXXXXX";
-  char key_path[] = "/tmp/webtrunk-dtls-keyXXXXXX";
-  char other_key_path[] = "/tmp/webtrunk-dtls-otherXXXXXX";
-  auto write = [](char* path, auto&& fn) {
-    const int fd = mkstemp(path);
-    ASSERT_GE(fd, 0);
-    close(fd);
-    BIO* b = BIO_new_file(path, "w");
-    fn(b);
-    BIO_free(b);
-  };
-  write(cert_path, [&](BIO* b) { PEM_write_bio_X509(b, c.cert); });
-  write(key_path, [&](BIO* b) { PEM_write_bio_PrivateKey(b, c.key, nullptr, nullptr, 0, nullptr, nullptr); });
-  write(other_key_path,
-        [&](BIO* b) { PEM_write_bio_PrivateKey(b, other.key, nullptr, nullptr, 0, nullptr, nullptr); });
+  const PemFile cert = cert_file(c), key = key_file(c), other_key = key_file(other);
+  const char* cert_path = cert.path;
+  const char* key_path = key.path;
+  const char* other_key_path = other_key.path;
   auto id = DtlsIdentity::load(cert_path, key_path);
   ASSERT_TRUE(id.ok()) << id.error().message;
   std::string upper_fp = c.fp;
@@ -195,9 +204,26 @@ TEST(DtlsIdentity, LoadsPemFilesAndRejectsAMismatchedKey) {
   auto missing = DtlsIdentity::load("/nonexistent/cert.pem", key_path);
   EXPECT_FALSE(missing.ok());
   EXPECT_FALSE(id.value()->set_srtp_profiles({}).ok());
-  unlink(cert_path);
-  unlink(key_path);
-  unlink(other_key_path);
+}
+
+TEST(DtlsEndpoint, AFlightLargerThanTheMtuGoesOutIn1200ByteDatagrams) {
+  // A loaded RSA-2048 certificate makes the first server flight (ServerHello .. ServerHelloDone)
+  // longer than one 1200-byte datagram.
+  TestCert server_cert(true), browser_cert;
+  const PemFile cert = cert_file(server_cert), key = key_file(server_cert);
+  auto id = DtlsIdentity::load(cert.path, key.path);
+  ASSERT_TRUE(id.ok()) << id.error().message;
+  Client c(&browser_cert);
+  DtlsEndpoint s(id.value(), browser_cert.fp);
+  s.handle_datagram(t0, c.step());
+  const auto flight = drain(s);  // drain() checks each is <= kDtlsMtu
+  std::size_t total = 0;
+  for (const auto& d : flight) total += d.size();
+  EXPECT_GT(total, DtlsEndpoint::kDtlsMtu);
+  EXPECT_GE(flight.size(), 2u);
+  for (const auto& d : flight) c.feed(d);
+  pump(c, s, t0);
+  EXPECT_EQ(s.state(), DtlsEndpoint::State::connected) << s.failure();
 }
 
 TEST(DtlsEndpoint, SendsNothingBeforeTheClientHello) {
@@ -391,7 +417,41 @@ TEST(DtlsEndpoint, CloseNotifyFromTheBrowserEndsIt) {
     SSL_shutdown(c.ssl());  // RTCPeerConnection.close(): an encrypted close_notify
     s.handle_datagram(t0 + 10s, c.output());
     EXPECT_EQ(s.state(), DtlsEndpoint::State::failed);
-    EXPECT_NE(s.failure().find("peer closed the DTLS session"), std::string::npos) << s.failure();
+    EXPECT_EQ(s.failure(), "peer closed the DTLS session");
+  }
+}
+
+// After the SSL object is gone the alert is opened with the browser's write key kept from it, for
+// each cipher suite the endpoint allows; a forged or altered one changes nothing.
+TEST(DtlsEndpoint, AfterTheKeysOnlyAnAuthenticAlertEndsIt) {
+  for (const char* suite : {"ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
+                            "ECDHE-ECDSA-CHACHA20-POLY1305"}) {
+    SCOPED_TRACE(suite);
+    TestCert cert;
+    Client c(&cert);
+    ASSERT_EQ(SSL_set_cipher_list(c.ssl(), suite), 1);
+    DtlsEndpoint s(identity(), cert.fp);
+    pump(c, s, t0);
+    ASSERT_EQ(s.state(), DtlsEndpoint::State::connected) << s.failure();
+    EXPECT_STREQ(SSL_CIPHER_get_name(SSL_get_current_cipher(c.ssl())), suite);
+    ASSERT_TRUE(s.take_srtp_keys());
+    SSL_shutdown(c.ssl());
+    const Datagram close_notify = c.output();
+    ASSERT_GE(close_notify.size(), 13u + 18u);
+    ASSERT_EQ(close_notify[0], std::byte{21});
+    // Forged: a well-formed epoch-1 alert header with a body nobody sealed.
+    Datagram forged = close_notify;
+    for (std::size_t i = 13; i < forged.size(); ++i) forged[i] = static_cast<std::byte>(i);
+    s.handle_datagram(t0 + 1s, forged);
+    // Altered: the browser's own alert with one bit of its tag flipped.
+    Datagram altered = close_notify;
+    altered.back() ^= std::byte{1};
+    s.handle_datagram(t0 + 1s, altered);
+    EXPECT_EQ(s.state(), DtlsEndpoint::State::connected);
+    EXPECT_TRUE(drain(s).empty());
+    s.handle_datagram(t0 + 2s, close_notify);
+    EXPECT_EQ(s.state(), DtlsEndpoint::State::failed);
+    EXPECT_EQ(s.failure(), "peer closed the DTLS session");
   }
 }
 
