@@ -44,14 +44,14 @@
 
 namespace webtrunk::core {
 
-inline const Counter kHttpServerRequests{"webtrunk_http_requests_total", "HTTP requests handled (any status)"};
-inline const Counter kHttpServerBadRequests{"webtrunk_http_bad_requests_total",
+inline const Counter kHttpServerRequests{"webtrunk_http_server_requests_total", "HTTP requests handled (any status)"};
+inline const Counter kHttpServerBadRequests{"webtrunk_http_server_refused_total",
                                             "HTTP requests refused while framing: 400/413/431/501/505"};
-inline const Counter kHttpServerTimeouts{"webtrunk_http_timeouts_total",
+inline const Counter kHttpServerTimeouts{"webtrunk_http_server_timeouts_total",
                                          "HTTP connections closed idle or stalled mid-request"};
-inline const Counter kHttpServerOverflows{"webtrunk_http_output_overflows_total",
+inline const Counter kHttpServerOverflows{"webtrunk_http_server_output_overflows_total",
                                           "HTTP connections aborted: responses piled up unread"};
-inline const Gauge kHttpServerConnections{"webtrunk_http_connections", "open HTTP connections"};
+inline const Gauge kHttpServerConnections{"webtrunk_http_server_connections", "open HTTP connections"};
 
 struct HttpLimits {
   std::size_t max_head_bytes = kDefaultMaxHeadBytes;  // 431 beyond
