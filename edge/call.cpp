@@ -131,7 +131,7 @@ void Call::hang_up(core::Instant now, std::string_view end_reason, bool bye_brow
   if (bye_browser) send_browser_request(now, sip::Method::bye, Purpose::bye, h, {}, {});
 }
 
-void Call::answer_browser(core::Instant now, const sip::MessageView& resp) {
+void Call::answer_browser(core::Instant now, const sip::MessageView& resp, std::string_view sdp) {
   if (b_answered || flow_gone || !b_invite || !b_invite->parsed) return;
   const sip::MessageView& inv = b_invite->view;
   const std::string contact = browser_contact();
@@ -140,9 +140,7 @@ void Call::answer_browser(core::Instant now, const sip::MessageView& resp) {
   h.emplace_back("Contact", contact);
   h.emplace_back("Allow", kAllow);
   if (!st.supported_timer()) h.emplace_back("Supported", "timer");
-  const std::string_view body = resp.body();
-  std::string ok = build_response(inv, resp.status_code(), resp.reason_phrase(), b_local_tag, h,
-                                  body.empty() ? "" : content_type_of(resp), body);
+  std::string ok = build_response(inv, resp.status_code(), resp.reason_phrase(), b_local_tag, h, "application/sdp", sdp);
   b_dialog = sip::Dialog::from_uas(inv, b_local_tag, contact);
   if (b_dialog) {
     b_dialog->confirm();
@@ -163,11 +161,8 @@ void Call::on_invite_response(core::Instant now, CallClientTxn& t, const sip::Tx
     if (status == 100) return;
     t_provisional = true;
     if (state != CallState::calling || b_answered || flow_gone || !b_invite) return;
-    // 180 / 183 (with its early SDP) go to the browser with our tag and Contact.
-    const std::string contact = browser_contact();
-    const std::array<std::pair<std::string_view, std::string_view>, 1> h{{{"Contact", contact}}};
-    core.send_ws(flow, build_response(b_invite->view, status, resp.reason_phrase(), b_local_tag, h,
-                                      resp.body().empty() ? "" : content_type_of(resp), resp.body()));
+    // 180 / 183 go to the browser with our tag, Contact and (the first time) our answer.
+    early_answer(now, resp);
     return;
   }
   if (status < 300) {
@@ -183,7 +178,6 @@ void Call::on_invite_response(core::Instant now, CallClientTxn& t, const sip::Tx
     }
     t_dialog = std::move(dialog);
     trunk_dest = dialog_destination(*t_dialog, trunk->addr);
-    t_sdp = std::string(resp.body());
     if (state == CallState::ended || t_cancelled) {
       // Answered after we gave up (CANCEL crossed the 2xx, browser gone): ACK it, then BYE.
       t_ack = t_dialog->make_request(sip::Method::ack, trunk_via(), core.ids_.branch(), {}, {}, {});
@@ -191,13 +185,12 @@ void Call::on_invite_response(core::Instant now, CallClientTxn& t, const sip::Tx
       send_trunk_request(now, sip::Method::bye, Purpose::bye, {}, {}, {});
       return;
     }
-    if (!defer_trunk_ack) {
-      t_ack = t_dialog->make_request(sip::Method::ack, trunk_via(), core.ids_.branch(), {}, {}, {});
-      core.send_udp(trunk_dest, t_ack);
-    }
+    t_ack = t_dialog->make_request(sip::Method::ack, trunk_via(), core.ids_.branch(), {}, {}, {});
+    core.send_udp(trunk_dest, t_ack);
+    if (!take_trunk_answer(now, has_sdp(resp) ? resp.body() : std::string_view{})) return;
     t_timer.on_response_received(resp);
     t_timer.handle_refresh(now);
-    answer_browser(now, resp);
+    answer_browser(now, resp, browser_answer());
     b_timer.handle_refresh(now);
     state = CallState::answered;
     cdr.answer = core.unix_at(now);
@@ -233,8 +226,8 @@ void Call::on_client_final(core::Instant now, CallClientTxn& t, const sip::TxnEv
       const sip::MessageView& origin = t.origin->view;
       const std::string_view reason =
           response ? ev.message->view.reason_phrase() : (status == 408 ? "Request Timeout" : "Service Unavailable");
-      const std::string_view body = response ? ev.message->view.body() : std::string_view{};
-      const std::string_view ct = response && !body.empty() ? content_type_of(ev.message->view) : std::string_view{};
+      std::string_view body = response ? ev.message->view.body() : std::string_view{};
+      std::string_view ct = response && !body.empty() ? content_type_of(ev.message->view) : std::string_view{};
       const bool ok = status >= 200 && status < 300;
       const bool offer_answer = ok && (t.method == sip::Method::invite || t.method == sip::Method::update);
       if (t.leg == Leg::trunk) {
@@ -249,43 +242,53 @@ void Call::on_client_final(core::Instant now, CallClientTxn& t, const sip::TxnEv
         if (offer_answer) {
           t_timer.on_response_received(ev.message->view);
           t_timer.handle_refresh(now);
-          b_sdp = std::string(origin.body());
-          if (!body.empty()) t_sdp = std::string(body);
+          if (b_offer_before) {
+            // The browser's re-offer: the trunk's answer sets the media, ours goes back.
+            b_sdp = std::string(origin.body());
+            if (has_sdp(ev.message->view)) {
+              t_sdp = std::string(body);
+              if (auto r = take_trunk_sdp(body); !r) {
+                kCallsBadTrunkSdp.inc();
+                core::log(core::LogLevel::warn, "call.bad_trunk_answer", "call={} trunk_call_id={} why={}", b_call_id,
+                          t_call_id, r.error().message);
+              }
+            }
+            b_offer_before.reset();
+          }
+          body = browser_answer();
+          ct = "application/sdp";
           b_timer.handle_refresh(now);
           st = b_timer.response_headers();
           h.assign(st.pairs().begin(), st.pairs().end());
           contact = browser_contact();
           h.emplace_back("Contact", contact);
+        } else if (b_offer_before && (t.method == sip::Method::invite || t.method == sip::Method::update)) {
+          // Refused (488, 491, ...): RFC 3264 §8: the session stays as it was.
+          b_offer = std::move(*b_offer_before);
+          b_offer_before.reset();
+          if (media_id != 0) core.cfg_.media->set_browser_remote(media_id, b_offer.remote);
+          // Our next offer to the trunk (a refresh) describes the session as it stands, in a
+          // version above the refused one.
+          trunk_offer();
+        }
+        if (!offer_answer && response && has_sdp(ev.message->view)) {
+          body = {};  // nothing of the trunk's SDP reaches the browser
+          ct = {};
         }
         if (!flow_gone) core.send_ws(flow, build_response(origin, status, safe_reason(reason), {}, h, ct, body));
         if (status == 481 || status == 408) hang_up(now, "trunk lost the dialog", true, status == 408);
       } else {
-        // Relayed from the trunk: ACK the browser's 2xx, answer the trunk.
+        // Relayed from the trunk (INFO): ACK a 2xx to an INVITE, answer the trunk.
         if (ok && t.method == sip::Method::invite && b_dialog && !flow_gone) {
           core.send_ws(flow, b_dialog->make_request(sip::Method::ack, host_port(core.cfg_.sip_host, core.cfg_.sip_port),
                                                     core.ids_.branch(), {}, {}, {}));
         }
-        Pairs h;
-        sip::SessionTimerHeaders st;
-        std::string contact;
-        if (offer_answer) {
-          b_timer.handle_refresh(now);
-          t_sdp = std::string(origin.body());
-          if (!body.empty()) b_sdp = std::string(body);
-          t_timer.handle_refresh(now);
-          st = t_timer.response_headers();
-          h.assign(st.pairs().begin(), st.pairs().end());
-          contact = trunk_contact();
-          h.emplace_back("Contact", contact);
+        if (response && has_sdp(ev.message->view)) {
+          body = {};  // nothing of the browser's SDP reaches the trunk
+          ct = {};
         }
-        std::string resp_bytes = build_response(origin, status, safe_reason(reason), {}, h, ct, body);
-        if (CallServerTxn* s = trunk_server(t.origin_server)) {
-          if (ok && t.method == sip::Method::invite) {
-            t_ack_wait.emplace(now, resp_bytes, sip::Transport::udp, core.cfg_.timers);
-            t_ack_wait_peer = s->peer;
-          }
-          s->txn->respond(now, std::move(resp_bytes), status);
-        }
+        std::string resp_bytes = build_response(origin, status, safe_reason(reason), {}, {}, ct, body);
+        if (CallServerTxn* s = trunk_server(t.origin_server)) s->txn->respond(now, std::move(resp_bytes), status);
         if (status == 481 || status == 408) hang_up(now, "browser lost the dialog", status == 408, true);
       }
       return;
@@ -316,7 +319,7 @@ void Call::on_client_final(core::Instant now, CallClientTxn& t, const sip::TxnEv
         const sip::SessionTimerHeaders st = t_timer.request_headers();
         const Pairs h(st.pairs().begin(), st.pairs().end());
         reinvite_pending = true;
-        send_trunk_request(now, sip::Method::invite, Purpose::refresh, h, "application/sdp", b_sdp);
+        send_trunk_request(now, sip::Method::invite, Purpose::refresh, h, "application/sdp", t_local_sdp);
         return;
       }
       if (response && status == 422) {
@@ -326,7 +329,7 @@ void Call::on_client_final(core::Instant now, CallClientTxn& t, const sip::TxnEv
           reinvite_pending = true;
           if (t.leg == Leg::trunk) {
             send_trunk_request(now, t.method, Purpose::refresh, h, t.method == sip::Method::invite ? "application/sdp" : "",
-                               t.method == sip::Method::invite ? std::string_view(b_sdp) : std::string_view{});
+                               t.method == sip::Method::invite ? std::string_view(t_local_sdp) : std::string_view{});
           }
         }
         return;
@@ -464,10 +467,10 @@ bool Call::step(core::Instant now) {
       reinvite_pending = invite;
       if (leg == Leg::trunk) {
         send_trunk_request(now, invite ? sip::Method::invite : sip::Method::update, Purpose::refresh, h,
-                           invite ? "application/sdp" : "", invite ? std::string_view(b_sdp) : std::string_view{});
+                           invite ? "application/sdp" : "", invite ? std::string_view(t_local_sdp) : std::string_view{});
       } else {
         send_browser_request(now, invite ? sip::Method::invite : sip::Method::update, Purpose::refresh, h,
-                             invite ? "application/sdp" : "", invite ? std::string_view(t_sdp) : std::string_view{});
+                             invite ? "application/sdp" : "", invite ? std::string_view(b_local_sdp) : std::string_view{});
       }
     }
   }

@@ -1,16 +1,26 @@
 // One B2BUA call inside a SipCore (edge/sip_core.hpp): the browser leg (we are UAS, over the
 // WebSocket flow) and the trunk leg (we are UAC, over UDP), each with its own sip::Dialog,
-// transactions and session timer, joined by the rules of issue 3:
+// transactions and session timer, and one media session (media::MediaSessions) between them:
 //
-//   browser INVITE -> 100 -> trunk INVITE (fresh Call-ID, tags, CSeq, Via, Contact, SDP as is)
-//   trunk 180/183/2xx/3xx-6xx -> the same code and reason to the browser (2xx: ACK the trunk)
+//   browser INVITE -> its offer read (488 if unusable), a media session (503 if none), 100, trunk
+//     INVITE (fresh Call-ID, tags, CSeq, Via, Contact; our RTP/AVP offer from the session)
+//   trunk 180/183 -> the same code to the browser with the edge's own answer (ICE-lite, DTLS
+//     passive), so ICE and DTLS finish while it rings; trunk SDP in it -> early media flows
+//   trunk 2xx -> its SDP pins the trunk's RTP address and picks the codecs; 200 to the browser
+//     with the same answer as in the 1xx unless the codecs changed (then a new o= version)
+//   trunk 3xx-6xx -> the same code and reason to the browser
 //   CANCEL from the browser -> 200, 487 to the browser, CANCEL to the trunk once it sent a 1xx
 //   BYE from either side -> 200, BYE on the other leg
-//   re-INVITE / UPDATE -> answered locally when the SDP did not change (or there is none), else
-//   relayed to the other leg and its answer mapped back; INFO relayed
+//   re-INVITE / UPDATE from the browser with a new offer (hold) -> re-offer to the trunk, its
+//     answer sets the direction, our answer back; from the trunk -> answered here from the media
+//     state, the browser re-INVITEd only when the direction changed; unchanged offers and
+//     refreshes are answered locally
+//   INFO with DTMF from the browser -> 200 and RFC 4733 events toward the trunk; other INFO relayed
+//   media ended (consent lost, DTLS failed) -> BYE on both legs with a Reason header
 //
 // Lifetime: owned by SipCore (calls_), which deletes it once it is over and every transaction on
-// it has ended. Everything in it is owned (copies of the messages it needs).
+// it has ended; its media session is released when the call ends (SipCore::finish_call).
+// Everything in it is owned (copies of the messages it needs).
 #pragma once
 
 #include <cstdint>
@@ -22,6 +32,7 @@
 #include "core/clock.hpp"
 #include "core/reactor.hpp"
 #include "core/socket.hpp"
+#include "edge/media_sdp.hpp"
 #include "edge/routes.hpp"
 #include "edge/sip_core.hpp"
 #include "sip/client_transaction.hpp"
@@ -83,7 +94,7 @@ struct Call {
   bool reapable() const noexcept;
 
   // ---- helpers ----
-  void answer_browser(core::Instant now, const sip::MessageView& invite_resp);  // 2xx from the trunk
+  void answer_browser(core::Instant now, const sip::MessageView& invite_resp, std::string_view sdp);  // 2xx
   void fail_browser(core::Instant now, int code, std::string_view reason, std::string_view end_reason);
   void hang_up(core::Instant now, std::string_view end_reason, bool bye_browser, bool bye_trunk,
                std::string_view reason_header = {});
@@ -101,7 +112,31 @@ struct Call {
   std::string browser_contact() const;
   std::string trunk_contact() const;
   std::string trunk_via() const;
-  bool pending_offer() const noexcept;
+
+  // ---- media (call_media.cpp) ----
+  const media::LocalMedia* local_media() const;  // null once the session is released
+  // The trunk's SDP (answer or offer): pins its RTP address, maps the codecs, sets the direction.
+  // Error: why it cannot be used (nothing changes then).
+  core::Result<void> take_trunk_sdp(std::string_view sdp);
+  // Our answer to the browser's current offer from the media state; the o= version moves only
+  // when the text would change (RFC 3264 §8), so a 1xx and the 200 carry the same SDP.
+  const std::string& browser_answer();
+  // Our offer toward the trunk from the browser's current offer (same rule for the version).
+  const std::string& trunk_offer();
+  // Our answer to an offer from the trunk (codecs it offered that flow, its direction answered).
+  const std::string& trunk_answer(const TrunkSdp& offer);
+  // What the browser may send and receive now: its offer and the trunk's side combined.
+  media::Direction browser_direction() const noexcept;
+  // A provisional from the trunk: our answer goes to the browser once (JsSIP applies any 1xx SDP
+  // as the answer, and a second one would fail in Chromium's stable state).
+  void early_answer(core::Instant now, const sip::MessageView& resp);
+  // The trunk's 2xx to our INVITE; false when its SDP is unusable (the call is then torn down).
+  bool take_trunk_answer(core::Instant now, std::string_view sdp);
+  // A trunk offer in a re-INVITE/UPDATE; the answer to send, or the 488 reason.
+  core::Result<std::string> answer_trunk_offer(core::Instant now, std::string_view sdp);
+  // SIP INFO from the browser carrying DTMF: true if handled here (answered), false to relay it.
+  bool handle_dtmf_info(core::Instant now, const sip::MessageView& req);
+  void on_media_ended(core::Instant now, media::MediaEnd why);
 
   SipCore& core;
   std::uint64_t id;
@@ -115,7 +150,7 @@ struct Call {
   std::string b_local_tag;  // our To tag toward the browser
   std::unique_ptr<sip::OwnedMessage> b_invite;  // its INVITE, to answer it later
   std::optional<sip::Dialog> b_dialog;
-  std::string b_sdp;        // the last SDP the browser gave (what the trunk has)
+  std::string b_sdp;        // the last SDP the browser gave (its o= line tells a re-offer from a refresh)
   bool b_answered = false;  // a final response went to the browser's INVITE
   std::optional<sip::TwoXxRetransmitter> b_ack_wait;  // our 2xx waits for the browser's ACK
 
@@ -127,11 +162,9 @@ struct Call {
   std::string t_invite_bytes;   // our INVITE as sent (dialog from_uac)
   std::optional<sip::Dialog> t_dialog;
   std::string t_ack;            // the ACK for the trunk's 2xx, resent on 2xx retransmissions
-  std::string t_sdp;            // the last SDP the trunk gave (what the browser has)
+  std::string t_sdp;            // the last SDP the trunk gave (same use)
   bool t_provisional = false;
   bool t_cancelled = false;
-  bool defer_trunk_ack = false;  // the browser's INVITE had no offer: its ACK carries the answer
-  std::unique_ptr<sip::OwnedMessage> t_pending_2xx;  // the 2xx awaiting that ACK
   // RFC 3261 §13.3.1.4 toward the trunk: our 2xx to its re-INVITE, until its ACK.
   std::optional<sip::TwoXxRetransmitter> t_ack_wait;
   core::SockAddr t_ack_wait_peer;
@@ -141,6 +174,19 @@ struct Call {
   CallClientTxn* invite_txn = nullptr;  // the trunk INVITE while it runs
   std::uint64_t next_server_id = 1;
   bool reinvite_pending = false;  // a relayed offer is in flight (RFC 3261 §14.2: 491 for another)
+
+  // Media: the session, what each side said, and the SDP we last sent each side.
+  media::SessionId media_id = 0;
+  BrowserOffer b_offer;                       // the browser's current offer
+  std::optional<BrowserOffer> b_offer_before;  // the one before a re-offer the trunk has not answered
+  media::CodecMap codecs;                       // what flows (or would, before the trunk's SDP)
+  bool trunk_media_known = false;               // set_trunk_remote was called
+  media::Direction t_direction = media::Direction::sendrecv;  // the trunk's SDP, from its side
+  SdpOrigin b_origin;  // o= of our SDP toward the browser
+  SdpOrigin t_origin;  // o= of our SDP toward the trunk
+  std::string b_local_sdp;  // last SDP sent to the browser
+  std::string t_local_sdp;  // last SDP sent to the trunk
+  bool early_sdp_sent = false;
 
   // Session timers (RFC 4028), one per leg.
   sip::SessionTimer b_timer;

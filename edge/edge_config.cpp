@@ -2,12 +2,44 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 
 #include "core/log.hpp"
 #include "core/shards.hpp"
+#include "media/port_pool.hpp"
 
 namespace webtrunk::edge {
+namespace {
+
+bool is_ip_address(const std::string& s) {
+  return core::SockAddr::parse(s.find(':') != std::string::npos ? "[" + s + "]:0" : s + ":0").ok();
+}
+
+}  // namespace
+
+core::Result<std::vector<media::SrtpProfile>> parse_srtp_profiles(std::string_view list) {
+  constexpr std::array kAll{media::SrtpProfile::aead_aes_256_gcm, media::SrtpProfile::aead_aes_128_gcm,
+                            media::SrtpProfile::aes_cm_128_hmac_sha1_80};
+  std::vector<media::SrtpProfile> out;
+  while (!list.empty()) {
+    const std::size_t comma = list.find(',');
+    std::string_view name = list.substr(0, comma);
+    list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+    while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
+    while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+    const auto* p = std::find_if(kAll.begin(), kAll.end(), [&](media::SrtpProfile q) { return media::to_string(q) == name; });
+    if (p == kAll.end()) {
+      return core::Error{EINVAL, fmt::format("'{}' is not one of AEAD_AES_256_GCM, AEAD_AES_128_GCM, AES_CM_128_HMAC_SHA1_80",
+                                             name)};
+    }
+    if (std::find(out.begin(), out.end(), *p) != out.end()) return core::Error{EINVAL, fmt::format("'{}' listed twice", name)};
+    out.push_back(*p);
+  }
+  if (out.empty()) return core::Error{EINVAL, "no profile given"};
+  return out;
+}
 
 FlagSet edge_flags() {
   FlagSet f("edge", "The WebRTC edge: browsers connect over WebSocket (SIP, RFC 7118); calls go to the SIP trunk.");
@@ -32,6 +64,29 @@ FlagSet edge_flags() {
   f.add({"realm", "R", "digest realm of the 401/407 challenges (default: the --sip-listen address)", "", false});
   f.add({"no-auth", "", "accept REGISTER and INVITE without credentials (tests and demos only)", "", false});
   f.add({"bind-from-user", "", "refuse (403) a request whose From user is not the token id", "", false});
+  f.add({"media-listen", "ADDR",
+         "address of the media sockets: each shard's browser-side UDP port and the trunk-side RTP ports "
+         "(default: the --sip-listen address)",
+         "", false});
+  f.add({"public-ip", "IP", "address put in the ICE host candidate browsers send media to (default: --media-listen)",
+         "", false});
+  f.add({"media-port", "P",
+         "browser-side media UDP port of shard 0 (one port per shard carries all its browsers); shard k uses P+k; "
+         "0 = any free port per shard",
+         "0", false});
+  f.add({"rtp-ports", "A-B", "trunk-side RTP/RTCP port range (even RTP, odd RTCP), split evenly between shards",
+         "20000-29999", false});
+  f.add({"dtls-cert", "FILE", "DTLS certificate (PEM) toward browsers; default: a self-signed ECDSA P-256 one made at start",
+         "", false});
+  f.add({"dtls-key", "FILE", "private key (PEM) of --dtls-cert", "", false});
+  f.add({"srtp-engine", "own|libsrtp", "SRTP implementation: own (OpenSSL EVP, fast) or libsrtp (libsrtp2, the reference)",
+         "own", false});
+  f.add({"srtp-profiles", "LIST",
+         "SRTP profiles DTLS offers, in order of preference: a comma list of AEAD_AES_256_GCM, AEAD_AES_128_GCM, "
+         "AES_CM_128_HMAC_SHA1_80 (default: all three in that order)",
+         "", false});
+  f.add({"consent-timeout", "SECONDS",
+         "hang up a call when the browser's ICE consent (RFC 7675) or media is not seen for this long", "30", false});
   f.add({"log-level", "LEVEL", "debug, info, warn or error", "info", false});
   f.add({"log-format", "FORMAT", "json or text", "json", false});
   return f;
@@ -58,9 +113,7 @@ core::Result<EdgeConfig> edge_config_from(const FlagValues& flags) {
   c.allowed_origins = flags.all("origin");
 
   c.sip_listen = flags.get("sip-listen");
-  if (auto a = core::SockAddr::parse(c.sip_listen.find(':') != std::string::npos ? "[" + c.sip_listen + "]:0"
-                                                                                 : c.sip_listen + ":0");
-      !a) {
+  if (!is_ip_address(c.sip_listen)) {
     return core::Error{EINVAL, fmt::format("--sip-listen: '{}' is not an IP address", c.sip_listen)};
   }
   auto sp = flags.get_int("sip-port", 0, 65535);
@@ -85,6 +138,40 @@ core::Result<EdgeConfig> edge_config_from(const FlagValues& flags) {
                        "--edge-secret-file FILE, or --no-auth to let every caller through (tests only)"};
   }
   c.realm = flags.get("realm").empty() ? c.sip_listen : flags.get("realm");
+
+  auto ip_flag = [&](std::string_view name, std::string value) -> core::Result<std::string> {
+    if (!is_ip_address(value)) return core::Error{EINVAL, fmt::format("--{}: '{}' is not an IP address", name, value)};
+    return value;
+  };
+  auto ml = ip_flag("media-listen", flags.get("media-listen").empty() ? c.sip_listen : flags.get("media-listen"));
+  if (!ml) return ml.error();
+  c.media_listen = *ml;
+  auto pip = ip_flag("public-ip", flags.get("public-ip").empty() ? c.media_listen : flags.get("public-ip"));
+  if (!pip) return pip.error();
+  c.public_ip = *pip;
+  auto mp = flags.get_int("media-port", 0, 65535);
+  if (!mp) return mp.error();
+  c.media_port = static_cast<std::uint16_t>(*mp);
+  c.rtp_ports = flags.get("rtp-ports");
+  if (auto slice = media::rtp_port_slice(c.rtp_ports, 1, 0); !slice) {
+    return core::Error{EINVAL, "--rtp-ports: " + slice.error().message};
+  }
+  c.dtls_cert = flags.get("dtls-cert");
+  c.dtls_key = flags.get("dtls-key");
+  if (c.dtls_cert.empty() != c.dtls_key.empty()) {
+    return core::Error{EINVAL, c.dtls_cert.empty() ? "--dtls-key needs --dtls-cert" : "--dtls-cert needs --dtls-key"};
+  }
+  auto engine = media::parse_srtp_engine(flags.get("srtp-engine"));
+  if (!engine) return core::Error{EINVAL, fmt::format("--srtp-engine: '{}' is not own or libsrtp", flags.get("srtp-engine"))};
+  c.srtp_engine = *engine;
+  if (!flags.get("srtp-profiles").empty()) {
+    auto profiles = parse_srtp_profiles(flags.get("srtp-profiles"));
+    if (!profiles) return core::Error{EINVAL, "--srtp-profiles: " + profiles.error().message};
+    c.srtp_profiles = std::move(*profiles);
+  }
+  auto ct = flags.get_int("consent-timeout", 5, 3600);
+  if (!ct) return ct.error();
+  c.consent_timeout_s = static_cast<unsigned>(*ct);
 
   core::LogLevel level;
   if (!core::parse_log_level(flags.get("log-level"), level)) {

@@ -10,6 +10,8 @@
 #include "core/result.hpp"
 #include "edge/flags.hpp"
 #include "edge/routes.hpp"
+#include "media/srtp.hpp"
+#include "media/types.hpp"
 
 namespace webtrunk::edge {
 
@@ -31,7 +33,24 @@ struct EdgeConfig {
   bool no_auth = false;
   bool bind_from_user = false;
   std::string realm;                         // digest realm; default: sip_listen
+
+  // Media (issue 4). Shard k's browser-side UDP socket is media_listen:(media_port + k) (port 0:
+  // the kernel picks); its host candidate says public_ip. Trunk-side RTP pairs come from the
+  // shard's slice of rtp_ports (media::rtp_port_slice) on media_listen.
+  std::string media_listen;        // an IP address; default: sip_listen
+  std::string public_ip;           // an IP address; default: media_listen
+  std::uint16_t media_port = 0;
+  std::string rtp_ports = "20000-29999";  // "A-B", checked
+  std::string dtls_cert;           // PEM files; both or neither (then one certificate is made at start)
+  std::string dtls_key;
+  media::SrtpEngine srtp_engine = media::SrtpEngine::own;
+  std::vector<media::SrtpProfile> srtp_profiles;  // empty: the DTLS identity's default order
+  unsigned consent_timeout_s = 30;  // RFC 7675
 };
+
+// "AEAD_AES_256_GCM,AES_CM_128_HMAC_SHA1_80" -> the profiles in that order; the error names the
+// profile it does not know.
+core::Result<std::vector<media::SrtpProfile>> parse_srtp_profiles(std::string_view list);
 
 FlagSet edge_flags();
 core::Result<EdgeConfig> edge_config_from(const FlagValues& flags);

@@ -12,10 +12,15 @@
 // validated (sip/validate): a bad one is answered 400 with the reason, counted and logged. REGISTER
 // goes to the registrar (edge/registrar.hpp) behind the auth gate (edge/auth_gate.hpp); OPTIONS is
 // answered 200; an INVITE becomes a B2BUA call (edge/call.hpp): browser leg on the WebSocket,
-// trunk leg on UDP with a fresh Call-ID, tags, CSeq, Via and Contact, SDP passed through; responses
-// are mapped back precisely; CANCEL, ACK, BYE, re-INVITE, UPDATE and INFO are handled per leg;
-// session timers (RFC 4028) run on each leg; one CDR line per call. Retransmissions on the trunk
-// side are the sip/ transactions' job.
+// trunk leg on UDP with a fresh Call-ID, tags, CSeq, Via and Contact; responses are mapped back
+// precisely; CANCEL, ACK, BYE, re-INVITE, UPDATE and INFO are handled per leg; session timers
+// (RFC 4028) run on each leg; one CDR line per call. Retransmissions on the trunk side are the
+// sip/ transactions' job.
+//
+// Media (issue 4): every call has a session in the shard's media::MediaSessions (SipCoreConfig::
+// media). The SDP on each leg is the edge's own, written from that session and the call's state
+// (edge/media_sdp.hpp): the browser's offer is read, never forwarded; the trunk gets plain RTP/AVP.
+// The owner feeds handle_media_ended() when a session ends by itself (consent lost, DTLS failed).
 //
 // Lifetimes: the bytes given to handle_* are read during the call only (whatever must outlive it
 // is copied). SipTransmit owns its bytes. The RouteTable and the AuthGate given at construction
@@ -42,6 +47,7 @@
 #include "edge/registrar.hpp"
 #include "edge/routes.hpp"
 #include "edge/sip_messages.hpp"
+#include "media/types.hpp"
 #include "sip/branch.hpp"
 #include "sip/message_view.hpp"
 #include "sip/transaction.hpp"
@@ -79,6 +85,23 @@ inline const core::Counter kCallsForbidden{"webtrunk_calls_failed_403_total", "c
 inline const core::Counter kCallsSessionExpired{"webtrunk_calls_session_expired_total",
                                                 "calls hung up because session refreshes stopped (RFC 4028)"};
 inline const core::Gauge kCallsActive{"webtrunk_calls_active", "calls in progress (ringing or connected)"};
+inline const core::Counter kCallsBadOffer{"webtrunk_calls_refused_bad_sdp_total",
+                                          "browser offers refused 488 (no SDP, malformed, nothing a trunk can use)"};
+inline const core::Counter kCallsNoMedia{"webtrunk_calls_refused_no_media_total",
+                                         "calls refused 503: no media session (--rtp-ports used up)"};
+inline const core::Counter kCallsBadTrunkSdp{"webtrunk_calls_bad_trunk_sdp_total",
+                                             "trunk SDP refused (unreadable, or no codec in common with the browser)"};
+inline const core::Counter kCallsMediaEnded{"webtrunk_calls_media_ended_total",
+                                            "calls hung up because their media ended (consent lost, DTLS failed)"};
+inline const core::Counter kMediaSessionsOpened{"webtrunk_call_media_sessions_opened_total",
+                                                "media sessions created for calls"};
+inline const core::Counter kMediaSessionsReleased{"webtrunk_call_media_sessions_released_total",
+                                                  "media sessions released at the end of a call"};
+inline const core::Counter kDtmfInfoConverted{"webtrunk_dtmf_info_converted_total",
+                                              "DTMF SIP INFO from browsers sent to the trunk as RFC 4733 events"};
+inline const core::Counter kDtmfInfoRelayed{"webtrunk_dtmf_info_relayed_total",
+                                            "DTMF SIP INFO relayed as INFO (the trunk took no telephone-event)"};
+inline const core::Counter kDtmfInfoBad{"webtrunk_dtmf_info_bad_total", "DTMF SIP INFO with an unreadable body (400)"};
 
 struct SipCoreConfig {
   unsigned shard = 0;
@@ -96,6 +119,9 @@ struct SipCoreConfig {
   // Unix seconds at `now` (token expiry, CDR times); tests inject a fake one.
   std::function<std::int64_t(core::Instant)> unix_time;
   std::uint64_t id_seed = 0;  // 0: random Call-IDs, tags and branches; else reproducible
+  // This shard's media sessions (media::MediaBridge, or a simulation's fake); must outlive the
+  // SipCore. Null: no media here, so every INVITE is refused 503 (signalling-only harnesses).
+  media::MediaSessions* media = nullptr;
 };
 
 struct SipTransmit {
@@ -138,6 +164,9 @@ class SipCore {
   // The trunk at `addr` could not be reached (ICMP unreachable on send): its transactions fail.
   void handle_trunk_unreachable(core::Instant now, const core::SockAddr& addr);
   void handle_timeout(core::Instant now);
+  // A media session ended by itself (MediaSessions::on_ended, wired by the owner): its call hangs
+  // up both legs (BYE with a Reason header), or fails if it was still ringing.
+  void handle_media_ended(core::Instant now, media::SessionId id, media::MediaEnd why);
 
   [[nodiscard]] std::optional<SipTransmit> poll_transmit();
   [[nodiscard]] std::optional<core::Instant> poll_timeout() const;
@@ -179,6 +208,7 @@ class SipCore {
   void pump(core::Instant now, Call& call);
   void schedule(Call& call);
   void finish_call(core::Instant now, Call& call, int code, std::string_view end_reason);
+  void release_media(Call& call);
   void reap(Call& call);
 
   SipCoreConfig cfg_;
@@ -192,6 +222,7 @@ class SipCore {
   std::unordered_map<std::uint64_t, CallPtr> calls_;
   std::unordered_map<std::string, std::uint64_t> by_browser_;  // Call-ID '\n' browser tag
   std::unordered_map<std::string, std::uint64_t> by_trunk_;    // trunk Call-ID (ours)
+  std::unordered_map<media::SessionId, std::uint64_t> by_media_;  // media session -> call
   // flow_key -> its calls; a set per flow so that reaping one of many calls on a busy WebSocket is O(1).
   std::unordered_map<std::uint64_t, std::unordered_set<std::uint64_t>> by_flow_;
   std::set<std::pair<core::Instant, std::uint64_t>> deadlines_;

@@ -114,8 +114,27 @@ void SipCore::finish_call(core::Instant now, Call& call, int code, std::string_v
   }
   call.b_timer.stop();
   call.t_timer.stop();
+  release_media(call);
   core::log(core::LogLevel::info, "cdr", "{}", r.to_json());
   if (on_cdr) on_cdr(r);
+}
+
+void SipCore::release_media(Call& call) {
+  // Every way a call ends passes here once (finish_call): the port pair and buffers come back.
+  if (call.media_id == 0) return;
+  by_media_.erase(call.media_id);
+  if (cfg_.media != nullptr) cfg_.media->release(call.media_id);
+  call.media_id = 0;
+  kMediaSessionsReleased.inc();
+}
+
+void SipCore::handle_media_ended(core::Instant now, media::SessionId id, media::MediaEnd why) {
+  auto m = by_media_.find(id);
+  if (m == by_media_.end()) return;
+  auto it = calls_.find(m->second);
+  if (it == calls_.end()) return;
+  it->second->on_media_ended(now, why);
+  pump(now, *it->second);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -135,24 +154,47 @@ void SipCore::start_call(core::Instant now, core::ConnId flow, const sip::Messag
     rec.end_reason = std::string(why);
     kCallsFailed.inc();
     if (code == 404) kCallsNoRoute.inc();
-    kCallsFailed4xx.inc();
+    if (code >= 400 && code < 500) kCallsFailed4xx.inc();
+    if (code >= 500 && code < 600) kCallsFailed5xx.inc();
     core::log(core::LogLevel::info, "cdr", "{}", rec.to_json());
     if (on_cdr) on_cdr(rec);
   };
+  const std::string agent = host_port(cfg_.sip_host, cfg_.sip_port);
+  auto refuse_offer = [&](std::string_view why) {
+    // RFC 3261 §21.4.26 with a Warning (§20.43: 305 incompatible media format, 399 anything else)
+    // so that the page's developer reads why in the browser's console.
+    kCallsBadOffer.inc();
+    core::log(core::LogLevel::info, "call.bad_offer", "call={} why={}", rec.call_id, why);
+    const std::string warning = warning_value(why.find("codec") != std::string_view::npos ? 305 : 399, agent, why);
+    const std::array<std::pair<std::string_view, std::string_view>, 1> h{{{"Warning", warning}}};
+    refuse(488, safe_reason(fmt::format("Not Acceptable Here: {}", why)), "bad offer", h);
+  };
 
-  // This issue passes SDP through; it only checks that the body is SDP at all.
-  if (!invite.body().empty()) {
-    if (!has_sdp(invite)) {
-      const std::array<std::pair<std::string_view, std::string_view>, 1> h{{{"Accept", "application/sdp"}}};
-      return refuse(415, "Unsupported Media Type", "bad offer", h);
-    }
-    if (!looks_like_sdp(invite.body())) return refuse(488, "Not Acceptable Here: bad SDP", "bad offer");
+  // The browser's offer is read, never forwarded (issue 4). JsSIP always offers in the INVITE;
+  // an offer in the ACK would leave no way to refuse a bad one, so that is refused up front.
+  if (invite.body().empty()) return refuse_offer("no SDP offer");
+  if (!has_sdp(invite)) {
+    const std::array<std::pair<std::string_view, std::string_view>, 1> h{{{"Accept", "application/sdp"}}};
+    return refuse(415, "Unsupported Media Type", "bad offer", h);
   }
+  auto offer = read_browser_offer(invite.body());
+  if (!offer) return refuse_offer(offer.error().message);
   const TrunkTarget* trunk = called.empty() ? nullptr : cfg_.routes->lookup(called);
   if (trunk == nullptr) {
     const std::string reason = safe_reason("No route to " + called);
     return refuse(404, reason, "no route");
   }
+  if (cfg_.media == nullptr) return refuse(503, "Service Unavailable: no media on this edge", "no media");
+  auto session = cfg_.media->create();
+  if (!session) {
+    kCallsNoMedia.inc();
+    core::log(core::LogLevel::warn, "call.no_media", "call={} why={}", rec.call_id, session.error().message);
+    const std::string warning = warning_value(399, agent, session.error().message);
+    const std::array<std::pair<std::string_view, std::string_view>, 1> h{{{"Warning", warning}}};
+    return refuse(503, "Media ports exhausted", "media ports exhausted", h);
+  }
+  cfg_.media->set_browser_remote(*session, offer->remote);
+  kMediaSessionsOpened.inc();
 
   sip::SessionTimerConfig b_st;
   b_st.min_se = cfg_.min_se;
@@ -173,7 +215,12 @@ void SipCore::start_call(core::Instant now, core::ConnId flow, const sip::Messag
   call.b_local_tag = ids_.tag();
   call.b_invite = std::make_unique<sip::OwnedMessage>(invite.raw());
   call.b_sdp = std::string(invite.body());
-  call.defer_trunk_ack = invite.body().empty();
+  call.media_id = *session;
+  call.b_offer = std::move(*offer);
+  // o= session ids: 62 random bits (RFC 8866 §5.2 asks for a number that is unique; it must fit
+  // the signed 64-bit integers some parsers use). Versions count from 1 per leg.
+  call.b_origin = SdpOrigin{ids_.next() >> 2, 1};
+  call.t_origin = SdpOrigin{ids_.next() >> 2, 1};
   call.trunk = trunk;
   call.trunk_dest = trunk->addr;
   call.t_call_id = ids_.call_id();
@@ -208,8 +255,8 @@ void SipCore::start_call(core::Instant now, core::ConnId flow, const sip::Messag
   const sip::SessionTimerHeaders st = call.t_timer.request_headers();
   st.write_to(w);
   w.header("User-Agent", cfg_.user_agent);
-  if (!invite.body().empty()) w.header(sip::HeaderId::content_type, content_type_of(invite));
-  w.finish(invite.body());
+  w.header(sip::HeaderId::content_type, "application/sdp");
+  w.finish(call.trunk_offer());
 
   auto txn = std::make_unique<CallClientTxn>();
   txn->txn = std::make_unique<sip::ClientTransaction>(now, sip::Method::invite, out, branch, sip::Transport::udp,
@@ -223,11 +270,12 @@ void SipCore::start_call(core::Instant now, core::ConnId flow, const sip::Messag
   by_browser_[browser_key(call.b_call_id, call.b_tag)] = id;
   by_trunk_[call.t_call_id] = id;
   by_flow_[flow_key(flow)].insert(id);
+  by_media_[call.media_id] = id;
   calls_.emplace(id, std::move(owned));
   kCallsStarted.inc();
   kCallsActive.inc();
-  core::log(core::LogLevel::info, "call.start", "call={} caller={} called={} trunk={} trunk_call_id={}", rec.call_id,
-            rec.caller, called, trunk->spec, call.t_call_id);
+  core::log(core::LogLevel::info, "call.start", "call={} caller={} called={} trunk={} trunk_call_id={} media={}",
+            rec.call_id, rec.caller, called, trunk->spec, call.t_call_id, call.media_id);
   pump(now, call);
 }
 
@@ -265,15 +313,6 @@ void SipCore::on_browser_in_dialog(core::Instant now, core::ConnId flow, const s
     if (c.state == CallState::answered && c.b_dialog && cs && cs->number == c.b_dialog->remote_cseq().value_or(0)) {
       if (c.b_ack_wait) c.b_ack_wait->handle_ack(now);
       c.state = CallState::established;
-      if (c.defer_trunk_ack && c.t_dialog) {
-        // The offer came in the trunk's 2xx: the browser's ACK carries the answer.
-        const std::string branch = ids_.branch();
-        c.t_ack = c.t_dialog->make_request(sip::Method::ack, c.trunk_via(), branch, {},
-                                           req.body().empty() ? std::string_view{} : content_type_of(req), req.body());
-        c.b_sdp = std::string(req.body());
-        c.defer_trunk_ack = false;
-        send_udp(c.trunk_dest, c.t_ack);
-      }
     }
     return pump(now, c);  // other ACKs (re-INVITEs we answered or relayed) end here
   }
@@ -297,31 +336,42 @@ void SipCore::on_browser_in_dialog(core::Instant now, core::ConnId flow, const s
         break;
       }
       const bool offer = has_sdp(req);
-      if (offer && !looks_like_sdp(req.body())) {
-        reply_ws(flow, req, 488, "Not Acceptable Here: bad SDP");
-        break;
-      }
       if (!offer || sdp_origin(req.body()) == sdp_origin(c.b_sdp)) {
-        // A session refresh or an unchanged offer: answered here with what the trunk last said.
+        // A session refresh or an unchanged offer: answered here with our current answer.
         const sip::SessionTimerHeaders st = c.b_timer.response_headers();
         Pairs h(st.pairs().begin(), st.pairs().end());
         const std::string contact = c.browser_contact();
         h.emplace_back("Contact", contact);
         const bool body = m == sip::Method::invite || offer;
-        send_ws(flow, build_response(req, 200, "OK", {}, h, body ? "application/sdp" : "", body ? c.t_sdp : ""));
+        send_ws(flow, build_response(req, 200, "OK", {}, h, body ? "application/sdp" : "", body ? c.b_local_sdp : ""));
         c.b_timer.handle_refresh(now);
         break;
       }
-      // A real change (hold, new media): the trunk must know.
+      auto re = read_browser_offer(req.body());
+      if (!re) {
+        kCallsBadOffer.inc();
+        const std::string warning = warning_value(399, host_port(cfg_.sip_host, cfg_.sip_port), re.error().message);
+        const std::array<std::pair<std::string_view, std::string_view>, 1> h{{{"Warning", warning}}};
+        reply_ws(flow, req, 488, safe_reason("Not Acceptable Here: " + re.error().message), h);
+        break;
+      }
+      // A real change (hold, resume, an ICE restart): the trunk gets our new offer; its answer
+      // sets the direction and comes back as ours (on_client_final). Until then the old offer is
+      // kept to go back to if the trunk refuses.
       c.reinvite_pending = true;
+      c.b_offer_before = std::move(c.b_offer);
+      c.b_offer = std::move(*re);
+      cfg_.media->set_browser_remote(c.media_id, c.b_offer.remote);
       const sip::SessionTimerHeaders st = c.t_timer.active() ? c.t_timer.request_headers() : sip::SessionTimerHeaders{};
       Pairs h(st.pairs().begin(), st.pairs().end());
-      c.send_trunk_request(now, m, Purpose::relay, h, content_type_of(req), req.body(),
+      c.send_trunk_request(now, m, Purpose::relay, h, "application/sdp", c.trunk_offer(),
                            std::make_unique<sip::OwnedMessage>(req.raw()));
       break;
     }
     case sip::Method::info: {
-      // JsSIP DTMF (application/dtmf-relay) and anything else: the trunk decides.
+      // JsSIP's DTMF (application/dtmf-relay) becomes RFC 4733 toward the trunk; any other INFO
+      // (or DTMF a trunk without telephone-event must get as INFO) is the trunk's to answer.
+      if (c.handle_dtmf_info(now, req)) break;
       c.send_trunk_request(now, m, Purpose::relay, {}, content_type_of(req), req.body(),
                            std::make_unique<sip::OwnedMessage>(req.raw()));
       break;
@@ -415,30 +465,34 @@ void SipCore::on_trunk_in_dialog(core::Instant now, const core::SockAddr& from, 
         break;
       }
       const bool offer = has_sdp(req);
-      if (offer && !looks_like_sdp(req.body())) {
-        respond(488, "Not Acceptable Here: bad SDP");
-        break;
-      }
+      std::string answer;
       if (!offer || sdp_origin(req.body()) == sdp_origin(c.t_sdp)) {
-        const sip::SessionTimerHeaders st = c.t_timer.response_headers();
-        Pairs h(st.pairs().begin(), st.pairs().end());
-        const std::string contact = c.trunk_contact();
-        h.emplace_back("Contact", contact);
-        const bool body = m == sip::Method::invite || offer;
-        std::string ok = build_response(req, 200, "OK", {}, h, body ? "application/sdp" : "", body ? c.b_sdp : "");
-        if (m == sip::Method::invite) {
-          c.t_ack_wait.emplace(now, ok, sip::Transport::udp, cfg_.timers);
-          c.t_ack_wait_peer = from;
+        answer = c.t_local_sdp;  // a refresh or an unchanged offer: what the trunk has from us
+      } else {
+        // The trunk's hold, resume or new address: answered here from the media state (the
+        // browser hears of it only when the direction changes: answer_trunk_offer).
+        auto a = c.answer_trunk_offer(now, req.body());
+        if (!a) {
+          kCallsBadTrunkSdp.inc();
+          const std::string warning = warning_value(399, host_port(cfg_.sip_host, cfg_.sip_port), a.error().message);
+          const std::array<std::pair<std::string_view, std::string_view>, 1> h{{{"Warning", warning}}};
+          respond(488, safe_reason("Not Acceptable Here: " + a.error().message), h);
+          break;
         }
-        s.txn->respond(now, std::move(ok), 200);
-        c.t_timer.handle_refresh(now);
-        break;
+        answer = std::move(*a);
       }
-      c.reinvite_pending = true;
-      const sip::SessionTimerHeaders st = c.b_timer.active() ? c.b_timer.request_headers() : sip::SessionTimerHeaders{};
+      const sip::SessionTimerHeaders st = c.t_timer.response_headers();
       Pairs h(st.pairs().begin(), st.pairs().end());
-      c.send_browser_request(now, m, Purpose::relay, h, content_type_of(req), req.body(),
-                             std::make_unique<sip::OwnedMessage>(req.raw()), s.id);
+      const std::string contact = c.trunk_contact();
+      h.emplace_back("Contact", contact);
+      const bool body = m == sip::Method::invite || offer;
+      std::string ok = build_response(req, 200, "OK", {}, h, body ? "application/sdp" : "", body ? answer : "");
+      if (m == sip::Method::invite) {
+        c.t_ack_wait.emplace(now, ok, sip::Transport::udp, cfg_.timers);
+        c.t_ack_wait_peer = from;
+      }
+      s.txn->respond(now, std::move(ok), 200);
+      c.t_timer.handle_refresh(now);
       break;
     }
     case sip::Method::info:

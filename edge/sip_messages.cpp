@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
+
 #include "sip/header_parsers.hpp"
 #include "sip/uri.hpp"
 #include "sip/writer.hpp"
@@ -58,12 +61,6 @@ std::optional<std::string> salvage_bad_request(std::string_view bytes, std::stri
   return "SIP/2.0 400 " + why + "\r\n" + vias + from + to + call_id + cseq + "Content-Length: 0\r\n\r\n";
 }
 
-bool looks_like_sdp(std::string_view body) noexcept {
-  // RFC 4566 §5: "v=0" is the first line; a session a trunk can use has media.
-  if (!body.starts_with("v=0\r\n") && !body.starts_with("v=0\n")) return false;
-  return body.find("\nm=") != std::string_view::npos;
-}
-
 std::string_view sdp_origin(std::string_view body) noexcept {
   std::size_t at = body.starts_with("o=") ? 0 : body.find("\no=");
   if (at == std::string_view::npos) return {};
@@ -103,6 +100,91 @@ std::string safe_reason(std::string_view text) {
     if (c >= 0x20 && c < 0x7f) out.push_back(c);
   }
   return out;
+}
+
+std::string warning_value(int code, std::string_view agent, std::string_view text) {
+  std::string t = safe_reason(text);
+  std::erase_if(t, [](char c) { return c == '"' || c == '\\'; });
+  return fmt::format("{} {} \"{}\"", code, agent, t);
+}
+
+namespace {
+
+std::string_view trim(std::string_view s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) s.remove_suffix(1);
+  return s;
+}
+
+bool iequal(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const auto x = static_cast<unsigned char>(a[i]);
+    const auto y = static_cast<unsigned char>(b[i]);
+    if (std::tolower(x) != std::tolower(y)) return false;
+  }
+  return true;
+}
+
+// '0'-'9', '*', '#', 'A'-'D' (lower case accepted); 0 for anything else.
+char dtmf_digit(std::string_view s) noexcept {
+  if (s.size() != 1) return 0;
+  const char c = s[0];
+  if ((c >= '0' && c <= '9') || c == '*' || c == '#') return c;
+  if (c >= 'A' && c <= 'D') return c;
+  if (c >= 'a' && c <= 'd') return static_cast<char>(c - 'a' + 'A');
+  return 0;
+}
+
+}  // namespace
+
+DtmfInfo read_dtmf_info(std::string_view content_type, std::string_view body) noexcept {
+  DtmfInfo d;
+  sip::MediaType mt;
+  if (!sip::parse_media_type(content_type, mt)) return d;
+  const bool relay = mt.is("application", "dtmf-relay");
+  if (!relay && !mt.is("application", "dtmf")) return d;
+  d.is_dtmf = true;
+  if (body.size() > 256) {
+    d.why = "body too long";
+    return d;
+  }
+  std::string_view signal;
+  std::string_view duration;
+  if (relay || body.find('=') != std::string_view::npos) {
+    // "Signal=5\r\nDuration=100", keys case-insensitive, any line end.
+    int lines = 0;
+    while (!body.empty() && ++lines <= 16) {
+      const std::size_t eol = body.find('\n');
+      const std::string_view line = body.substr(0, eol);
+      body = eol == std::string_view::npos ? std::string_view{} : body.substr(eol + 1);
+      const std::size_t eq = line.find('=');
+      if (eq == std::string_view::npos) continue;
+      const std::string_view key = trim(line.substr(0, eq));
+      if (iequal(key, "signal")) signal = trim(line.substr(eq + 1));
+      if (iequal(key, "duration")) duration = trim(line.substr(eq + 1));
+    }
+  } else {
+    signal = trim(body);
+  }
+  d.digit = dtmf_digit(signal);
+  if (d.digit == 0) {
+    d.why = signal.empty() ? "no Signal" : "Signal is not a DTMF digit";
+    return d;
+  }
+  if (!duration.empty()) {
+    std::uint32_t ms = 0;
+    for (char c : duration) {
+      if (c < '0' || c > '9' || ms > 100000) {
+        d.why = "Duration is not a number";
+        return d;
+      }
+      ms = ms * 10 + static_cast<std::uint32_t>(c - '0');
+    }
+    d.duration_ms = std::clamp<std::uint32_t>(ms, 40, 5000);
+  }
+  d.valid = true;
+  return d;
 }
 
 }  // namespace webtrunk::edge

@@ -1,6 +1,5 @@
-// Small builders the edge's SIP layer shares: responses with extra headers and a body, the
-// minimal SDP sanity check of this issue (the media issue replaces pass-through), and a few
-// header readers.
+// Small builders the edge's SIP layer shares: responses with extra headers and a body, SDP
+// helpers for telling a re-offer from a refresh, the DTMF INFO reader, and a few header readers.
 //
 // Lifetimes: every function returns owned strings, or views into its argument.
 #pragma once
@@ -32,8 +31,6 @@ std::string build_response(const sip::MessageView& req, int code, std::string_vi
 // too broken to answer (then it is dropped).
 std::optional<std::string> salvage_bad_request(std::string_view bytes, std::string_view reason);
 
-// This issue's SDP check: the body is SDP at all (first line "v=0", at least one "m=" line).
-bool looks_like_sdp(std::string_view body) noexcept;
 // The SDP o= line (RFC 4566 §5.2) without its line end, "" if none. Equal o= lines mean an
 // unchanged session description (RFC 3264 §8: the version did not move).
 std::string_view sdp_origin(std::string_view body) noexcept;
@@ -53,5 +50,19 @@ std::string_view content_type_of(const sip::MessageView& m) noexcept;
 
 // A value safe to put in a reason phrase (printable ASCII, at most 80 characters).
 std::string safe_reason(std::string_view text);
+
+// RFC 3261 §20.43 Warning value: `code agent "text"` (text made safe, quotes and backslashes dropped).
+std::string warning_value(int code, std::string_view agent, std::string_view text);
+
+// SIP INFO carrying a DTMF digit, as JsSIP sends it (application/dtmf-relay, "Signal=5\r\n
+// Duration=100") or as application/dtmf (the digit alone). Durations are clamped to 40-5000 ms.
+struct DtmfInfo {
+  bool is_dtmf = false;  // one of the two content types
+  bool valid = false;    // and a digit could be read
+  char digit = 0;        // '0'-'9', '*', '#', 'A'-'D'
+  std::uint32_t duration_ms = 100;
+  std::string_view why;  // when !valid: what is wrong (static text)
+};
+DtmfInfo read_dtmf_info(std::string_view content_type, std::string_view body) noexcept;
 
 }  // namespace webtrunk::edge

@@ -23,6 +23,12 @@ void SipShard::on_flow_closed(core::Shard& shard, core::ConnId flow) {
   flush(shard);
 }
 
+void SipShard::on_media_ended(core::Shard& shard, media::SessionId id, media::MediaEnd why) {
+  if (!core_) return;
+  core_->handle_media_ended(shard.now(), id, why);
+  flush(shard);
+}
+
 void SipShard::on_datagram(core::Shard& shard, core::UdpId, const core::SockAddr& peer, std::span<std::byte> payload) {
   if (!core_) return;
   core_->handle_trunk_datagram(shard.now(),

@@ -1,8 +1,8 @@
 // SipShard: the glue between one shard's reactor and its SipCore (edge/sip_core.hpp). It opens the
 // shard's trunk-side UDP socket (--sip-listen, port --sip-port + k), feeds SipCore with WebSocket
-// messages (from WsFrontDoor's Sink), flow ends and datagrams, sends SipCore's output through
-// WsFrontDoor::send_text and Shard::send_to, and keeps one timer on the shard's wheel armed at
-// SipCore::poll_timeout().
+// messages (from WsFrontDoor's Sink), flow ends, datagrams and the ends of media sessions (the
+// shard's MediaBridge on_ended), sends SipCore's output through WsFrontDoor::send_text and
+// Shard::send_to, and keeps one timer on the shard's wheel armed at SipCore::poll_timeout().
 //
 // Lifetimes: lives as long as the shard (owned by run_edge next to the front door); the front door
 // must outlive it too. Everything runs on the shard's thread.
@@ -33,6 +33,8 @@ class SipShard final : public core::UdpHandler {
   // The front door's Sink calls these.
   void on_ws_message(core::Shard& shard, core::ConnId flow, const core::WsMessage& msg);
   void on_flow_closed(core::Shard& shard, core::ConnId flow);
+  // The shard's MediaBridge::on_ended calls this (from its timer, outside any MediaSessions call).
+  void on_media_ended(core::Shard& shard, media::SessionId id, media::MediaEnd why);
 
   void on_datagram(core::Shard& shard, core::UdpId id, const core::SockAddr& peer,
                    std::span<std::byte> payload) override;

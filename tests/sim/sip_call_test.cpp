@@ -10,36 +10,6 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-// Browser registers, calls; the trunk answers 180 then 200; returns the trunk's INVITE.
-struct Connected {
-  Msg trunk_invite;
-  BrowserCall call;
-};
-
-Connected connect_call(Sim& sim, Browser& b) {
-  Connected out;
-  Msg trying = sim.invite(b, out.call);
-  EXPECT_EQ(trying->view.status_code(), 100);
-  out.trunk_invite = sim.trunk.next_request("INVITE");
-  const sip::MessageView& inv = out.trunk_invite->view;
-  sim.from_trunk(sim.trunk.respond(inv, 100, "Trying"));
-  sim.from_trunk(sim.trunk.respond(inv, 180, "Ringing"));
-  Msg ringing = b.next();
-  EXPECT_EQ(ringing->view.status_code(), 180);
-  sim.from_trunk(sim.trunk.respond(inv, 200, "OK", kAnswer));
-  Msg ack = sim.trunk.next_request("ACK");
-  EXPECT_EQ(ack->view.value(sip::HeaderId::call_id), inv.value(sip::HeaderId::call_id));
-  Msg ok = b.next();
-  EXPECT_EQ(ok->view.status_code(), 200);
-  EXPECT_EQ(ok->view.body(), kAnswer);
-  out.call.to_tag = std::string(sip::to_tag(ok->view));
-  EXPECT_FALSE(out.call.to_tag.empty());
-  // The browser ACKs the 2xx (a new branch, same CSeq number).
-  sim.in_dialog(b, out.call, "ACK", out.call.cseq);
-  EXPECT_TRUE(sim.trunk.inbox.empty());
-  return out;
-}
-
 TEST(SipCall, RegisterWithDigestThenUnregister) {
   Sim sim;
   Browser& b = sim.browser("alice");
@@ -128,7 +98,7 @@ TEST(SipCall, AnsweredCallThenBrowserHangsUp) {
   EXPECT_NE(inv.value(sip::HeaderId::via).find("SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK"), std::string::npos);
   EXPECT_NE(inv.value(sip::HeaderId::via).find(";rport"), std::string::npos);
   EXPECT_EQ(inv.value(sip::HeaderId::contact), "<sip:edge@127.0.0.1:5070>");
-  EXPECT_EQ(inv.body(), kOffer);
+  expect_trunk_offer(inv.body(), "sendrecv");
 
   // Browser hangs up: 200 to it, BYE to the trunk.
   sim.in_dialog(b, c.call, "BYE", c.call.cseq + 1);
@@ -377,71 +347,20 @@ TEST(SipCall, NumberOutsideTheTokenIs403) {
   EXPECT_TRUE(sim.trunk.inbox.empty());
 }
 
-TEST(SipCall, InfoIsRelayedBothWays) {
+TEST(SipCall, InfoOtherThanDtmfIsRelayed) {
   Sim sim;
   Browser& b = sim.browser("alice");
   Connected c = connect_call(sim, b);
-  sim.in_dialog(b, c.call, "INFO", c.call.cseq + 1, "application/dtmf-relay", "Signal=1\r\nDuration=100");
+  const std::string xml = "<media_control><vc_primitive><to_encoder><picture_fast_update/></to_encoder>"
+                          "</vc_primitive></media_control>";
+  sim.in_dialog(b, c.call, "INFO", c.call.cseq + 1, "application/media_control+xml", xml);
   Msg info = sim.trunk.next_request("INFO");
-  EXPECT_EQ(info->view.body(), "Signal=1\r\nDuration=100");
-  EXPECT_EQ(info->view.value(sip::HeaderId::content_type), "application/dtmf-relay");
+  EXPECT_EQ(info->view.body(), xml);
+  EXPECT_EQ(info->view.value(sip::HeaderId::content_type), "application/media_control+xml");
   sim.from_trunk(sim.trunk.respond(info->view, 200, "OK"));
   Msg ok = b.next();
   EXPECT_EQ(ok->view.status_code(), 200);
   EXPECT_EQ(sip::cseq(ok->view)->number, c.call.cseq + 1);
-}
-
-TEST(SipCall, ReInviteWithNewSdpIsRelayedAndRefreshIsLocal) {
-  Sim sim;
-  Browser& b = sim.browser("alice");
-  Connected c = connect_call(sim, b);
-  // Hold: a new o= version, a=sendonly: the trunk must know.
-  std::string hold = kOffer;
-  hold.replace(hold.find(" 2 IN IP4"), 3, " 3 ");
-  hold.replace(hold.find("a=sendrecv"), 10, "a=sendonly");
-  sim.in_dialog(b, c.call, "INVITE", c.call.cseq + 1, "application/sdp", hold);
-  Msg reinv = sim.trunk.next_request("INVITE");
-  EXPECT_EQ(reinv->view.body(), hold);
-  EXPECT_EQ(reinv->view.value(sip::HeaderId::call_id), c.trunk_invite->view.value(sip::HeaderId::call_id));
-  std::string held = kAnswer;
-  held.replace(held.find("a=sendrecv"), 10, "a=recvonly");
-  sim.from_trunk(sim.trunk.respond(reinv->view, 200, "OK", held));
-  EXPECT_EQ(sim.trunk.next_request("ACK")->view.method_text(), "ACK");
-  Msg ok = b.next();
-  ASSERT_EQ(ok->view.status_code(), 200);
-  EXPECT_EQ(ok->view.body(), held);
-  sim.in_dialog(b, c.call, "ACK", c.call.cseq + 1);
-  EXPECT_TRUE(sim.trunk.inbox.empty());
-
-  // The same offer again (a refresh by re-INVITE): answered here with the trunk's last answer.
-  sim.in_dialog(b, c.call, "INVITE", c.call.cseq + 2, "application/sdp", hold);
-  Msg local = b.next();
-  EXPECT_EQ(local->view.status_code(), 200);
-  EXPECT_EQ(local->view.body(), held);
-  EXPECT_TRUE(sim.trunk.inbox.empty());
-}
-
-TEST(SipCall, TrunkReInviteGoesToTheBrowserAndItsAnswerBack) {
-  Sim sim;
-  Browser& b = sim.browser("alice");
-  Connected c = connect_call(sim, b);
-  std::string moved = kAnswer;
-  moved.replace(moved.find("2353687637"), 10, "2353687638");
-  moved.replace(moved.find("6000"), 4, "6002");
-  sim.from_trunk(sim.trunk.request("INVITE", c.trunk_invite->view, 2, moved));
-  Msg reinv = b.next();
-  ASSERT_TRUE(reinv->view.is_request());
-  EXPECT_EQ(reinv->view.method_text(), "INVITE");
-  EXPECT_EQ(reinv->view.body(), moved);
-  b.send(edge::build_response(reinv->view, 200, "OK", {}, {}, "application/sdp", kOffer));
-  Msg ack = b.next();
-  EXPECT_EQ(ack->view.method_text(), "ACK");
-  Msg ok = sim.trunk.next();
-  ASSERT_EQ(ok->view.status_code(), 200);
-  EXPECT_EQ(ok->view.body(), kOffer);
-  // The trunk does not ACK at first: the 2xx is retransmitted over UDP until it does.
-  sim.advance(milliseconds(600));
-  EXPECT_EQ(sim.trunk.next()->view.status_code(), 200);
 }
 
 TEST(SipCall, NoRouteIs404WithTheNumber) {
@@ -459,14 +378,35 @@ TEST(SipCall, NoRouteIs404WithTheNumber) {
   EXPECT_TRUE(sim.trunk.inbox.empty());
 }
 
-TEST(SipCall, BadSdpIs488) {
+TEST(SipCall, BadSdpIs488WithTheReason) {
   Sim sim;
   Browser& b = sim.browser("alice");
+  const auto before = edge::kCallsBadOffer.total();
   BrowserCall call;
   Msg r = sim.invite(b, call, "hello, this is not SDP");
   EXPECT_EQ(r->view.status_code(), 488);
-  EXPECT_EQ(r->view.reason_phrase(), "Not Acceptable Here: bad SDP");
+  EXPECT_TRUE(r->view.reason_phrase().starts_with("Not Acceptable Here: ")) << r->view.reason_phrase();
+  EXPECT_NE(header_value(r->view, "Warning"), "");
+
+  // An offer without a DTLS fingerprint cannot be bridged: the reason says so.
+  BrowserCall call2;
+  Msg r2 = sim.invite(b, call2, sdp_with(kOffer, "a=fingerprint:sha-256 ", "a=x-no-fingerprint:"));
+  EXPECT_EQ(r2->view.status_code(), 488);
+  EXPECT_EQ(r2->view.reason_phrase(), "Not Acceptable Here: no DTLS fingerprint (sha-256)");
+  EXPECT_EQ(header_value(r2->view, "Warning"), "399 127.0.0.1:5070 \"no DTLS fingerprint (sha-256)\"");
+
+  // No offer at all (JsSIP always offers; an offer in the ACK is not taken).
+  BrowserCall call3;
+  Msg r3 = sim.invite(b, call3, "");
+  EXPECT_EQ(r3->view.status_code(), 488);
+  EXPECT_EQ(r3->view.reason_phrase(), "Not Acceptable Here: no SDP offer");
+
+  EXPECT_EQ(edge::kCallsBadOffer.total(), before + 3);
   EXPECT_TRUE(sim.trunk.inbox.empty());
+  EXPECT_EQ(sim.media.next_id, 1u) << "no media session for a refused offer";
+  ASSERT_EQ(sim.cdrs.size(), 3u);
+  EXPECT_EQ(sim.cdrs[1].code, 488);
+  EXPECT_EQ(sim.cdrs[1].end_reason, "bad offer");
 }
 
 TEST(SipCall, OptionsUnknownDialogsAndGarbage) {

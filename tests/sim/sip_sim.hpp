@@ -1,7 +1,8 @@
 // browser-sim <-> SipCore <-> trunk-sim in one process, on a fake clock, no sockets
-// (DESIGN.md "Sans-IO"; STYLE.md "Tests"). The browser speaks like JsSIP 3.13 (features.md §2),
-// the trunk like the sipp UAS of ../shared/peers/sipp/uas-trunk.xml. UDP toward the trunk can
-// lose datagrams on demand.
+// (DESIGN.md "Sans-IO"; STYLE.md "Tests"). The browser speaks like JsSIP 3.13 (features.md §2)
+// with Chromium's offer, the trunk like the sipp UAS of ../shared/peers/sipp/uas-trunk.xml. UDP
+// toward the trunk can lose datagrams on demand. The shard's media sessions are a recording fake
+// (fake_media.hpp).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -22,6 +23,7 @@
 #include "edge/auth_gate.hpp"
 #include "edge/sip_core.hpp"
 #include "edge/sip_messages.hpp"
+#include "fake_media.hpp"
 #include "sip/header_parsers.hpp"
 #include "sip/parser.hpp"
 #include "sip/transaction.hpp"
@@ -37,14 +39,40 @@ inline constexpr std::string_view kSecret = "edge-test-secret";  // as in ../sha
 inline constexpr std::string_view kRealm = "edge.test";
 inline const auth::Secret kK1{"k1", "edge-secret-k1-0123456789"};  // for tokens with claims
 
+// Chromium's offer as JsSIP sends it (../shared/peers/chromium/examples/offer-example.sdp).
 inline const std::string kOffer =
-    "v=0\r\no=- 3256026138279552553 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n"
-    "m=audio 42985 UDP/TLS/RTP/SAVPF 111 0 8 126\r\nc=IN IP4 127.0.0.1\r\na=rtpmap:111 opus/48000/2\r\n"
-    "a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:126 telephone-event/8000\r\na=setup:actpass\r\n"
-    "a=mid:0\r\na=sendrecv\r\na=rtcp-mux\r\n";
+    "v=0\r\no=- 4781285960896215454 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n"
+    "a=extmap-allow-mixed\r\na=msid-semantic: WMS 9edcf8ca-6517-4f0e-92cd-c0e99f04531c\r\n"
+    "m=audio 58206 UDP/TLS/RTP/SAVPF 111 63 9 0 8 13 110 126\r\nc=IN IP4 127.0.0.1\r\n"
+    "a=rtcp:9 IN IP4 0.0.0.0\r\n"
+    "a=candidate:609460023 1 udp 2122260223 127.0.0.1 58206 typ host generation 0 network-id 1 network-cost 50\r\n"
+    "a=ice-ufrag:aj7f\r\na=ice-pwd:+BmAjVNCJqk/MfBiI+1h9OHK\r\na=ice-options:trickle\r\n"
+    "a=fingerprint:sha-256 "
+    "02:FA:96:EF:A1:32:50:67:82:18:D9:88:A0:22:E1:55:07:7B:18:ED:7D:31:3D:89:C8:E8:48:B7:31:9F:8A:38\r\n"
+    "a=setup:actpass\r\na=mid:0\r\na=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n"
+    "a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r\na=sendrecv\r\n"
+    "a=msid:9edcf8ca-6517-4f0e-92cd-c0e99f04531c f5cde156-9915-414c-b4b8-b53b20a37bb1\r\n"
+    "a=rtcp-mux\r\na=rtcp-rsize\r\na=rtpmap:111 opus/48000/2\r\na=rtcp-fb:111 transport-cc\r\n"
+    "a=fmtp:111 minptime=10;useinbandfec=1\r\na=rtpmap:63 red/48000/2\r\na=fmtp:63 111/111\r\n"
+    "a=rtpmap:9 G722/8000\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:13 CN/8000\r\n"
+    "a=rtpmap:110 telephone-event/48000\r\na=rtpmap:126 telephone-event/8000\r\n"
+    "a=ssrc:3856974948 cname:/E5NsazP3bDkVT9Z\r\n";
+inline constexpr std::string_view kBrowserUfrag = "aj7f";
+inline constexpr std::string_view kBrowserFingerprint =
+    "02:FA:96:EF:A1:32:50:67:82:18:D9:88:A0:22:E1:55:07:7B:18:ED:7D:31:3D:89:C8:E8:48:B7:31:9F:8A:38";
+// The sipp trunk's answer: PCMU first, and telephone-event on its own number (101, the browser's is 126).
 inline const std::string kAnswer =
     "v=0\r\no=trunk 53655765 2353687637 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-    "m=audio 6000 RTP/AVP 0 8\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=ptime:20\r\na=sendrecv\r\n";
+    "m=audio 6000 RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n"
+    "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\na=sendrecv\r\n";
+
+// `sdp` with the first `from` replaced by `to` (SDP edits in the tests).
+inline std::string sdp_with(std::string sdp, std::string_view from, std::string_view to) {
+  const auto at = sdp.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  if (at != std::string::npos) sdp.replace(at, from.size(), to);
+  return sdp;
+}
 
 inline std::string header_value(const sip::MessageView& m, std::string_view name) {
   const auto* h = m.find(name);
@@ -188,6 +216,7 @@ struct SimOptions {
 struct Sim {
   core::Instant t0 = core::Instant{} + std::chrono::hours(1);
   core::Instant now = t0;
+  FakeMedia media;  // declared before `core`: it outlives it
   std::unique_ptr<edge::SipCore> core;
   std::vector<std::unique_ptr<Browser>> browsers;
   Trunk trunk;
@@ -211,6 +240,7 @@ struct Sim {
       return kUnix0 + std::chrono::duration_cast<std::chrono::seconds>(t - base).count();
     };
     c.id_seed = 42;
+    c.media = &media;
     std::unique_ptr<auth::EdgeAuthenticator> a;
     if (o.auth) {
       auth::VerifierOptions vo;
@@ -225,6 +255,11 @@ struct Sim {
                                                  std::move(a));
     core = std::make_unique<edge::SipCore>(std::move(c), std::move(gate));
     core->on_cdr = [this](const edge::CallRecord& r) { cdrs.push_back(r); };
+    // As SipShard wires the MediaBridge: a session ending by itself reaches SipCore at once.
+    media.on_ended = [this](media::SessionId id, media::MediaEnd why) {
+      core->handle_media_ended(now, id, why);
+      deliver();
+    };
   }
 
   std::int64_t unix_now() const {
@@ -381,6 +416,78 @@ inline Msg Trunk::next_request(std::string_view method) {
   }
   ADD_FAILURE() << "trunk: no " << method << " from the edge";
   return std::make_unique<OwnedMessage>("SIP/2.0 999 Nothing\r\n\r\n");
+}
+
+// ---- whole-call helpers ----
+
+// kOffer as JsSIP re-offers it (hold, resume): o= version `version`, direction `dir`.
+inline std::string reoffer(int version, std::string_view dir) {
+  return sdp_with(sdp_with(kOffer, " 2 IN IP4", fmt::format(" {} IN IP4", version)), "a=sendrecv", fmt::format("a={}", dir));
+}
+
+// The SDP the trunk gets from the edge: plain RTP/AVP on the session's trunk port, the codecs a
+// trunk understands, nothing browser-only.
+inline void expect_trunk_offer(std::string_view sdp, std::string_view direction, std::uint16_t port = 40002) {
+  EXPECT_TRUE(sdp.starts_with("v=0\r\n")) << sdp;
+  EXPECT_NE(sdp.find(fmt::format("m=audio {} RTP/AVP ", port)), std::string_view::npos) << sdp;
+  EXPECT_NE(sdp.find("c=IN IP4 127.0.0.1"), std::string_view::npos) << sdp;
+  EXPECT_NE(sdp.find("PCMU/8000"), std::string_view::npos) << sdp;
+  EXPECT_NE(sdp.find("telephone-event/8000"), std::string_view::npos) << sdp;
+  EXPECT_NE(sdp.find(fmt::format("a={}", direction)), std::string_view::npos) << sdp;
+  for (std::string_view browser_only : {"a=ice-", "a=fingerprint", "a=setup", "a=extmap", "a=msid", "a=ssrc", "a=rtcp-fb",
+                                        "a=candidate", "a=group", "a=mid", "SAVPF", "opus"}) {
+    EXPECT_EQ(sdp.find(browser_only), std::string_view::npos) << browser_only << " in\n" << sdp;
+  }
+}
+
+// The SDP the browser gets from the edge: ICE-lite, DTLS passive, the session's candidate.
+inline void expect_browser_answer(std::string_view sdp, std::string_view direction, media::SessionId id = 1) {
+  for (const std::string& line :
+       {std::string("a=ice-lite"), std::string("a=group:BUNDLE 0"), std::string("UDP/TLS/RTP/SAVPF"),
+        std::string("a=mid:0"), fmt::format("a=ice-ufrag:edge{:04}", id), fmt::format("a=ice-pwd:edgepassword{:012}", id),
+        "a=fingerprint:sha-256 " + kEdgeFingerprint, std::string("a=setup:passive"), std::string("a=rtcp-mux"),
+        fmt::format("a={}", direction), fmt::format("127.0.0.1 {} typ host", kEdgeBrowserPort)}) {
+    EXPECT_NE(sdp.find(line), std::string_view::npos) << line << " not in\n" << sdp;
+  }
+}
+
+// The o= line's version (its third field).
+inline std::string sdp_version(std::string_view sdp) {
+  std::string_view o = edge::sdp_origin(sdp);
+  for (int i = 0; i < 2 && !o.empty(); ++i) o.remove_prefix(std::min(o.size(), o.find(' ') + 1));
+  return std::string(o.substr(0, o.find(' ')));
+}
+
+// The browser calls; the trunk answers 180 then 200 with kAnswer; the browser ACKs.
+struct Connected {
+  Msg trunk_invite;
+  BrowserCall call;
+  std::string answer;  // the edge's SDP in the browser's 200
+};
+
+inline Connected connect_call(Sim& sim, Browser& b) {
+  Connected out;
+  Msg trying = sim.invite(b, out.call);
+  EXPECT_EQ(trying->view.status_code(), 100);
+  out.trunk_invite = sim.trunk.next_request("INVITE");
+  const sip::MessageView& inv = out.trunk_invite->view;
+  sim.from_trunk(sim.trunk.respond(inv, 100, "Trying"));
+  sim.from_trunk(sim.trunk.respond(inv, 180, "Ringing"));
+  Msg ringing = b.next();
+  EXPECT_EQ(ringing->view.status_code(), 180);
+  sim.from_trunk(sim.trunk.respond(inv, 200, "OK", kAnswer));
+  Msg ack = sim.trunk.next_request("ACK");
+  EXPECT_EQ(ack->view.value(sip::HeaderId::call_id), inv.value(sip::HeaderId::call_id));
+  Msg ok = b.next();
+  EXPECT_EQ(ok->view.status_code(), 200);
+  out.answer = std::string(ok->view.body());
+  expect_browser_answer(out.answer, "sendrecv", sim.media.next_id - 1);
+  out.call.to_tag = std::string(sip::to_tag(ok->view));
+  EXPECT_FALSE(out.call.to_tag.empty());
+  // The browser ACKs the 2xx (a new branch, same CSeq number).
+  sim.in_dialog(b, out.call, "ACK", out.call.cseq);
+  EXPECT_TRUE(sim.trunk.inbox.empty());
+  return out;
 }
 
 }  // namespace webtrunk::sim

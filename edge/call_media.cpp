@@ -1,0 +1,204 @@
+// Call (edge/call.hpp), the media half: the SDP each leg gets is written here from the call's
+// state and its media session (edge/media_sdp.hpp), never copied from the other leg; DTMF from SIP
+// INFO becomes RFC 4733; a session that ends by itself hangs the call up.
+#include <fmt/format.h>
+
+#include "core/log.hpp"
+#include "edge/call.hpp"
+#include "edge/sip_messages.hpp"
+
+namespace webtrunk::edge {
+namespace {
+
+using Purpose = CallClientTxn::Purpose;
+using Pairs = std::vector<sip::HeaderPair>;
+using media::Direction;
+
+bool sends(Direction d) noexcept { return d == Direction::sendrecv || d == Direction::sendonly; }
+bool receives(Direction d) noexcept { return d == Direction::sendrecv || d == Direction::recvonly; }
+Direction direction_of(bool send, bool recv) noexcept {
+  if (send && recv) return Direction::sendrecv;
+  if (send) return Direction::sendonly;
+  if (recv) return Direction::recvonly;
+  return Direction::inactive;
+}
+// The same stream seen from the other end (sendonly there is recvonly here).
+Direction reversed(Direction d) noexcept { return direction_of(receives(d), sends(d)); }
+
+// Writes `text` as the next SDP of a leg: the o= version moves only when the description changes
+// (RFC 3264 §8: an unchanged SDP keeps its version; a changed one has version + 1).
+template <typename Write>
+const std::string& next_sdp(std::string& last, SdpOrigin& origin, Write write) {
+  std::string text = write(origin);
+  if (!last.empty() && text != last) {
+    ++origin.version;
+    text = write(origin);
+  }
+  last = std::move(text);
+  return last;
+}
+
+}  // namespace
+
+Direction Call::browser_direction() const noexcept {
+  // Our a= toward the browser, seen from the browser's end.
+  return reversed(answer_direction(b_offer.direction, t_direction));
+}
+
+const media::LocalMedia* Call::local_media() const {
+  return media_id != 0 && core.cfg_.media != nullptr ? core.cfg_.media->local(media_id) : nullptr;
+}
+
+const std::string& Call::browser_answer() {
+  const media::LocalMedia* local = local_media();
+  if (local == nullptr) return b_local_sdp;  // the call ended meanwhile: nothing new to say
+  const Direction ours = answer_direction(b_offer.direction, t_direction);
+  return next_sdp(b_local_sdp, b_origin, [&](const SdpOrigin& o) {
+    return write_browser_answer(b_offer, codecs, ours, *local, o);
+  });
+}
+
+const std::string& Call::trunk_offer() {
+  const media::LocalMedia* local = local_media();
+  if (local == nullptr) return t_local_sdp;
+  return next_sdp(t_local_sdp, t_origin, [&](const SdpOrigin& o) { return write_trunk_offer(b_offer, *local, o); });
+}
+
+const std::string& Call::trunk_answer(const TrunkSdp& offer) {
+  // RFC 3264 §6.1: the answer lists what flows, with the offerer's payload numbers, and the
+  // direction answered to the offered one (limited by what the browser itself does).
+  BrowserOffer view = b_offer;
+  view.codecs.clear();
+  for (const media::CodecMapping& m : codecs.codecs) {
+    for (const SdpCodec& c : offer.codecs) {
+      if (c.pt == m.trunk_pt) view.codecs.push_back(c);
+    }
+  }
+  const Direction answered = answer_direction(offer.direction);
+  view.direction = direction_of(sends(answered) && sends(b_offer.direction), receives(answered) && receives(b_offer.direction));
+  const media::LocalMedia* local = local_media();
+  if (local == nullptr) return t_local_sdp;
+  return next_sdp(t_local_sdp, t_origin, [&](const SdpOrigin& o) { return write_trunk_offer(view, *local, o); });
+}
+
+core::Result<void> Call::take_trunk_sdp(std::string_view sdp) {
+  if (local_media() == nullptr) return core::Error{ECANCELED, "the call has ended"};
+  auto trunk_sdp = read_trunk_sdp(sdp);
+  if (!trunk_sdp) return trunk_sdp.error();
+  media::CodecMap map = map_codecs(b_offer, *trunk_sdp);
+  if (map.codecs.empty()) return core::Error{EPROTO, "no codec in common with the browser"};
+  codecs = std::move(map);
+  t_direction = trunk_sdp->direction;
+  trunk_media_known = true;
+  core.cfg_.media->set_trunk_remote(media_id, trunk_sdp->rtp, codecs);
+  core.cfg_.media->set_direction(media_id, browser_direction());
+  return {};
+}
+
+void Call::early_answer(core::Instant now, const sip::MessageView& resp) {
+  (void)now;
+  if (has_sdp(resp)) {
+    // Early media from the trunk: its RTP flows to the browser before the answer.
+    t_sdp = std::string(resp.body());
+    if (auto r = take_trunk_sdp(resp.body()); !r) {
+      kCallsBadTrunkSdp.inc();
+      core::log(core::LogLevel::info, "call.early_sdp_ignored", "call={} status={} why={}", b_call_id,
+                resp.status_code(), r.error().message);
+    }
+  }
+  const std::string contact = browser_contact();
+  const std::array<std::pair<std::string_view, std::string_view>, 1> h{{{"Contact", contact}}};
+  if (early_sdp_sent) {
+    core.send_ws(flow, build_response(b_invite->view, resp.status_code(), resp.reason_phrase(), b_local_tag, h));
+    return;
+  }
+  // Before the trunk's SDP, the first codec a trunk understands; ICE and DTLS do not wait for it.
+  if (!trunk_media_known) codecs = provisional_codecs(b_offer);
+  const std::string& sdp = browser_answer();
+  early_sdp_sent = true;
+  core.send_ws(flow, build_response(b_invite->view, resp.status_code(), resp.reason_phrase(), b_local_tag, h,
+                                    "application/sdp", sdp));
+}
+
+bool Call::take_trunk_answer(core::Instant now, std::string_view sdp) {
+  core::Result<void> r = core::Error{EPROTO, "no SDP answer from the trunk"};
+  if (!sdp.empty()) {
+    t_sdp = std::string(sdp);
+    r = take_trunk_sdp(sdp);
+  } else if (trunk_media_known) {
+    r = {};  // RFC 3261 §13.2.1: the answer came in a provisional already
+  }
+  if (r) return true;
+  kCallsBadTrunkSdp.inc();
+  core::log(core::LogLevel::warn, "call.bad_trunk_answer", "call={} trunk_call_id={} why={}", b_call_id, t_call_id,
+            r.error().message);
+  const std::string text = safe_reason("trunk SDP: " + r.error().message);
+  fail_browser(now, 502, "Bad Gateway: " + text, "bad trunk SDP");
+  const std::string reason = fmt::format("SIP;cause=488;text=\"{}\"", text);
+  const Pairs h{{"Reason", reason}};
+  send_trunk_request(now, sip::Method::bye, Purpose::bye, h, {}, {});
+  return false;
+}
+
+core::Result<std::string> Call::answer_trunk_offer(core::Instant now, std::string_view sdp) {
+  if (local_media() == nullptr) return core::Error{ECANCELED, "the call has ended"};
+  auto offer = read_trunk_sdp(sdp);
+  if (!offer) return offer.error();
+  media::CodecMap map = map_codecs(b_offer, *offer);
+  if (map.codecs.empty()) return core::Error{EPROTO, "no codec in common with the browser"};
+  const Direction before = browser_direction();
+  codecs = std::move(map);
+  t_direction = offer->direction;
+  trunk_media_known = true;
+  t_sdp = std::string(sdp);
+  core.cfg_.media->set_trunk_remote(media_id, offer->rtp, codecs);
+  core.cfg_.media->set_direction(media_id, browser_direction());
+  std::string answer = trunk_answer(*offer);
+  if (browser_direction() != before && b_dialog && !flow_gone && !reinvite_pending) {
+    // The trunk put the call on hold or took it off: the browser learns it from a re-INVITE with
+    // our new SDP (its answer changes nothing here: the media state is already set).
+    const sip::SessionTimerHeaders st = b_timer.active() ? b_timer.request_headers() : sip::SessionTimerHeaders{};
+    const Pairs h(st.pairs().begin(), st.pairs().end());
+    reinvite_pending = true;
+    send_browser_request(now, sip::Method::invite, Purpose::refresh, h, "application/sdp", browser_answer());
+  }
+  return answer;
+}
+
+bool Call::handle_dtmf_info(core::Instant now, const sip::MessageView& req) {
+  const DtmfInfo d = read_dtmf_info(content_type_of(req), req.body());
+  if (!d.is_dtmf) return false;
+  if (!d.valid) {
+    kDtmfInfoBad.inc();
+    core.send_ws(flow, build_response(req, 400, safe_reason("Bad DTMF: " + std::string(d.why)), {}));
+    return true;
+  }
+  // RFC 4733 toward the trunk when it took telephone-event; otherwise it gets the INFO as sent.
+  if (!codecs.trunk_dtmf_pt || local_media() == nullptr || !core.cfg_.media->send_dtmf(media_id, d.digit, d.duration_ms)) {
+    kDtmfInfoRelayed.inc();
+    return false;
+  }
+  kDtmfInfoConverted.inc();
+  core::log(core::LogLevel::debug, "call.dtmf", "call={} digit={} duration_ms={}", b_call_id, d.digit, d.duration_ms);
+  core.send_ws(flow, build_response(req, 200, "OK", {}));
+  (void)now;
+  return true;
+}
+
+void Call::on_media_ended(core::Instant now, media::MediaEnd why) {
+  if (state == CallState::ended) return;
+  kCallsMediaEnded.inc();
+  const std::string_view text = media::to_string(why);
+  core::log(core::LogLevel::info, "call.media_ended", "call={} trunk_call_id={} why={}", b_call_id, t_call_id, text);
+  if (state == CallState::calling && !b_answered) {
+    // Still ringing: the browser's INVITE fails, the trunk's is cancelled.
+    fail_browser(now, 480, fmt::format("Temporarily Unavailable: {}", text), text);
+    t_cancelled = true;
+    if (invite_txn != nullptr) invite_txn->txn->cancel(now);
+    return;
+  }
+  // RFC 3326: the Reason tells both sides why the edge hung up.
+  hang_up(now, text, true, true, fmt::format("SIP;cause=480;text=\"Media {}\"", text));
+}
+
+}  // namespace webtrunk::edge

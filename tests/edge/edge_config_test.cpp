@@ -1,0 +1,84 @@
+// `webtrunk edge` flags as a user gives them: the media flags of issue 4 (defaults, and bad values
+// refused with a message that names the flag), and --help describing each.
+#include "edge/edge_config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace webtrunk::edge {
+namespace {
+
+core::Result<EdgeConfig> config(std::vector<std::string> args) {
+  args.insert(args.begin(), "--no-auth");
+  auto values = edge_flags().parse(args);
+  if (!values) return values.error();
+  return edge_config_from(*values);
+}
+
+TEST(EdgeConfig, MediaDefaultsFollowTheSipListenAddress) {
+  auto c = config({"--sip-listen", "192.0.2.10"});
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->media_listen, "192.0.2.10");
+  EXPECT_EQ(c->public_ip, "192.0.2.10");
+  EXPECT_EQ(c->media_port, 0);
+  EXPECT_EQ(c->rtp_ports, "20000-29999");
+  EXPECT_TRUE(c->dtls_cert.empty());
+  EXPECT_EQ(c->srtp_engine, media::SrtpEngine::own);
+  EXPECT_TRUE(c->srtp_profiles.empty());
+  EXPECT_EQ(c->consent_timeout_s, 30u);
+
+  auto d = config({"--sip-listen", "192.0.2.10", "--media-listen", "198.51.100.7"});
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->public_ip, "198.51.100.7");
+}
+
+TEST(EdgeConfig, MediaFlagsAreRead) {
+  auto c = config({"--media-listen", "127.0.0.1", "--public-ip", "203.0.113.5", "--media-port", "40000", "--rtp-ports",
+                   "30000-30999", "--srtp-engine", "libsrtp", "--srtp-profiles",
+                   "AES_CM_128_HMAC_SHA1_80, AEAD_AES_128_GCM", "--consent-timeout", "10", "--dtls-cert", "c.pem",
+                   "--dtls-key", "k.pem"});
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->public_ip, "203.0.113.5");
+  EXPECT_EQ(c->media_port, 40000);
+  EXPECT_EQ(c->rtp_ports, "30000-30999");
+  EXPECT_EQ(c->srtp_engine, media::SrtpEngine::libsrtp);
+  EXPECT_EQ(c->srtp_profiles, (std::vector<media::SrtpProfile>{media::SrtpProfile::aes_cm_128_hmac_sha1_80,
+                                                                 media::SrtpProfile::aead_aes_128_gcm}));
+  EXPECT_EQ(c->consent_timeout_s, 10u);
+  EXPECT_EQ(c->dtls_cert, "c.pem");
+  EXPECT_EQ(c->dtls_key, "k.pem");
+}
+
+TEST(EdgeConfig, BadMediaValuesNameTheirFlag) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--public-ip", "edge.example.com"}, "--public-ip"},
+      {{"--media-listen", "not-an-ip"}, "--media-listen"},
+      {{"--media-port", "70000"}, "--media-port"},
+      {{"--rtp-ports", "30000"}, "--rtp-ports"},
+      {{"--rtp-ports", "40000-30000"}, "--rtp-ports"},
+      {{"--srtp-engine", "nss"}, "--srtp-engine"},
+      {{"--srtp-profiles", "AES_CM_128_HMAC_SHA1_32"}, "--srtp-profiles"},
+      {{"--srtp-profiles", "AEAD_AES_128_GCM,AEAD_AES_128_GCM"}, "--srtp-profiles"},
+      {{"--consent-timeout", "0"}, "--consent-timeout"},
+      {{"--dtls-cert", "c.pem"}, "--dtls-key"},
+      {{"--dtls-key", "k.pem"}, "--dtls-cert"},
+  };
+  for (const auto& [args, flag] : cases) {
+    auto c = config(args);
+    ASSERT_FALSE(c.ok()) << args[0] << " " << args[1];
+    EXPECT_NE(c.error().message.find(flag), std::string::npos) << c.error().message;
+  }
+}
+
+TEST(EdgeConfig, HelpDescribesTheMediaFlags) {
+  const std::string help = edge_flags().help();
+  for (const char* flag : {"--public-ip", "--media-listen", "--media-port", "--rtp-ports", "--dtls-cert", "--dtls-key",
+                           "--srtp-engine", "--srtp-profiles", "--consent-timeout"}) {
+    EXPECT_NE(help.find(flag), std::string::npos) << flag;
+  }
+}
+
+}  // namespace
+}  // namespace webtrunk::edge
