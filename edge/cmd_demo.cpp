@@ -1,41 +1,395 @@
-// `webtrunk demo`: everything on this machine with an embedded default. Today that is the edge
-// (WebSocket front door and SIP layer, no token check); the parts the later issues add are named
-// plainly at start.
-#include <cstdio>
+// `webtrunk demo`: the whole chain of trust on this machine with no set-up (issue 5). It makes a
+// temporary directory with fresh random secrets, starts four children of this same binary
+//
+//   echo-trunk  the SIP trunk: answers every call, sends the audio back
+//   auth        the hosted auth service (SQLite in the temp dir), edge secret + admin token
+//   edge        the WebRTC edge, trunk = the echo trunk, same edge secret
+//   servlet     the customer's site: the demo page (a copy of web/dist + config.json) and /token
+//
+// provisions the demo account through the auth service's admin API (its customer secret, the page's
+// origin, the demo number), prints the page's URL, and stops everything (children by PID) on Ctrl-C
+// or SIGTERM, or when one of them dies. Children log to files in the temp dir.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/rand.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/http_server.hpp"
+#include "core/socket.hpp"
+#include "edge/child_process.hpp"
 #include "edge/commands.hpp"
-#include "edge/edge_config.hpp"
+#include "edge/customer_servlet.hpp"
 
 namespace webtrunk::edge {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+
+constexpr auto kStartTimeout = std::chrono::seconds(15);
+
+std::string random_hex(std::size_t bytes) {
+  std::vector<unsigned char> b(bytes);
+  if (RAND_bytes(b.data(), static_cast<int>(b.size())) != 1) throw std::runtime_error("RAND_bytes failed");
+  std::string out;
+  for (unsigned char c : b) out += fmt::format("{:02x}", c);
+  return out;
+}
+
+void write_private(const fs::path& p, const std::string& content) {
+  std::ofstream out(p);
+  out << content;
+  if (!out) throw std::runtime_error("cannot write " + p.string());
+  fs::permissions(p, fs::perms::owner_read | fs::perms::owner_write);
+}
+
+struct HttpResult {
+  int status = 0;  // 0: no answer
+  std::string body;
+};
+
+// One blocking HTTP/1.1 request on loopback with a deadline: the readiness checks and the admin
+// API call. Not a general client: the answer is read until the server closes (Connection: close).
+HttpResult http_call(const core::SockAddr& to, const std::string& method, const std::string& path,
+                     const std::string& headers = {}, const std::string& body = {}) {
+  HttpResult res;
+  const int fd = ::socket(to.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return res;
+  timeval tv{2, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  if (::connect(fd, to.data(), to.size()) == 0) {
+    const std::string req =
+        fmt::format("{} {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n{}Content-Length: {}\r\n\r\n{}", method, path,
+                    to.to_string(), headers, body.size(), body);
+    if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
+      std::string in;
+      char buf[4096];
+      for (int i = 0; i < 256; ++i) {  // bounded: 1 MiB
+        const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        in.append(buf, static_cast<std::size_t>(n));
+      }
+      if (in.starts_with("HTTP/1.") && in.size() > 12) res.status = std::atoi(in.c_str() + 9);
+      if (auto cut = in.find("\r\n\r\n"); cut != std::string::npos) res.body = in.substr(cut + 4);
+    }
+  }
+  ::close(fd);
+  return res;
+}
+
+// An OPTIONS to the echo trunk answered 200: it is up.
+bool sip_options_ok(const core::SockAddr& to) {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  const core::SockAddr any = core::SockAddr::ipv4_loopback(0);
+  (void)::bind(fd, any.data(), any.size());
+  core::SockAddr local;
+  socklen_t len = core::SockAddr::capacity();
+  ::getsockname(fd, local.data(), &len);
+  timeval tv{0, 200'000};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  const std::string msg = fmt::format(
+      "OPTIONS sip:echo@{0} SIP/2.0\r\nVia: SIP/2.0/UDP {1};branch=z9hG4bK{2}\r\nMax-Forwards: 70\r\n"
+      "From: <sip:demo@{1}>;tag={2}\r\nTo: <sip:echo@{0}>\r\nCall-ID: {2}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+      to.to_string(), local.to_string(), random_hex(6));
+  (void)::sendto(fd, msg.data(), msg.size(), 0, to.data(), to.size());
+  char buf[2048];
+  const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+  ::close(fd);
+  return n > 12 && std::string_view(buf, static_cast<std::size_t>(n)).starts_with("SIP/2.0 200");
+}
+
+// The page's files: --web, else web/dist beside the build directory of this binary, else ./web/dist.
+fs::path find_web_dir(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  for (const fs::path& p : {exe.parent_path().parent_path() / "web" / "dist", fs::current_path(ec) / "web" / "dist"}) {
+    if (fs::is_regular_file(p / "index.html", ec)) return p;
+  }
+  return exe.parent_path().parent_path() / "web" / "dist";
+}
+
+struct Ports {
+  std::string host;
+  long http = 0, auth = 0, ws = 0, sip = 0, trunk = 0;
+  std::string at(long port) const { return fmt::format("{}:{}", host, port); }
+  core::SockAddr addr(long port) const { return core::SockAddr::parse(at(port)).value(); }
+};
+
+class Demo {
+ public:
+  Demo(const FlagValues& flags, Ports ports, fs::path dir) : flags_(flags), p_(std::move(ports)), dir_(std::move(dir)) {}
+  ~Demo() { stop_all(); }
+
+  // Starts everything; false (after saying why) if a part did not come up.
+  bool start(const fs::path& web);
+  // Waits for SIGINT/SIGTERM or a child's end; returns the exit code.
+  int wait();
+  void stop_all();
+
+ private:
+  bool launch(const std::string& name, std::vector<std::string> args);
+  bool ready(Child& c, const std::function<bool()>& probe);
+  bool provision();
+  std::string page_origin() const { return fmt::format("http://{}", p_.at(p_.http)); }
+
+  const FlagValues& flags_;
+  Ports p_;
+  fs::path dir_;
+  std::string customer_secret_;
+  std::string admin_token_;
+  std::vector<Child> children_;
+};
+
+bool Demo::launch(const std::string& name, std::vector<std::string> args) {
+  args.push_back("--log-level=" + flags_.get("log-level"));
+  auto c = Child::spawn(name, args, (dir_ / (name + ".log")).string());
+  if (!c) {
+    std::fprintf(stderr, "webtrunk demo: cannot start %s: %s\n", name.c_str(), c.error().message.c_str());
+    return false;
+  }
+  children_.push_back(std::move(*c));
+  return true;
+}
+
+bool Demo::ready(Child& c, const std::function<bool()>& probe) {
+  const auto deadline = std::chrono::steady_clock::now() + kStartTimeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (auto how = c.reap()) {
+      std::fprintf(stderr, "webtrunk demo: %s %s at start. Its log (%s):\n%s", c.name().c_str(), how->c_str(),
+                   c.log_file().c_str(), c.log_tail().c_str());
+      return false;
+    }
+    if (probe()) return true;
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  std::fprintf(stderr, "webtrunk demo: %s did not come up within %lld s. Its log (%s):\n%s", c.name().c_str(),
+               static_cast<long long>(kStartTimeout.count()), c.log_file().c_str(), c.log_tail().c_str());
+  return false;
+}
+
+bool Demo::start(const fs::path& web) {
+  // Fresh secrets for this run only (the temp dir is private to the user).
+  customer_secret_ = random_hex(24);
+  admin_token_ = random_hex(24);
+  write_private(dir_ / "customer.secret", customer_secret_ + "\n");
+  write_private(dir_ / "edge.secrets", "demo1:" + random_hex(32) + "\n");
+  write_private(dir_ / "admin.token", admin_token_ + "\n");
+  // The customer's site: the page plus its configuration.
+  fs::copy(web, dir_ / "site", fs::copy_options::recursive);
+  const std::string auth_url = fmt::format("http://{}", p_.at(p_.auth));
+  std::ofstream(dir_ / "site" / "config.json")
+      << fmt::format("{{\"auth_url\":{},\"number\":{}}}\n", core::json_quote(auth_url),
+                     core::json_quote(flags_.get("number")));
+
+  const auto addr = [&](long port) { return p_.addr(port); };
+  if (!launch("echo-trunk", {"echo-trunk", "--listen", p_.at(p_.trunk), "--ring-ms", flags_.get("ring-ms")})) {
+    return false;
+  }
+  if (!ready(children_.back(), [&] { return sip_options_ok(addr(p_.trunk)); })) return false;
+
+  if (!launch("auth", {"auth", "--listen", p_.at(p_.auth), "--db", (dir_ / "accounts.db").string(), "--edge-secret-file",
+                       (dir_ / "edge.secrets").string(), "--admin-token-file", (dir_ / "admin.token").string(),
+                       "--edge-uri", fmt::format("ws://{}", p_.at(p_.ws)), "--clock-skew",
+                       flags_.get("clock-skew")})) {
+    return false;
+  }
+  if (!ready(children_.back(), [&] { return http_call(addr(p_.auth), "GET", "/healthz").status == 200; })) return false;
+  if (!provision()) return false;
+
+  std::vector<std::string> edge = {"edge", "--ws", p_.at(p_.ws), "--trunk", "udp:" + p_.at(p_.trunk), "--sip-listen",
+                                   p_.host, "--sip-port", std::to_string(p_.sip), "--edge-secret-file",
+                                   (dir_ / "edge.secrets").string(), "--shards", flags_.get("shards"),
+                                   "--origin", page_origin()};
+  if (p_.host == "127.0.0.1") edge.insert(edge.end(), {"--origin", fmt::format("http://localhost:{}", p_.http)});
+  for (const auto& a : flags_.all("edge-arg")) edge.push_back(a);
+  if (!launch("edge", edge)) return false;
+  if (!ready(children_.back(), [&] { return http_call(addr(p_.ws), "GET", "/healthz").status == 200; })) return false;
+
+  const std::string secret_file =
+      flags_.has("servlet-secret-file") ? flags_.get("servlet-secret-file") : (dir_ / "customer.secret").string();
+  if (!launch("servlet", {"servlet", "--listen", p_.at(p_.http), "--account", flags_.get("account"), "--secret-file",
+                          secret_file, "--static", (dir_ / "site").string(), "--ttl", flags_.get("customer-ttl")})) {
+    return false;
+  }
+  return ready(children_.back(), [&] { return http_call(addr(p_.http), "GET", "/healthz").status == 200; });
+}
+
+bool Demo::provision() {
+  std::vector<std::string> origins = flags_.all("account-origin");
+  if (origins.empty()) {
+    origins.push_back(page_origin());
+    if (p_.host == "127.0.0.1") origins.push_back(fmt::format("http://localhost:{}", p_.http));
+  }
+  std::string origins_json;
+  for (const auto& o : origins) origins_json += (origins_json.empty() ? "" : ",") + core::json_quote(o);
+  const std::string body = fmt::format(
+      "{{\"secrets\":[{{\"kid\":\"c1\",\"secret\":{}}}],\"origins\":[{}],\"numbers\":[{}],"
+      "\"limits\":{{\"max_call_seconds\":3600}}}}",
+      core::json_quote(customer_secret_), origins_json, core::json_quote(flags_.get("number")));
+  const auto auth = p_.addr(p_.auth);
+  const HttpResult r = http_call(auth, "PUT", "/v1/accounts/" + flags_.get("account"),
+                                 "Authorization: Bearer " + admin_token_ + "\r\nContent-Type: application/json\r\n",
+                                 body);
+  if (r.status != 200 && r.status != 201) {
+    std::fprintf(stderr, "webtrunk demo: provisioning the demo account failed: HTTP %d %s\n", r.status,
+                 r.body.c_str());
+    return false;
+  }
+  return true;
+}
+
+int Demo::wait() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGCHLD);
+  for (;;) {
+    timespec ts{1, 0};
+    const int sig = ::sigtimedwait(&set, nullptr, &ts);
+    if (sig == SIGINT || sig == SIGTERM) {
+      std::printf("\nwebtrunk demo: stopping (%s)\n", sig == SIGINT ? "Ctrl-C" : "SIGTERM");
+      return 0;
+    }
+    for (auto& c : children_) {
+      if (auto how = c.reap()) {
+        std::fprintf(stderr, "webtrunk demo: %s %s; stopping the rest. Its log (%s):\n%s", c.name().c_str(),
+                     how->c_str(), c.log_file().c_str(), c.log_tail().c_str());
+        return 1;
+      }
+    }
+  }
+}
+
+void Demo::stop_all() {
+  // Reverse order: the servlet and the edge go before the services they use.
+  for (auto it = children_.rbegin(); it != children_.rend(); ++it) {
+    if (it->running()) it->stop();
+  }
+  children_.clear();
+}
+
+}  // namespace
 
 FlagSet demo_flags() {
-  FlagSet f("demo", "Run the whole chain on this machine: edge, auth service, echo trunk and the demo page.");
-  f.add({"ws", "ADDR:PORT", "the edge's WebSocket address", "127.0.0.1:8080", false});
-  f.add({"shards", "N", "edge shards; 0 = one per online CPU", "0", false});
-  f.add({"log-level", "LEVEL", "debug, info, warn or error", "info", false});
+  FlagSet f("demo", "Run the whole chain on this machine: echo trunk, auth service, edge and the demo page.");
+  f.add({"host", "IP", "address every part listens on (browsers allow the microphone on 127.0.0.1 / localhost)",
+         "127.0.0.1", false});
+  f.add({"http-port", "P", "the demo page and its token servlet", "8000", false});
+  f.add({"auth-port", "P", "the auth service", "8001", false});
+  f.add({"ws-port", "P", "the edge's WebSocket (SIP over WS)", "8080", false});
+  f.add({"sip-port", "P", "the edge's trunk-side SIP port (UDP)", "5080", false});
+  f.add({"trunk-port", "P", "the echo trunk's SIP port (UDP)", "5070", false});
+  f.add({"shards", "N", "edge shards", "1", false});
+  f.add({"web", "DIR", "the built page (default: web/dist of this source tree)", "", false});
+  f.add({"number", "NUMBER", "the number the demo account may call (the page pre-fills it)", "+15551230000", false});
+  f.add({"account", "ID", "the demo account's id", "demo", false});
+  f.add({"ring-ms", "MS", "how long the echo trunk rings before it answers", "1000", false});
+  f.add({"log-level", "LEVEL", "log level of every part (logs go to files in the demo's temp dir)", "info", false});
+  f.add({"keep", "", "keep the temp dir (logs, secrets, account db) at exit", "", false});
+  // To see the error paths on the page (the end-to-end tests use these too).
+  f.add({"account-origin", "URL", "provision these page origins instead of the demo page's own (repeatable)", "", true});
+  f.add({"customer-ttl", "SECONDS", "lifetime of the servlet's tokens", "300", false});
+  f.add({"clock-skew", "SECONDS", "the auth service's tolerated clock difference", "30", false});
+  f.add({"servlet-secret-file", "FILE", "the servlet signs with this secret instead of the account's", "", false});
+  f.add({"edge-arg", "ARG", "extra flag for the edge, e.g. --edge-arg=--srtp-profiles=AEAD_AES_128_GCM (repeatable)",
+         "", true});
   return f;
 }
 
 int run_demo(const FlagValues& flags) {
-  auto edge = edge_flags().parse({"--ws", flags.get("ws"), "--shards", flags.get("shards"), "--log-level",
-                                  flags.get("log-level"), "--log-format", "text", "--no-auth"});
-  if (!edge) {
-    std::fprintf(stderr, "webtrunk demo: %s\n", edge.error().message.c_str());
+  Ports ports;
+  ports.host = flags.get("host");
+  if (!core::SockAddr::parse(ports.host + ":0")) {
+    std::fprintf(stderr, "webtrunk demo: --host '%s' is not an IPv4 address\n", ports.host.c_str());
     return 2;
   }
-  std::printf(
-      "webtrunk demo\n"
-      "  edge WebSocket (SIP over WS, RFC 7118):  ws://%s   (health: http://%s/healthz, metrics: /metrics)\n"
-      "  SIP works: REGISTER is accepted (the demo runs without the token check), OPTIONS is answered.\n"
-      "  Not there yet in this build:\n"
-      "    - the echo trunk: with no trunk configured every INVITE is answered 404 (run `webtrunk edge\n"
-      "      --trunk udp:HOST:PORT --edge-secret-file FILE` to call a real trunk)\n"
-      "    - media (ICE-lite, DTLS-SRTP, relay)\n"
-      "    - the auth service, the customer servlet and the demo page\n"
-      "  Try: curl http://%s/metrics   Stop with Ctrl-C.\n",
-      flags.get("ws").c_str(), flags.get("ws").c_str(), flags.get("ws").c_str());
-  std::fflush(stdout);
-  return run_edge(*edge);
+  struct {
+    const char* name;
+    long* out;
+  } port_flags[] = {{"http-port", &ports.http}, {"auth-port", &ports.auth}, {"ws-port", &ports.ws},
+                    {"sip-port", &ports.sip},   {"trunk-port", &ports.trunk}};
+  for (auto& pf : port_flags) {
+    auto v = flags.get_int(pf.name, 1, 65535);
+    if (!v) {
+      std::fprintf(stderr, "webtrunk demo: %s\n", v.error().message.c_str());
+      return 2;
+    }
+    *pf.out = *v;
+  }
+  for (const char* n : {"ring-ms", "customer-ttl", "clock-skew", "shards"}) {
+    if (auto v = flags.get_int(n, 0, 600000); !v) {
+      std::fprintf(stderr, "webtrunk demo: %s\n", v.error().message.c_str());
+      return 2;
+    }
+  }
+  const fs::path web = find_web_dir(flags.get("web"));
+  std::error_code ec;
+  if (!fs::is_regular_file(web / "index.html", ec) || !fs::is_regular_file(web / "app.js", ec)) {
+    std::fprintf(stderr,
+                 "webtrunk demo: the demo page is not built (%s has no index.html and app.js).\n"
+                 "  Build it: (cd web && npm ci && npm run build)   -- scripts/setup.sh does this too.\n",
+                 web.string().c_str());
+    return 1;
+  }
+
+  // SIGINT/SIGTERM/SIGCHLD are taken with sigtimedwait; children get an empty mask back.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGCHLD);
+  ::sigprocmask(SIG_BLOCK, &set, nullptr);
+
+  char tmpl[] = "/tmp/webtrunk-demo-XXXXXX";
+  if (::mkdtemp(tmpl) == nullptr) {
+    std::perror("webtrunk demo: mkdtemp");
+    return 1;
+  }
+  const fs::path dir = tmpl;
+  int code = 1;
+  {
+    Demo demo(flags, ports, dir);
+    if (demo.start(web)) {
+      const std::string page = fmt::format("http://{}:{}/", ports.host, ports.http);
+      std::printf(
+          "webtrunk demo is running:\n"
+          "  demo page + token servlet  %s   (the customer's web site)\n"
+          "  auth service               http://%s:%ld/   (account \"%s\", may call %s)\n"
+          "  edge (SIP over WebSocket)  ws://%s:%ld   (metrics: http://%s:%ld/metrics)\n"
+          "  echo trunk                 udp:%s:%ld   (answers every call, sends your audio back)\n"
+          "  logs, secrets, account db  %s/\n\n"
+          "Open %s in a browser, press Call, allow the microphone: you should hear yourself.\n"
+          "Stop with Ctrl-C.\n",
+          page.c_str(), ports.host.c_str(), ports.auth, flags.get("account").c_str(), flags.get("number").c_str(),
+          ports.host.c_str(), ports.ws, ports.host.c_str(), ports.ws, ports.host.c_str(), ports.trunk,
+          dir.string().c_str(), page.c_str());
+      std::fflush(stdout);
+      code = demo.wait();
+    }
+    demo.stop_all();
+  }
+  if (flags.flag("keep") || code != 0) {
+    std::printf("webtrunk demo: logs kept in %s/\n", dir.string().c_str());
+  } else {
+    fs::remove_all(dir, ec);
+  }
+  return code;
 }
 
 }  // namespace webtrunk::edge

@@ -57,6 +57,11 @@ if (( want_tests )); then
 fi
 if [[ -f web/package-lock.json ]]; then
   npm_ci web
+  # The demo page's bundle (JsSIP + app.js, esbuild): rebuilt when its packages or sources are newer.
+  if [[ ! -f web/dist/app.js ||
+        -n $(find web/src web/build.js web/node_modules/.package-lock.json -newer web/dist/app.js 2>/dev/null | head -n 1) ]]; then
+    (cd web && npm run --silent build)
+  fi
 fi
 
 build_type=${WEBTRUNK_BUILD_TYPE:-Release}
