@@ -85,8 +85,8 @@ core::Result<void> parse_limits(const json& v, AccountLimits& out) {
       }
       out.max_call_seconds = static_cast<std::uint32_t>(val.get<std::int64_t>());
     } else if (k == "tokens_per_minute") {
-      if (!val.is_number_integer() || val.get<std::int64_t>() < 1 || val.get<std::int64_t>() > 1'000'000) {
-        return bad("limits.tokens_per_minute: a whole number, 1 to 1000000");
+      if (!val.is_number_integer() || val.get<std::int64_t>() < 1 || val.get<std::int64_t>() > 100'000'000) {
+        return bad("limits.tokens_per_minute: a whole number, 1 to 100000000");
       }
       out.tokens_per_minute = static_cast<std::uint32_t>(val.get<std::int64_t>());
     } else {

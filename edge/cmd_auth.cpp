@@ -121,6 +121,7 @@ FlagSet auth_flags() {
   f.add({"token-ttl", "SECONDS", "lifetime of the edge tokens issued", "3600", false});
   f.add({"customer-max-lifetime", "SECONDS", "longest customer token lifetime accepted", "600", false});
   f.add({"address-rate", "PER_MINUTE", "token requests per minute per source address (IPv6: per /64)", "1200", false});
+  f.add({"replay-capacity", "N", "customer tokens remembered as used (size it to peak exchanges/s x (max lifetime + skew))", "1000000", false});
   f.add({"cpu", "N", "pin the service's thread to this CPU", "", false});
   f.add({"json", "JSON", "account put: the account document", "", false});
   f.add({"json-file", "FILE", "account put: read the account document from FILE", "", false});
@@ -150,14 +151,16 @@ int run_auth(const FlagValues& flags) {
   auto skew = flags.get_int("clock-skew", 0, 3600);
   auto ttl = flags.get_int("token-ttl", 60, 24 * 3600);
   auto life = flags.get_int("customer-max-lifetime", 1, 24 * 3600);
-  auto rate = flags.get_int("address-rate", 1, 10'000'000);
-  for (const auto* r : {&skew, &ttl, &life, &rate}) {
+  auto rate = flags.get_int("address-rate", 1, 1'000'000'000);
+  auto replay = flags.get_int("replay-capacity", 1000, 100'000'000);
+  for (const auto* r : {&skew, &ttl, &life, &rate, &replay}) {
     if (!*r) return fail(2, r->error().message);
   }
   opts.customer.skew_s = *skew;
   opts.customer.max_lifetime_s = *life;
   opts.edge_token_ttl_s = *ttl;
   opts.per_address = auth::RateSpec::per_minute(static_cast<std::uint32_t>(*rate));
+  opts.replay_capacity = static_cast<std::size_t>(*replay);
 
   if (flags.get("edge-secret-file").empty()) return fail(2, "--edge-secret-file FILE is required (the edges' secrets)");
   auto secrets = auth::load_secrets_file(flags.get("edge-secret-file"));
