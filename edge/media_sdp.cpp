@@ -220,6 +220,11 @@ core::Result<BrowserOffer> read_browser_offer(std::string_view text) {
                                           std::string(m.formats.front())});
   }
   if (!audio) return reject(kBrowserSdpRejected, "no audio stream");
+  // RFC 5888: identification-tag = token. Our answer repeats mids in a=mid and a=group:BUNDLE.
+  const std::string_view mid = audio->attribute("mid").value_or("");
+  if (!mid.empty() && !sip::text::is_token(mid)) return reject(kBrowserSdpRejected, "malformed SDP: bad a=mid");
+  for (const SdpOtherStream& o : offer.others)
+    if (!o.mid.empty() && !sip::text::is_token(o.mid)) return reject(kBrowserSdpRejected, "malformed SDP: bad a=mid");
 
   const std::string_view ufrag = s.attribute(*audio, "ice-ufrag").value_or("");
   const std::string_view pwd = s.attribute(*audio, "ice-pwd").value_or("");
@@ -240,7 +245,7 @@ core::Result<BrowserOffer> read_browser_offer(std::string_view text) {
   offer.remote.ice = media::IceCredentials{std::string(ufrag), std::string(pwd)};
   offer.remote.fingerprint_sha256 = std::string(*fp);
   offer.setup = std::string(setup);
-  offer.mid = std::string(audio->attribute("mid").value_or(""));
+  offer.mid = std::string(mid);
   offer.proto = std::string(audio->proto);
   offer.codecs = read_codecs(*audio);
   offer.direction = parse_direction(s.direction(*audio));

@@ -68,6 +68,10 @@ const char* parse_media_line(std::string_view value, Media& m, std::size_t max_f
     if (head[k].empty()) return "m= line needs <media> <port> <proto> <formats>";
   }
   if (!text::is_token(head[0])) return "bad media type in m= line";
+  // proto = token *("/" token), fmt = token (RFC 8866 §9). Checked, not only split: error messages
+  // and our own answers repeat them, so they must hold nothing a SIP reason phrase cannot.
+  for (char c : head[2])
+    if (!text::is_token_char(c) && c != '/') return "bad proto in m= line";
   std::string_view port = head[1];
   std::string_view count;
   if (const std::size_t slash = port.find('/'); slash != std::string_view::npos) {
@@ -90,6 +94,7 @@ const char* parse_media_line(std::string_view value, Media& m, std::size_t max_f
     while (i < value.size() && value[i] != ' ') ++i;
     if (m.formats.size() == max_formats) return "too many formats in m= line";
     m.formats.push_back(value.substr(start, i - start));
+    if (!text::is_token(m.formats.back())) return "bad format in m= line";
   }
   if (m.formats.empty()) return "m= line without formats";
   return nullptr;

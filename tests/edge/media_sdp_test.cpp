@@ -178,6 +178,7 @@ TEST(MediaSdp, OffersTheEdgeCannotTakeAreRefusedWithAReason) {
       {replace(offer, "UDP/TLS/RTP/SAVPF 111 63 9 0 8 13 110 126", "UDP/TLS/RTP/SAVPF 111 63 13 110"),
        "no codec a trunk understands (PCMU, PCMA, G722)"},
       {replace(offer, "a=setup:actpass", "a=setup:passive"), "DTLS role passive offered (the edge is the DTLS server)"},
+      {replace(offer, "a=mid:0", "a=mid:0 1"), "malformed SDP: bad a=mid"},
   };
   for (const Case& c : cases) {
     auto r = read_browser_offer(c.sdp);

@@ -262,6 +262,8 @@ TEST(Sdp, MalformedInputIsRefusedWithAReason) {
       {head + "m=audio 1/ RTP/AVP 0\r\n", "bad number of ports"},
       {head + "m=audio 1/0 RTP/AVP 0\r\n", "bad number of ports"},
       {head + "m=au:dio 1 RTP/AVP 0\r\n", "bad media type"},
+      {head + "m=audio 1 RTP/AV\x01P 0\r\n", "bad proto in m= line"},
+      {head + "m=audio 1 RTP/AVP 0 \xff\r\n", "bad format in m= line"},
       {head + "m=audio 1 RTP/AVP 0\r\nt=0 0\r\n", "t= line inside a media section"},
       {head + "m=audio 1 RTP/AVP 0\r\no=- 1 1 IN IP4 192.0.2.1\r\n", "o= line out of place"},
   };
