@@ -6,6 +6,12 @@
 // received datagram be sent from the buffer it arrived in: the send holds a reference until its
 // completion, so the kernel cannot refill the buffer while it is still being transmitted.
 //
+// A ring may also keep `kept` extra buffers (ids count()..count()+kept-1) out of the kernel's ring,
+// for receives the shard makes itself (recvmmsg on a hot socket, see reactor_udp.cpp). They share
+// the ids, references and data() of the ring's buffers, so a view into either kind is forwarded the
+// same way; the last unref puts a kept buffer back on a LIFO free list (the most recently used,
+// cache-hot buffer goes out first), never into the kernel's ring.
+//
 // Lifetimes: a pointer from data() is valid while the caller holds a reference to that buffer id.
 // The ring must be destroyed after the io_uring it is registered with has been torn down (or the
 // group unregistered), since the kernel may still write into the buffers until then.
@@ -25,18 +31,18 @@ namespace webtrunk::core {
 class BufferRing {
  public:
   // `count` is a power of two, <= 32768. Registers the ring with `ring` as group `group` and hands
-  // every buffer to the kernel.
+  // those buffers to the kernel; `kept` more (<= 32768) stay with us for take_kept().
   static Result<std::unique_ptr<BufferRing>> create(io_uring& ring, std::uint16_t group, std::uint32_t count,
-                                                    std::uint32_t buffer_size);
+                                                    std::uint32_t buffer_size, std::uint32_t kept = 0);
   ~BufferRing();
   BufferRing(const BufferRing&) = delete;
   BufferRing& operator=(const BufferRing&) = delete;
 
   std::uint16_t group() const noexcept { return group_; }
-  std::uint32_t count() const noexcept { return count_; }
+  std::uint32_t count() const noexcept { return count_; }  // buffers in the kernel's ring
   std::uint32_t buffer_size() const noexcept { return size_; }
   std::byte* data(std::uint16_t bid) noexcept { return base_ + std::size_t{bid} * size_; }
-  // Which buffer holds `p`, if any (to recognise a view into a received buffer).
+  // Whether `p` lies in buffer `bid` or just past its end (to recognise a view into a received buffer).
   bool contains(const std::byte* p, std::uint16_t bid) const noexcept {
     const std::byte* b = base_ + std::size_t{bid} * size_;
     return p >= b && p <= b + size_;
@@ -52,6 +58,15 @@ class BufferRing {
   void unref(std::uint16_t bid) noexcept {
     if (--refs_[bid] == 0) give_back(bid);
   }
+  // A kept buffer with one reference, or -1 when all are in use.
+  std::int32_t take_kept() noexcept {
+    if (kept_free_.empty()) return -1;
+    const std::uint16_t bid = kept_free_.back();
+    kept_free_.pop_back();
+    refs_[bid] = 1;
+    return bid;
+  }
+  std::uint32_t kept_available() const noexcept { return static_cast<std::uint32_t>(kept_free_.size()); }
   // Makes the buffers queued since the last publish visible to the kernel (one release store).
   void publish() noexcept;
   // Buffers the kernel can fill once published (including queued ones).
@@ -72,6 +87,7 @@ class BufferRing {
   std::uint16_t pending_ = 0;  // added since the last publish
   std::uint32_t in_kernel_ = 0;
   std::vector<std::uint16_t> refs_;
+  std::vector<std::uint16_t> kept_free_;  // LIFO
 };
 
 // Fixed-size blocks for data the caller cannot keep alive until a send completes (UDP send_to).

@@ -93,9 +93,12 @@ Result<void> Shard::init(ShardMailbox* mailbox, Waker* waker) {
   auto tcp = BufferRing::create(ring_, kTcpGroup, cfg_.tcp_buffers, cfg_.tcp_buffer_size);
   if (!tcp) return tcp.error();
   tcp_bufs_ = std::move(tcp.value());
-  auto udp = BufferRing::create(ring_, kUdpGroup, cfg_.udp_buffers, cfg_.udp_buffer_size);
+  if (cfg_.udp_hot_buffers == 0 || cfg_.udp_hot_budget == 0) cfg_.udp_hot_threshold = 0;
+  if (cfg_.udp_hot_threshold == 0) cfg_.udp_hot_buffers = 0;  // hot mode off: no kept buffers
+  auto udp = BufferRing::create(ring_, kUdpGroup, cfg_.udp_buffers, cfg_.udp_buffer_size, cfg_.udp_hot_buffers);
   if (!udp) return udp.error();
   udp_bufs_ = std::move(udp.value());
+  if (cfg_.udp_hot_threshold > 0) hot_rx_ = std::make_unique<HotReceive>();
 
   if (waker == nullptr) {
     auto w = Waker::create();
@@ -149,11 +152,14 @@ Result<void> Shard::run() {
   while (!stop_requested()) {
     prepare_turn();
     arm_timeout();
-    const int rc = io_uring_submit_and_wait(&ring_, 1);
+    // A hot socket left with data by its drain budget must not wait for a wake-up that may never
+    // come (the poll reports new arrivals, not a non-empty queue): then collect without waiting.
+    const int rc = hot_pending_.empty() ? io_uring_submit_and_wait(&ring_, 1) : io_uring_submit_and_get_events(&ring_);
     if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
       return Error::from_errno(rc, "io_uring_submit_and_wait");
     }
     now_ = monotonic_now();
+    drain_pending_hot();
     run_cqes();
     timers_.advance(now_);
     ++stats_.turns;

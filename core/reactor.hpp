@@ -98,6 +98,23 @@ struct ShardConfig {
   // A socket with at least this many datagrams in one turn sends them with one sendmmsg instead of
   // one SQE each (see bench/RESULTS.md); 0: always SQEs.
   std::uint32_t udp_mmsg_threshold = 4;
+  // Hot-socket mode (bench/RESULTS.md, "UDP relay"): a UDP socket that delivers at least this many
+  // datagrams in one turn (32 is what one multishot receive gets per io_uring_enter) stops its
+  // multishot recvmsg and is drained instead with recvmmsg, 64 datagrams a call, on a multishot poll
+  // for readiness; its sends still go out batched at the turn's end. Per datagram that skips the
+  // provided-buffer select, the CQE and the security hook that a multishot receive pays. After
+  // udp_hot_quiet_drains drains in a row that found fewer than 8 datagrams it goes back to multishot
+  // recvmsg, which is cheaper per wake-up for a trickle. 0 disables the mode.
+  std::uint32_t udp_hot_threshold = 32;
+  std::uint32_t udp_hot_quiet_drains = 16;
+  // Buffers kept out of the kernel's ring for those recvmmsg calls (they share ids, forward() and
+  // tailroom with the ring's own). Each batch's sends leave before the next recvmmsg, so a hot
+  // socket reuses the same 64 while its sends keep up.
+  std::uint32_t udp_hot_buffers = 256;
+  // The most datagrams one hot socket reads in one turn (~1.5 ms of work at saturation here), so
+  // it cannot starve timers and other sockets; what is left is read next turn without waiting.
+  // Fewer means more io_uring_enter calls per datagram.
+  std::uint32_t udp_hot_budget = 1024;
   // Registered-file slots for UDP sockets: their SQEs skip the per-op fget/fput (refcount atomics).
   // Sockets beyond this many use plain fds. 0 disables.
   std::uint32_t fixed_files = 1024;
@@ -120,6 +137,9 @@ struct ShardStats {
   std::uint64_t udp_mmsg_calls = 0;     // sendmmsg calls made by flush
   std::uint64_t udp_send_errors = 0;
   std::uint64_t udp_send_dropped = 0;   // no slot or copy block free
+  std::uint64_t udp_hot_switches = 0;   // sockets that went hot (multishot recvmsg -> poll + recvmmsg)
+  std::uint64_t udp_cold_switches = 0;  // and back
+  std::uint64_t udp_recvmmsg_calls = 0;
 };
 
 // What io_uring_queue_init's failure means and how to allow io_uring (for the start-up error).
@@ -207,6 +227,7 @@ class Shard {
   struct UdpSocket;
   struct UdpSend;
   struct QueuedDatagram;
+  struct HotReceive;
 
   explicit Shard(const ShardConfig& cfg);
   Result<void> init(ShardMailbox* mailbox, Waker* waker);
@@ -224,6 +245,7 @@ class Shard {
   static void on_send_cqe(Shard& s, Op& op, const io_uring_cqe& cqe);
   static void on_udp_recv_cqe(Shard& s, Op& op, const io_uring_cqe& cqe);
   static void on_udp_send_cqe(Shard& s, Op& op, const io_uring_cqe& cqe);
+  static void on_udp_poll_cqe(Shard& s, Op& op, const io_uring_cqe& cqe);
 
   void arm_wake();
   void arm_timeout();
@@ -237,6 +259,14 @@ class Shard {
   Conn* live_conn(ConnId id) noexcept;
   const Conn* live_conn(ConnId id) const noexcept;
   void arm_udp_recv(UdpSocket& u, unsigned k);
+  void arm_udp_poll(UdpSocket& u);
+  void restart_udp_receive(UdpSocket& u);
+  void count_udp_turn(UdpSocket& u);
+  void go_hot(UdpSocket& u);
+  void go_cold(UdpSocket& u);
+  void drain_hot_udp(UdpSocket& u);
+  void drain_pending_hot();
+  void deliver_udp(UdpSocket& u, std::uint16_t bid, const SockAddr& peer, std::byte* payload, std::size_t len);
   UdpSocket* live_udp(UdpId id) noexcept;
   bool queue_udp(UdpSocket& u, const SockAddr& peer, const std::byte* data, std::size_t len, std::int32_t bid,
                  std::int32_t copy);
@@ -286,8 +316,12 @@ class Shard {
   std::vector<std::uint32_t> free_udp_sends_;
   std::vector<int> free_fixed_;  // unused registered-file slots
   std::vector<QueuedDatagram> udp_tx_;  // this turn's datagrams, in send_to()/forward() order
+  bool udp_tx_unordered_ = false;       // udp_tx_ is not grouped by socket index
   std::vector<std::uint32_t> udp_tx_order_;
   DatagramBatch mmsg_;
+  std::unique_ptr<HotReceive> hot_rx_;       // recvmmsg headers for hot sockets
+  std::vector<std::uint32_t> hot_pending_;   // hot sockets left with data by their drain budget
+  std::vector<std::uint32_t> hot_draining_;  // hot_pending_ of the previous turn, being drained
 
   // The datagram being handled by on_datagram (for forward()), else rx_bid_ == -1.
   std::int32_t rx_bid_ = -1;

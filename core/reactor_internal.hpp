@@ -3,9 +3,11 @@
 #pragma once
 
 #include <liburing.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -38,6 +40,10 @@ constexpr std::uint16_t kStarved = 1 << 5;       // in a starved list, waiting f
 constexpr std::uint16_t kFlushQueued = 1 << 6;   // in flush_list_
 constexpr std::uint16_t kReleaseQueued = 1 << 7; // in release_list_
 constexpr std::uint16_t kCancelSent = 1 << 8;    // the receive was asked to stop
+// UdpSocket only: the hot-socket mode (ShardConfig::udp_hot_threshold).
+constexpr std::uint16_t kHot = 1 << 9;           // wanted mode: poll + recvmmsg (else multishot recvmsg)
+constexpr std::uint16_t kPolling = 1 << 10;      // the multishot poll is armed (its final CQE not seen)
+constexpr std::uint16_t kDrainQueued = 1 << 11;  // in hot_pending_
 
 inline std::uint32_t next_generation(std::uint32_t g) noexcept { return g + 1 == 0 ? 1 : g + 1; }
 
@@ -72,6 +78,12 @@ struct Shard::UdpSocket {
   // Several multishot receives per socket: the kernel hands each at most 32 datagrams per pass
   // before requeueing it to the next io_uring_enter, so one request caps a turn at 32 datagrams.
   std::array<Op, kMaxUdpRecvDepth> recv_ops;
+  // Hot mode: readiness only; the datagrams are read with recvmmsg. The switch either way waits
+  // for the other mode's requests to end (their final CQE), so datagrams stay in arrival order.
+  Op poll_op;
+  std::uint64_t rx_turn = 0;      // the turn rx_in_turn counts
+  std::uint32_t rx_in_turn = 0;   // datagrams delivered by multishot receives in that turn
+  std::uint32_t quiet_drains = 0; // hot drains in a row that found little
   std::uint32_t self = 0;    // slot index
   std::uint8_t armed = 0;    // bit k: recv_ops[k] is armed (its final CQE not seen)
   std::uint8_t starved = 0;  // bit k: recv_ops[k] ended with ENOBUFS and waits for buffers
@@ -105,6 +117,15 @@ struct Shard::QueuedDatagram {
   std::uint32_t udp;
   std::int32_t bid;
   std::int32_t copy;
+};
+
+// recvmmsg headers for draining a hot socket into kept buffers, shard-wide (one drain at a time).
+struct Shard::HotReceive {
+  static constexpr unsigned kBatch = 64;
+  std::array<mmsghdr, kBatch> msgs{};
+  std::array<iovec, kBatch> iov{};
+  std::array<sockaddr_in6, kBatch> names{};
+  std::array<std::uint16_t, kBatch> bids{};
 };
 
 }  // namespace webtrunk::core

@@ -1,10 +1,13 @@
-// The shard's UDP half: sockets, multishot recvmsg into provided buffers, send_to/forward and the
-// per-turn batched sends. The loop, timers and TCP are in reactor.cpp.
+// The shard's UDP half: sockets, multishot recvmsg into provided buffers, the hot-socket mode
+// (multishot poll + recvmmsg into kept buffers), send_to/forward and the per-turn batched sends.
+// The loop, timers and TCP are in reactor.cpp.
 #include "core/reactor.hpp"
 #include "core/reactor_internal.hpp"
 
 #include <fmt/format.h>
 #include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include <algorithm>
@@ -32,6 +35,7 @@ Result<UdpId> Shard::open_udp(const SockAddr& local, UdpHandler& handler, const 
     UdpSocket& fresh = udps_.emplace_back();
     fresh.self = idx;
     for (Op& o : fresh.recv_ops) o = Op{&Shard::on_udp_recv_cqe, idx};
+    fresh.poll_op = Op{&Shard::on_udp_poll_cqe, idx};
   }
   UdpSocket& u = udps_[idx];
   u.fd = std::move(fd.value());
@@ -51,8 +55,9 @@ Result<UdpId> Shard::open_udp(const SockAddr& local, UdpHandler& handler, const 
     }
   }
   u.armed = u.starved = 0;
-  const unsigned depth = std::clamp(cfg_.udp_recv_depth, 1u, kMaxUdpRecvDepth);
-  for (unsigned k = 0; k < depth; ++k) arm_udp_recv(u, k);
+  u.rx_turn = 0;
+  u.rx_in_turn = u.quiet_drains = 0;
+  restart_udp_receive(u);
   return UdpId{idx, u.generation};
 }
 
@@ -74,12 +79,13 @@ bool Shard::close_udp(UdpId id) {
   for (unsigned k = 0; k < kMaxUdpRecvDepth; ++k) {
     if (u->armed & (1u << k)) cancel_op(&u->recv_ops[k]);
   }
+  if (u->flags & kPolling) cancel_op(&u->poll_op);
   maybe_release_udp(*u);
   return true;
 }
 
 void Shard::maybe_release_udp(UdpSocket& u) {
-  if (!(u.flags & kLive) || !(u.flags & kClosing) || u.armed != 0 || u.sends > 0) return;
+  if (!(u.flags & kLive) || !(u.flags & kClosing) || u.armed != 0 || (u.flags & kPolling) || u.sends > 0) return;
   if (u.fixed >= 0) {
     // The table holds its own reference to the socket: drop it, or close() would not close.
     const int none = -1;
@@ -148,12 +154,8 @@ void Shard::on_udp_recv_cqe(Shard& s, Op& op, const io_uring_cqe& cqe) {
         ++s.stats_.udp_dropped;
         kUdpRxDropped.inc();
       } else {
-        ++s.stats_.udp_received;
-        s.rx_bid_ = bid;
-        s.rx_tailroom_ = static_cast<std::size_t>(buf + cap - (payload + len));
-        u.handler->on_datagram(s, UdpId{op.index, u.generation}, peer, {payload, len});
-        s.rx_bid_ = -1;
-        s.rx_tailroom_ = 0;
+        s.deliver_udp(u, bid, peer, payload, len);
+        s.count_udp_turn(u);
       }
     }
     s.udp_bufs_->unref(bid);
@@ -161,6 +163,10 @@ void Shard::on_udp_recv_cqe(Shard& s, Op& op, const io_uring_cqe& cqe) {
   if (more) return;
   if (u.flags & kClosing) {
     s.maybe_release_udp(u);
+  } else if (u.flags & kHot) {
+    // Going hot: the poll starts once every receive has ended (ENOBUFS included: the drain does
+    // not need the ring's buffers).
+    if (u.armed == 0) s.restart_udp_receive(u);
   } else if (cqe.res == -ENOBUFS) {
     ++s.stats_.enobufs;
     kEnobufs.inc();
@@ -173,6 +179,169 @@ void Shard::on_udp_recv_cqe(Shard& s, Op& op, const io_uring_cqe& cqe) {
     ++s.stats_.recv_rearms;
     s.arm_udp_recv(u, k);
   }
+}
+
+void Shard::deliver_udp(UdpSocket& u, std::uint16_t bid, const SockAddr& peer, std::byte* payload,
+                        std::size_t len) {
+  ++stats_.udp_received;
+  rx_bid_ = bid;
+  rx_tailroom_ = static_cast<std::size_t>(udp_bufs_->data(bid) + udp_bufs_->buffer_size() - (payload + len));
+  u.handler->on_datagram(*this, UdpId{u.self, u.generation}, peer, {payload, len});
+  rx_bid_ = -1;
+  rx_tailroom_ = 0;
+}
+
+// Arms what the socket's mode wants; called when the other mode's requests have all ended.
+void Shard::restart_udp_receive(UdpSocket& u) {
+  if (u.flags & kHot) {
+    if (!(u.flags & kPolling)) arm_udp_poll(u);
+    return;
+  }
+  const unsigned depth = std::clamp(cfg_.udp_recv_depth, 1u, kMaxUdpRecvDepth);
+  for (unsigned k = 0; k < depth; ++k) {
+    if (!(u.armed & (1u << k))) arm_udp_recv(u, k);
+  }
+}
+
+// A multishot receive delivered one more datagram this turn: a full batch makes the socket hot.
+void Shard::count_udp_turn(UdpSocket& u) {
+  if (u.rx_turn != stats_.turns) {
+    u.rx_turn = stats_.turns;
+    u.rx_in_turn = 0;
+  }
+  if (++u.rx_in_turn >= cfg_.udp_hot_threshold && cfg_.udp_hot_threshold > 0 &&
+      !(u.flags & (kHot | kClosing))) {
+    go_hot(u);
+  }
+}
+
+void Shard::go_hot(UdpSocket& u) {
+  ++stats_.udp_hot_switches;
+  u.flags |= kHot;
+  u.quiet_drains = 0;
+  // Receives waiting for ring buffers are not needed any more (the starved list skips it now).
+  u.flags &= static_cast<std::uint16_t>(~kStarved);
+  u.starved = 0;
+  for (unsigned k = 0; k < kMaxUdpRecvDepth; ++k) {
+    if (u.armed & (1u << k)) cancel_op(&u.recv_ops[k]);
+  }
+  // Datagrams the receives deliver before their final CQE come first; the poll starts after it.
+  if (u.armed == 0) restart_udp_receive(u);
+}
+
+void Shard::go_cold(UdpSocket& u) {
+  ++stats_.udp_cold_switches;
+  u.flags &= static_cast<std::uint16_t>(~kHot);
+  u.rx_in_turn = 0;
+  cancel_op(&u.poll_op);  // the receives start on its final CQE
+}
+
+void Shard::arm_udp_poll(UdpSocket& u) {
+  io_uring_sqe* sqe = get_sqe();
+  if (sqe == nullptr) return;
+  io_uring_prep_poll_multishot(sqe, u.fd.get(), POLLIN);
+  use_fixed_file(sqe, u);
+  set_op(sqe, &u.poll_op);
+  u.flags |= kPolling;
+}
+
+void Shard::on_udp_poll_cqe(Shard& s, Op& op, const io_uring_cqe& cqe) {
+  UdpSocket& u = s.udps_[op.index];
+  const bool more = cqe.flags & IORING_CQE_F_MORE;
+  if (!more) u.flags &= static_cast<std::uint16_t>(~kPolling);
+  // Only while the poll stays armed (so the socket cannot be released mid-drain); a poll that ended
+  // is armed again below and reports the queue at once.
+  if (more && cqe.res > 0 && (u.flags & kHot) && !(u.flags & kClosing)) s.drain_hot_udp(u);
+  if (more) return;
+  if (u.flags & kClosing) {
+    s.maybe_release_udp(u);
+  } else {
+    // Cancelled by go_cold (arm the receives), or ended by the kernel while hot (poll again).
+    ++s.stats_.recv_rearms;
+    s.restart_udp_receive(u);
+  }
+}
+
+// Reads a hot socket with recvmmsg into kept buffers, up to udp_hot_budget datagrams this turn,
+// handing each to on_datagram, and sends each batch's forwards before reading the next, as the
+// recvmmsg/sendmmsg loop it replaces does, so the same few buffers stay in the cache.
+void Shard::drain_hot_udp(UdpSocket& u) {
+  HotReceive& h = *hot_rx_;
+  const bool connected = u.remote.is_set();
+  // The largest datagram accepted is the same in both modes (a multishot recvmsg puts a header and
+  // the address first); the payload itself starts the buffer, cache-line aligned for the copy.
+  const std::size_t offset = 0;
+  const std::size_t room =
+      udp_bufs_->buffer_size() - (connected ? 0 : sizeof(io_uring_recvmsg_out) + SockAddr::capacity());
+  // on_datagram may close the socket; nothing is delivered after that.
+  auto open = [&u] { return (u.flags & kLive) && !(u.flags & kClosing); };
+  std::uint32_t got = 0;
+  bool more = true;
+  while (more && got < cfg_.udp_hot_budget && open()) {
+    const unsigned want = std::min({HotReceive::kBatch, udp_bufs_->kept_available(), cfg_.udp_hot_budget - got});
+    if (want == 0) break;  // every kept buffer waits in a send: go on next turn
+    for (unsigned i = 0; i < want; ++i) {
+      const auto bid = static_cast<std::uint16_t>(udp_bufs_->take_kept());
+      h.bids[i] = bid;
+      h.iov[i] = {udp_bufs_->data(bid) + offset, room};
+      mmsghdr& m = h.msgs[i];
+      m.msg_hdr.msg_name = connected ? nullptr : &h.names[i];
+      m.msg_hdr.msg_namelen = connected ? 0 : sizeof(sockaddr_in6);
+      m.msg_hdr.msg_iov = &h.iov[i];
+      m.msg_hdr.msg_iovlen = 1;
+      m.msg_hdr.msg_control = nullptr;
+      m.msg_hdr.msg_controllen = 0;
+      m.msg_hdr.msg_flags = 0;
+    }
+    ++stats_.udp_recvmmsg_calls;
+    const int r = ::recvmmsg(u.fd.get(), h.msgs.data(), want, MSG_DONTWAIT, nullptr);
+    // r < 0: empty (EAGAIN), or a pending socket error (ICMP) that this call reported and cleared,
+    // as a multishot receive would end with it; the next wake-up reads on.
+    const unsigned n = r > 0 ? static_cast<unsigned>(r) : 0;
+    more = n == want;
+    for (unsigned i = 0; i < want; ++i) {
+      const std::uint16_t bid = h.bids[i];
+      if (i < n && open()) {
+        const msghdr& mh = h.msgs[i].msg_hdr;
+        if (mh.msg_flags & MSG_TRUNC) {
+          ++stats_.udp_dropped;
+          kUdpRxDropped.inc();
+        } else {
+          const SockAddr peer =
+              connected ? u.remote : SockAddr::from_sockaddr(static_cast<const sockaddr*>(mh.msg_name), mh.msg_namelen);
+          deliver_udp(u, bid, peer, static_cast<std::byte*>(h.iov[i].iov_base), h.msgs[i].msg_len);
+        }
+      }
+      udp_bufs_->unref(bid);
+    }
+    got += n;
+    flush_udp();  // this batch's forwards leave now and hand their buffers back
+  }
+  if (!open()) return;
+  if (more && !(u.flags & kDrainQueued)) {
+    u.flags |= kDrainQueued;  // the budget ran out with data left: read on next turn without waiting
+    hot_pending_.push_back(u.self);
+  }
+  if (got >= 8 || more) {
+    u.quiet_drains = 0;
+  } else if (++u.quiet_drains >= cfg_.udp_hot_quiet_drains) {
+    go_cold(u);
+  }
+}
+
+// Hot sockets whose last drain stopped at its budget: they read on before this turn's CQEs.
+void Shard::drain_pending_hot() {
+  if (hot_pending_.empty()) return;
+  std::swap(hot_draining_, hot_pending_);  // a drain may queue its socket again
+  for (std::uint32_t idx : hot_draining_) {
+    UdpSocket& u = udps_[idx];
+    if (!(u.flags & kDrainQueued)) continue;
+    u.flags &= static_cast<std::uint16_t>(~kDrainQueued);
+    if ((u.flags & (kLive | kHot | kPolling)) == (kLive | kHot | kPolling) && !(u.flags & kClosing)) {
+      drain_hot_udp(u);
+    }
+  }
+  hot_draining_.clear();
 }
 
 bool Shard::send_to(UdpId out, const SockAddr& peer, std::span<const std::byte> data) {
@@ -213,6 +382,9 @@ bool Shard::queue_udp(UdpSocket& u, const SockAddr& peer, const std::byte* data,
     count_tx_drop();
     return false;
   }
+  // flush_udp() groups the queue by socket; one already in socket order (one socket, the usual
+  // case for a relay's turn) needs no sort.
+  if (!udp_tx_.empty() && udp_tx_.back().udp > u.self) udp_tx_unordered_ = true;
   udp_tx_.push_back(QueuedDatagram{peer, data, static_cast<std::uint32_t>(len), u.self, bid, copy});
   ++u.sends;  // close_udp() waits for it
   return true;
@@ -243,8 +415,10 @@ void Shard::flush_udp() {
   const std::size_t n = udp_tx_.size();
   udp_tx_order_.resize(n);
   for (std::size_t i = 0; i < n; ++i) udp_tx_order_[i] = static_cast<std::uint32_t>(i);
-  std::stable_sort(udp_tx_order_.begin(), udp_tx_order_.end(),
-                   [this](std::uint32_t a, std::uint32_t b) { return udp_tx_[a].udp < udp_tx_[b].udp; });
+  if (udp_tx_unordered_) {
+    std::stable_sort(udp_tx_order_.begin(), udp_tx_order_.end(),
+                     [this](std::uint32_t a, std::uint32_t b) { return udp_tx_[a].udp < udp_tx_[b].udp; });
+  }
   for (std::size_t g = 0; g < n;) {
     const std::uint32_t ui = udp_tx_[udp_tx_order_[g]].udp;
     std::size_t e = g;
@@ -281,6 +455,7 @@ void Shard::flush_udp() {
     g = e;
   }
   udp_tx_.clear();
+  udp_tx_unordered_ = false;
 }
 
 bool Shard::submit_udp_send(UdpSocket& u, const QueuedDatagram& d) {

@@ -3,8 +3,8 @@
 // A generator thread (pinned to --gen-cpu) sends --packets datagrams of --size bytes with sendmmsg
 // to the relay socket; the relay thread (pinned to --relay-cpu) forwards each one from a second
 // socket to a sink socket. Both relays run in the same process run, alternating for --rounds:
-//   uring: core::Shard, multishot recvmsg into provided buffers, forward() from the same buffer,
-//          sends batched into one submit per loop turn;
+//   uring: core::Shard, multishot recvmsg into provided buffers (a hot socket: multishot poll +
+//          recvmmsg into kept buffers), forward() from the same buffer, sends batched per turn;
 //   mmsg:  blocking recvmmsg(--batch, MSG_WAITFORONE) + sendmmsg of the same batch.
 // Reported per run: relayed packets, loss (sent - relayed; the relay socket overflows when the
 // relay is slower than the generator), relay-thread CPU seconds (CLOCK_THREAD_CPUTIME_ID), packets
@@ -56,6 +56,8 @@ struct Options {
   unsigned sockets = 1;    // relay input sockets; the generator spreads packets over them
   std::uint32_t mmsg_threshold = wt::ShardConfig{}.udp_mmsg_threshold;  // the Shard's sendmmsg cut-over
   unsigned recv_depth = wt::ShardConfig{}.udp_recv_depth;               // multishot receives per socket
+  std::uint32_t hot_threshold = wt::ShardConfig{}.udp_hot_threshold;    // hot-socket mode; 0 = off
+  std::uint32_t hot_budget = wt::ShardConfig{}.udp_hot_budget;
 };
 
 struct RunResult {
@@ -303,6 +305,8 @@ RunResult run_uring(const Options& o) {
     cfg.cq_entries = 4 * o.udp_buffers;
     cfg.udp_mmsg_threshold = o.mmsg_threshold;
     cfg.udp_recv_depth = o.recv_depth;
+    cfg.udp_hot_threshold = o.hot_threshold;
+    cfg.udp_hot_budget = o.hot_budget;
     auto shard = wt::Shard::create(cfg);
     if (!shard) die(shard.error().message);
     wt::Shard& s = *shard.value();
@@ -339,11 +343,13 @@ RunResult run_uring(const Options& o) {
     res.relayed = o.forward ? s.stats().udp_sent : h.received;
     res.wall_s = seconds(h.last - h.first);
     const auto& st = s.stats();
-    std::printf("  io_uring loop: %lu turns, %.1f CQEs/turn, %lu sendmmsg calls, %lu ENOBUFS, %lu multishot re-arms\n",
+    std::printf("  io_uring loop: %lu turns, %.1f CQEs/turn, %lu sendmmsg calls, %lu ENOBUFS, %lu multishot re-arms, "
+                "%lu recvmmsg calls (hot), %lu/%lu hot/cold switches\n",
                 static_cast<unsigned long>(st.turns),
                 st.turns ? static_cast<double>(st.cqes) / static_cast<double>(st.turns) : 0.0,
                 static_cast<unsigned long>(st.udp_mmsg_calls), static_cast<unsigned long>(st.enobufs),
-                static_cast<unsigned long>(st.recv_rearms));
+                static_cast<unsigned long>(st.recv_rearms), static_cast<unsigned long>(st.udp_recvmmsg_calls),
+                static_cast<unsigned long>(st.udp_hot_switches), static_cast<unsigned long>(st.udp_cold_switches));
     if (s.stats().udp_send_errors || s.stats().udp_send_dropped) {
       std::fprintf(stderr, "io_uring: %lu send errors, %lu sends dropped\n",
                    static_cast<unsigned long>(s.stats().udp_send_errors),
@@ -517,6 +523,9 @@ void usage() {
       "  --mmsg-threshold N  io_uring relay: a socket with >= N datagrams in a turn sends them with one\n"
       "                    sendmmsg (default: the Shard's, 4); 0 = one SQE per datagram\n"
       "  --recv-depth N    io_uring relay: multishot recvmsg requests per socket (default: the Shard's, 1)\n"
+      "  --hot-threshold N io_uring relay: datagrams in one turn that make a socket hot (multishot poll +\n"
+      "                    recvmmsg; default: the Shard's, 32); 0 = always multishot recvmsg\n"
+      "  --hot-budget N    io_uring relay: most datagrams a hot socket reads per turn (default: the Shard's)\n"
       "  --udp-buffers N   provided buffers for the io_uring relay (power of two, default: the Shard's, 1024)\n"
       "  --rate PPS        pace the generator (default 0: flat out)\n"
       "  --gen-cpu C --relay-cpu C   pinning (default 0 and 1)\n"
@@ -542,6 +551,8 @@ Options parse(int argc, char** argv) {
     else if (a == "--sockets") o.sockets = static_cast<unsigned>(std::clamp<std::uint64_t>(num(), 1, 1024));
     else if (a == "--mmsg-threshold") o.mmsg_threshold = static_cast<std::uint32_t>(num());
     else if (a == "--recv-depth") o.recv_depth = static_cast<unsigned>(num());
+    else if (a == "--hot-threshold") o.hot_threshold = static_cast<std::uint32_t>(num());
+    else if (a == "--hot-budget") o.hot_budget = static_cast<std::uint32_t>(num());
     else if (a == "--flows") o.flows = static_cast<unsigned>(std::clamp<std::uint64_t>(num(), 1, 4096));
     else if (a == "--udp-buffers") o.udp_buffers = static_cast<std::uint32_t>(num());
     else if (a == "--rate") o.rate = num();

@@ -392,6 +392,43 @@ struct UdpEcho : UdpHandler {
   }
 };
 
+// Sends every datagram back to its sender from the receive buffer, `tag` appended in the tailroom.
+struct UdpForwarder : UdpHandler {
+  int received = 0;
+  std::string tag;
+  void on_datagram(Shard& s, UdpId id, const SockAddr& peer, std::span<std::byte> payload) override {
+    ++received;
+    EXPECT_GE(s.datagram_tailroom(), tag.size());
+    if (!tag.empty()) std::memcpy(payload.data() + payload.size(), tag.data(), tag.size());
+    EXPECT_TRUE(s.forward(id, peer, {payload.data(), payload.size() + tag.size()}));
+  }
+};
+
+// A client socket with a receive buffer big enough for a whole burst of replies.
+int burst_client() {
+  const int fd = udp_client();
+  int rcv = 1 << 20;
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+  return fd;
+}
+
+void send_numbered(int fd, const SockAddr& to, const std::string& prefix, int from, int n) {
+  for (int i = from; i < from + n; ++i) {
+    const std::string m = prefix + std::to_string(i);
+    ::sendto(fd, m.data(), m.size(), 0, to.data(), to.size());
+  }
+}
+
+// Up to n datagrams, until the first timeout.
+void recv_datagrams(int fd, int n, std::vector<std::string>& got) {
+  char buf[2048];
+  for (int i = 0; i < n; ++i) {
+    const ssize_t r = ::recv(fd, buf, sizeof(buf), 0);
+    if (r <= 0) break;
+    got.emplace_back(buf, static_cast<std::size_t>(r));
+  }
+}
+
 TEST(ShardUdp, EchoByCopyAndByZeroCopyForward) {
   auto shard = make_shard();
   ASSERT_TRUE(shard);
@@ -423,41 +460,21 @@ TEST(ShardUdp, EchoByCopyAndByZeroCopyForward) {
 TEST(ShardUdp, BurstIntoTinyBufferRingRearmsAndLosesNothing) {
   ShardConfig cfg = test_config();
   cfg.udp_buffers = 2;  // every forward holds a buffer until its send completes
+  cfg.udp_hot_threshold = 0;  // multishot receives only: this is about their ENOBUFS re-arm
   auto shard = make_shard(cfg);
   ASSERT_TRUE(shard);
-  struct Forwarder : UdpHandler {
-    int received = 0;
-    void on_datagram(Shard& s, UdpId id, const SockAddr& peer, std::span<std::byte> payload) override {
-      ++received;
-      EXPECT_TRUE(s.forward(id, peer, payload));
-    }
-  } h;
+  UdpForwarder h;
   UdpOptions opts;
   opts.recv_buffer = 1 << 20;
   auto u = shard->open_udp(SockAddr::ipv4_loopback(0), h, opts);
   ASSERT_TRUE(u);
   const SockAddr addr = shard->udp_address(u.value());
   constexpr int kBurst = 200;
-  const int fd = udp_client();
-  int rcv = 1 << 20;
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+  const int fd = burst_client();
   // The burst is queued before the loop runs, so the first multishot receive drains the ring at once.
-  for (int i = 0; i < kBurst; ++i) {
-    const std::string m = "datagram " + std::to_string(i);
-    ::sendto(fd, m.data(), m.size(), 0, addr.data(), addr.size());
-  }
+  send_numbered(fd, addr, "datagram ", 0, kBurst);
   std::vector<std::string> got;
-  run_with_client(
-      *shard,
-      [&] {
-        char buf[2048];
-        for (int i = 0; i < kBurst; ++i) {
-          const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
-          if (n <= 0) break;
-          got.emplace_back(buf, static_cast<std::size_t>(n));
-        }
-      },
-      [&] { return true; });
+  run_with_client(*shard, [&] { recv_datagrams(fd, kBurst, got); }, [&] { return true; });
   ::close(fd);
   ASSERT_EQ(got.size(), static_cast<std::size_t>(kBurst));
   for (int i = 0; i < kBurst; ++i) EXPECT_EQ(got[i], "datagram " + std::to_string(i));
@@ -469,36 +486,17 @@ TEST(ShardUdp, BurstIntoTinyBufferRingRearmsAndLosesNothing) {
 TEST(ShardUdp, BurstGoesOutInSendmmsgBatchesInOrder) {
   auto shard = make_shard();  // 64 buffers: a burst gives many forwards per turn
   ASSERT_TRUE(shard);
-  struct Forwarder : UdpHandler {
-    void on_datagram(Shard& s, UdpId id, const SockAddr& peer, std::span<std::byte> payload) override {
-      EXPECT_TRUE(s.forward(id, peer, payload));
-    }
-  } h;
+  UdpForwarder h;
   UdpOptions opts;
   opts.recv_buffer = 1 << 20;
   auto u = shard->open_udp(SockAddr::ipv4_loopback(0), h, opts);
   ASSERT_TRUE(u);
   const SockAddr addr = shard->udp_address(u.value());
   constexpr int kBurst = 300;
-  const int fd = udp_client();
-  int rcv = 1 << 20;
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
-  for (int i = 0; i < kBurst; ++i) {
-    const std::string m = "seq " + std::to_string(i);
-    ::sendto(fd, m.data(), m.size(), 0, addr.data(), addr.size());
-  }
+  const int fd = burst_client();
+  send_numbered(fd, addr, "seq ", 0, kBurst);
   std::vector<std::string> got;
-  run_with_client(
-      *shard,
-      [&] {
-        char buf[2048];
-        for (int i = 0; i < kBurst; ++i) {
-          const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
-          if (n <= 0) break;
-          got.emplace_back(buf, static_cast<std::size_t>(n));
-        }
-      },
-      [&] { return true; });
+  run_with_client(*shard, [&] { recv_datagrams(fd, kBurst, got); }, [&] { return true; });
   ::close(fd);
   ASSERT_EQ(got.size(), static_cast<std::size_t>(kBurst));
   for (int i = 0; i < kBurst; ++i) EXPECT_EQ(got[i], "seq " + std::to_string(i));
@@ -540,6 +538,103 @@ TEST(ShardUdp, ConnectedSocketReceivesFromItsPeerOnly) {
   EXPECT_EQ(reply, "rtp");
   ASSERT_EQ(h.from.size(), 1u);
   EXPECT_TRUE(h.from[0] == peer);
+}
+
+// Hot-socket mode (ShardConfig::udp_hot_threshold): a burst switches the socket to poll + recvmmsg
+// into kept buffers, a trickle switches it back; forward() with tailroom and arrival order must hold
+// in both modes and across both switches, and an oversized datagram is dropped the same way.
+TEST(ShardUdp, HotSocketKeepsOrderAndTailroomAcrossBothSwitches) {
+  ShardConfig cfg = test_config();
+  cfg.udp_hot_threshold = 8;
+  cfg.udp_hot_quiet_drains = 2;
+  cfg.udp_hot_buffers = 16;  // fewer than a recvmmsg batch: each drain call is capped by them
+  cfg.udp_hot_budget = 32;   // below the burst: the rest is read on the next turns without waiting
+  auto shard = make_shard(cfg);
+  ASSERT_TRUE(shard);
+  UdpForwarder h;
+  h.tag = "+T";
+  UdpOptions opts;
+  opts.recv_buffer = 1 << 20;
+  auto u = shard->open_udp(SockAddr::ipv4_loopback(0), h, opts);
+  ASSERT_TRUE(u);
+  const SockAddr addr = shard->udp_address(u.value());
+  constexpr int kBurst = 300;
+  constexpr int kTrickle = 10;
+  const int fd = burst_client();
+  send_numbered(fd, addr, "burst ", 0, kBurst / 2);
+  const std::string big(2040, 'x');  // > 2048 - 44 bytes of recvmsg header and address: truncated
+  ::sendto(fd, big.data(), big.size(), 0, addr.data(), addr.size());
+  send_numbered(fd, addr, "burst ", kBurst / 2, kBurst - kBurst / 2);
+  std::vector<std::string> got;
+  run_with_client(
+      *shard,
+      [&] {
+        recv_datagrams(fd, kBurst, got);
+        for (int i = 0; i < kTrickle; ++i) {  // one at a time: every drain finds little
+          send_numbered(fd, addr, "trickle ", i, 1);
+          recv_datagrams(fd, 1, got);
+        }
+      },
+      [&] { return true; });
+  ::close(fd);
+  ASSERT_EQ(got.size(), static_cast<std::size_t>(kBurst + kTrickle));
+  for (int i = 0; i < kBurst; ++i) EXPECT_EQ(got[i], "burst " + std::to_string(i) + "+T");
+  for (int i = 0; i < kTrickle; ++i) EXPECT_EQ(got[kBurst + i], "trickle " + std::to_string(i) + "+T");
+  EXPECT_EQ(h.received, kBurst + kTrickle);
+  const ShardStats& st = shard->stats();
+  EXPECT_EQ(st.udp_dropped, 1u);  // the oversized one
+  EXPECT_GE(st.udp_hot_switches, 1u);
+  EXPECT_GE(st.udp_cold_switches, 1u);
+  EXPECT_GT(st.udp_recvmmsg_calls, 0u);
+  EXPECT_EQ(st.udp_sent, static_cast<std::uint64_t>(kBurst + kTrickle));
+}
+
+TEST(ShardUdp, HotSocketClosedByItsHandlerDeliversNothingMore) {
+  ShardConfig cfg = test_config();
+  cfg.udp_hot_threshold = 4;
+  auto shard = make_shard(cfg);
+  ASSERT_TRUE(shard);
+  struct Closer : UdpHandler {
+    int received = 0;
+    int close_at = 150;  // past the switch: the first turn's multishot receive hands over after 4
+    UdpEcho echo;
+    std::atomic<std::uint16_t> echo_port{0};
+    void on_datagram(Shard& s, UdpId id, const SockAddr&, std::span<std::byte>) override {
+      if (++received != close_at) return;
+      EXPECT_TRUE(s.close_udp(id));
+      EXPECT_FALSE(s.close_udp(id));
+      auto next = s.open_udp(SockAddr::ipv4_loopback(0), echo);  // the shard goes on serving others
+      ASSERT_TRUE(next);
+      echo_port = s.udp_address(next.value()).port();
+    }
+  } h;
+  UdpOptions opts;
+  opts.recv_buffer = 1 << 20;
+  auto u = shard->open_udp(SockAddr::ipv4_loopback(0), h, opts);
+  ASSERT_TRUE(u);
+  const SockAddr addr = shard->udp_address(u.value());
+  const int fd = udp_client();
+  for (int i = 0; i < 300; ++i) ::sendto(fd, "x", 1, 0, addr.data(), addr.size());
+  std::vector<std::string> reply;
+  run_with_client(
+      *shard,
+      [&] {
+        for (int i = 0; i < 3000 && h.echo_port == 0; ++i) std::this_thread::sleep_for(1ms);
+        send_numbered(fd, SockAddr::ipv4_loopback(h.echo_port), "ping ", 0, 1);
+        recv_datagrams(fd, 1, reply);
+      },
+      [&] { return true; });
+  ::close(fd);
+  EXPECT_EQ(h.received, h.close_at);
+  EXPECT_EQ(reply, std::vector<std::string>{"ping 0"});
+  EXPECT_GE(shard->stats().udp_hot_switches, 1u);
+  EXPECT_FALSE(shard->udp_address(u.value()).is_set());  // the id is stale
+  // Its slot was released once the poll's final CQE came in, and is the next one handed out.
+  UdpEcho other;
+  auto again = shard->open_udp(SockAddr::ipv4_loopback(0), other);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again.value().index, u.value().index);
+  EXPECT_NE(again.value().generation, u.value().generation);
 }
 
 // ---- loop control ----
