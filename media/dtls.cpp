@@ -472,9 +472,13 @@ void DtlsEndpoint::collect_output() {
 }
 
 std::optional<std::vector<std::byte>> DtlsEndpoint::poll_transmit() {
-  if (outbox_.empty()) return std::nullopt;
-  std::vector<std::byte> d = std::move(outbox_.front());
-  outbox_.pop_front();
+  if (outbox_head_ == outbox_.size()) return std::nullopt;
+  std::vector<std::byte> d = std::move(outbox_[outbox_head_++]);
+  if (outbox_head_ == outbox_.size()) {
+    outbox_.clear();
+    outbox_.shrink_to_fit();
+    outbox_head_ = 0;
+  }
   return d;
 }
 
@@ -507,6 +511,8 @@ std::optional<SrtpKeyPair> DtlsEndpoint::take_srtp_keys() {
   AlertKey k;
   if (derive_client_write_key(ssl_, k.cipher_nid, k.key, k.iv)) alert_key_ = k;
   free_ssl();  // DESIGN.md: a call keeps a few hundred bytes of DTLS, not OpenSSL's tens of KB
+  written_ = {};
+  flight_.shrink_to_fit();
   return keys_;
 }
 

@@ -28,7 +28,6 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <span>
@@ -155,7 +154,10 @@ class DtlsEndpoint {
   std::optional<AlertKey> alert_key_;
   bool keys_taken_ = false;
 
-  std::deque<std::vector<std::byte>> outbox_;   // to send
+  // To send: outbox_[outbox_head_..]. A vector, not a deque: an empty std::deque still holds
+  // about 600 bytes, more than everything else an endpoint keeps after take_srtp_keys.
+  std::vector<std::vector<std::byte>> outbox_;
+  std::size_t outbox_head_ = 0;
   std::vector<std::vector<std::byte>> written_;  // what OpenSSL wrote during the current call
   std::vector<std::vector<std::byte>> flight_;   // our last flight, for retransmission
   std::optional<core::Instant> retransmit_at_;
