@@ -9,6 +9,7 @@
 #include "sip/branch.hpp"
 #include "sip/header_parsers.hpp"
 #include "sip/parser.hpp"
+#include "sip/sdp.hpp"
 #include "sip/text.hpp"
 #include "sip/writer.hpp"
 
@@ -16,34 +17,6 @@ namespace webtrunk::edge {
 namespace {
 
 constexpr std::string_view kAllow = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE";
-
-// One SDP line at a time, CRLF or bare LF.
-template <class F>
-void for_each_line(std::string_view sdp, F&& f) {
-  while (!sdp.empty()) {
-    const std::size_t nl = sdp.find('\n');
-    std::string_view line = sdp.substr(0, nl);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (!f(line)) return;
-    if (nl == std::string_view::npos) return;
-    sdp.remove_prefix(nl + 1);
-  }
-}
-
-std::string_view next_word(std::string_view& s) {
-  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
-  const std::size_t sp = s.find(' ');
-  std::string_view w = s.substr(0, sp);
-  s.remove_prefix(sp == std::string_view::npos ? s.size() : sp);
-  return w;
-}
-
-bool parse_pt(std::string_view s, std::uint8_t& out) {
-  std::uint64_t v = 0;
-  if (!sip::text::parse_uint(s, 127, v)) return false;
-  out = static_cast<std::uint8_t>(v);
-  return true;
-}
 
 // RFC 3264 §6.1: the answer's direction for an offered one.
 std::string_view answer_direction(std::string_view offered) {
@@ -68,54 +41,22 @@ bool has_sdp(const sip::MessageView& msg) {
 
 EchoOffer read_echo_offer(std::string_view sdp) {
   EchoOffer offer;
-  std::vector<std::uint8_t> pts;
-  bool in_audio = false;
-  bool done = false;
-  for_each_line(sdp, [&](std::string_view line) {
-    if (line.starts_with("m=")) {
-      if (in_audio) {
-        done = true;
-        return false;  // only the first audio stream
+  auto session = sip::sdp::parse(sdp);
+  if (!session) return offer;
+  for (const auto& m : session->media) {
+    if (m.media != "audio" || m.port == 0) continue;  // port 0: a refused stream
+    offer.has_audio = true;
+    offer.direction = std::string(session->direction(m));
+    for (const auto fmt : m.formats) {
+      const auto pt = sip::sdp::payload_type(fmt);
+      const auto map = pt ? m.rtpmap(*pt) : std::nullopt;  // static 0 and 8 need no a=rtpmap (RFC 3551 §6)
+      if (!map || map->clock_rate != 8000) continue;
+      for (std::string_view name : {"PCMU", "PCMA", "telephone-event"}) {
+        if (sip::text::iequals(map->encoding, name)) offer.codecs.push_back({*pt, std::string(name)});
       }
-      std::string_view rest = line.substr(2);
-      if (next_word(rest) != "audio") return true;
-      std::string_view port = next_word(rest);
-      (void)next_word(rest);  // proto
-      if (port == "0") return true;  // a refused stream
-      in_audio = true;
-      offer.has_audio = true;
-      for (std::string_view w = next_word(rest); !w.empty(); w = next_word(rest)) {
-        std::uint8_t pt = 0;
-        if (parse_pt(w, pt)) pts.push_back(pt);
-      }
-      for (std::uint8_t pt : pts) {
-        // Static payload types need no rtpmap (RFC 3551 §6).
-        if (pt == 0) offer.codecs.push_back({0, "PCMU"});
-        if (pt == 8) offer.codecs.push_back({8, "PCMA"});
-      }
-      return true;
     }
-    if (!in_audio || !line.starts_with("a=")) return true;
-    const std::string_view attr = line.substr(2);
-    if (attr == "sendrecv" || attr == "sendonly" || attr == "recvonly" || attr == "inactive") {
-      offer.direction = std::string(attr);
-    } else if (attr.starts_with("rtpmap:")) {
-      std::string_view rest = attr.substr(7);
-      std::uint8_t pt = 0;
-      if (!parse_pt(next_word(rest), pt) || pt < 96) return true;
-      const std::string_view enc = next_word(rest);
-      const bool offered = std::find(pts.begin(), pts.end(), pt) != pts.end();
-      if (offered && sip::text::iequals(enc, "telephone-event/8000")) offer.codecs.push_back({pt, "telephone-event"});
-      if (offered && sip::text::iequals(enc, "PCMU/8000")) offer.codecs.push_back({pt, "PCMU"});
-      if (offered && sip::text::iequals(enc, "PCMA/8000")) offer.codecs.push_back({pt, "PCMA"});
-    }
-    return true;
-  });
-  (void)done;
-  // Keep the m-line's order (static types were added before the dynamic ones).
-  std::stable_sort(offer.codecs.begin(), offer.codecs.end(), [&](const auto& a, const auto& b) {
-    return std::find(pts.begin(), pts.end(), a.pt) < std::find(pts.begin(), pts.end(), b.pt);
-  });
+    break;  // only the first audio stream
+  }
   return offer;
 }
 

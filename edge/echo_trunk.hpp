@@ -71,8 +71,8 @@ struct EchoOffer {
   std::string direction = "sendrecv";
   bool has_audio = false;
 };
-// Reads the first audio m-line of an SDP: PCMU (0), PCMA (8) by number or rtpmap, and
-// telephone-event/8000 by rtpmap. Other codecs are skipped.
+// Reads the first audio m-line of an SDP (sip::sdp::parse): PCMU and PCMA (static 0/8 or by rtpmap)
+// and telephone-event/8000. Other codecs are skipped; unparsable SDP has no audio.
 EchoOffer read_echo_offer(std::string_view sdp);
 
 class EchoTrunkCore {

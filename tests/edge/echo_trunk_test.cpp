@@ -317,7 +317,8 @@ TEST_F(EchoTrunkTest, ReinviteForHoldIsAnsweredWithTheMirroredDirection) {
 
 TEST(EchoOffer, ReadsStaticAndMappedG711AndTelephoneEventInOfferOrder) {
   const EchoOffer o = read_echo_offer(
-      "v=0\nm=video 9 RTP/AVP 96\na=rtpmap:96 VP8/90000\nm=audio 4000 RTP/AVP 101 8 97 0\n"
+      "v=0\no=- 1 1 IN IP4 192.0.2.1\ns=-\nc=IN IP4 192.0.2.1\nt=0 0\n"
+      "m=video 9 RTP/AVP 96\na=rtpmap:96 VP8/90000\nm=audio 4000 RTP/AVP 101 8 97 0\n"
       "a=rtpmap:97 PCMU/8000\na=rtpmap:101 telephone-event/8000\na=sendonly\nm=audio 5000 RTP/AVP 0\n");
   ASSERT_TRUE(o.has_audio);
   ASSERT_EQ(o.codecs.size(), 4u);
@@ -328,7 +329,8 @@ TEST(EchoOffer, ReadsStaticAndMappedG711AndTelephoneEventInOfferOrder) {
   EXPECT_EQ(o.codecs[2].name, "PCMU");
   EXPECT_EQ(o.codecs[3].pt, 0);
   EXPECT_EQ(o.direction, "sendonly");
-  EXPECT_FALSE(read_echo_offer("v=0\r\nm=audio 0 RTP/AVP 0\r\n").has_audio);
+  EXPECT_FALSE(read_echo_offer("v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nt=0 0\r\nm=audio 0 RTP/AVP 0\r\n").has_audio);
+  EXPECT_FALSE(read_echo_offer("not SDP").has_audio);
 }
 
 }  // namespace
