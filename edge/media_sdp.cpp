@@ -342,6 +342,33 @@ core::Result<TrunkSdp> read_trunk_sdp(std::string_view text) {
   return out;
 }
 
+std::string write_trunk_answer(const TrunkSdp& offer, const media::CodecMap& codecs, media::Direction dir,
+                               const media::LocalMedia& local, const SdpOrigin& origin) {
+  std::vector<const SdpCodec*> answered;
+  std::vector<std::uint8_t> pts;
+  for (const media::CodecMapping& m : codecs.codecs) {
+    if (const SdpCodec* c = find_pt(offer.codecs, m.trunk_pt)) {
+      answered.push_back(c);
+      pts.push_back(c->pt);
+    }
+  }
+  std::string out;
+  out.reserve(320);
+  sdp::Writer w(out);
+  w.version().origin("-", origin.session_id, origin.version, local.trunk_addr).session_name("-");
+  w.connection(local.trunk_addr).timing();
+  if (pts.empty()) {
+    pts.push_back(offer.codecs.empty() ? 0 : offer.codecs.front().pt);
+    w.media("audio", 0, "RTP/AVP", pts);
+    return out;
+  }
+  w.media("audio", local.trunk_addr.port(), "RTP/AVP", pts);
+  for (const SdpCodec* c : answered) write_codec(w, *c);
+  w.attribute("ptime", "20");
+  w.attribute(media::to_string(dir));
+  return out;
+}
+
 media::CodecMap map_codecs(const BrowserOffer& offer, const TrunkSdp& trunk) {
   media::CodecMap out;
   for (const SdpCodec& t : trunk.codecs) {

@@ -85,6 +85,13 @@ struct TrunkSdp {
 // connection address (c=)", "c= address is not an IPv4 address", "media profile <p> is not RTP/AVP".
 core::Result<TrunkSdp> read_trunk_sdp(std::string_view sdp);
 
+// Our answer to an offer in the trunk's re-INVITE (RFC 3264 §6.1): c= and m= from local.trunk_addr,
+// the codecs of `codecs` with the TRUNK's payload numbers and its rtpmap/fmtp lines (Opus too when
+// the trunk offered it and the browser has it), a=ptime:20 and `dir`. With empty `codecs` the audio
+// m-line is answered with port 0.
+std::string write_trunk_answer(const TrunkSdp& offer, const media::CodecMap& codecs, media::Direction dir,
+                               const media::LocalMedia& local, const SdpOrigin& origin);
+
 // Which codecs flow: the trunk's codecs (its order) that the browser offered, matched by name and
 // clock rate, each side keeping its own payload number; then telephone-event mapped by clock rate
 // (the audio codec's clock first; research/features.md §2.6: the DTMF clock must match). Empty

@@ -342,6 +342,21 @@ TEST(MediaSdp, OpusWhenTheTrunkListsItWithItsOwnNumbers) {
   EXPECT_EQ(m.trunk_dtmf_pt, std::optional<std::uint8_t>(97));
 }
 
+TEST(MediaSdp, TrunkReinviteOfferAnsweredWithTheTrunksNumbers) {
+  // The trunk re-offers Opus 96, PCMU and telephone-event 101 and puts us on hold (sendonly).
+  const BrowserOffer o = offer_of(chromium_offer());
+  const TrunkSdp t = trunk_of(trunk_answer("96 0 101", "a=rtpmap:96 opus/48000/2\r\na=fmtp:96 useinbandfec=1\r\n"
+                                                       "a=rtpmap:101 telephone-event/8000\r\na=sendonly\r\n"));
+  const media::CodecMap m = map_codecs(o, t);
+  const std::string sdp = write_trunk_answer(t, m, answer_direction(t.direction), local_media(), SdpOrigin{5, 2});
+  EXPECT_EQ(sdp,
+            "v=0\r\no=- 5 2 IN IP4 198.51.100.20\r\ns=-\r\nc=IN IP4 198.51.100.20\r\nt=0 0\r\n"
+            "m=audio 50000 RTP/AVP 96 0\r\na=rtpmap:96 opus/48000/2\r\na=fmtp:96 useinbandfec=1\r\n"
+            "a=rtpmap:0 PCMU/8000\r\na=ptime:20\r\na=recvonly\r\n");
+  const std::string none = write_trunk_answer(t, media::CodecMap{}, Direction::sendrecv, local_media(), SdpOrigin{5, 3});
+  EXPECT_TRUE(has_line(none, "m=audio 0 RTP/AVP 96"));
+}
+
 TEST(MediaSdp, NothingInCommonIsAnEmptyMap) {
   const BrowserOffer o = offer_of(chromium_offer());
   const media::CodecMap m =
