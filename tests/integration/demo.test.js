@@ -27,6 +27,7 @@ const SAYS = {
   origin: 'Your site is not allowed to call: the call service does not accept calls from this page\'s address.',
   tampered: 'The call server refused this page\'s credentials (they were altered or are not valid).',
   number: 'This number is not allowed: this site may not call it.',
+  edgeDown: (uri) => `The call server (edge) at ${uri} is unreachable. Is it running?`,
 };
 
 let browser;
@@ -109,6 +110,15 @@ describe('the demo as started by `webtrunk demo`', () => {
       const r = await page.call();
       assert.equal(r.state, 'failed');
       assert.equal(r.message, SAYS.tampered);
+    });
+  });
+
+  it('an edge that is not there: the page says the call server is unreachable', async () => {
+    const hooks = `window.webtrunkDemoHooks = { afterAuth: async (c) => ({ ...c, uris: ['ws://127.0.0.1:9/'] }) };`;
+    await withPage(demo, hooks, async (page) => {
+      const r = await page.call();
+      assert.equal(r.state, 'failed');
+      assert.equal(r.message, SAYS.edgeDown('ws://127.0.0.1:9/'));
     });
   });
 
