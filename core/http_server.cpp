@@ -191,6 +191,7 @@ std::optional<HttpRequest> HttpServerConnection::next_request() {
   if (closing_ || awaiting_response_) return std::nullopt;
   // The previous request's views are dead now: drop its bytes, and compact once the consumed
   // prefix is at least half the buffer (amortised O(1) per byte under pipelining).
+  if (pending_consume_ > 0) chunk_ = {};  // the next request starts with a fresh chunk decoder
   in_off_ += std::exchange(pending_consume_, 0);
   if (in_off_ == in_.size()) {
     in_.clear();
@@ -213,10 +214,14 @@ std::optional<HttpRequest> HttpServerConnection::next_request() {
 
   // Body framing, RFC 9112 §6.3.
   std::optional<std::size_t> length;
-  bool has_te = false;
+  std::optional<std::string_view> te;
   for (const HttpHeader& h : head_.headers()) {
     if (iequals(h.name, "Transfer-Encoding")) {
-      has_te = true;
+      if (te) {
+        fail(501, "only \"Transfer-Encoding: chunked\" is supported");
+        return std::nullopt;
+      }
+      te = h.value;
     } else if (iequals(h.name, "Content-Length")) {
       auto n = parse_length(h.value);
       if (!n || (length && *length != *n)) {
@@ -226,12 +231,13 @@ std::optional<HttpRequest> HttpServerConnection::next_request() {
       length = n;
     }
   }
-  if (has_te) {
-    if (length) {
-      fail(400, "both Transfer-Encoding and Content-Length");
-    } else {
-      fail(501, "chunked request bodies are not supported: send a Content-Length");
-    }
+  if (te && length) {
+    fail(400, "both Transfer-Encoding and Content-Length");
+    return std::nullopt;
+  }
+  if (te && !iequals(*te, "chunked")) {
+    // gzip and friends would need a decoder and a decompression-bomb guard; nobody sends them.
+    fail(501, "only \"Transfer-Encoding: chunked\" is supported");
     return std::nullopt;
   }
   const std::size_t body_len = length.value_or(0);
@@ -239,7 +245,17 @@ std::optional<HttpRequest> HttpServerConnection::next_request() {
     fail(413, fmt::format("request body larger than {} bytes", limits_.max_body_bytes));
     return std::nullopt;
   }
-  if (avail.size() - r.consumed < body_len) {
+  const std::string_view rest = avail.substr(r.consumed);
+  bool complete = rest.size() >= body_len;
+  if (te) {
+    const ChunkStep step = decode_chunked(rest);
+    if (step.status != 0) {
+      fail(step.status, step.why);
+      return std::nullopt;
+    }
+    complete = step.done;
+  }
+  if (!complete) {
     // RFC 9110 §10.1.1: a client that waits for 100 before sending the body gets it now.
     if (!sent_continue_ && head_.minor_version == 1) {
       if (auto e = head_.find("Expect"); e && iequals(*e, "100-continue")) {
@@ -258,15 +274,81 @@ std::optional<HttpRequest> HttpServerConnection::next_request() {
   req.query = q == std::string_view::npos ? std::string_view{} : req.target.substr(q + 1);
   req.minor_version = head_.minor_version;
   req.headers = head_.headers();
-  req.body = avail.substr(r.consumed, body_len);
+  req.body = te ? std::string_view(chunk_.body) : rest.substr(0, body_len);
   req.keep_alive = head_.minor_version == 1 ? !head_.has_token("Connection", "close")
                                             : head_.has_token("Connection", "keep-alive");
   keep_alive_ = req.keep_alive;
   head_only_ = req.method == "HEAD";
   sent_continue_ = false;
   awaiting_response_ = true;
-  pending_consume_ = r.consumed + body_len;
+  pending_consume_ = r.consumed + (te ? chunk_.pos : body_len);
   return req;
+}
+
+// RFC 9112 §7.1: chunk-size [chunk-ext] CRLF chunk-data CRLF ... "0" [chunk-ext] CRLF
+// *(trailer field CRLF) CRLF. Incremental: `rest` (the bytes after the head) only grows between
+// calls for one request, so the scan resumes at chunk_.pos and each byte is looked at once.
+HttpServerConnection::ChunkStep HttpServerConnection::decode_chunked(std::string_view rest) {
+  constexpr std::size_t kMaxLine = 1024;  // a size line with extensions, or one trailer field
+  while (true) {
+    switch (chunk_.state) {
+      case ChunkState::size: {
+        const std::size_t eol = rest.find("\r\n", chunk_.pos);
+        if (eol == std::string_view::npos) {
+          if (rest.size() - chunk_.pos > kMaxLine) return {false, 400, "chunk size line too long"};
+          return {};
+        }
+        std::string_view line = rest.substr(chunk_.pos, eol - chunk_.pos);
+        line = line.substr(0, line.find(';'));  // chunk extensions are ignored (§7.1.1)
+        while (!line.empty() && (line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
+        if (line.empty() || line.size() > 8) return {false, 400, "bad chunk size"};
+        std::size_t n = 0;
+        for (char c : line) {
+          const int v = hex_value(c);
+          if (v < 0) return {false, 400, "bad chunk size"};
+          n = n * 16 + static_cast<std::size_t>(v);
+        }
+        if (n > limits_.max_body_bytes - chunk_.body.size()) return {false, 413, "request body too large"};
+        chunk_.pos = eol + 2;
+        chunk_.left = n;
+        chunk_.state = n == 0 ? ChunkState::trailer : ChunkState::data;
+        break;
+      }
+      case ChunkState::data: {
+        const std::size_t take = std::min(chunk_.left, rest.size() - chunk_.pos);
+        chunk_.body.append(rest.substr(chunk_.pos, take));
+        chunk_.pos += take;
+        chunk_.left -= take;
+        if (chunk_.left > 0) return {};
+        chunk_.state = ChunkState::data_end;
+        break;
+      }
+      case ChunkState::data_end:
+        if (rest.size() - chunk_.pos < 2) return {};
+        if (rest.substr(chunk_.pos, 2) != "\r\n") return {false, 400, "chunk data not followed by CRLF"};
+        chunk_.pos += 2;
+        chunk_.state = ChunkState::size;
+        break;
+      case ChunkState::trailer: {
+        const std::size_t eol = rest.find("\r\n", chunk_.pos);
+        if (eol == std::string_view::npos) {
+          if (rest.size() - chunk_.pos > kMaxLine) return {false, 431, "trailer field too long"};
+          return {};
+        }
+        const bool last = eol == chunk_.pos;
+        chunk_.trailer_bytes += eol - chunk_.pos + 2;
+        if (chunk_.trailer_bytes > limits_.max_head_bytes) return {false, 431, "trailer section too large"};
+        chunk_.pos = eol + 2;
+        if (last) {
+          chunk_.state = ChunkState::done;
+          return {true, 0, {}};
+        }
+        break;  // trailer fields are read past, not used (§7.1.2)
+      }
+      case ChunkState::done:
+        return {true, 0, {}};
+    }
+  }
 }
 
 void HttpServerConnection::respond(const HttpResponse& resp) {

@@ -4,8 +4,8 @@
 // Two layers, so the protocol is testable without sockets:
 // - HttpServerConnection (sans-IO): bytes in (handle_bytes), complete requests out (next_request),
 //   responses in (respond), bytes out (pending_output / consume_output), wants_close(). It frames
-//   bodies by Content-Length only (RFC 9112 §6.3): chunked request bodies are answered 501, since
-//   browsers' fetch() and curl send a Content-Length for a JSON body. Both Transfer-Encoding and
+//   bodies by Content-Length or "Transfer-Encoding: chunked" (RFC 9112 §6.3, §7.1; node's http
+//   client sends chunked by default); other transfer codings are answered 501. Both Transfer-Encoding and
 //   Content-Length, or two different Content-Lengths, are 400 and close (request smuggling, RFC 9112
 //   §6.3 items 3 and 5). A head over max_head_bytes is 431, a body over max_body_bytes is 413 (sent
 //   as soon as the head announces it: the body is never read), a bad head 400 (505 for a version
@@ -138,6 +138,13 @@ class HttpServerConnection {
   bool mid_request() const noexcept { return in_.size() > in_off_; }
 
  private:
+  enum class ChunkState : std::uint8_t { size, data, data_end, trailer, done };
+  struct ChunkStep {
+    bool done = false;
+    int status = 0;  // non-zero: refuse with this status
+    std::string_view why;
+  };
+  ChunkStep decode_chunked(std::string_view rest);
   void fail(int status, std::string_view why);
   void write(const HttpResponse& resp, bool head_only, bool keep_alive);
 
@@ -153,6 +160,13 @@ class HttpServerConnection {
   std::string out_;
   std::size_t out_off_ = 0;
   HttpRequestHead head_;
+  struct {
+    ChunkState state = ChunkState::size;
+    std::size_t pos = 0;   // scan position in the bytes after the head
+    std::size_t left = 0;  // bytes of the current chunk still to come
+    std::size_t trailer_bytes = 0;
+    std::string body;      // the decoded body (a chunked request's HttpRequest::body points here)
+  } chunk_;
 };
 
 // ---- the glue on a Shard ----

@@ -141,7 +141,7 @@ TEST(HttpServerConnection, ConnectionCloseAndHttp10) {
 }
 
 struct Refusal {
-  const char* input;
+  std::string input;
   int status;
   const char* why;
 };
@@ -158,7 +158,12 @@ TEST(HttpServerConnection, FramingErrorsAreAnsweredAndClose) {
       {"POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", 400, "bad Content-Length"},
       {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\nabc", 400,
        "both Transfer-Encoding and Content-Length"},
-      {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", 501, "send a Content-Length"},
+      {"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501, "only \\\"Transfer-Encoding: chunked\\\""},
+      {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400, "bad chunk size"},
+      {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n", 400, "not followed by CRLF"},
+      {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n65\r\n", 413, "too large"},
+      {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n50\r\n" + std::string(80, 'a') + "\r\n20\r\n", 413,
+       "too large"},
       {"GET / HTTP/1.1\r\nBad Header\r\n\r\n", 400, "malformed request head"},
       {"GET / HTTP/2.0\r\n\r\n", 505, "HTTP version not supported"},
   };
@@ -182,6 +187,24 @@ TEST(HttpServerConnection, FramingErrorsAreAnsweredAndClose) {
   const std::string out = serve_all(c);
   EXPECT_TRUE(out.starts_with("HTTP/1.1 431 ")) << out;
   EXPECT_TRUE(c.wants_close());
+}
+
+TEST(HttpServerConnection, ChunkedBodiesAreDecodedWhateverTheChunkingOfTheInput) {
+  const std::string msg =
+      "POST /v1/token HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "5;ext=1\r\nhello\r\n1\r\n \r\nA\r\nworld, 10!\r\n0\r\nX-Trailer: t\r\n\r\n"
+      "GET /after HTTP/1.1\r\n\r\n";
+  for (std::size_t step : {msg.size(), std::size_t{1}, std::size_t{7}}) {
+    HttpServerConnection c;
+    std::vector<std::string> seen;
+    for (std::size_t off = 0; off < msg.size(); off += step) {
+      feed(c, std::string_view(msg).substr(off, step));
+      serve_all(c, &seen);
+    }
+    ASSERT_EQ(seen.size(), 2u) << "step " << step;
+    EXPECT_EQ(seen[0], "POST /v1/token hello world, 10!") << "step " << step;
+    EXPECT_EQ(seen[1], "GET /after ") << "step " << step;
+  }
 }
 
 TEST(HttpServerConnection, SameContentLengthTwiceIsOne) {

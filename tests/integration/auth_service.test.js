@@ -39,13 +39,14 @@ function freePort() {
 }
 
 // One HTTP request; resolves { status, headers, body, json }.
-function request(base, method, urlPath, { headers = {}, body, timeoutMs = 3000 } = {}) {
+function request(base, method, urlPath, { headers = {}, body, timeoutMs = 3000, chunked = false } = {}) {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : (typeof body === 'string' ? body : JSON.stringify(body));
     const h = { ...headers };
     if (data !== undefined) {
       h['Content-Type'] = h['Content-Type'] || 'application/json';
-      h['Content-Length'] = Buffer.byteLength(data);  // as fetch() sends it (node would send chunked)
+      // As fetch() sends it; without it node's http client sends the body chunked.
+      if (!chunked) h['Content-Length'] = Buffer.byteLength(data);
     }
     const req = http.request(base + urlPath, { method, headers: h, timeout: timeoutMs, agent: false }, (res) => {
       let text = '';
@@ -145,6 +146,10 @@ test('auth service: exchange, errors, CORS, admin API and CLI on one account fil
     assert.deepEqual(get.json.secrets.map((s) => s.kid), ['k2', 'k1']);
     assert.deepEqual(get.json.numbers, SHOP.numbers);
     assert.deepEqual((await admin(auth, 'GET', '/v1/accounts')).json.accounts, ['shop']);
+    // A client that sends the body chunked (node's default) is understood too.
+    const again = await request(auth.base, 'PUT', '/v1/accounts/shop', { headers: { Authorization: `Bearer ${ADMIN}` }, body: SHOP, chunked: true });
+    assert.equal(again.status, 200, again.body);
+    assert.equal(again.json.created, false);
     const bad = await admin(auth, 'PUT', '/v1/accounts/shop', { ...SHOP, numbers: ['call-me'] });
     assert.equal(bad.status, 400);
     assert.match(bad.json.reason, /^numbers\[0\]/);
