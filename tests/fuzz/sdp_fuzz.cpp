@@ -1,5 +1,5 @@
 // libFuzzer target: sip::sdp::parse() on arbitrary bytes, every lookup on what parsed, and two
-// properties: (1) what write() makes of a parsed session parses back to the same session; (2) when
+// properties: (1) what write() makes of a parsed session parses, and writes again to the same text; (2) when
 // the input reads as a browser offer or a trunk SDP, the SDP the edge generates from it (trunk offer,
 // browser answer) parses, so the edge never sends a peer SDP it could not read itself.
 #include <cstddef>
@@ -57,7 +57,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string again = sdp::write(parsed.value());
     auto reparsed = sdp::parse(again, roomy);
     check(reparsed.ok());
-    check(reparsed.value() == parsed.value());
+    // write() puts lines in RFC 8866 order, so the reparse may hold them in another order than
+    // the input did (a fuzz finding: i= after t=); writing it again must change nothing.
+    check(reparsed.value().media.size() == parsed.value().media.size());
+    check(sdp::write(reparsed.value()) == again);
   }
 
   static const media::LocalMedia local = local_media();
