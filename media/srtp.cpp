@@ -4,14 +4,12 @@
 // - HMAC-SHA1: the inner and outer SHA-1 states after the keyed pads are computed once per session
 //   key and copied per packet (two struct copies instead of an HMAC init). OpenSSL 3 marks the
 //   low-level SHA1_* functions deprecated but still ships them with their SHA-NI assembly; they are
-//   its only SHA-1 interface whose state is a plain struct, so that is why this file (and only this
-//   file of the media module) silences the deprecation below. EVP_MD_CTX_copy_ex and
+//   its only SHA-1 interface whose state is a plain struct, so HmacSha1 below (and only it) silences
+//   the deprecation warning with a pragma. EVP_MD_CTX_copy_ex and
 //   EVP_MAC_CTX_dup allocate per call; bench/micro/srtp_bench.cpp measures the difference.
 // - AES-GCM: one EVP context per session key, keyed once; per packet only the 12-byte IV is set.
 // ROC estimation and both replay windows follow libsrtp2 2.5.0 (srtp_index_guess, srtp_rdbx_*,
 // srtp_rdb_*) so that the two engines accept and reject the same packets.
-#define OPENSSL_SUPPRESS_DEPRECATED 1
-
 #include "media/srtp.hpp"
 
 #include <openssl/crypto.h>
@@ -114,6 +112,8 @@ bool aes_cm_xor(EVP_CIPHER_CTX* ecb, const std::uint8_t (&iv)[16], std::byte* da
 }
 
 // HMAC-SHA1 (RFC 2104) with the keyed inner and outer states saved once.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"  // SHA1_*: see the top of this file
 class HmacSha1 {
  public:
   static constexpr std::size_t kKeyLen = 20;  // RFC 3711 §4.2.1: n_a = 160
@@ -154,6 +154,7 @@ class HmacSha1 {
   SHA_CTX inner_{};
   SHA_CTX outer_{};
 };
+#pragma GCC diagnostic pop
 
 // libsrtp2's srtp_rdbx_t: the highest RTP packet index seen (ROC << 16 | SEQ) and a window of the
 // 128 indices at and below it. Bit i of `seen` is index - i.
