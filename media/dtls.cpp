@@ -31,6 +31,9 @@ constexpr core::Duration kMaxRto = std::chrono::seconds(60);
 constexpr unsigned kMaxRetransmits = 6;
 // After the keys, a client that keeps losing our final flight gets it this many times at most.
 constexpr unsigned kMaxAnswersAfterKeys = 8;
+// A browser retransmitting its ClientHello gets our first flight again at once, this many times.
+constexpr unsigned kMaxAnswersToHellos = 8;
+constexpr std::uint8_t kHandshakeClientHello = 1;
 
 // AEAD suites only (the browsers all offer them): ECDSA for our generated certificate, RSA for a
 // loaded one.
@@ -389,10 +392,14 @@ void DtlsEndpoint::handle_datagram(core::Instant now, std::span<const std::byte>
     fail("cannot buffer a DTLS datagram");
     return;
   }
-  drive(now);
+  // The first record an epoch-0 handshake record holding a ClientHello (RFC 6347 §4.2.2 header)?
+  const bool client_hello = std::to_integer<std::uint8_t>(record[0]) == kContentHandshake &&
+                            core::load_be16(record.data() + 3) == 0 && record.size() > kRecordHeader &&
+                            std::to_integer<std::uint8_t>(record[kRecordHeader]) == kHandshakeClientHello;
+  drive(now, client_hello);
 }
 
-void DtlsEndpoint::drive(core::Instant now) {
+void DtlsEndpoint::drive(core::Instant now, bool client_hello) {
   ERR_clear_error();
   if (state_ == State::waiting || state_ == State::handshaking) {
     const int r = SSL_do_handshake(ssl_);
@@ -438,6 +445,13 @@ void DtlsEndpoint::drive(core::Instant now) {
         rto_ = kInitialRto;
         retransmits_ = 0;
         retransmit_at_ = now + rto_;
+      } else if (client_hello && state_ == State::handshaking && answered_hellos_ < kMaxAnswersToHellos) {
+        // RFC 6347 §4.2.4: the browser's ClientHello again means our flight was lost. WebRTC
+        // retransmits from 50 ms on, long before our own 1 s timer, so answer it now (OpenSSL
+        // ignores a repeated ClientHello).
+        ++answered_hellos_;
+        kDtlsRetransmitsTotal.inc();
+        for (const auto& d : flight_) outbox_.push_back(d);
       }
       return;
     }

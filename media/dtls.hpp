@@ -125,7 +125,8 @@ class DtlsEndpoint {
   static constexpr std::size_t kDtlsMtu = 1200;  // what fits any path a browser uses
 
  private:
-  void drive(core::Instant now);   // runs the handshake (or a read once connected)
+  // Runs the handshake (or a read once connected); `client_hello`: the datagram carried one.
+  void drive(core::Instant now, bool client_hello);
   void collect_output();           // moves what OpenSSL wrote into the outbox (and the flight copy)
   void fail(std::string why);
   void fail_from_openssl(int ssl_error);
@@ -164,6 +165,7 @@ class DtlsEndpoint {
   core::Duration rto_{};
   unsigned retransmits_ = 0;
   unsigned answered_after_keys_ = 0;
+  unsigned answered_hellos_ = 0;
 };
 
 }  // namespace webtrunk::media

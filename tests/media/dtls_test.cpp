@@ -351,6 +351,22 @@ TEST(DtlsEndpoint, ALostFlightIsRetransmittedOnTheTimer) {
   EXPECT_TRUE(same_keys(server->tx, client->rx));
 }
 
+TEST(DtlsEndpoint, ARetransmittedClientHelloGetsTheLostFlightAtOnce) {
+  TestCert cert;
+  Client c(&cert);
+  DtlsEndpoint s(identity(), cert.fp);
+  const Datagram hello = c.step();
+  s.handle_datagram(t0, hello);
+  const auto lost = drain(s);
+  ASSERT_FALSE(lost.empty());
+  s.handle_datagram(t0 + 50ms, hello);  // the browser's retransmission, before our 1 s timer
+  const auto again = drain(s);
+  EXPECT_EQ(again, lost);
+  for (const auto& d : again) c.feed(d);
+  pump(c, s, t0 + 60ms);
+  EXPECT_EQ(s.state(), DtlsEndpoint::State::connected) << s.failure();
+}
+
 TEST(DtlsEndpoint, ABrowserThatNeverAnswersTimesOut) {
   TestCert cert;
   Client c(&cert);
