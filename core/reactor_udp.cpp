@@ -94,6 +94,7 @@ void Shard::maybe_release_udp(UdpSocket& u) {
     u.fixed = -1;
   }
   u.fd.reset();
+  if (u.flags & kHot) --hot_sockets_;
   u.flags = 0;
   u.handler = nullptr;
   u.starved = 0;
@@ -210,13 +211,14 @@ void Shard::count_udp_turn(UdpSocket& u) {
     u.rx_in_turn = 0;
   }
   if (++u.rx_in_turn >= cfg_.udp_hot_threshold && cfg_.udp_hot_threshold > 0 &&
-      !(u.flags & (kHot | kClosing))) {
+      hot_sockets_ < cfg_.udp_hot_max_sockets && !(u.flags & (kHot | kClosing))) {
     go_hot(u);
   }
 }
 
 void Shard::go_hot(UdpSocket& u) {
   ++stats_.udp_hot_switches;
+  ++hot_sockets_;
   u.flags |= kHot;
   u.quiet_drains = 0;
   // Receives waiting for ring buffers are not needed any more (the starved list skips it now).
@@ -231,6 +233,7 @@ void Shard::go_hot(UdpSocket& u) {
 
 void Shard::go_cold(UdpSocket& u) {
   ++stats_.udp_cold_switches;
+  --hot_sockets_;
   u.flags &= static_cast<std::uint16_t>(~kHot);
   u.rx_in_turn = 0;
   cancel_op(&u.poll_op);  // the receives start on its final CQE

@@ -58,6 +58,7 @@ struct Options {
   unsigned recv_depth = wt::ShardConfig{}.udp_recv_depth;               // multishot receives per socket
   std::uint32_t hot_threshold = wt::ShardConfig{}.udp_hot_threshold;    // hot-socket mode; 0 = off
   std::uint32_t hot_budget = wt::ShardConfig{}.udp_hot_budget;
+  std::uint32_t hot_max = wt::ShardConfig{}.udp_hot_max_sockets;
 };
 
 struct RunResult {
@@ -307,6 +308,7 @@ RunResult run_uring(const Options& o) {
     cfg.udp_recv_depth = o.recv_depth;
     cfg.udp_hot_threshold = o.hot_threshold;
     cfg.udp_hot_budget = o.hot_budget;
+    cfg.udp_hot_max_sockets = o.hot_max;
     auto shard = wt::Shard::create(cfg);
     if (!shard) die(shard.error().message);
     wt::Shard& s = *shard.value();
@@ -526,6 +528,7 @@ void usage() {
       "  --hot-threshold N io_uring relay: datagrams in one turn that make a socket hot (multishot poll +\n"
       "                    recvmmsg; default: the Shard's, 32); 0 = always multishot recvmsg\n"
       "  --hot-budget N    io_uring relay: most datagrams a hot socket reads per turn (default: the Shard's)\n"
+      "  --hot-max-sockets N  io_uring relay: most sockets hot at once (default: the Shard's, 4)\n"
       "  --udp-buffers N   provided buffers for the io_uring relay (power of two, default: the Shard's, 1024)\n"
       "  --rate PPS        pace the generator (default 0: flat out)\n"
       "  --gen-cpu C --relay-cpu C   pinning (default 0 and 1)\n"
@@ -553,6 +556,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--recv-depth") o.recv_depth = static_cast<unsigned>(num());
     else if (a == "--hot-threshold") o.hot_threshold = static_cast<std::uint32_t>(num());
     else if (a == "--hot-budget") o.hot_budget = static_cast<std::uint32_t>(num());
+    else if (a == "--hot-max-sockets") o.hot_max = static_cast<std::uint32_t>(num());
     else if (a == "--flows") o.flows = static_cast<unsigned>(std::clamp<std::uint64_t>(num(), 1, 4096));
     else if (a == "--udp-buffers") o.udp_buffers = static_cast<std::uint32_t>(num());
     else if (a == "--rate") o.rate = num();
