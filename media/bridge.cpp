@@ -85,6 +85,13 @@ core::Result<std::unique_ptr<MediaBridge>> MediaBridge::open(core::Shard& shard,
     b->candidate_addr_ = a.value();
   }
   if (!b->cfg_.trunk_bind.is_set()) b->cfg_.trunk_bind = b->browser_addr_;
+  for (const core::SockAddr* a : {&b->candidate_addr_, &b->cfg_.trunk_bind}) {
+    const std::string text = a->to_string();
+    if (text.starts_with("0.0.0.0:") || text.starts_with("[::]:")) {
+      core::log(core::LogLevel::warn, "media.unspecified_address",
+                "{} goes into SDP as is: set --public-ip (browser side) or a concrete bind address (trunk side)", text);
+    }
+  }
   b->arm_check();
   return b;
 }

@@ -85,7 +85,9 @@ inline const core::Counter kMediaConsentLost{"webtrunk_media_consent_lost_total"
 struct MediaConfig {
   core::SockAddr browser_listen;  // this shard's browser-side UDP socket (all browser media of the shard)
   std::string public_ip;          // the host candidate's address (empty: browser_listen's address)
-  core::SockAddr trunk_bind;      // address trunk-side RTP sockets bind to (port ignored)
+  // Address trunk-side RTP sockets bind to (port ignored; unset: browser_listen's address). It is
+  // LocalMedia::trunk_addr, the c= line toward the trunk, so give a concrete address, not 0.0.0.0.
+  core::SockAddr trunk_bind;
   std::uint16_t rtp_port_min = 0, rtp_port_max = 0;  // this shard's slice of --rtp-ports (pairs: even RTP, odd RTCP)
   SrtpEngine engine = SrtpEngine::own;
   std::shared_ptr<DtlsIdentity> identity;

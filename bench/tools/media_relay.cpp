@@ -111,6 +111,17 @@ void pin(unsigned cpu) {
 
 using wt::bench::thread_cpu_s;
 
+// Seconds the calling thread waited on a run queue (ready but another task had the CPU): when it is
+// large the figures measure the machine's other load, not the relay.
+double runqueue_wait_s() {
+  FILE* f = std::fopen("/proc/thread-self/schedstat", "r");
+  if (f == nullptr) return 0;
+  unsigned long long run = 0, wait = 0;
+  const int n = std::fscanf(f, "%llu %llu", &run, &wait);
+  std::fclose(f);
+  return n == 2 ? static_cast<double>(wait) * 1e-9 : 0;
+}
+
 double seconds_since(wt::core::Instant t0) {
   return std::chrono::duration<double>(wt::core::monotonic_now() - t0).count();
 }
@@ -187,9 +198,11 @@ struct Browser final : wt::core::UdpHandler {
 };
 
 struct TrunkEcho final : wt::core::UdpHandler {
+  std::uint64_t received = 0;
   std::uint64_t echoed = 0;
   void on_datagram(wt::core::Shard& shard, wt::core::UdpId id, const wt::core::SockAddr& peer,
                    std::span<std::byte> payload) override {
+    ++received;
     if (shard.forward(id, peer, payload)) ++echoed;  // from the very buffer it arrived in
   }
 };
@@ -330,6 +343,7 @@ class Peers {
 
   void start_media() {
     media_started_ = true;
+    wait0_ = runqueue_wait_s();
     ch_.send("media_start");
     media_t0_ = wt::core::monotonic_now();
     slots_done_ = 0;
@@ -362,6 +376,7 @@ class Peers {
       }
     }
     if (last) {
+      wait_s_ = runqueue_wait_s() - wait0_;
       ch_.send("media_end");
       shard_->add_timer(1s, [this] { finish(); });  // drain
       return;
@@ -376,8 +391,10 @@ class Peers {
       sent += b.sent;
       received += b.received;
     }
-    ch_.send(fmt::format("result {} {} {} {} {} {} {}", ready_, failed_, sent, received, bad_, trunk_.echoed,
-                         profile_ ? wt::media::to_string(*profile_) : "none"));
+    const wt::core::ShardStats& st = shard_->stats();
+    ch_.send(fmt::format("result {} {} {} {} {} {} {} {} {} {} {:.3f}", ready_, failed_, sent, received, bad_,
+                         trunk_.received, trunk_.echoed, profile_ ? wt::media::to_string(*profile_) : "none",
+                         st.udp_send_dropped, st.enobufs, wait_s_));
     shard_->request_stop();
   }
 
@@ -401,6 +418,8 @@ class Peers {
   bool media_started_ = false;
   wt::core::Instant media_t0_;
   std::uint64_t slots_done_ = 0;
+  double wait0_ = 0;
+  double wait_s_ = 0;
 };
 
 void Browser::on_datagram(wt::core::Shard&, wt::core::UdpId, const wt::core::SockAddr&, std::span<std::byte> payload) {
@@ -412,7 +431,8 @@ void Browser::on_datagram(wt::core::Shard&, wt::core::UdpId, const wt::core::Soc
 struct EdgeFigures {
   long rss_start_kib = 0, rss_created_kib = 0, rss_setup_kib = 0, rss_setup_trimmed_kib = 0;
   std::size_t heap_start = 0, heap_setup = 0;  // malloc'd bytes in use (mallinfo2)
-  double cpu_s = 0, wall_s = 0;
+  double cpu_s = 0, wall_s = 0, wait_s = 0;
+  std::uint64_t enobufs = 0;
   std::int64_t to_trunk = 0, to_browser = 0, dropped = 0, dtls_ok = 0, dtls_failed = 0;
   std::uint64_t udp_send_dropped = 0;
   std::string result;
@@ -467,6 +487,7 @@ EdgeFigures run_edge(const Options& o, Channel& ch) {
   ch.send(fmt::format("go {} {}", identity.value()->fingerprint_sha256(), bridge.browser_address().to_string()));
 
   double cpu0 = 0;
+  double wait0 = 0;
   wt::core::Instant t0;
   std::int64_t trunk0 = 0, browser0 = 0;
   std::function<void()> poll = [&] {
@@ -480,11 +501,13 @@ EdgeFigures run_edge(const Options& o, Channel& ch) {
         ch.send("measured");
       } else if (*line == "media_start") {
         cpu0 = thread_cpu_s();
+        wait0 = runqueue_wait_s();
         t0 = wt::core::monotonic_now();
         trunk0 = wt::media::kMediaToTrunk.total();
         browser0 = wt::media::kMediaToBrowser.total();
       } else if (*line == "media_end") {
         f.cpu_s = thread_cpu_s() - cpu0;
+        f.wait_s = runqueue_wait_s() - wait0;
         f.wall_s = seconds_since(t0);
         f.to_trunk = wt::media::kMediaToTrunk.total() - trunk0;
         f.to_browser = wt::media::kMediaToBrowser.total() - browser0;
@@ -503,6 +526,7 @@ EdgeFigures run_edge(const Options& o, Channel& ch) {
   f.dtls_ok = wt::media::kMediaDtlsOk.total();
   f.dtls_failed = wt::media::kMediaDtlsFailed.total();
   f.udp_send_dropped = shard.stats().udp_send_dropped;
+  f.enobufs = shard.stats().enobufs;
   return f;
 }
 
@@ -536,8 +560,10 @@ int main(int argc, char** argv) {
   std::istringstream res(f.result);
   std::string word, profile;
   unsigned ready = 0, failed = 0;
-  std::uint64_t sent = 0, received = 0, bad = 0, echoed = 0;
-  res >> word >> ready >> failed >> sent >> received >> bad >> echoed >> profile;
+  std::uint64_t sent = 0, received = 0, bad = 0, trunk_rx = 0, echoed = 0, peer_send_drops = 0, peer_enobufs = 0;
+  double peer_wait_s = 0;
+  res >> word >> ready >> failed >> sent >> received >> bad >> trunk_rx >> echoed >> profile >> peer_send_drops >>
+      peer_enobufs >> peer_wait_s;
   const double loss = sent > 0 ? 100.0 * static_cast<double>(sent - std::min(sent, received)) / static_cast<double>(sent) : 100;
   const double core_share = f.wall_s > 0 ? f.cpu_s / f.wall_s : 0;
   const double relayed_pps = f.wall_s > 0 ? static_cast<double>(f.to_trunk + f.to_browser) / f.wall_s : 0;
@@ -545,9 +571,14 @@ int main(int argc, char** argv) {
               o.calls, o.seconds, o.rate, o.payload, profile.c_str(), o.engine.c_str());
   std::printf("set-up: %u connected, %u failed (edge DTLS ok %lld, failed %lld)\n", ready, failed,
               static_cast<long long>(f.dtls_ok), static_cast<long long>(f.dtls_failed));
-  std::printf("media: browsers sent %llu, got back %llu, loss %.4f %% (%s 0.1 %%); trunk echoed %llu; bad SRTP %llu\n",
+  std::printf("media: browsers sent %llu, got back %llu, loss %.4f %% (%s 0.1 %%); trunk got %llu, echoed %llu; bad SRTP %llu\n",
               static_cast<unsigned long long>(sent), static_cast<unsigned long long>(received), loss,
-              loss < 0.1 ? "<" : ">=", static_cast<unsigned long long>(echoed), static_cast<unsigned long long>(bad));
+              loss < 0.1 ? "<" : ">=", static_cast<unsigned long long>(trunk_rx), static_cast<unsigned long long>(echoed),
+              static_cast<unsigned long long>(bad));
+  std::printf("run-queue wait during media: edge %.2f s, peers %.2f s (other load on the CPUs); ENOBUFS edge %llu, "
+              "peers %llu; peer send drops %llu\n",
+              f.wait_s, peer_wait_s, static_cast<unsigned long long>(f.enobufs),
+              static_cast<unsigned long long>(peer_enobufs), static_cast<unsigned long long>(peer_send_drops));
   std::printf("edge relayed: %lld to trunk, %lld to browser = %.0f packets/s; dropped %lld; send drops %llu\n",
               static_cast<long long>(f.to_trunk), static_cast<long long>(f.to_browser), relayed_pps,
               static_cast<long long>(f.dropped), static_cast<unsigned long long>(f.udp_send_dropped));
