@@ -137,7 +137,7 @@ HttpResponse AuthService::handle(const HttpRequest& req, core::Instant now) {
   const std::string_view path = req.path;
   if (path == kTokenPath) {
     if (req.method == "POST") return token(req, now);
-    if (req.method == "OPTIONS") return token_preflight(req);
+    if (req.method == "OPTIONS") return token_preflight(req, now);
     kNotFound.inc();
     return error(405, "method_not_allowed", "use POST for /v1/token").set("Allow", "POST, OPTIONS");
   }
@@ -155,11 +155,23 @@ HttpResponse AuthService::handle(const HttpRequest& req, core::Instant now) {
   return error(404, "not_found", "no such endpoint: POST /v1/token, /v1/accounts (admin), /healthz, /metrics");
 }
 
-HttpResponse AuthService::token_preflight(const HttpRequest& req) {
+void AuthService::refresh_store(core::Instant now) {
+  // Each look is a read transaction, i.e. file-lock syscalls: on the token path, look at most every
+  // kRefreshEvery, so a CLI write reaches the service within that and costs nothing per request.
+  if (refreshed_once_ && now - last_refresh_ < kRefreshEvery && now >= last_refresh_) return;
+  refreshed_once_ = true;
+  last_refresh_ = now;
+  if (auto r = store_.refresh(); !r) {
+    // The accounts already loaded stay in use.
+    core::log(core::LogLevel::error, "auth.store_refresh", "{}", r.error().message);
+  }
+}
+
+HttpResponse AuthService::token_preflight(const HttpRequest& req, core::Instant now) {
   const auto origin = req.header("Origin");
   bool allowed = false;
   if (origin) {
-    (void)store_.refresh();  // a failed refresh keeps the accounts already loaded
+    refresh_store(now);
     if (auto acct = req.query_param("account")) {
       const Account* a = store_.find(*acct);
       allowed = a != nullptr && a->allows_origin(*origin);
@@ -174,9 +186,7 @@ HttpResponse AuthService::token_preflight(const HttpRequest& req) {
 HttpResponse AuthService::token(const HttpRequest& req, core::Instant now) {
   const auto origin = req.header("Origin");
   const std::int64_t unix_now = req.unix_time;
-  if (auto r = store_.refresh(); !r) {
-    core::log(core::LogLevel::error, "auth.store_refresh", "{}", r.error().message);
-  }
+  refresh_store(now);
   // Before the account is known, a page may read the error if some account allows its origin
   // (the same rule as the preflight without ?account=).
   auto early = [&](HttpResponse resp) {

@@ -56,8 +56,11 @@ class AuthService {
 
  private:
   core::HttpResponse token(const core::HttpRequest& req, core::Instant now);
-  core::HttpResponse token_preflight(const core::HttpRequest& req);
+  core::HttpResponse token_preflight(const core::HttpRequest& req, core::Instant now);
   core::HttpResponse admin(const core::HttpRequest& req, std::string_view id);
+  void refresh_store(core::Instant now);
+
+  static constexpr core::Duration kRefreshEvery = std::chrono::milliseconds(100);
 
   AccountStore& store_;
   Secret edge_secret_;
@@ -67,6 +70,8 @@ class AuthService {
   RateLimiter per_address_;
   RateLimiter per_account_;
   ReplayCache replay_;
+  core::Instant last_refresh_{};
+  bool refreshed_once_ = false;
 };
 
 }  // namespace webtrunk::auth

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -425,6 +426,37 @@ TEST_F(AuthServiceTest, NoSecretInAnyLogLine) {
   EXPECT_NE(log.find("auth.issued"), std::string::npos) << "the capture caught nothing:\n" << log;
   EXPECT_NE(log.find("outcome=wrong_secret"), std::string::npos);
   for (const auto& s : must_not_appear) EXPECT_EQ(log.find(s), std::string::npos) << "leaked: " << s << "\n" << log;
+}
+
+}  // namespace
+}  // namespace webtrunk::auth
+
+namespace webtrunk::auth {
+namespace {
+
+// The CLI writes the account file while the service runs: the service sees the write within
+// 100 ms (one file-lock round trip per 100 ms on the token path, not one per request).
+TEST(AuthServiceStore, AnotherProcessesWriteIsSeenWithinAShortDelay) {
+  char dir[] = "/tmp/webtrunk-svcstore-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  const std::string path = std::string(dir) + "/accounts.db";
+  auto mine = AccountStore::open(path);
+  auto cli = AccountStore::open(path);
+  ASSERT_TRUE(mine && cli);
+  AuthServiceOptions o;
+  o.admin_token = kAdmin;
+  AuthService svc(**mine, kEdge, o);
+  const std::string t1 = customer_token_json(mint_customer_token("late", "a", "late-secret-0123456789", kNow));
+  const std::string t2 = customer_token_json(mint_customer_token("late", "b", "late-secret-0123456789", kNow));
+  EXPECT_EQ(post_token(t1).run(svc, kT0).status, 404);
+  ASSERT_TRUE((*cli)->put(account_from_json("late", R"({"secrets":[{"kid":"k","secret":"late-secret-0123456789"}],"numbers":["*"]})").value()));
+  EXPECT_EQ(post_token(t1).run(svc, kT0 + 50ms).status, 404) << "looked 50 ms ago";
+  EXPECT_EQ(post_token(t1).run(svc, kT0 + 100ms).status, 200);
+  // The admin API always looks.
+  ASSERT_TRUE((*cli)->remove("late"));
+  EXPECT_EQ(admin("GET", "/v1/accounts/late").run(svc, kT0 + 110ms).status, 404);
+  EXPECT_EQ(post_token(t2).run(svc, kT0 + 120ms).status, 404);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
