@@ -65,20 +65,15 @@ const std::string& Call::trunk_offer() {
 }
 
 const std::string& Call::trunk_answer(const TrunkSdp& offer) {
-  // RFC 3264 §6.1: the answer lists what flows, with the offerer's payload numbers, and the
-  // direction answered to the offered one (limited by what the browser itself does).
-  BrowserOffer view = b_offer;
-  view.codecs.clear();
-  for (const media::CodecMapping& m : codecs.codecs) {
-    for (const SdpCodec& c : offer.codecs) {
-      if (c.pt == m.trunk_pt) view.codecs.push_back(c);
-    }
-  }
+  // RFC 3264 §6.1: what flows, on the trunk's payload numbers, the offered direction answered and
+  // limited by what the browser itself does.
   const Direction answered = answer_direction(offer.direction);
-  view.direction = direction_of(sends(answered) && sends(b_offer.direction), receives(answered) && receives(b_offer.direction));
+  const Direction dir =
+      direction_of(sends(answered) && sends(b_offer.direction), receives(answered) && receives(b_offer.direction));
   const media::LocalMedia* local = local_media();
   if (local == nullptr) return t_local_sdp;
-  return next_sdp(t_local_sdp, t_origin, [&](const SdpOrigin& o) { return write_trunk_offer(view, *local, o); });
+  return next_sdp(t_local_sdp, t_origin,
+                  [&](const SdpOrigin& o) { return write_trunk_answer(offer, codecs, dir, *local, o); });
 }
 
 core::Result<void> Call::take_trunk_sdp(std::string_view sdp) {

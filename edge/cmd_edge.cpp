@@ -17,6 +17,9 @@
 #include "edge/sip_core.hpp"
 #include "edge/sip_shard.hpp"
 #include "edge/ws_front_door.hpp"
+#include "media/bridge.hpp"
+#include "media/dtls.hpp"
+#include "media/port_pool.hpp"
 
 namespace webtrunk::edge {
 namespace {
@@ -66,13 +69,25 @@ int run_edge(const FlagValues& flags) {
     }
   }
   auto nonce_key = std::make_shared<const auth::NonceKey>(auth::NonceKey::generate());
-  auto sip_addr = [&](unsigned k) {
-    const unsigned port = cfg->sip_port + k;
-    const std::string text = cfg->sip_listen.find(':') != std::string::npos
-                                 ? "[" + cfg->sip_listen + "]:" + std::to_string(port)
-                                 : cfg->sip_listen + ":" + std::to_string(port);
-    return core::SockAddr::parse(text);
+  auto addr_of = [](const std::string& ip, unsigned port) {
+    return core::SockAddr::parse(ip.find(':') != std::string::npos ? "[" + ip + "]:" + std::to_string(port)
+                                                                    : ip + ":" + std::to_string(port));
   };
+  auto sip_addr = [&](unsigned k) { return addr_of(cfg->sip_listen, cfg->sip_port + k); };
+  // The DTLS certificate toward browsers: one per process, shared read-only by every shard.
+  auto identity = cfg->dtls_cert.empty() ? media::DtlsIdentity::generate()
+                                         : media::DtlsIdentity::load(cfg->dtls_cert, cfg->dtls_key);
+  if (!identity) {
+    std::fprintf(stderr, "webtrunk edge: %s%s\n", cfg->dtls_cert.empty() ? "DTLS certificate: " : "--dtls-cert/--dtls-key: ",
+                 identity.error().message.c_str());
+    return 2;
+  }
+  if (!cfg->srtp_profiles.empty()) {
+    if (auto r = (*identity)->set_srtp_profiles(cfg->srtp_profiles); !r) {
+      std::fprintf(stderr, "webtrunk edge: --srtp-profiles: %s\n", r.error().message.c_str());
+      return 2;
+    }
+  }
   if (cfg->routes->empty()) {
     core::log(core::LogLevel::warn, "edge.no_trunk", "no --trunk or --routes: every call is answered 404");
   }
@@ -89,8 +104,21 @@ int run_edge(const FlagValues& flags) {
   sc.shard.udp_buffer_size = 8192 + 64;
   sc.shard.udp_buffers = 1024;
   core::Shards shards(sc);
+  // Every shard must get RTP ports: a range too small for the shard count is a flag error.
+  for (unsigned k = 0; k < shards.size(); ++k) {
+    if (auto slice = media::rtp_port_slice(cfg->rtp_ports, static_cast<unsigned>(shards.size()), k); !slice) {
+      std::fprintf(stderr, "webtrunk edge: %s\n", slice.error().message.c_str());
+      return 2;
+    }
+  }
+  if (cfg->media_port != 0 && cfg->media_port + shards.size() - 1 > 65535) {
+    std::fprintf(stderr, "webtrunk edge: --media-port %u + %u shards is beyond 65535\n", cfg->media_port, shards.size());
+    return 2;
+  }
 
-  // One front door and one SIP layer per shard, owned here so they outlive the shard's loop.
+  // One media bridge, front door and SIP layer per shard, owned here so they outlive the shard's
+  // loop. The bridges are declared first: the SIP layers (which hold their sessions) go first.
+  std::vector<std::unique_ptr<media::MediaBridge>> bridges(shards.size());
   std::vector<std::unique_ptr<WsFrontDoor>> doors(shards.size());
   std::vector<std::unique_ptr<SipShard>> sips(shards.size());
   auto init = [&](core::Shard& shard) -> core::Result<void> {
@@ -114,14 +142,38 @@ int run_edge(const FlagValues& flags) {
       return core::Error{bound.error().code, "--sip-listen/--sip-port " + local->to_string() + ": " +
                                                  bound.error().message};
     }
+    media::MediaConfig mcfg;
+    auto media_local = addr_of(cfg->media_listen, cfg->media_port == 0 ? 0 : cfg->media_port + k);
+    auto trunk_bind = addr_of(cfg->media_listen, 0);
+    auto slice = media::rtp_port_slice(cfg->rtp_ports, static_cast<unsigned>(shards.size()), k);
+    if (!media_local || !trunk_bind || !slice) return core::Error{EINVAL, "--media-listen/--rtp-ports"};
+    mcfg.browser_listen = *media_local;
+    mcfg.public_ip = cfg->public_ip;
+    mcfg.trunk_bind = *trunk_bind;
+    mcfg.rtp_port_min = slice->first;
+    mcfg.rtp_port_max = slice->second;
+    mcfg.engine = cfg->srtp_engine;
+    mcfg.identity = *identity;
+    mcfg.consent_timeout = std::chrono::seconds(cfg->consent_timeout_s);
+    auto bridge = media::MediaBridge::open(shard, std::move(mcfg));
+    if (!bridge) {
+      return core::Error{bridge.error().code, "--media-listen/--media-port " + media_local->to_string() + ": " +
+                                                  bridge.error().message};
+    }
+    bridges[k] = std::move(*bridge);
+    SipShard* sp = sip.get();
+    bridges[k]->on_ended = [sp, &shard](media::SessionId id, media::MediaEnd why) { sp->on_media_ended(shard, id, why); };
+    core::log(core::LogLevel::info, "media.listen", "shard={} udp={} candidate={} rtp_ports={}-{}", k,
+              bridges[k]->browser_address().to_string(), cfg->public_ip, slice->first, slice->second);
+
     SipCoreConfig scfg;
     scfg.shard = k;
+    scfg.media = bridges[k].get();
     scfg.sip_host = cfg->sip_listen;
     scfg.sip_port = bound->port();  // P+k, or the kernel's pick with --sip-port 0
     scfg.routes = cfg->routes;
     sip->set_core(std::make_unique<SipCore>(std::move(scfg), std::move(gate)));
     core::log(core::LogLevel::info, "sip.listen", "shard={} udp={}", k, bound->to_string());
-    SipShard* sp = sip.get();
     WsFrontDoor::Sink sink;
     sink.on_message = [sp](core::Shard& sh, core::ConnId id, const core::WsMessage& m) { sp->on_ws_message(sh, id, m); };
     sink.on_flow_closed = [sp](core::Shard& sh, core::ConnId id) { sp->on_flow_closed(sh, id); };
@@ -135,8 +187,11 @@ int run_edge(const FlagValues& flags) {
     }
     return {};
   };
-  core::log(core::LogLevel::info, "edge.start", "shards={} ws={} sip={}:{}+k routes={} auth={} realm={}", shards.size(),
-            fmt::join(cfg->ws_listen, ","), cfg->sip_listen, cfg->sip_port, cfg->routes->routes().size(),
+  core::log(core::LogLevel::info, "edge.start",
+            "shards={} ws={} sip={}:{}+k media={}:{}+k public_ip={} rtp_ports={} srtp={} routes={} auth={} realm={}",
+            shards.size(), fmt::join(cfg->ws_listen, ","), cfg->sip_listen, cfg->sip_port, cfg->media_listen,
+            cfg->media_port, cfg->public_ip, cfg->rtp_ports,
+            cfg->srtp_engine == media::SrtpEngine::own ? "own" : "libsrtp", cfg->routes->routes().size(),
             cfg->no_auth ? "off" : "on", cfg->realm);
   auto r = shards.run_until_signal(init);
   if (!r) {

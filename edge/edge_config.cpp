@@ -153,9 +153,8 @@ core::Result<EdgeConfig> edge_config_from(const FlagValues& flags) {
   if (!mp) return mp.error();
   c.media_port = static_cast<std::uint16_t>(*mp);
   c.rtp_ports = flags.get("rtp-ports");
-  if (auto slice = media::rtp_port_slice(c.rtp_ports, 1, 0); !slice) {
-    return core::Error{EINVAL, "--rtp-ports: " + slice.error().message};
-  }
+  // The message names the flag and the range ("--rtp-ports A-B: ...").
+  if (auto slice = media::rtp_port_slice(c.rtp_ports, 1, 0); !slice) return core::Error{EINVAL, slice.error().message};
   c.dtls_cert = flags.get("dtls-cert");
   c.dtls_key = flags.get("dtls-key");
   if (c.dtls_cert.empty() != c.dtls_key.empty()) {

@@ -92,6 +92,10 @@ async function openCaller(browser, pageUrl) {
     waitFor: (types, timeoutMs = 5000) =>
       ev(([t, ms]) => window.T.waitFor(t, ms), [types, timeoutMs], timeoutMs + 3000, `waitFor ${types}`),
     hangup: () => ev(() => window.T.hangup()),
+    sendDTMF: (tones, opts = {}) => ev(([t, o]) => window.T.sendDTMF(t, o), [tones, opts]),
+    // getStats in short: { outbound: {packetsSent}, inbound: {packetsReceived}, transport: {dtlsState,
+    // srtpCipher, ...}, pair: {state, remote} }.
+    stats: () => ev(() => window.T.stats()),
     dropWebSocket: () => ev(() => window.T.dropWebSocket()),
     stop: () => ev(() => window.T.stop()),
     events: () => ev(() => window.T.events()),

@@ -2,6 +2,7 @@
 // ports and an edge secret file); WEBTRUNK_REFERENCE=kamailio starts the reference chain instead
 // (lib/reference.js) to check the harness itself.
 'use strict';
+const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -50,4 +51,11 @@ async function startSipEdge({ trunkPort, secrets, shards = 2, extraArgs = [] }) 
   });
 }
 
-module.exports = { startSipEdge, KIND };
+// JsSIP credentials as a page configured for Kamailio's auth_ephemeral mints them: username
+// "<expiry>:<id>", password base64(HMAC-SHA1(secret, username)).
+function ephemeralToken({ user, secret, ttl = 3600 }) {
+  const username = `${Math.floor(Date.now() / 1000) + ttl}:${user}`;
+  return { username, password: crypto.createHmac('sha1', secret).update(username).digest('base64') };
+}
+
+module.exports = { startSipEdge, ephemeralToken, KIND };
