@@ -4,8 +4,9 @@
 //   edge  (this process, pinned to --edge-cpu): one core::Shard with one media::MediaBridge, --calls
 //         sessions (ICE-lite, DTLS server, SRTP <-> RTP relay), exactly what the edge runs per shard;
 //   peers (a forked child, pinned to --peer-cpu): --calls emulated browsers (media_browser.hpp: a
-//         nominating ICE check, a DTLS client handshake, then SRTP) and one echoing trunk socket, on
-//         a second Shard. The trunk echoes every RTP packet from the buffer it arrived in.
+//         nominating ICE check, a DTLS client handshake, then SRTP) and --trunk-sockets echoing trunk
+//         sockets (call i uses socket i mod n), on a second Shard. The trunk echoes every RTP packet
+//         from the buffer it arrived in.
 // The peers live in their own process so that the edge's RSS counts only the edge: memory per
 // call = (RSS after set-up - RSS before the first session) / calls.
 //
@@ -58,6 +59,9 @@ struct Options {
   std::string profiles = "SRTP_AEAD_AES_256_GCM:SRTP_AEAD_AES_128_GCM:SRTP_AES128_CM_SHA1_80";
   std::string engine = "own";
   std::string rtp_ports = "20000-29999";
+  // The trunk side's sockets: more than one gives the emulator more socket buffer to ride out the
+  // moments it does not get its CPU (the edge has a port per call there anyway).
+  unsigned trunk_sockets = 8;
 };
 
 [[noreturn]] void die(const std::string& msg) {
@@ -69,7 +73,7 @@ void usage() {
   std::puts(
       "bench_media_relay [--calls N] [--seconds S] [--rate PPS] [--payload BYTES] [--edge-cpu C] [--peer-cpu C]\n"
       "                  [--concurrency N] [--setup-timeout S] [--profiles OPENSSL_SRTP_LIST] [--engine own|libsrtp]\n"
-      "                  [--rtp-ports A-B]");
+      "                  [--rtp-ports A-B] [--trunk-sockets N]");
 }
 
 Options parse(int argc, char** argv) {
@@ -99,9 +103,13 @@ Options parse(int argc, char** argv) {
     else if (a == "--profiles") o.profiles = v;
     else if (a == "--engine") o.engine = v;
     else if (a == "--rtp-ports") o.rtp_ports = v;
+    else if (a == "--trunk-sockets") o.trunk_sockets = static_cast<unsigned>(num());
     else die(fmt::format("unknown flag {}", a));
   }
-  if (o.calls == 0 || o.rate == 0 || o.rate > 1000 || o.payload > 1200 || o.concurrency == 0) die("bad values");
+  if (o.calls == 0 || o.rate == 0 || o.rate > 1000 || o.payload > 1200 || o.concurrency == 0 || o.trunk_sockets == 0 ||
+      o.trunk_sockets > 64) {
+    die("bad values");
+  }
   return o;
 }
 
@@ -219,13 +227,23 @@ class Peers {
     sc.index = 1;
     sc.udp_buffers = 4096;
     sc.fixed_files = 0;
+    // Room for the sends of a burst after the emulator got no CPU for a while (every browser's
+    // packet leaves from its own socket, so they are separate sends).
+    sc.sq_entries = 4096;
+    sc.cq_entries = 32768;
+    sc.udp_send_copies = 16384;
+    sc.udp_sends_in_flight = 32768;
     auto s = wt::core::Shard::create(sc);
     if (!s) die(s.error().message);
     shard_ = std::move(s.value());
-    auto t = shard_->open_udp(wt::core::SockAddr::ipv4_loopback(0), trunk_,
-                              wt::core::UdpOptions{false, 4 << 20, 4 << 20, {}});
-    if (!t) die(t.error().message);
-    ch_.send(fmt::format("hello {} {}", tls_->fingerprint(), shard_->udp_address(t.value()).to_string()));
+    std::string hello = "hello " + tls_->fingerprint();
+    for (unsigned k = 0; k < o_.trunk_sockets; ++k) {
+      auto t = shard_->open_udp(wt::core::SockAddr::ipv4_loopback(0), trunk_,
+                                wt::core::UdpOptions{false, 4 << 20, 4 << 20, {}});
+      if (!t) die(t.error().message);
+      hello += " " + shard_->udp_address(t.value()).to_string();
+    }
+    ch_.send(hello);
 
     browsers_.resize(o_.calls);
     for (;;) {
@@ -252,7 +270,9 @@ class Peers {
       b.index = i;
       b.em = std::make_unique<wt::bench::EmulatedBrowser>(
           *tls_, wt::media::IceCredentials{browser_ufrag(i), kBrowserPwd}, creds_[i], edge_fp_);
-      auto u = shard_->open_udp(wt::core::SockAddr::ipv4_loopback(0), b);
+      // Connected to the edge's browser port, as a browser's candidate pair is: plain receives,
+      // no route lookup per send (the emulator must not be the bottleneck).
+      auto u = shard_->open_udp(wt::core::SockAddr::ipv4_loopback(0), b, wt::core::UdpOptions{false, 0, 0, edge_});
       if (!u) die(fmt::format("peers: browser socket {}: {}", i, u.error().message));
       b.udp = u.value();
       b.ts = static_cast<std::uint32_t>(i * 7919u);
@@ -443,8 +463,10 @@ EdgeFigures run_edge(const Options& o, Channel& ch) {
   EdgeFigures f;
   std::istringstream hello(ch.recv().value());
   std::string word, browser_fp, trunk_text;
-  hello >> word >> browser_fp >> trunk_text;
-  const wt::core::SockAddr trunk = wt::core::SockAddr::parse(trunk_text).value();
+  hello >> word >> browser_fp;
+  std::vector<wt::core::SockAddr> trunks;
+  while (hello >> trunk_text) trunks.push_back(wt::core::SockAddr::parse(trunk_text).value());
+  if (trunks.empty()) die("no trunk address from the peers");
 
   wt::core::ShardConfig sc;
   auto s = wt::core::Shard::create(sc);
@@ -478,7 +500,7 @@ EdgeFigures run_edge(const Options& o, Channel& ch) {
     auto id = bridge.create();
     if (!id) die(fmt::format("session {}: {}", i, id.error().message));
     bridge.set_browser_remote(id.value(), wt::media::BrowserRemote{{browser_ufrag(i), kBrowserPwd}, browser_fp});
-    bridge.set_trunk_remote(id.value(), trunk, codecs);
+    bridge.set_trunk_remote(id.value(), trunks[i % trunks.size()], codecs);
     const wt::media::LocalMedia* lm = bridge.local(id.value());
     ch.send(fmt::format("s {} {} {}", i, lm->ice.ufrag, lm->ice.pwd));
     ids.push_back(id.value());
