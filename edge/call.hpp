@@ -187,6 +187,7 @@ struct Call {
   std::string b_local_sdp;  // last SDP sent to the browser
   std::string t_local_sdp;  // last SDP sent to the trunk
   bool early_sdp_sent = false;
+  bool t_answer_in_ack = false;  // our 2xx to the trunk's offerless re-INVITE offered: its ACK answers
 
   // Session timers (RFC 4028), one per leg.
   sip::SessionTimer b_timer;

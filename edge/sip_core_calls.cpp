@@ -420,6 +420,15 @@ void SipCore::on_trunk_in_dialog(core::Instant now, const core::SockAddr& from, 
       }
     }
     if (!matched && c.t_ack_wait) c.t_ack_wait->handle_ack(now);
+    if (!matched && c.t_answer_in_ack && has_sdp(req)) {
+      // RFC 3261 §14.2: its re-INVITE had no offer, our 2xx made one, the ACK has the answer.
+      c.t_answer_in_ack = false;
+      c.t_sdp = std::string(req.body());
+      if (auto r = c.take_trunk_sdp(req.body()); !r) {
+        kCallsBadTrunkSdp.inc();
+        core::log(core::LogLevel::warn, "call.bad_trunk_answer", "call={} in=ACK why={}", c.b_call_id, r.error().message);
+      }
+    }
     return pump(now, c);
   }
   if (key) {
@@ -468,6 +477,7 @@ void SipCore::on_trunk_in_dialog(core::Instant now, const core::SockAddr& from, 
       std::string answer;
       if (!offer || sdp_origin(req.body()) == sdp_origin(c.t_sdp)) {
         answer = c.t_local_sdp;  // a refresh or an unchanged offer: what the trunk has from us
+        c.t_answer_in_ack = !offer && m == sip::Method::invite;  // then ours is an offer
       } else {
         // The trunk's hold, resume or new address: answered here from the media state (the
         // browser hears of it only when the direction changes: answer_trunk_offer).

@@ -237,6 +237,22 @@ TEST(MediaCall, TrunkReInviteIsAnsweredHereAndItsHoldReachesTheBrowser) {
   EXPECT_EQ(ack->view.method_text(), "ACK");
 }
 
+TEST(MediaCall, TrunkReInviteWithoutOfferGetsOursAndItsAckAnswers) {
+  Sim sim;
+  Browser& b = sim.browser("alice");
+  Connected c = connect_call(sim, b);
+  sim.from_trunk(sim.trunk.request("INVITE", c.trunk_invite->view, 2));
+  Msg ok = sim.trunk.next();
+  ASSERT_EQ(ok->view.status_code(), 200);
+  expect_trunk_offer(ok->view.body(), "sendrecv");
+  const std::string moved = sdp_with(sdp_with(kAnswer, "2353687637", "2353687638"), "6000", "6004");
+  sim.from_trunk(sim.trunk.request("ACK", c.trunk_invite->view, 2, moved));
+  EXPECT_EQ(*sim.media.only().trunk_rtp, core::SockAddr::ipv4_loopback(6004));
+  EXPECT_TRUE(b.inbox.empty());
+  sim.advance(seconds(2));
+  EXPECT_TRUE(sim.trunk.inbox.empty()) << "the 2xx is not resent once ACKed";
+}
+
 TEST(MediaCall, DtmfInfoBecomesRfc4733TowardTheTrunk) {
   Sim sim;
   Browser& b = sim.browser("alice");
