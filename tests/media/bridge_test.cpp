@@ -168,8 +168,8 @@ class BridgeTest : public ::testing::Test {
     // A per-process range so tests running side by side rarely meet; busy pairs are skipped anyway.
     // Below the kernel's ephemeral range (32768-60999), where the emulated peers' sockets bind.
     const auto base = static_cast<std::uint16_t>(10000 + (::getpid() % 1000) * 20);
-    cfg.rtp_port_min = base;
-    cfg.rtp_port_max = static_cast<std::uint16_t>(base + 2 * pairs - 1);
+    cfg.rtp_port_min = rtp_min = base;
+    cfg.rtp_port_max = rtp_max = static_cast<std::uint16_t>(base + 2 * pairs - 1);
     cfg.identity = identity;
     auto b = MediaBridge::open(*shard, std::move(cfg));
     ASSERT_TRUE(b) << b.error().message;
@@ -249,6 +249,20 @@ class BridgeTest : public ::testing::Test {
     return m;
   }
 
+  // Waits (bounded) until every port of the range can be bound: a shard destroyed by an earlier
+  // test closes its sockets asynchronously (io_uring's ring teardown).
+  void wait_ports_free() {
+    for (int i = 0; i < 100; ++i) {
+      bool all = true;
+      for (unsigned p = rtp_min; p <= rtp_max && all; ++p) all = Sock(static_cast<std::uint16_t>(p)).ok();
+      if (all) return;
+      run_for(10ms);
+    }
+    ADD_FAILURE() << "ports " << rtp_min << "-" << rtp_max << " stayed busy";
+  }
+
+  std::uint16_t rtp_min = 0;
+  std::uint16_t rtp_max = 0;
   std::unique_ptr<core::Shard> shard;
   std::shared_ptr<DtlsIdentity> identity;
   std::unique_ptr<MediaBridge> bridge;
@@ -507,6 +521,7 @@ TEST_F(BridgeTest, ReleaseGivesThePortPairBack) {
 
 TEST_F(BridgeTest, CreateFailsWithAMessageWhenThePortsAreUsedUp) {
   open_bridge(MediaConfig{}, 2);
+  wait_ports_free();
   auto a = bridge->create();
   auto b = bridge->create();
   ASSERT_TRUE(a && b);
