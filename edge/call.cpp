@@ -162,7 +162,7 @@ void Call::on_invite_response(core::Instant now, CallClientTxn& t, const sip::Tx
     t_provisional = true;
     if (state != CallState::calling || b_answered || flow_gone || !b_invite) return;
     // 180 / 183 go to the browser with our tag, Contact and (the first time) our answer.
-    early_answer(now, resp);
+    early_answer(resp);
     return;
   }
   if (status < 300) {
@@ -246,7 +246,6 @@ void Call::on_client_final(core::Instant now, CallClientTxn& t, const sip::TxnEv
             // The browser's re-offer: the trunk's answer sets the media, ours goes back.
             b_sdp = std::string(origin.body());
             if (has_sdp(ev.message->view)) {
-              t_sdp = std::string(body);
               if (auto r = take_trunk_sdp(body); !r) {
                 kCallsBadTrunkSdp.inc();
                 core::log(core::LogLevel::warn, "call.bad_trunk_answer", "call={} trunk_call_id={} why={}", b_call_id,

@@ -115,9 +115,9 @@ struct Call {
 
   // ---- media (call_media.cpp) ----
   const media::LocalMedia* local_media() const;  // null once the session is released
-  // The trunk's SDP (answer or offer): pins its RTP address, maps the codecs, sets the direction.
-  // Error: why it cannot be used (nothing changes then).
-  core::Result<void> take_trunk_sdp(std::string_view sdp);
+  // The trunk's SDP (answer or offer): pins its RTP address, maps the codecs, sets the direction;
+  // returns it read. Error: why it cannot be used (nothing changes then).
+  core::Result<TrunkSdp> take_trunk_sdp(std::string_view sdp);
   // Our answer to the browser's current offer from the media state; the o= version moves only
   // when the text would change (RFC 3264 §8), so a 1xx and the 200 carry the same SDP.
   const std::string& browser_answer();
@@ -129,13 +129,13 @@ struct Call {
   media::Direction browser_direction() const noexcept;
   // A provisional from the trunk: our answer goes to the browser once (JsSIP applies any 1xx SDP
   // as the answer, and a second one would fail in Chromium's stable state).
-  void early_answer(core::Instant now, const sip::MessageView& resp);
+  void early_answer(const sip::MessageView& resp);
   // The trunk's 2xx to our INVITE; false when its SDP is unusable (the call is then torn down).
   bool take_trunk_answer(core::Instant now, std::string_view sdp);
   // A trunk offer in a re-INVITE/UPDATE; the answer to send, or the 488 reason.
   core::Result<std::string> answer_trunk_offer(core::Instant now, std::string_view sdp);
   // SIP INFO from the browser carrying DTMF: true if handled here (answered), false to relay it.
-  bool handle_dtmf_info(core::Instant now, const sip::MessageView& req);
+  bool handle_dtmf_info(const sip::MessageView& req);
   void on_media_ended(core::Instant now, media::MediaEnd why);
 
   SipCore& core;

@@ -3,6 +3,8 @@
 // INFO becomes RFC 4733; a session that ends by itself hangs the call up.
 #include <fmt/format.h>
 
+#include <array>
+
 #include "core/log.hpp"
 #include "edge/call.hpp"
 #include "edge/sip_messages.hpp"
@@ -76,7 +78,7 @@ const std::string& Call::trunk_answer(const TrunkSdp& offer) {
                   [&](const SdpOrigin& o) { return write_trunk_answer(offer, codecs, dir, *local, o); });
 }
 
-core::Result<void> Call::take_trunk_sdp(std::string_view sdp) {
+core::Result<TrunkSdp> Call::take_trunk_sdp(std::string_view sdp) {
   if (local_media() == nullptr) return core::Error{ECANCELED, "the call has ended"};
   auto trunk_sdp = read_trunk_sdp(sdp);
   if (!trunk_sdp) return trunk_sdp.error();
@@ -85,16 +87,15 @@ core::Result<void> Call::take_trunk_sdp(std::string_view sdp) {
   codecs = std::move(map);
   t_direction = trunk_sdp->direction;
   trunk_media_known = true;
+  t_sdp = std::string(sdp);
   core.cfg_.media->set_trunk_remote(media_id, trunk_sdp->rtp, codecs);
   core.cfg_.media->set_direction(media_id, browser_direction());
-  return {};
+  return trunk_sdp;
 }
 
-void Call::early_answer(core::Instant now, const sip::MessageView& resp) {
-  (void)now;
+void Call::early_answer(const sip::MessageView& resp) {
   if (has_sdp(resp)) {
     // Early media from the trunk: its RTP flows to the browser before the answer.
-    t_sdp = std::string(resp.body());
     if (auto r = take_trunk_sdp(resp.body()); !r) {
       kCallsBadTrunkSdp.inc();
       core::log(core::LogLevel::info, "call.early_sdp_ignored", "call={} status={} why={}", b_call_id,
@@ -118,10 +119,10 @@ void Call::early_answer(core::Instant now, const sip::MessageView& resp) {
 bool Call::take_trunk_answer(core::Instant now, std::string_view sdp) {
   core::Result<void> r = core::Error{EPROTO, "no SDP answer from the trunk"};
   if (!sdp.empty()) {
-    t_sdp = std::string(sdp);
-    r = take_trunk_sdp(sdp);
+    auto taken = take_trunk_sdp(sdp);
+    r = taken ? core::Result<void>{} : core::Result<void>{taken.error()};
   } else if (trunk_media_known) {
-    r = {};  // RFC 3261 §13.2.1: the answer came in a provisional already
+    r = {};  // the answer came in a provisional already (RFC 3261 §13.2.1 allows it there)
   }
   if (r) return true;
   kCallsBadTrunkSdp.inc();
@@ -136,18 +137,9 @@ bool Call::take_trunk_answer(core::Instant now, std::string_view sdp) {
 }
 
 core::Result<std::string> Call::answer_trunk_offer(core::Instant now, std::string_view sdp) {
-  if (local_media() == nullptr) return core::Error{ECANCELED, "the call has ended"};
-  auto offer = read_trunk_sdp(sdp);
-  if (!offer) return offer.error();
-  media::CodecMap map = map_codecs(b_offer, *offer);
-  if (map.codecs.empty()) return core::Error{EPROTO, "no codec in common with the browser"};
   const Direction before = browser_direction();
-  codecs = std::move(map);
-  t_direction = offer->direction;
-  trunk_media_known = true;
-  t_sdp = std::string(sdp);
-  core.cfg_.media->set_trunk_remote(media_id, offer->rtp, codecs);
-  core.cfg_.media->set_direction(media_id, browser_direction());
+  auto offer = take_trunk_sdp(sdp);
+  if (!offer) return offer.error();
   std::string answer = trunk_answer(*offer);
   if (browser_direction() != before && b_dialog && !flow_gone && !reinvite_pending) {
     // The trunk put the call on hold or took it off: the browser learns it from a re-INVITE with
@@ -160,7 +152,7 @@ core::Result<std::string> Call::answer_trunk_offer(core::Instant now, std::strin
   return answer;
 }
 
-bool Call::handle_dtmf_info(core::Instant now, const sip::MessageView& req) {
+bool Call::handle_dtmf_info(const sip::MessageView& req) {
   const DtmfInfo d = read_dtmf_info(content_type_of(req), req.body());
   if (!d.is_dtmf) return false;
   if (!d.valid) {
@@ -176,7 +168,6 @@ bool Call::handle_dtmf_info(core::Instant now, const sip::MessageView& req) {
   kDtmfInfoConverted.inc();
   core::log(core::LogLevel::debug, "call.dtmf", "call={} digit={} duration_ms={}", b_call_id, d.digit, d.duration_ms);
   core.send_ws(flow, build_response(req, 200, "OK", {}));
-  (void)now;
   return true;
 }
 

@@ -371,7 +371,7 @@ void SipCore::on_browser_in_dialog(core::Instant now, core::ConnId flow, const s
     case sip::Method::info: {
       // JsSIP's DTMF (application/dtmf-relay) becomes RFC 4733 toward the trunk; any other INFO
       // (or DTMF a trunk without telephone-event must get as INFO) is the trunk's to answer.
-      if (c.handle_dtmf_info(now, req)) break;
+      if (c.handle_dtmf_info(req)) break;
       c.send_trunk_request(now, m, Purpose::relay, {}, content_type_of(req), req.body(),
                            std::make_unique<sip::OwnedMessage>(req.raw()));
       break;
@@ -423,7 +423,6 @@ void SipCore::on_trunk_in_dialog(core::Instant now, const core::SockAddr& from, 
     if (!matched && c.t_answer_in_ack && has_sdp(req)) {
       // RFC 3261 §14.2: its re-INVITE had no offer, our 2xx made one, the ACK has the answer.
       c.t_answer_in_ack = false;
-      c.t_sdp = std::string(req.body());
       if (auto r = c.take_trunk_sdp(req.body()); !r) {
         kCallsBadTrunkSdp.inc();
         core::log(core::LogLevel::warn, "call.bad_trunk_answer", "call={} in=ACK why={}", c.b_call_id, r.error().message);
