@@ -99,6 +99,7 @@ struct MediaConfig {
 };
 
 struct BridgeSession;
+class TrunkPort;
 
 class MediaBridge final : public MediaSessions, public core::UdpHandler {
  public:
@@ -131,10 +132,11 @@ class MediaBridge final : public MediaSessions, public core::UdpHandler {
   void on_datagram(core::Shard& shard, core::UdpId id, const core::SockAddr& peer,
                    std::span<std::byte> payload) override;
 
-  // The trunk side's datagrams (called by the session's port handlers).
+ private:
+  friend class TrunkPort;  // a session's trunk-side socket handler (media/bridge_session.hpp)
+  // The trunk side's datagrams, from the session's port handlers.
   void on_trunk_datagram(BridgeSession& s, bool rtcp, const core::SockAddr& peer, std::span<std::byte> payload);
 
- private:
   MediaBridge(core::Shard& shard, MediaConfig cfg);
 
   struct AddrHash {
