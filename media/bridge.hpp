@@ -21,7 +21,10 @@
 // consent freshness (RFC 7675) and DTLS failure and reports either once through on_ended.
 //
 // Threading and lifetimes: one MediaBridge per shard, created and used on the shard's thread only;
-// the Shard must outlive it. Destroying it closes every session's sockets without callbacks.
+// the Shard must outlive it. Destroying it closes every session's sockets without callbacks; that
+// queues io_uring cancels on the Shard, so destroy it on the shard's thread (or after the loop has
+// ended, with fewer sessions than the ring has SQ entries / 2, else the cancels cannot be submitted
+// from a foreign thread and the sockets close only with the Shard).
 // LocalMedia pointers from local() are valid until release() of that session. on_ended is called
 // from the shard's timer, never from inside a MediaSessions call; the callee may call release().
 #pragma once
