@@ -477,6 +477,37 @@ TEST_F(BridgeTest, ForgedAndReplayedBrowserPacketsAreDropped) {
   EXPECT_EQ(bridge->stats(id)->dropped, 2u);
 }
 
+TEST_F(BridgeTest, OnlyAValidCheckBindsAnAddressToTheSession) {
+  auto tls = bench::BrowserTls::make();
+  Trunk trunk;
+  const SessionId id = make_session(*tls, trunk, opus_pcmu_dtmf());
+  LocalMedia wrong_pwd = *bridge->local(id);
+  wrong_pwd.ice.pwd = "not-the-session-password";
+  LocalMedia wrong_ufrag = *bridge->local(id);
+  wrong_ufrag.ice.ufrag = "nosuchuf";
+  BrowserPeer forger(*tls, wrong_pwd);
+  BrowserPeer stranger(*tls, wrong_ufrag);
+  const auto unknown0 = kMediaDropUnknownSession.total();
+  bool forger_answered = true;
+  bool stranger_answered = true;
+  bool dtls_answered = true;
+  run([&] {
+    forger.sock.timeout(300ms);
+    stranger.sock.timeout(300ms);
+    forger_answered = forger.ice();     // a 401 comes back, which is not a success
+    stranger_answered = stranger.ice();  // nothing comes back
+    ASSERT_TRUE(forger.em.start_dtls());
+    while (auto d = forger.em.poll_dtls()) forger.sock.send(forger.edge, *d);
+    std::vector<std::byte> in;
+    dtls_answered = forger.sock.recv(in);
+  });
+  EXPECT_FALSE(forger_answered) << "a check with the wrong password must not succeed";
+  EXPECT_FALSE(stranger_answered) << "a check for an unknown ufrag gets no answer";
+  EXPECT_FALSE(dtls_answered) << "DTLS from an address no valid check bound is not answered";
+  EXPECT_EQ(kMediaDropUnknownSession.total() - unknown0, 2) << "the unknown ufrag and the unbound DTLS";
+  EXPECT_FALSE(bridge->stats(id)->ice_selected);
+}
+
 TEST_F(BridgeTest, HoldDropsTheDirectionThatMustNotFlow) {
   auto tls = bench::BrowserTls::make();
   Trunk trunk;
