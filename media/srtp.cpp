@@ -94,7 +94,8 @@ bool aes_cm_xor(EVP_CIPHER_CTX* ecb, const std::uint8_t (&iv)[16], std::byte* da
     const std::size_t blocks = (n + 15) / 16;
     for (std::size_t b = 0; b < blocks; ++b, ++block) {
 #if defined(__SSE2__)
-      const int be = static_cast<int>(((block & 0xff) << 8) | ((block >> 8) & 0xff));  // lane 7 = bytes 14-15
+      // lane 7 = bytes 14-15; short, because -O0 builds see the intrinsic's 16-bit parameter
+      const auto be = static_cast<short>(((block & 0xff) << 8) | ((block >> 8) & 0xff));
       _mm_store_si128(reinterpret_cast<__m128i*>(counters + 16 * b), _mm_insert_epi16(base, be, 7));
 #else
       std::memcpy(counters + 16 * b, iv, 14);
