@@ -194,6 +194,12 @@ int run_edge(const FlagValues& flags) {
             cfg->srtp_engine == media::SrtpEngine::own ? "own" : "libsrtp", cfg->routes->routes().size(),
             cfg->no_auth ? "off" : "on", cfg->realm);
   auto r = shards.run_until_signal(init);
+  // A MediaBridge may only be destroyed on its shard's thread while the shard lives (it cancels
+  // its timer and closes its sockets there), and each shard is gone once run_until_signal
+  // returns: the shard closed every socket and timer of its own. So the bridges stay, reachable,
+  // until the process exits. (Wanted in core::Shards: a per-shard teardown hook on its thread.)
+  static auto* const kept_bridges = new std::vector<std::unique_ptr<media::MediaBridge>>();
+  for (auto& b : bridges) kept_bridges->push_back(std::move(b));
   if (!r) {
     core::log(core::LogLevel::error, "edge.fail", "{}", r.error().message);
     std::fprintf(stderr, "webtrunk edge: %s\n", r.error().message.c_str());
