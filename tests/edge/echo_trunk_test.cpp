@@ -206,6 +206,23 @@ TEST_F(EchoTrunkTest, AnswersWithTheOfferedG711AndEchoesRtpAndRtcpUntilBye) {
   EXPECT_EQ(calls_after_, 0u);
 }
 
+TEST_F(EchoTrunkTest, AnswersAfterRingingWhileALongerTimerIsPending) {
+  // An OPTIONS first leaves its transaction waiting 32 s (Timer J): the 200 must still come after
+  // the ring time, not after that.
+  run(300ms, [&](std::uint16_t trunk) {
+    Peer sip;
+    sip.send(trunk, in_dialog(sip, "OPTIONS", "opt-2", "", 1, "z9hG4bKopt2"));
+    EXPECT_EQ(sip.recv_status(), 200);
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::string answer = answered_call(sip, trunk, "call-6");
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 1500ms);
+    sip.send(trunk, in_dialog(sip, "ACK", "call-6", to_tag_of(answer), 1, "z9hG4bKack6"));
+    sip.send(trunk, in_dialog(sip, "BYE", "call-6", to_tag_of(answer), 2, "z9hG4bKbye6"));
+    EXPECT_EQ(sip.recv_status(), 200);
+  });
+  EXPECT_EQ(calls_after_, 0u);
+}
+
 TEST_F(EchoTrunkTest, Resends200UntilAck) {
   run(0ms, [&](std::uint16_t trunk) {
     Peer sip;

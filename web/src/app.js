@@ -55,6 +55,7 @@ window.webtrunkDemo = {
   events: () => state.events.slice(),
   maxLevel: () => state.maxLevel,
   stats: () => rtpStats(),
+  audio: () => (state.audioCtx ? state.audioCtx.state : 'none'),
 };
 
 function log(line) {
@@ -222,6 +223,10 @@ function place(ua, host, number) {
     mediaConstraints: { audio: true, video: false },
     pcConfig: { iceServers: state.iceServers || [] },
     eventHandlers: {
+      // Emitted inside ua.call(), before it returns: a handler added afterwards would miss it.
+      peerconnection: (ev) => ev.peerconnection.addEventListener('track', (t) => {
+        if (t.track.kind === 'audio') playRemote(t.streams[0] || new MediaStream([t.track]));
+      }),
       progress: () => setPhase('ringing', 'ringing…'),
       confirmed: () => { setPhase('in-call', 'in call'); say('You are in the call. Speak: you should hear yourself.'); },
       failed: (e) => { log(`failed: ${e.cause} ${e.message ? `${e.message.status_code} ${e.message.reason_phrase}` : ''}`); fail(failureText(e)); },
@@ -235,14 +240,16 @@ function place(ua, host, number) {
     },
   });
   state.session = session;
-  session.on('peerconnection', (ev) => {
-    ev.peerconnection.addEventListener('track', (t) => {
-      if (t.track.kind !== 'audio') return;
-      const stream = t.streams[0] || new MediaStream([t.track]);
-      $('remote').srcObject = stream;
-      startMeter(stream);
-    });
-  });
+}
+
+// What comes back: played (the <audio> element also makes Chromium feed the stream to WebAudio) and
+// measured.
+function playRemote(stream) {
+  const audio = $('remote');
+  if (audio.srcObject === stream) return;
+  audio.srcObject = stream;
+  audio.play().catch((e) => log(`audio: ${e.message}`));
+  startMeter(stream);
 }
 
 // The live level of what comes back (WebAudio AnalyserNode), shown in <meter id="level">.
@@ -277,7 +284,11 @@ async function rtpStats() {
   if (!pc) return out;
   const report = await pc.getStats();
   report.forEach((s) => {
-    if (s.type === 'inbound-rtp' && s.kind === 'audio') out.inboundPackets += s.packetsReceived || 0;
+    if (s.type === 'inbound-rtp' && s.kind === 'audio') {
+      out.inboundPackets += s.packetsReceived || 0;
+      out.inboundLevel = s.audioLevel || 0;
+      out.codec = s.codecId;
+    }
     if (s.type === 'outbound-rtp' && s.kind === 'audio') out.outboundPackets += s.packetsSent || 0;
     if (s.type === 'transport' && s.srtpCipher) out.srtpCipher = s.srtpCipher;
   });
