@@ -7,7 +7,10 @@
 //   bits 2-4: which browser flow (0-7)
 //   bits 5-7: clock step in 500 ms units (op 2), or ignored
 // The rest of the chunk is the message. The first byte of the whole input picks --no-auth (odd) or
-// the auth gate (even), so both the challenge path and the call paths are reached.
+// the auth gate (even), so both the challenge path and the call paths are reached. Media sessions
+// come from FuzzMedia (fixed local parameters, nothing sent), so an INVITE with a usable offer
+// reaches the B2BUA instead of the 503 of a media-less core. Op 3 with bit 7 set ends media session
+// 1-8 (bits 2-4) as if consent were lost, instead of closing a flow.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -17,13 +20,47 @@
 #include "core/log.hpp"
 #include "edge/auth_gate.hpp"
 #include "edge/sip_core.hpp"
+#include "media/types.hpp"
 
 using namespace webtrunk;
 
 namespace {
 
-std::unique_ptr<edge::SipCore> make_core(bool auth_on) {
+// A media backend with no sockets: every session gets the same local parameters, up to a limit
+// (then create() fails and the call is refused 503, a path worth reaching too).
+struct FuzzMedia final : media::MediaSessions {
+  media::LocalMedia local_media;
+  media::SessionId next = 1;
+  std::size_t live = 0;
+
+  FuzzMedia() {
+    local_media.ice = {"fuzzufrg", "fuzzpasswordfuzzpassword"};
+    local_media.fingerprint =
+        "AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99";
+    local_media.browser_addr = core::SockAddr::ipv4_loopback(40000);
+    local_media.trunk_addr = core::SockAddr::ipv4_loopback(20000);
+  }
+  core::Result<media::SessionId> create() override {
+    if (live >= 4) return core::Error{-28, "fuzz media ports used up"};
+    ++live;
+    return next++;
+  }
+  const media::LocalMedia* local(media::SessionId id) const override {
+    return id != 0 && id < next ? &local_media : nullptr;
+  }
+  void set_browser_remote(media::SessionId, const media::BrowserRemote&) override {}
+  void set_trunk_remote(media::SessionId, const core::SockAddr&, const media::CodecMap&) override {}
+  void set_direction(media::SessionId, media::Direction) override {}
+  bool send_dtmf(media::SessionId, char, std::uint32_t) override { return true; }
+  void release(media::SessionId) override {
+    if (live > 0) --live;
+  }
+  std::optional<media::MediaSessionStats> stats(media::SessionId) const override { return std::nullopt; }
+};
+
+std::unique_ptr<edge::SipCore> make_core(bool auth_on, FuzzMedia& fuzz_media) {
   edge::SipCoreConfig c;
+  c.media = &fuzz_media;
   c.sip_host = "127.0.0.1";
   c.sip_port = 5070;
   auto table = edge::RouteTable::single("udp:127.0.0.1:5080");
@@ -52,7 +89,8 @@ std::unique_ptr<edge::SipCore> make_core(bool auth_on) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
   core::set_log_level(core::LogLevel::error);
-  auto sip = make_core((data[0] & 1) == 0);
+  FuzzMedia fuzz_media;
+  auto sip = make_core((data[0] & 1) == 0, fuzz_media);
   core::Instant now = core::Instant{} + std::chrono::hours(1);
   const core::SockAddr trunk = core::SockAddr::ipv4_loopback(5080);
   std::string_view rest(reinterpret_cast<const char*>(data + 1), size - 1);
@@ -79,7 +117,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
         break;
       }
-      case 3: sip->handle_flow_closed(now, flow); break;
+      case 3:
+        if (op & 0x80u) {
+          sip->handle_media_ended(now, ((op >> 2) & 7u) + 1, media::MediaEnd::consent_lost);
+        } else {
+          sip->handle_flow_closed(now, flow);
+        }
+        break;
     }
     while (sip->poll_transmit()) {
     }
