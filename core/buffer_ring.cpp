@@ -56,10 +56,6 @@ BufferRing::~BufferRing() {
 }
 
 void BufferRing::give_back(std::uint16_t bid) noexcept {
-  if (bid >= count_) {
-    kept_free_.push_back(bid);
-    return;
-  }
   io_uring_buf_ring_add(br_, data(bid), size_, bid, io_uring_buf_ring_mask(count_), pending_);
   ++pending_;
   ++in_kernel_;

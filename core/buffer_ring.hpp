@@ -56,7 +56,12 @@ class BufferRing {
   void ref(std::uint16_t bid) noexcept { ++refs_[bid]; }
   // Drops a reference; the last one queues the buffer for the kernel.
   void unref(std::uint16_t bid) noexcept {
-    if (--refs_[bid] == 0) give_back(bid);
+    if (--refs_[bid] != 0) return;
+    if (bid >= count_) {
+      kept_free_.push_back(bid);  // reserved for all of them at create(): never reallocates
+    } else {
+      give_back(bid);
+    }
   }
   // A kept buffer with one reference, or -1 when all are in use.
   std::int32_t take_kept() noexcept {
@@ -74,7 +79,7 @@ class BufferRing {
 
  private:
   BufferRing() = default;
-  void give_back(std::uint16_t bid) noexcept;
+  void give_back(std::uint16_t bid) noexcept;  // a buffer of the kernel's ring
 
   io_uring* ring_ = nullptr;
   io_uring_buf_ring* br_ = nullptr;

@@ -99,6 +99,10 @@ Result<void> Shard::init(ShardMailbox* mailbox, Waker* waker) {
   if (!udp) return udp.error();
   udp_bufs_ = std::move(udp.value());
   if (cfg_.udp_hot_threshold > 0) hot_rx_ = std::make_unique<HotReceive>();
+  // Address space only until used: a turn queues at most this many datagrams.
+  udp_tx_.reserve(cfg_.udp_sends_in_flight);
+  tx_msgs_.reset(new mmsghdr[cfg_.udp_sends_in_flight]);
+  tx_iov_.reset(new iovec[cfg_.udp_sends_in_flight]);
 
   if (waker == nullptr) {
     auto w = Waker::create();
@@ -226,7 +230,7 @@ void Shard::prepare_turn() {
     auto list = std::move(starved_udp_);
     starved_udp_.clear();
     for (std::uint32_t idx : list) {
-      UdpSocket& u = udps_[idx];
+      UdpSocket& u = *udp_slots_[idx];
       if (!(u.flags & kStarved)) continue;
       u.flags &= static_cast<std::uint16_t>(~kStarved);
       const unsigned bits = u.starved;

@@ -277,7 +277,13 @@ class Shard {
                  std::int32_t copy);
   void flush_udp();
   bool submit_udp_send(UdpSocket& u, const QueuedDatagram& d);
-  void finish_udp_send(std::uint32_t udp, std::int32_t bid, std::int32_t copy, int res);
+  void set_tx_header(std::size_t i) noexcept;
+  void finish_udp_send(UdpSocket& u, std::int32_t bid, std::int32_t copy, int res);
+  // A send is over: its receive buffer reference or copy block goes back.
+  void release_udp_tx(std::int32_t bid, std::int32_t copy) noexcept {
+    if (bid >= 0) udp_bufs_->unref(static_cast<std::uint16_t>(bid));
+    if (copy >= 0) udp_copies_.free(copy);
+  }
   void count_tx_drop() noexcept;
   void maybe_release_udp(UdpSocket& u);
   static void use_fixed_file(io_uring_sqe* sqe, const UdpSocket& u) noexcept;
@@ -314,7 +320,8 @@ class Shard {
   std::vector<std::uint32_t> flush_list_;    // connections with output to send this turn
   std::vector<std::uint32_t> starved_tcp_;   // receives waiting for provided buffers
   std::vector<std::uint32_t> release_list_;  // connections to release (and report) this turn
-  std::deque<UdpSocket> udps_;
+  std::deque<UdpSocket> udps_;            // the slots (never move)
+  std::vector<UdpSocket*> udp_slots_;     // udps_ by index without the deque's arithmetic
   std::vector<std::uint32_t> free_udps_;
   std::vector<std::uint32_t> starved_udp_;
   std::deque<UdpSend> udp_sends_;
@@ -322,8 +329,9 @@ class Shard {
   std::vector<int> free_fixed_;  // unused registered-file slots
   std::vector<QueuedDatagram> udp_tx_;  // this turn's datagrams, in send_to()/forward() order
   bool udp_tx_unordered_ = false;       // udp_tx_ is not grouped by socket index
-  std::vector<std::uint32_t> udp_tx_order_;
-  DatagramBatch mmsg_;
+  std::unique_ptr<mmsghdr[]> tx_msgs_;  // udp_tx_[i]'s sendmmsg header, for udp_sends_in_flight
+  std::unique_ptr<iovec[]> tx_iov_;
+  static constexpr std::size_t kMaxMmsg = 1024;  // UIO_MAXIOV: the most one sendmmsg takes
   std::unique_ptr<HotReceive> hot_rx_;       // recvmmsg headers for hot sockets
   std::vector<std::uint32_t> hot_pending_;   // hot sockets left with data by their drain budget
   std::vector<std::uint32_t> hot_draining_;  // hot_pending_ of the previous turn, being drained
@@ -331,6 +339,8 @@ class Shard {
 
   // The datagram being handled by on_datagram (for forward()), else rx_bid_ == -1.
   std::int32_t rx_bid_ = -1;
+  const std::byte* rx_begin_ = nullptr;  // that buffer, for forward()'s check
+  const std::byte* rx_end_ = nullptr;
   std::size_t rx_tailroom_ = 0;
 };
 

@@ -42,8 +42,9 @@ constexpr std::uint16_t kReleaseQueued = 1 << 7; // in release_list_
 constexpr std::uint16_t kCancelSent = 1 << 8;    // the receive was asked to stop
 // UdpSocket only: the hot-socket mode (ShardConfig::udp_hot_threshold).
 constexpr std::uint16_t kHot = 1 << 9;           // wanted mode: poll + recvmmsg (else multishot recvmsg)
-constexpr std::uint16_t kPolling = 1 << 10;      // the multishot poll is armed (its final CQE not seen)
+constexpr std::uint16_t kPolling = 1 << 10;      // the one-shot poll is armed (its CQE not seen)
 constexpr std::uint16_t kDrainQueued = 1 << 11;  // in hot_pending_
+constexpr std::uint16_t kDraining = 1 << 12;     // drain_hot_udp is reading it (a close waits)
 
 inline std::uint32_t next_generation(std::uint32_t g) noexcept { return g + 1 == 0 ? 1 : g + 1; }
 
@@ -78,8 +79,9 @@ struct Shard::UdpSocket {
   // Several multishot receives per socket: the kernel hands each at most 32 datagrams per pass
   // before requeueing it to the next io_uring_enter, so one request caps a turn at 32 datagrams.
   std::array<Op, kMaxUdpRecvDepth> recv_ops;
-  // Hot mode: readiness only; the datagrams are read with recvmmsg. The switch either way waits
-  // for the other mode's requests to end (their final CQE), so datagrams stay in arrival order.
+  // Hot mode: readiness only, armed when a drain has emptied the socket; the datagrams are read
+  // with recvmmsg. The switch either way waits for the other mode's requests to end (their final
+  // CQE), so datagrams stay in arrival order.
   Op poll_op;
   std::uint64_t rx_turn = 0;      // the turn rx_in_turn counts
   std::uint32_t rx_in_turn = 0;   // datagrams delivered by multishot receives in that turn
@@ -113,6 +115,7 @@ struct Shard::UdpSend {
 struct Shard::QueuedDatagram {
   SockAddr peer;
   const std::byte* data;
+  UdpSocket* sock;
   std::uint32_t len;
   std::uint32_t udp;
   std::int32_t bid;
@@ -126,6 +129,13 @@ struct Shard::HotReceive {
   std::array<iovec, kBatch> iov{};
   std::array<sockaddr_in6, kBatch> names{};
   std::array<std::uint16_t, kBatch> bids{};
+  // Each header points at its own iovec once; a drain sets only the buffer and the name room.
+  HotReceive() noexcept {
+    for (unsigned i = 0; i < kBatch; ++i) {
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+  }
 };
 
 }  // namespace webtrunk::core

@@ -33,11 +33,12 @@ Result<UdpId> Shard::open_udp(const SockAddr& local, UdpHandler& handler, const 
   } else {
     idx = static_cast<std::uint32_t>(udps_.size());
     UdpSocket& fresh = udps_.emplace_back();
+    udp_slots_.push_back(&fresh);
     fresh.self = idx;
     for (Op& o : fresh.recv_ops) o = Op{&Shard::on_udp_recv_cqe, idx};
     fresh.poll_op = Op{&Shard::on_udp_poll_cqe, idx};
   }
-  UdpSocket& u = udps_[idx];
+  UdpSocket& u = *udp_slots_[idx];
   u.fd = std::move(fd.value());
   u.handler = &handler;
   u.local = bound.value();
@@ -62,8 +63,8 @@ Result<UdpId> Shard::open_udp(const SockAddr& local, UdpHandler& handler, const 
 }
 
 Shard::UdpSocket* Shard::live_udp(UdpId id) noexcept {
-  if (id.index >= udps_.size()) return nullptr;
-  UdpSocket& u = udps_[id.index];
+  if (id.index >= udp_slots_.size()) return nullptr;
+  UdpSocket& u = *udp_slots_[id.index];
   return (u.flags & kLive) && !(u.flags & kClosing) && u.generation == id.generation ? &u : nullptr;
 }
 
@@ -85,7 +86,10 @@ bool Shard::close_udp(UdpId id) {
 }
 
 void Shard::maybe_release_udp(UdpSocket& u) {
-  if (!(u.flags & kLive) || !(u.flags & kClosing) || u.armed != 0 || (u.flags & kPolling) || u.sends > 0) return;
+  if (!(u.flags & kLive) || !(u.flags & kClosing) || u.armed != 0 || (u.flags & (kPolling | kDraining)) ||
+      u.sends > 0) {
+    return;
+  }
   if (u.fixed >= 0) {
     // The table holds its own reference to the socket: drop it, or close() would not close.
     const int none = -1;
@@ -126,7 +130,7 @@ void Shard::arm_udp_recv(UdpSocket& u, unsigned k) {
 }
 
 void Shard::on_udp_recv_cqe(Shard& s, Op& op, const io_uring_cqe& cqe) {
-  UdpSocket& u = s.udps_[op.index];
+  UdpSocket& u = *s.udp_slots_[op.index];
   const auto k = static_cast<unsigned>(&op - u.recv_ops.data());
   const bool more = cqe.flags & IORING_CQE_F_MORE;
   if (!more) u.armed = static_cast<std::uint8_t>(u.armed & ~(1u << k));
@@ -186,9 +190,12 @@ void Shard::deliver_udp(UdpSocket& u, std::uint16_t bid, const SockAddr& peer, s
                         std::size_t len) {
   ++stats_.udp_received;
   rx_bid_ = bid;
-  rx_tailroom_ = static_cast<std::size_t>(udp_bufs_->data(bid) + udp_bufs_->buffer_size() - (payload + len));
+  rx_begin_ = udp_bufs_->data(bid);
+  rx_end_ = rx_begin_ + udp_bufs_->buffer_size();
+  rx_tailroom_ = static_cast<std::size_t>(rx_end_ - (payload + len));
   u.handler->on_datagram(*this, UdpId{u.self, u.generation}, peer, {payload, len});
   rx_bid_ = -1;
+  rx_begin_ = rx_end_ = nullptr;
   rx_tailroom_ = 0;
 }
 
@@ -236,38 +243,45 @@ void Shard::go_cold(UdpSocket& u) {
   --hot_sockets_;
   u.flags &= static_cast<std::uint16_t>(~kHot);
   u.rx_in_turn = 0;
-  cancel_op(&u.poll_op);  // the receives start on its final CQE
+  if (u.flags & kPolling) {
+    cancel_op(&u.poll_op);  // the receives start on its CQE
+  } else {
+    restart_udp_receive(u);  // a queued drain sees the socket cold and skips it
+  }
 }
 
+// One-shot, and armed only when a drain found the socket empty: while the queue never empties (a
+// saturated socket) no poll sits on its wait queue, so an arriving datagram wakes nothing, exactly
+// as for a thread that loops on recvmmsg. The kernel checks readiness when the poll is armed, so a
+// datagram that came between the drain and the arming is not missed.
 void Shard::arm_udp_poll(UdpSocket& u) {
   io_uring_sqe* sqe = get_sqe();
   if (sqe == nullptr) return;
-  io_uring_prep_poll_multishot(sqe, u.fd.get(), POLLIN);
+  io_uring_prep_poll_add(sqe, u.fd.get(), POLLIN);
   use_fixed_file(sqe, u);
   set_op(sqe, &u.poll_op);
   u.flags |= kPolling;
 }
 
 void Shard::on_udp_poll_cqe(Shard& s, Op& op, const io_uring_cqe& cqe) {
-  UdpSocket& u = s.udps_[op.index];
-  const bool more = cqe.flags & IORING_CQE_F_MORE;
-  if (!more) u.flags &= static_cast<std::uint16_t>(~kPolling);
-  // Only while the poll stays armed (so the socket cannot be released mid-drain); a poll that ended
-  // is armed again below and reports the queue at once.
-  if (more && cqe.res > 0 && (u.flags & kHot) && !(u.flags & kClosing)) s.drain_hot_udp(u);
-  if (more) return;
+  UdpSocket& u = *s.udp_slots_[op.index];
+  u.flags &= static_cast<std::uint16_t>(~kPolling);  // one-shot: every CQE is its last
   if (u.flags & kClosing) {
     s.maybe_release_udp(u);
-  } else {
-    // Cancelled by go_cold (arm the receives), or ended by the kernel while hot (poll again).
-    ++s.stats_.recv_rearms;
+  } else if (!(u.flags & kHot)) {
+    ++s.stats_.recv_rearms;  // cancelled by go_cold: the multishot receives take over
     s.restart_udp_receive(u);
+  } else if (cqe.res == -ECANCELED) {
+    s.arm_udp_poll(u);
+  } else {
+    s.drain_hot_udp(u);  // readable, or an error the next recvmmsg reports and clears
   }
 }
 
 // Reads a hot socket with recvmmsg into kept buffers, up to udp_hot_budget datagrams this turn,
 // handing each to on_datagram, and sends each batch's forwards before reading the next, as the
-// recvmmsg/sendmmsg loop it replaces does, so the same few buffers stay in the cache.
+// recvmmsg/sendmmsg loop it replaces does, so the same few buffers stay in the cache. Then: data
+// left (the budget ran out) reads on next turn without waiting; an empty socket gets its poll.
 void Shard::drain_hot_udp(UdpSocket& u) {
   HotReceive& h = *hot_rx_;
   const bool connected = u.remote.is_set();
@@ -276,30 +290,31 @@ void Shard::drain_hot_udp(UdpSocket& u) {
   const std::size_t offset = 0;
   const std::size_t room =
       udp_bufs_->buffer_size() - (connected ? 0 : sizeof(io_uring_recvmsg_out) + SockAddr::capacity());
-  // on_datagram may close the socket; nothing is delivered after that.
-  auto open = [&u] { return (u.flags & kLive) && !(u.flags & kClosing); };
+  // on_datagram may close the socket (kDraining keeps its slot until this returns); nothing is
+  // delivered after that.
+  auto open = [&u] { return !(u.flags & kClosing); };
+  u.flags |= kDraining;
   std::uint32_t got = 0;
   bool more = true;
+  bool starved = false;
   while (more && got < cfg_.udp_hot_budget && open()) {
     const unsigned want = std::min({HotReceive::kBatch, udp_bufs_->kept_available(), cfg_.udp_hot_budget - got});
-    if (want == 0) break;  // every kept buffer waits in a send: go on next turn
+    if (want == 0) {
+      starved = true;  // every kept buffer waits in a send: go on next turn
+      break;
+    }
     for (unsigned i = 0; i < want; ++i) {
       const auto bid = static_cast<std::uint16_t>(udp_bufs_->take_kept());
       h.bids[i] = bid;
       h.iov[i] = {udp_bufs_->data(bid) + offset, room};
-      mmsghdr& m = h.msgs[i];
-      m.msg_hdr.msg_name = connected ? nullptr : &h.names[i];
-      m.msg_hdr.msg_namelen = connected ? 0 : sizeof(sockaddr_in6);
-      m.msg_hdr.msg_iov = &h.iov[i];
-      m.msg_hdr.msg_iovlen = 1;
-      m.msg_hdr.msg_control = nullptr;
-      m.msg_hdr.msg_controllen = 0;
-      m.msg_hdr.msg_flags = 0;
+      msghdr& m = h.msgs[i].msg_hdr;
+      m.msg_name = connected ? nullptr : &h.names[i];
+      m.msg_namelen = connected ? 0 : sizeof(sockaddr_in6);
     }
     ++stats_.udp_recvmmsg_calls;
     const int r = ::recvmmsg(u.fd.get(), h.msgs.data(), want, MSG_DONTWAIT, nullptr);
     // r < 0: empty (EAGAIN), or a pending socket error (ICMP) that this call reported and cleared,
-    // as a multishot receive would end with it; the next wake-up reads on.
+    // as a multishot receive would end with it; the poll armed below reads on.
     const unsigned n = r > 0 ? static_cast<unsigned>(r) : 0;
     more = n == want;
     for (unsigned i = 0; i < want; ++i) {
@@ -320,15 +335,24 @@ void Shard::drain_hot_udp(UdpSocket& u) {
     got += n;
     flush_udp();  // this batch's forwards leave now and hand their buffers back
   }
-  if (!open()) return;
-  if (more && !(u.flags & kDrainQueued)) {
-    u.flags |= kDrainQueued;  // the budget ran out with data left: read on next turn without waiting
-    hot_pending_.push_back(u.self);
+  u.flags &= static_cast<std::uint16_t>(~kDraining);
+  if (!open()) {
+    maybe_release_udp(u);
+    return;
   }
-  if (got >= 8 || more) {
+  if (got >= 8 || more || starved) {
     u.quiet_drains = 0;
   } else if (++u.quiet_drains >= cfg_.udp_hot_quiet_drains) {
     go_cold(u);
+    return;
+  }
+  if (more || starved) {
+    if (!(u.flags & kDrainQueued)) {
+      u.flags |= kDrainQueued;
+      hot_pending_.push_back(u.self);
+    }
+  } else {
+    arm_udp_poll(u);
   }
 }
 
@@ -337,12 +361,10 @@ void Shard::drain_pending_hot() {
   if (hot_pending_.empty()) return;
   std::swap(hot_draining_, hot_pending_);  // a drain may queue its socket again
   for (std::uint32_t idx : hot_draining_) {
-    UdpSocket& u = udps_[idx];
+    UdpSocket& u = *udp_slots_[idx];
     if (!(u.flags & kDrainQueued)) continue;
     u.flags &= static_cast<std::uint16_t>(~kDrainQueued);
-    if ((u.flags & (kLive | kHot | kPolling)) == (kLive | kHot | kPolling) && !(u.flags & kClosing)) {
-      drain_hot_udp(u);
-    }
+    if ((u.flags & (kLive | kHot)) == (kLive | kHot) && !(u.flags & (kClosing | kPolling))) drain_hot_udp(u);
   }
   hot_draining_.clear();
 }
@@ -364,11 +386,9 @@ bool Shard::send_to(UdpId out, const SockAddr& peer, std::span<const std::byte> 
 }
 
 bool Shard::forward(UdpId out, const SockAddr& peer, std::span<const std::byte> view) {
-  if (rx_bid_ < 0) return send_to(out, peer, view);
+  // Not inside the buffer being delivered (rx_end_ is null between deliveries): a copy.
+  if (view.data() < rx_begin_ || view.data() + view.size() > rx_end_) return send_to(out, peer, view);
   const auto bid = static_cast<std::uint16_t>(rx_bid_);
-  if (!udp_bufs_->contains(view.data(), bid) || !udp_bufs_->contains(view.data() + view.size(), bid)) {
-    return send_to(out, peer, view);
-  }
   UdpSocket* u = live_udp(out);
   if (u == nullptr) return false;
   udp_bufs_->ref(bid);  // back to the kernel once the send is done, not after on_datagram
@@ -388,9 +408,37 @@ bool Shard::queue_udp(UdpSocket& u, const SockAddr& peer, const std::byte* data,
   // flush_udp() groups the queue by socket; one already in socket order (one socket, the usual
   // case for a relay's turn) needs no sort.
   if (!udp_tx_.empty() && udp_tx_.back().udp > u.self) udp_tx_unordered_ = true;
-  udp_tx_.push_back(QueuedDatagram{peer, data, static_cast<std::uint32_t>(len), u.self, bid, copy});
+  // Filled in place (a temporary copied in would cost store-forwarding stalls on every datagram),
+  // and never moves: the vector was reserved for udp_sends_in_flight, and its sendmmsg header
+  // points at the address in it.
+  const std::size_t i = udp_tx_.size();
+  QueuedDatagram& q = udp_tx_.emplace_back();
+  q.peer = peer;
+  q.data = data;
+  q.sock = &u;
+  q.len = static_cast<std::uint32_t>(len);
+  q.udp = u.self;
+  q.bid = bid;
+  q.copy = copy;
+  set_tx_header(i);
   ++u.sends;  // close_udp() waits for it
   return true;
+}
+
+// The sendmmsg header of udp_tx_[i], written as the datagram is queued, so that a flush passes a
+// run of them to the kernel as they are.
+void Shard::set_tx_header(std::size_t i) noexcept {
+  const QueuedDatagram& q = udp_tx_[i];
+  tx_iov_[i] = {const_cast<std::byte*>(q.data), q.len};
+  msghdr& h = tx_msgs_[i].msg_hdr;
+  const bool to_remote = q.sock->remote.is_set() && q.peer == q.sock->remote;  // connected: no address
+  h.msg_name = to_remote ? nullptr : const_cast<sockaddr*>(q.peer.data());
+  h.msg_namelen = to_remote ? 0 : q.peer.size();
+  h.msg_iov = &tx_iov_[i];
+  h.msg_iovlen = 1;
+  h.msg_control = nullptr;
+  h.msg_controllen = 0;
+  h.msg_flags = 0;
 }
 
 void Shard::count_tx_drop() noexcept {
@@ -398,16 +446,15 @@ void Shard::count_tx_drop() noexcept {
   kUdpTxDropped.inc();
 }
 
-void Shard::finish_udp_send(std::uint32_t udp, std::int32_t bid, std::int32_t copy, int res) {
+void Shard::finish_udp_send(UdpSocket& u, std::int32_t bid, std::int32_t copy, int res) {
   if (res >= 0) {
     ++stats_.udp_sent;
   } else {
     ++stats_.udp_send_errors;
     kUdpTxErrors.inc();
   }
-  if (bid >= 0) udp_bufs_->unref(static_cast<std::uint16_t>(bid));
-  if (copy >= 0) udp_copies_.free(copy);
-  --udps_[udp].sends;
+  release_udp_tx(bid, copy);
+  --u.sends;
 }
 
 // End of turn: each socket's datagrams, in order. A socket with several goes out with sendmmsg
@@ -415,43 +462,46 @@ void Shard::finish_udp_send(std::uint32_t udp, std::int32_t bid, std::int32_t co
 // the socket buffer is full, becomes an SQE in this turn's submit.
 void Shard::flush_udp() {
   if (udp_tx_.empty()) return;
-  const std::size_t n = udp_tx_.size();
-  udp_tx_order_.resize(n);
-  for (std::size_t i = 0; i < n; ++i) udp_tx_order_[i] = static_cast<std::uint32_t>(i);
   if (udp_tx_unordered_) {
-    std::stable_sort(udp_tx_order_.begin(), udp_tx_order_.end(),
-                     [this](std::uint32_t a, std::uint32_t b) { return udp_tx_[a].udp < udp_tx_[b].udp; });
+    std::stable_sort(udp_tx_.begin(), udp_tx_.end(),
+                     [](const QueuedDatagram& a, const QueuedDatagram& b) { return a.udp < b.udp; });
+    for (std::size_t i = 0; i < udp_tx_.size(); ++i) set_tx_header(i);
   }
+  const std::size_t n = udp_tx_.size();
   for (std::size_t g = 0; g < n;) {
-    const std::uint32_t ui = udp_tx_[udp_tx_order_[g]].udp;
-    std::size_t e = g;
-    while (e < n && udp_tx_[udp_tx_order_[e]].udp == ui) ++e;
-    UdpSocket& u = udps_[ui];
+    UdpSocket& u = *udp_tx_[g].sock;
+    std::size_t e = g + 1;
+    while (e < n && udp_tx_[e].sock == &u) ++e;
     std::size_t i = g;
     if (cfg_.udp_mmsg_threshold > 0 && e - g >= cfg_.udp_mmsg_threshold) {
       while (i < e) {
-        mmsg_.clear();
-        for (std::size_t j = i; j < e && !mmsg_.full(); ++j) {
-          const QueuedDatagram& d = udp_tx_[udp_tx_order_[j]];
-          mmsg_.add(d.data, d.len, u.remote.is_set() && d.peer == u.remote ? nullptr : &d.peer);
-        }
         ++stats_.udp_mmsg_calls;
-        const int r = mmsg_.send(u.fd.get(), 0);
+        const auto count = static_cast<unsigned>(std::min<std::size_t>(e - i, kMaxMmsg));
+        int r;
+        do {
+          r = ::sendmmsg(u.fd.get(), &tx_msgs_[i], count, MSG_DONTWAIT | MSG_NOSIGNAL);
+        } while (r < 0 && errno == EINTR);
+        if (r < 0) r = -errno;
         if (r == -EAGAIN || r == -EWOULDBLOCK || r == -ENOBUFS) break;  // the rest wait in io_uring
-        const std::size_t done = r > 0 ? static_cast<std::size_t>(r) : 1;  // r < 0: entry i failed
-        for (std::size_t k = 0; k < done; ++k) {
-          const QueuedDatagram& d = udp_tx_[udp_tx_order_[i + k]];
-          finish_udp_send(d.udp, d.bid, d.copy, r > 0 ? 0 : r);
+        std::size_t done = 1;  // r < 0: entry i failed
+        if (r > 0) {
+          done = static_cast<std::size_t>(r);
+          stats_.udp_sent += done;
+        } else {
+          ++stats_.udp_send_errors;
+          kUdpTxErrors.inc();
         }
+        for (std::size_t k = i; k < i + done; ++k) release_udp_tx(udp_tx_[k].bid, udp_tx_[k].copy);
+        u.sends -= static_cast<std::uint32_t>(done);
         i += done;
       }
     }
     for (; i < e; ++i) {
-      const QueuedDatagram& d = udp_tx_[udp_tx_order_[i]];
+      const QueuedDatagram& d = udp_tx_[i];
       if (!submit_udp_send(u, d)) {
         count_tx_drop();
-        finish_udp_send(d.udp, d.bid, d.copy, 0);
-        --stats_.udp_sent;  // counted as dropped, not sent
+        release_udp_tx(d.bid, d.copy);
+        --u.sends;
       }
     }
     if (u.flags & kClosing) maybe_release_udp(u);
@@ -509,9 +559,9 @@ bool Shard::submit_udp_send(UdpSocket& u, const QueuedDatagram& d) {
 
 void Shard::on_udp_send_cqe(Shard& s, Op& op, const io_uring_cqe& cqe) {
   UdpSend& m = s.udp_sends_[op.index];
-  s.finish_udp_send(m.udp, m.bid, m.copy, cqe.res);
+  UdpSocket& u = *s.udp_slots_[m.udp];
+  s.finish_udp_send(u, m.bid, m.copy, cqe.res);
   m.bid = m.copy = -1;
-  UdpSocket& u = s.udps_[m.udp];
   if (u.flags & kClosing) s.maybe_release_udp(u);
   s.free_udp_sends_.push_back(op.index);
 }

@@ -86,12 +86,6 @@ void SockAddr::set_port(std::uint16_t port) noexcept {
   if (family() == AF_INET6) u_.in6.sin6_port = htons(port);
 }
 
-socklen_t SockAddr::size() const noexcept {
-  if (family() == AF_INET) return sizeof(sockaddr_in);
-  if (family() == AF_INET6) return sizeof(sockaddr_in6);
-  return 0;
-}
-
 std::string SockAddr::to_string() const {
   char buf[INET6_ADDRSTRLEN] = {};
   if (family() == AF_INET) {
@@ -131,20 +125,6 @@ int Fd::release() noexcept {
 void Fd::reset(int fd) noexcept {
   if (fd_ >= 0) (void)sys_close(fd_);
   fd_ = fd;
-}
-
-void DatagramBatch::add(const std::byte* data, std::size_t len, const SockAddr* to) noexcept {
-  iov_[n_].iov_base = const_cast<std::byte*>(data);
-  iov_[n_].iov_len = len;
-  msghdr& h = msgs_[n_].msg_hdr;
-  h = msghdr{};
-  h.msg_iov = &iov_[n_];
-  h.msg_iovlen = 1;
-  if (to != nullptr) {
-    h.msg_name = const_cast<sockaddr*>(to->data());
-    h.msg_namelen = to->size();
-  }
-  ++n_;
 }
 
 int DatagramBatch::send(int fd, unsigned from) noexcept {

@@ -37,7 +37,9 @@ class SockAddr {
   const sockaddr* data() const noexcept { return &u_.sa; }
   sockaddr* data() noexcept { return &u_.sa; }
   // The length to pass to bind/connect/sendmsg: exact for the family, 0 when unset.
-  socklen_t size() const noexcept;
+  socklen_t size() const noexcept {
+    return family() == AF_INET ? sizeof(sockaddr_in) : family() == AF_INET6 ? sizeof(sockaddr_in6) : 0;
+  }
   static constexpr socklen_t capacity() noexcept { return sizeof(sockaddr_in6); }
 
   // The inverse of parse(): "192.0.2.1:5060" or "[2001:db8::1]:5060"; "-" when unset.
@@ -107,11 +109,26 @@ Result<SockAddr> peer_address(int fd);
 class DatagramBatch {
  public:
   static constexpr unsigned kMax = 64;
+  DatagramBatch() noexcept {
+    for (unsigned i = 0; i < kMax; ++i) {
+      msgs_[i].msg_hdr.msg_iov = &iov_[i];
+      msgs_[i].msg_hdr.msg_iovlen = 1;
+    }
+  }
+  DatagramBatch(const DatagramBatch&) = delete;  // the headers point into the object itself
+  DatagramBatch& operator=(const DatagramBatch&) = delete;
   void clear() noexcept { n_ = 0; }
   unsigned size() const noexcept { return n_; }
   bool full() const noexcept { return n_ == kMax; }
   // `to` null: the socket is connected.
-  void add(const std::byte* data, std::size_t len, const SockAddr* to) noexcept;
+  void add(const std::byte* data, std::size_t len, const SockAddr* to) noexcept {
+    iov_[n_].iov_base = const_cast<std::byte*>(data);
+    iov_[n_].iov_len = len;
+    msghdr& h = msgs_[n_].msg_hdr;  // msg_iov, msg_iovlen and the empty control are set once
+    h.msg_name = to != nullptr ? const_cast<sockaddr*>(to->data()) : nullptr;
+    h.msg_namelen = to != nullptr ? to->size() : 0;
+    ++n_;
+  }
   // sendmmsg(MSG_DONTWAIT) of entries [from, size()): how many went (> 0), or -errno for entry
   // `from` (-EAGAIN: the socket buffer is full, nothing was sent).
   int send(int fd, unsigned from) noexcept;

@@ -43,6 +43,7 @@ struct Options {
   std::uint64_t packets = 2'000'000;
   std::size_t size = 172;
   unsigned batch = 64;
+  unsigned burst = 0;  // 0: batch
   double time_limit_s = 60;  // per run, hard
   unsigned gen_cpu = 0;
   unsigned relay_cpu = 1;
@@ -162,10 +163,10 @@ struct Generator {
   void run(const Options& o, const std::vector<wt::SockAddr>& to) {
     pin(o.gen_cpu);
     if (to.size() == 1 && ::connect(fd.get(), to[0].data(), to[0].size()) != 0) die("generator connect");
-    std::vector<std::byte> bufs(o.batch * o.size);
-    std::vector<iovec> iov(o.batch);
-    std::vector<mmsghdr> msgs(o.batch);
-    for (unsigned i = 0; i < o.batch; ++i) {
+    std::vector<std::byte> bufs(std::size_t{o.burst} * o.size);
+    std::vector<iovec> iov(o.burst);
+    std::vector<mmsghdr> msgs(o.burst);
+    for (unsigned i = 0; i < o.burst; ++i) {
       iov[i] = {bufs.data() + i * o.size, o.size};
       msgs[i] = {};
       msgs[i].msg_hdr.msg_iov = &iov[i];
@@ -174,7 +175,7 @@ struct Generator {
     const auto t0 = wt::monotonic_now();
     std::uint64_t seq = 0;
     while (seq < o.packets && !stop.load(std::memory_order_relaxed)) {
-      const auto n = static_cast<unsigned>(std::min<std::uint64_t>(o.batch, o.packets - seq));
+      const auto n = static_cast<unsigned>(std::min<std::uint64_t>(o.burst, o.packets - seq));
       for (unsigned i = 0; i < n; ++i) {
         fill_packet(bufs.data() + i * o.size, o.size, seq + i);
         if (to.size() > 1) {  // round robin over the relay's sockets
@@ -531,6 +532,8 @@ void usage() {
       "  --hot-max-sockets N  io_uring relay: most sockets hot at once (default: the Shard's, 4)\n"
       "  --udp-buffers N   provided buffers for the io_uring relay (power of two, default: the Shard's, 1024)\n"
       "  --rate PPS        pace the generator (default 0: flat out)\n"
+      "  --burst N         datagrams per generator sendmmsg, then the pause --rate asks for (default:\n"
+      "                    --batch); small bursts are many calls' RTP arriving spread out\n"
       "  --gen-cpu C --relay-cpu C   pinning (default 0 and 1)\n"
       "  --time-limit S    hard limit per run in seconds (default 60)");
 }
@@ -560,6 +563,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--flows") o.flows = static_cast<unsigned>(std::clamp<std::uint64_t>(num(), 1, 4096));
     else if (a == "--udp-buffers") o.udp_buffers = static_cast<std::uint32_t>(num());
     else if (a == "--rate") o.rate = num();
+    else if (a == "--burst") o.burst = static_cast<unsigned>(std::clamp<std::uint64_t>(num(), 1, 1024));
     else if (a == "--gen-cpu") o.gen_cpu = static_cast<unsigned>(num());
     else if (a == "--relay-cpu") o.relay_cpu = static_cast<unsigned>(num());
     else if (a == "--time-limit") o.time_limit_s = std::strtod(std::string(next()).c_str(), nullptr);
@@ -572,6 +576,7 @@ Options parse(int argc, char** argv) {
   }
   if (o.mode != "both" && o.mode != "uring" && o.mode != "mmsg") die("--mode must be both, uring or mmsg");
   if (o.connected && o.flows > 1) die("--connected needs --flows 1");
+  if (o.burst == 0) o.burst = o.batch;
   return o;
 }
 

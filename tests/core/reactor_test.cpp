@@ -504,6 +504,61 @@ TEST(ShardUdp, BurstGoesOutInSendmmsgBatchesInOrder) {
   EXPECT_EQ(shard->stats().udp_sent, static_cast<std::uint64_t>(kBurst));
 }
 
+// A turn's forwards alternate between two output sockets, the later-opened one first, so the turn's
+// queue is not in socket order: each socket's datagrams must still leave in the order they were
+// forwarded, every one of them counted as sent.
+TEST(ShardUdp, InterleavedOutputSocketsKeepEachSocketsOrder) {
+  auto shard = make_shard();
+  ASSERT_TRUE(shard);
+  struct Splitter : UdpHandler {
+    UdpId low;
+    UdpId high;
+    int n = 0;
+    void on_datagram(Shard& s, UdpId, const SockAddr& peer, std::span<std::byte> payload) override {
+      EXPECT_TRUE(s.forward(n++ % 2 == 0 ? high : low, peer, payload));
+    }
+  } h;
+  UdpOptions opts;
+  opts.recv_buffer = 1 << 20;
+  auto in = shard->open_udp(SockAddr::ipv4_loopback(0), h, opts);
+  auto low = shard->open_udp(SockAddr::ipv4_loopback(0), h);
+  auto high = shard->open_udp(SockAddr::ipv4_loopback(0), h);
+  ASSERT_TRUE(in && low && high);
+  ASSERT_LT(low->index, high->index);
+  h.low = low.value();
+  h.high = high.value();
+  const SockAddr low_addr = shard->udp_address(h.low);
+  const SockAddr high_addr = shard->udp_address(h.high);
+  constexpr int kBurst = 300;
+  const int fd = burst_client();
+  send_numbered(fd, shard->udp_address(in.value()), "seq ", 0, kBurst);
+  std::vector<std::string> from_low;
+  std::vector<std::string> from_high;
+  run_with_client(
+      *shard,
+      [&] {
+        char buf[2048];
+        for (int i = 0; i < kBurst; ++i) {
+          sockaddr_storage src{};
+          socklen_t len = sizeof(src);
+          const ssize_t r = ::recvfrom(fd, buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&src), &len);
+          if (r <= 0) break;
+          const SockAddr from = SockAddr::from_sockaddr(reinterpret_cast<const sockaddr*>(&src), len);
+          (from == high_addr ? from_high : from_low).emplace_back(buf, static_cast<std::size_t>(r));
+          EXPECT_TRUE(from == high_addr || from == low_addr);
+        }
+      },
+      [&] { return true; });
+  ::close(fd);
+  ASSERT_EQ(from_high.size(), static_cast<std::size_t>(kBurst / 2));
+  ASSERT_EQ(from_low.size(), static_cast<std::size_t>(kBurst / 2));
+  for (int i = 0; i < kBurst / 2; ++i) {
+    EXPECT_EQ(from_high[i], "seq " + std::to_string(2 * i));
+    EXPECT_EQ(from_low[i], "seq " + std::to_string(2 * i + 1));
+  }
+  EXPECT_EQ(shard->stats().udp_sent, static_cast<std::uint64_t>(kBurst));
+}
+
 TEST(ShardUdp, ConnectedSocketReceivesFromItsPeerOnly) {
   auto shard = make_shard();
   ASSERT_TRUE(shard);
