@@ -100,8 +100,8 @@ struct ShardConfig {
   std::uint32_t udp_mmsg_threshold = 4;
   // Hot-socket mode (bench/RESULTS.md, "UDP relay"): a UDP socket that delivers at least this many
   // datagrams in one turn (32 is what one multishot receive gets per io_uring_enter) stops its
-  // multishot recvmsg and is drained instead with recvmmsg, 64 datagrams a call, on a multishot poll
-  // for readiness; its sends still go out batched at the turn's end. Per datagram that skips the
+  // multishot recvmsg and is drained instead with recvmmsg, 64 datagrams a call, woken by a one-shot
+  // poll armed only when a drain empties it; each batch's sends go out with one sendmmsg. Per datagram that skips the
   // provided-buffer select, the CQE and the security hook that a multishot receive pays. After
   // udp_hot_quiet_drains drains in a row that found fewer than 8 datagrams it goes back to multishot
   // recvmsg, which is cheaper per wake-up for a trickle. 0 disables the mode.
