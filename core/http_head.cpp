@@ -255,6 +255,8 @@ int http_status_for(HttpError error) noexcept {
 
 std::string_view http_reason_phrase(int status) noexcept {
   switch (status) {
+    case 100:
+      return "Continue";
     case 101:
       return "Switching Protocols";
     case 200:
@@ -263,18 +265,34 @@ std::string_view http_reason_phrase(int status) noexcept {
       return "No Content";
     case 400:
       return "Bad Request";
+    case 401:
+      return "Unauthorized";
     case 403:
       return "Forbidden";
     case 404:
       return "Not Found";
     case 405:
       return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 411:
+      return "Length Required";
+    case 413:
+      return "Content Too Large";  // RFC 9110 §15.5.14
+    case 415:
+      return "Unsupported Media Type";
     case 426:
       return "Upgrade Required";
+    case 429:
+      return "Too Many Requests";  // RFC 6585 §4
     case 431:
       return "Request Header Fields Too Large";
     case 500:
       return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
     case 503:
       return "Service Unavailable";
     case 505:

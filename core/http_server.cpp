@@ -106,31 +106,6 @@ HttpResponse HttpResponse::json_error(int status, std::string_view code, std::st
   return json(status, fmt::format("{{\"error\":{},\"reason\":{}}}", json_quote(code), json_quote(reason)));
 }
 
-std::string_view http_status_text(int status) noexcept {
-  switch (status) {
-    case 100:
-      return "Continue";
-    case 401:
-      return "Unauthorized";
-    case 408:
-      return "Request Timeout";
-    case 409:
-      return "Conflict";
-    case 411:
-      return "Length Required";
-    case 413:
-      return "Content Too Large";  // RFC 9110 §15.5.14
-    case 415:
-      return "Unsupported Media Type";
-    case 429:
-      return "Too Many Requests";  // RFC 6585 §4
-    case 501:
-      return "Not Implemented";
-    default:
-      return http_reason_phrase(status);
-  }
-}
-
 std::string json_quote(std::string_view s) {
   std::string out;
   out.reserve(s.size() + 2);
@@ -372,14 +347,14 @@ void HttpServerConnection::write(const HttpResponse& resp, bool head_only, bool 
   const std::string len = std::to_string(resp.body.size());
   if (!bodiless) hs.push_back({"Content-Length", len});
   if (!keep_alive) hs.push_back({"Connection", "close"});
-  if (!append_response_head(out_, resp.status, http_status_text(resp.status), hs)) {
+  if (!append_response_head(out_, resp.status, http_reason_phrase(resp.status), hs)) {
     // A handler put CR/LF in a header (or an impossible status): never send that; say 500.
     log(LogLevel::error, "http.bad_response", "status={} headers={}: refused to write it", resp.status,
         resp.headers.size());
     const std::string body = R"({"error":"internal","reason":"the server built an invalid response"})";
     const std::string blen = std::to_string(body.size());
     const HttpHeader fallback[] = {{"Content-Type", "application/json"}, {"Content-Length", blen}, {"Connection", "close"}};
-    (void)append_response_head(out_, 500, http_status_text(500), fallback);
+    (void)append_response_head(out_, 500, http_reason_phrase(500), fallback);
     if (!head_only) out_ += body;
     closing_ = true;
     return;

@@ -99,9 +99,6 @@ struct HttpResponse {
   static HttpResponse json_error(int status, std::string_view code, std::string_view reason);
 };
 
-// Reason phrases for every status this server family sends (401, 413, 429, ... beyond
-// core::http_reason_phrase); "" for unknown ones.
-std::string_view http_status_text(int status) noexcept;
 // A JSON string literal (quotes included) for `s`: escapes '"', '\\', control characters, and '<'
 // '>' (so it is also safe inside a <script> element).
 std::string json_quote(std::string_view s);

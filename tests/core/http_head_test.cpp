@@ -229,6 +229,9 @@ TEST(HttpHead, ReasonPhrasesAndStatusMapping) {
   EXPECT_EQ(http_reason_phrase(101), "Switching Protocols");
   EXPECT_EQ(http_reason_phrase(426), "Upgrade Required");
   EXPECT_EQ(http_reason_phrase(431), "Request Header Fields Too Large");
+  EXPECT_EQ(http_reason_phrase(401), "Unauthorized");  // the auth service's refusals
+  EXPECT_EQ(http_reason_phrase(413), "Content Too Large");
+  EXPECT_EQ(http_reason_phrase(429), "Too Many Requests");
   EXPECT_EQ(http_reason_phrase(299), "");
   EXPECT_EQ(http_status_for(HttpError::bad_request), 400);
 }
