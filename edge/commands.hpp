@@ -1,5 +1,7 @@
 // The subcommands of the one `webtrunk` binary. Each returns the process exit code:
 // 0 success, 1 runtime failure (with a message), 2 bad usage (unknown or malformed flag).
+// `bench` is not here: it runs the load tools of bench/, which edge/ may not depend on, so main.cpp
+// adds it (bench/tools/load.hpp).
 #pragma once
 
 #include <string>

@@ -7,8 +7,8 @@
 // wall second, per service CPU-second (/proc/<pid>/stat, the per-core figure), and latency.
 // The service is stopped by its PID at the end.
 //
-//   bench_auth_load [--duration S=10] [--warmup S=1] [--connections C=32] [--cpu N=0] [--gen-cpu N=1]
-//                   [--algo sha256|sha1] [--auth-bin PATH] [--origin URL]
+// The tool is the function run_auth_load (bench/tools/load.hpp): bench_auth_load and
+// `webtrunk bench auth` both run it; `--help` lists the flags.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -26,6 +26,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -34,10 +35,13 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include "auth/customer_token.hpp"
+#include "bench/tools/load.hpp"
+#include "bench/tools/tool_flags.hpp"
 #include "core/clock.hpp"
 
 namespace {
@@ -61,31 +65,60 @@ struct Options {
   std::exit(1);
 }
 
-Options parse(int argc, char** argv) {
-  Options o;
-  o.bin = (std::filesystem::path(argv[0]).parent_path() / ".." / "webtrunk").string();
+// The flags, one line each; `prog` names the program ("bench_auth_load", "webtrunk bench auth").
+std::string usage(std::string_view prog) {
+  return fmt::format(
+      "usage: {} [flags]\n"
+      "  --duration S          seconds of load after the warm-up (default 10)\n"
+      "  --warmup S            seconds left out of the figures first (default 1)\n"
+      "  --connections C       keep-alive connections, one request in flight each, 1..10000 (default 32)\n"
+      "  --cpu N               CPU the auth service is pinned to; -1: not pinned (default 0)\n"
+      "  --gen-cpu N           CPU of the generator thread; -1: not pinned (default 1)\n"
+      "  --algo sha256|sha1    HMAC of the customer tokens (default sha256)\n"
+      "  --auth-bin PATH       the webtrunk binary run as `PATH auth ...` (default: under `webtrunk bench`,\n"
+      "                        that same executable; for bench_auth_load, ../webtrunk next to it)\n"
+      "  --origin URL          the page Origin sent and allowed (default https://bench.example)\n"
+      "Exit status: 0 when no exchange failed, 1 when one did or on an error, 2 for a bad flag.\n",
+      prog);
+}
+
+// Fills `o` from argv; false with `err` naming the flag when one is unknown or malformed.
+bool parse(int argc, char** argv, Options& o, bool& help, std::string& err) {
+  o.bin = (std::filesystem::path(argc > 0 ? argv[0] : "").parent_path() / ".." / "webtrunk").string();
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--help" || a == "-h") {
-      std::puts(
-          "bench_auth_load [--duration S=10] [--warmup S=1] [--connections C=32] [--cpu N=0] [--gen-cpu N=1 (-1: none)]\n"
-          "                [--algo sha256|sha1] [--auth-bin PATH] [--origin URL]");
-      std::exit(0);
+      help = true;
+      return true;
     }
-    if (i + 1 >= argc) die(a + " needs a value");
+    if (i + 1 >= argc) {
+      err = a + " needs a value";
+      return false;
+    }
     const std::string v = argv[++i];
-    if (a == "--duration") o.duration_s = std::stod(v);
-    else if (a == "--warmup") o.warmup_s = std::stod(v);
-    else if (a == "--connections") o.connections = static_cast<unsigned>(std::stoul(v));
-    else if (a == "--cpu") o.cpu = std::stoi(v);
-    else if (a == "--gen-cpu") o.gen_cpu = std::stoi(v);
-    else if (a == "--algo") o.algo = v == "sha1" ? auth::HmacAlgo::sha1 : auth::HmacAlgo::sha256;
+    const auto num = [&](auto& out) {
+      const char* end = v.data() + v.size();
+      auto [p, ec] = std::from_chars(v.data(), end, out);
+      if (ec != std::errc() || p != end) err = fmt::format("{}: '{}' is not a number", a, v);
+    };
+    const auto algo = [&] {
+      if (v != "sha256" && v != "sha1") err = "--algo: sha256 or sha1, not '" + v + "'";
+      return v == "sha1" ? auth::HmacAlgo::sha1 : auth::HmacAlgo::sha256;
+    };
+    if (a == "--duration") num(o.duration_s);
+    else if (a == "--warmup") num(o.warmup_s);
+    else if (a == "--connections") num(o.connections);
+    else if (a == "--cpu") num(o.cpu);
+    else if (a == "--gen-cpu") num(o.gen_cpu);
+    else if (a == "--algo") o.algo = algo();
     else if (a == "--auth-bin") o.bin = v;
     else if (a == "--origin") o.origin = v;
-    else die("unknown flag " + a);
+    else err = "unknown flag " + a;
+    if (!err.empty()) return false;
   }
-  if (o.connections == 0 || o.connections > 10000) die("--connections: 1 to 10000");
-  return o;
+  if (o.connections == 0 || o.connections > 10000) err = "--connections: 1 to 10000";
+  else if (o.duration_s <= 0 || o.warmup_s < 0) err = "--duration must be > 0 and --warmup >= 0";
+  return err.empty();
 }
 
 void pin(int cpu) {
@@ -172,8 +205,13 @@ struct Conn {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  const Options o = parse(argc, argv);
+int webtrunk::bench::run_auth_load(int argc, char** argv) {
+  const char* prog = argc > 0 ? argv[0] : "bench_auth_load";
+  Options o;
+  bool help = false;
+  std::string err;
+  const bool parsed = parse(argc, argv, o, help, err);
+  if (auto rc = flags_outcome(prog, parsed, help, err, usage(prog))) return *rc;
   ::signal(SIGPIPE, SIG_IGN);
   const std::string dir = std::filesystem::temp_directory_path() / fmt::format("bench-auth-{}", ::getpid());
   std::filesystem::create_directories(dir);

@@ -17,6 +17,8 @@
 // relay directions count. Edge CPU is the shard thread's CLOCK_THREAD_CPUTIME_ID over the media
 // phase (user + kernel time of its syscalls; softirq work done in other threads is not in it).
 // Bounded: set-up gives up after --setup-timeout, media stops after --seconds, drain is 1 s.
+// The tool is the function run_media_relay (bench/tools/load.hpp): bench_media_relay and
+// `webtrunk bench media` both run it.
 #include <fmt/format.h>
 #include <malloc.h>
 #include <sys/resource.h>
@@ -36,8 +38,11 @@
 #include <vector>
 
 #include "bench/tools/bench_thread.hpp"
+#include "bench/tools/load.hpp"
 #include "bench/tools/media_browser.hpp"
+#include "bench/tools/tool_flags.hpp"
 #include "core/bytes.hpp"
+#include "core/log.hpp"
 #include "core/reactor.hpp"
 #include "media/bridge.hpp"
 #include "media/rtp.hpp"
@@ -62,6 +67,8 @@ struct Options {
   // The trunk side's sockets: more than one gives the emulator more socket buffer to ride out the
   // moments it does not get its CPU (the edge has a port per call there anyway).
   unsigned trunk_sockets = 8;
+  // The relay runs in this process and logs to stderr: at info, a line per session set up.
+  wt::core::LogLevel log_level = wt::core::LogLevel::warn;
 };
 
 [[noreturn]] void die(const std::string& msg) {
@@ -69,28 +76,52 @@ struct Options {
   std::exit(1);
 }
 
-void usage() {
-  std::puts(
-      "bench_media_relay [--calls N] [--seconds S] [--rate PPS] [--payload BYTES] [--edge-cpu C] [--peer-cpu C]\n"
-      "                  [--concurrency N] [--setup-timeout S] [--profiles OPENSSL_SRTP_LIST] [--engine own|libsrtp]\n"
-      "                  [--rtp-ports A-B] [--trunk-sockets N]");
+// The flags, one line each; `prog` names the program ("bench_media_relay", "webtrunk bench media").
+std::string usage(std::string_view prog) {
+  return fmt::format(
+      "usage: {} [flags]\n"
+      "  --calls N             concurrent calls (browser + trunk sessions) (default 1000)\n"
+      "  --seconds S           seconds of media after set-up (default 20)\n"
+      "  --rate PPS            packets per second each way per call, 1..1000 (default 50: 20 ms G.711)\n"
+      "  --payload BYTES       RTP payload size, at most 1200 (default 160)\n"
+      "  --edge-cpu C          CPU of the relaying shard (this process) (default 0)\n"
+      "  --peer-cpu C          CPU of the emulated browsers and trunk (a child process) (default 1)\n"
+      "  --concurrency N       ICE + DTLS handshakes in flight at most (default 32)\n"
+      "  --setup-timeout S     give up set-up after S seconds (default 120)\n"
+      "  --profiles LIST       SRTP profiles the browsers offer, OpenSSL names joined by ':'\n"
+      "                        (default SRTP_AEAD_AES_256_GCM:SRTP_AEAD_AES_128_GCM:SRTP_AES128_CM_SHA1_80)\n"
+      "  --engine own|libsrtp  the edge's SRTP implementation (default own)\n"
+      "  --rtp-ports A-B       the edge's trunk-side RTP port range (default 20000-29999)\n"
+      "  --trunk-sockets N     sockets of the echoing trunk, 1..64 (default 8)\n"
+      "  --log-level L         the relay's log on stderr: debug|info|warn|error (default warn)\n"
+      "Exit status: 0 when every call connected and loss < 0.1 %, 1 on an error, 2 for a bad flag,\n"
+      "3 when a call failed or loss >= 0.1 %.\n",
+      prog);
 }
 
-Options parse(int argc, char** argv) {
-  Options o;
+// Fills `o` from argv; false with `err` naming the flag when one is unknown or malformed.
+bool parse(int argc, char** argv, Options& o, bool& help, std::string& err) {
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
     if (a == "--help" || a == "-h") {
-      usage();
-      std::exit(0);
+      help = true;
+      return true;
     }
-    if (i + 1 >= argc) die(fmt::format("{} needs a value", a));
+    if (i + 1 >= argc) {
+      err = fmt::format("{} needs a value", a);
+      return false;
+    }
     const char* v = argv[++i];
     char* end = nullptr;
     const auto num = [&] {
       const double d = std::strtod(v, &end);
-      if (end == v || *end != '\0' || d < 0) die(fmt::format("{}: not a number: {}", a, v));
+      if (end == v || *end != '\0' || d < 0) err = fmt::format("{}: not a number: {}", a, v);
       return d;
+    };
+    const auto level = [&] {
+      wt::core::LogLevel l = wt::core::LogLevel::warn;
+      if (!wt::core::parse_log_level(v, l)) err = fmt::format("{}: debug|info|warn|error, not {}", a, v);
+      return l;
     };
     if (a == "--calls") o.calls = static_cast<unsigned>(num());
     else if (a == "--seconds") o.seconds = num();
@@ -104,13 +135,16 @@ Options parse(int argc, char** argv) {
     else if (a == "--engine") o.engine = v;
     else if (a == "--rtp-ports") o.rtp_ports = v;
     else if (a == "--trunk-sockets") o.trunk_sockets = static_cast<unsigned>(num());
-    else die(fmt::format("unknown flag {}", a));
+    else if (a == "--log-level") o.log_level = level();
+    else err = fmt::format("unknown flag {}", a);
+    if (!err.empty()) return false;
   }
-  if (o.calls == 0 || o.rate == 0 || o.rate > 1000 || o.payload > 1200 || o.concurrency == 0 || o.trunk_sockets == 0 ||
-      o.trunk_sockets > 64) {
-    die("bad values");
-  }
-  return o;
+  if (o.calls == 0) err = "--calls: at least 1";
+  else if (o.rate == 0 || o.rate > 1000) err = "--rate: 1..1000";
+  else if (o.payload > 1200) err = "--payload: at most 1200";
+  else if (o.concurrency == 0) err = "--concurrency: at least 1";
+  else if (o.trunk_sockets == 0 || o.trunk_sockets > 64) err = "--trunk-sockets: 1..64";
+  return err.empty();
 }
 
 void pin(unsigned cpu) {
@@ -554,8 +588,14 @@ EdgeFigures run_edge(const Options& o, Channel& ch) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  const Options o = parse(argc, argv);
+int webtrunk::bench::run_media_relay(int argc, char** argv) {
+  const char* prog = argc > 0 ? argv[0] : "bench_media_relay";
+  Options o;
+  bool help = false;
+  std::string err;
+  const bool parsed = parse(argc, argv, o, help, err);
+  if (auto rc = flags_outcome(prog, parsed, help, err, usage(prog))) return *rc;
+  wt::core::set_log_level(o.log_level);
   rlimit nofile{};
   getrlimit(RLIMIT_NOFILE, &nofile);
   nofile.rlim_cur = nofile.rlim_max;
@@ -589,7 +629,7 @@ int main(int argc, char** argv) {
   const double loss = sent > 0 ? 100.0 * static_cast<double>(sent - std::min(sent, received)) / static_cast<double>(sent) : 100;
   const double core_share = f.wall_s > 0 ? f.cpu_s / f.wall_s : 0;
   const double relayed_pps = f.wall_s > 0 ? static_cast<double>(f.to_trunk + f.to_browser) / f.wall_s : 0;
-  std::printf("bench_media_relay: %u calls, %.0f s of media at %u pps each way per call, %zu-byte payloads, %s, engine %s\n",
+  std::printf("%s: %u calls, %.0f s of media at %u pps each way per call, %zu-byte payloads, %s, engine %s\n", prog,
               o.calls, o.seconds, o.rate, o.payload, profile.c_str(), o.engine.c_str());
   std::printf("set-up: %u connected, %u failed (edge DTLS ok %lld, failed %lld)\n", ready, failed,
               static_cast<long long>(f.dtls_ok), static_cast<long long>(f.dtls_failed));

@@ -28,6 +28,8 @@
 // and latencies; a progress line every --progress seconds shows the steady state being reached
 // (the edge keeps finished calls for a few seconds of transaction timers: its heap grows first).
 //
+// The tool is the function run_sip_load (bench/tools/load.hpp): bench_sip_load and
+// `webtrunk bench calls` both run it.
 // Files: sip_load_options.hpp (flags), sip_load_edge.hpp (the edge process, /proc),
 // sip_load_messages.hpp (JsSIP and trunk messages), sip_load_ws_clients.hpp (browsers' WebSockets),
 // sip_load_trunk.hpp (the trunk), sip_load_report.hpp (snapshots, figures).
@@ -42,6 +44,8 @@
 
 #include "auth/edge_token.hpp"
 #include "auth/nonce.hpp"
+#include "bench/tools/load.hpp"
+#include "bench/tools/tool_flags.hpp"
 #include "core/shards.hpp"
 #include "sip/auth_params.hpp"
 #include "sip/parser.hpp"
@@ -449,18 +453,16 @@ void pin_self(int cpu) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int webtrunk::bench::run_sip_load(int argc, char** argv) {
+  const char* prog = argc > 0 ? argv[0] : "bench_sip_load";
   bn::Options o;
   std::string err;
-  if (!bn::parse_options(argc, argv, o, err)) {
-    std::fprintf(stderr, "bench_sip_load: %s\n", err.c_str());
-    bn::usage();
-    return 2;
-  }
+  const bool parsed = bn::parse_options(argc, argv, o, err);
+  if (auto rc = flags_outcome(prog, parsed, o.help, err, bn::usage(prog))) return *rc;
   if (o.edge_bin.empty()) o.edge_bin = default_edge_bin();
   auto edge_cpus = wt::core::parse_cpu_list(o.edge_cpus);
   if (!edge_cpus) {
-    std::fprintf(stderr, "bench_sip_load: --edge-cpus: %s\n", edge_cpus.error().message.c_str());
+    std::fprintf(stderr, "%s: --edge-cpus: %s\n", prog, edge_cpus.error().message.c_str());
     return 2;
   }
   // Pin only to CPUs that exist (a 1-CPU machine runs both unpinned).
@@ -472,7 +474,7 @@ int main(int argc, char** argv) {
   // The secret file: one secret with a key id, so the tokens carry claims (auth/README.md).
   char dir_tmpl[] = "/tmp/sip_load.XXXXXX";
   if (::mkdtemp(dir_tmpl) == nullptr) {
-    std::fprintf(stderr, "bench_sip_load: mkdtemp: %s\n", std::strerror(errno));
+    std::fprintf(stderr, "%s: mkdtemp: %s\n", prog, std::strerror(errno));
     return 1;
   }
   const std::string dir = dir_tmpl;
@@ -497,7 +499,7 @@ int main(int argc, char** argv) {
   const std::uint16_t ws_port = bn::free_tcp_port();
   Generator gen(o, ws_port);
   if (ws_port == 0 || !gen.open_trunk(err)) {
-    std::fprintf(stderr, "bench_sip_load: %s\n", err.empty() ? "no free TCP port" : err.c_str());
+    std::fprintf(stderr, "%s: %s\n", prog, err.empty() ? "no free TCP port" : err.c_str());
     cleanup();
     return 1;
   }
@@ -534,7 +536,7 @@ int main(int argc, char** argv) {
   bn::EdgeProcess edge;
   if (!edge.start(o.edge_wrapper, edge_argv, pin_edge, log_path, err) ||
       !edge.wait_ready(ws_port, std::chrono::milliseconds(static_cast<long>(o.ready_timeout_s * 1000)), err)) {
-    std::fprintf(stderr, "bench_sip_load: %s (see %s)\n", err.c_str(), log_path.c_str());
+    std::fprintf(stderr, "%s: %s (see %s)\n", prog, err.c_str(), log_path.c_str());
     o.keep = true;
     cleanup();
     return 1;
@@ -545,7 +547,7 @@ int main(int argc, char** argv) {
   if (pin_gen) pin_self(o.gen_cpu);
 
   if (!gen.connect_browsers(secret, err)) {
-    std::fprintf(stderr, "bench_sip_load: %s\n", err.c_str());
+    std::fprintf(stderr, "%s: %s\n", prog, err.c_str());
     std::printf("sip_load: edge %s\n", edge.stop(std::chrono::seconds(5)).c_str());
     cleanup();
     return 1;

@@ -16,6 +16,7 @@
 #include <netinet/tcp.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -223,7 +224,9 @@ class EdgeProcess {
       return false;
     }
     if (pid == 0) {
-      // Child: only async-signal-safe calls until exec.
+      // Child: only async-signal-safe calls until exec. The edge goes when the generator does,
+      // even when it is killed (a ctest timeout) before it could stop the edge by PID.
+      (void)::prctl(PR_SET_PDEATHSIG, SIGTERM);
       ::dup2(log_fd, STDOUT_FILENO);
       ::dup2(log_fd, STDERR_FILENO);
       if (!cpus.empty()) {

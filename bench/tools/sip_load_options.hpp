@@ -6,9 +6,8 @@
 
 #include <charconv>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sip_load_edge.hpp"
@@ -36,15 +35,37 @@ struct Options {
   double warmup_s = 0;    // the headline figures leave out the first S seconds
   double progress_s = 5;  // a progress line every S seconds; 0: none
   bool keep = false;
+  bool help = false;  // --help: print usage() and run nothing
 };
 
-inline void usage() {
-  std::fprintf(stderr,
-               "usage: bench_sip_load [--calls N=20000] [--rate CPS=0] [--concurrency C=200] [--duration S=60]\n"
-               "  [--browsers B=50] [--shards N=1] [--edge-cpus LIST=0] [--gen-cpu CPU=1 (-1: none)]\n"
-               "  [--auth cached|every-call] [--trunk-trying 0|1=0] [--trunk-ringing 0|1=1] [--call-timeout S=10]\n"
-               "  [--edge-bin PATH] [--edge-log-level debug|info|warn|error=info] [--edge-arg ARG]...\n"
-               "  [--edge-wrapper 'CMD ARGS'] [--ready-timeout S=10] [--warmup S=0] [--progress S=5] [--keep]\n");
+// The flags, one line each; `prog` names the program ("bench_sip_load", "webtrunk bench calls").
+inline std::string usage(std::string_view prog) {
+  return fmt::format(
+      "usage: {} [flags]\n"
+      "  --calls N             calls to place (default 20000; 1..99999999)\n"
+      "  --rate CPS            calls started per second; 0: as fast as --concurrency allows (default 0)\n"
+      "  --concurrency C       calls in flight at most (default 200)\n"
+      "  --duration S          no call starts after S seconds; those in flight get 2 s more (default 60)\n"
+      "  --browsers B          emulated browsers, one WebSocket each (default 50)\n"
+      "  --shards N            shards of the edge under test (default 1)\n"
+      "  --edge-cpus LIST      CPUs the edge is pinned to (default 0)\n"
+      "  --gen-cpu CPU         CPU of the generator thread; -1: not pinned (default 1)\n"
+      "  --auth MODE           cached: credentials from the first 407 reused; every-call: a 407 per call\n"
+      "                        (default cached)\n"
+      "  --trunk-trying 0|1    the trunk sends 100 Trying (default 0)\n"
+      "  --trunk-ringing 0|1   the trunk sends 180 Ringing (default 1)\n"
+      "  --call-timeout S      a call unfinished after S seconds fails (default 10)\n"
+      "  --edge-bin PATH       the webtrunk binary run as `PATH edge ...` (default: under `webtrunk bench`,\n"
+      "                        that same executable; for bench_sip_load, the webtrunk in its parent directory)\n"
+      "  --edge-log-level L    debug|info|warn|error (default info)\n"
+      "  --edge-arg ARG        one more flag for `webtrunk edge` (repeatable)\n"
+      "  --edge-wrapper 'CMD'  run the edge under CMD, e.g. 'valgrind --tool=callgrind'\n"
+      "  --ready-timeout S     wait at most S seconds for the edge to listen (default 10)\n"
+      "  --warmup S            leave the first S seconds out of the figures (default 0)\n"
+      "  --progress S          a progress line every S seconds; 0: none (default 5)\n"
+      "  --keep                keep the temporary directory (secret file, edge log)\n"
+      "Exit status: 0 when every call completed, 1 when one failed, 2 for a bad flag.\n",
+      prog);
 }
 
 inline bool parse_options(int argc, char** argv, Options& o, std::string& err) {
@@ -52,8 +73,8 @@ inline bool parse_options(int argc, char** argv, Options& o, std::string& err) {
     std::string name = argv[i];
     std::string value;
     if (name == "--help" || name == "-h") {
-      usage();
-      std::exit(0);
+      o.help = true;
+      return true;
     }
     if (name == "--keep") {
       o.keep = true;

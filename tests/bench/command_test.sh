@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# `webtrunk bench` from the real binary, on loopback, bounded (~5 s):
+#   - `webtrunk bench calls` with 200 calls at 100 calls/s, the binary copied alone into an empty
+#     directory, so the edge it starts is itself (`edge` subcommand) and nothing else is needed:
+#     every call completes, none fails;
+#   - `webtrunk bench nonsense` and a malformed flag exit 2 with a message that names them;
+#   - `webtrunk bench --help` describes every mode.
+# Usage: command_test.sh PATH/TO/webtrunk   (ctest passes it; see tests/CMakeLists.txt)
+set -uo pipefail
+bin=${1:?usage: command_test.sh PATH/TO/webtrunk}
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+cp "$bin" "$dir/webtrunk"
+fails=0
+check() {  # check WHAT CONDITION...: prints ok/FAIL
+  local what=$1
+  shift
+  if "$@"; then echo "ok   $what"; else echo "FAIL $what"; fails=$((fails + 1)); fi
+}
+
+"$dir/webtrunk" bench calls --calls 200 --rate 100 --browsers 10 --duration 15 --progress 0 \
+  >"$dir/calls.out" 2>&1
+rc=$?
+cat "$dir/calls.out"
+check "bench calls exits 0 (got $rc)" test "$rc" -eq 0
+check "the report says 200 calls, 200 ok, 0 failed" grep -q "^sip_load: calls=200 ok=200 failed=0 " "$dir/calls.out"
+check "no failure lines" bash -c "! grep -q '^sip_load: failure:' '$dir/calls.out'"
+check "the edge it started is this executable" grep -q "^sip_load: edge: $dir/webtrunk edge --ws 127.0.0.1:" "$dir/calls.out"
+
+"$dir/webtrunk" bench nonsense >"$dir/mode.out" 2>&1
+rc=$?
+cat "$dir/mode.out"
+check "bench nonsense exits 2 (got $rc)" test "$rc" -eq 2
+check "the message names the mode" grep -q "unknown mode 'nonsense'" "$dir/mode.out"
+
+"$dir/webtrunk" bench calls --calls many >"$dir/flag.out" 2>&1
+rc=$?
+cat "$dir/flag.out"
+check "bench calls --calls many exits 2 (got $rc)" test "$rc" -eq 2
+check "the message names the flag" grep -q -- "--calls: 'many' is not a number" "$dir/flag.out"
+
+"$dir/webtrunk" bench --help >"$dir/help.out" 2>&1
+rc=$?
+check "bench --help exits 0 (got $rc)" test "$rc" -eq 0
+for mode in calls media auth; do
+  check "bench --help describes $mode" grep -q "^webtrunk bench $mode " "$dir/help.out"
+done
+for flag in --calls --rate --edge-bin --seconds --engine --connections --auth-bin; do
+  check "bench --help describes $flag" grep -q -- "^  $flag " "$dir/help.out"
+done
+
+echo "$fails failed"
+exit $((fails > 0))
