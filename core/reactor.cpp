@@ -3,7 +3,9 @@
 
 #include <fmt/format.h>
 #include <netinet/tcp.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -86,6 +88,11 @@ Result<void> Shard::init(ShardMailbox* mailbox, Waker* waker) {
         ring_flags_);
   }
   (void)io_uring_register_ring_fd(&ring_);  // saves an fd lookup per enter; optional
+  wait_batch_ok_ = cfg_.wait_batch.count() > 0 && (ring_.features & kFeatMinTimeout) != 0;
+  if (cfg_.wait_batch.count() > 0 && !wait_batch_ok_) {
+    log(LogLevel::info, "reactor.wait_batch", "shard={} kernel lacks IORING_FEAT_MIN_TIMEOUT (6.12); waits unbatched",
+        cfg_.index);
+  }
   if (cfg_.fixed_files > 0 && io_uring_register_files_sparse(&ring_, cfg_.fixed_files) == 0) {
     for (int i = static_cast<int>(cfg_.fixed_files) - 1; i >= 0; --i) free_fixed_.push_back(i);
   }
@@ -158,7 +165,7 @@ Result<void> Shard::run() {
     arm_timeout();
     // A hot socket left with data by its drain budget must not wait for a wake-up that may never
     // come (the poll reports new arrivals, not a non-empty queue): then collect without waiting.
-    const int rc = hot_pending_.empty() ? io_uring_submit_and_wait(&ring_, 1) : io_uring_submit_and_get_events(&ring_);
+    const int rc = hot_pending_.empty() ? submit_and_wait_turn() : io_uring_submit_and_get_events(&ring_);
     if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
       return Error::from_errno(rc, "io_uring_submit_and_wait");
     }
@@ -169,6 +176,32 @@ Result<void> Shard::run() {
     ++stats_.turns;
   }
   return {};
+}
+
+// Submits this turn's SQEs and waits for completions: for one, or with wait batching for
+// wait_batch_events or wait_batch (then one). liburing 2.3 has no call for the minimum wait (Linux
+// 6.12 put it in io_uring_getevents_arg's padding), so this makes the io_uring_enter itself, after
+// publishing the SQ tail as io_uring_submit would.
+int Shard::submit_and_wait_turn() {
+  if (!wait_batch_ok_) return io_uring_submit_and_wait(&ring_, 1);
+  io_uring_sq& sq = ring_.sq;
+  const unsigned tail = sq.sqe_tail;
+  if (sq.sqe_head != tail) {
+    sq.sqe_head = tail;
+    __atomic_store_n(sq.ktail, tail, __ATOMIC_RELEASE);
+  }
+  const unsigned to_submit = tail - __atomic_load_n(sq.khead, __ATOMIC_ACQUIRE);
+  io_uring_getevents_arg arg{};
+  arg.pad = static_cast<std::uint32_t>(cfg_.wait_batch.count());  // min_wait_usec since 6.12
+  unsigned flags = IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG;
+  int fd = ring_.ring_fd;
+  if (ring_.int_flags & kIntFlagRegRing) {
+    flags |= IORING_ENTER_REGISTERED_RING;
+    fd = ring_.enter_ring_fd;
+  }
+  const long r = ::syscall(__NR_io_uring_enter, fd, to_submit, std::max(1u, cfg_.wait_batch_events), flags, &arg,
+                           sizeof(arg));
+  return r < 0 ? -errno : static_cast<int>(r);
 }
 
 void Shard::run_cqes() {

@@ -124,6 +124,15 @@ struct ShardConfig {
   // Sockets beyond this many use plain fds. 0 disables.
   std::uint32_t fixed_files = 1024;
   Duration timer_resolution = std::chrono::milliseconds(1);
+  // Wake-up batching (bench/RESULTS.md, "UDP relay"): a turn that would block waits until
+  // wait_batch_events completions are in or wait_batch has passed since it began waiting, whichever
+  // is first (then any one completion ends the wait). Fewer, fuller turns for spread-out arrivals,
+  // at up to wait_batch of added latency for everything the shard does. Needs Linux 6.12
+  // (IORING_FEAT_MIN_TIMEOUT); older kernels wait as if it were zero. 0 turns it off. Off by
+  // default and in `webtrunk edge`: it made one socket fed a trickle 1.17-1.24x cheaper per datagram,
+  // but the media relay (bench_media_relay --wait-batch-us) used 8-23 % more CPU with it.
+  std::chrono::microseconds wait_batch{0};
+  unsigned wait_batch_events = 64;
 };
 
 // Plain counters for tests and /metrics-like introspection; only the shard's thread writes them.
@@ -206,6 +215,8 @@ class Shard {
   // send's CQE). Anything else falls back to send_to.
   bool forward(UdpId out, const SockAddr& peer, std::span<const std::byte> view);
   std::size_t datagram_tailroom() const noexcept { return rx_tailroom_; }
+  // Whether ShardConfig::wait_batch is in effect (set, and the kernel has the minimum wait).
+  bool wait_batching() const noexcept { return wait_batch_ok_; }
 
   // ---- time ----
   // The loop's time, read once per turn after the wait.
@@ -293,6 +304,8 @@ class Shard {
   bool ring_ready_ = false;
   unsigned ring_flags_ = 0;
   bool send_with_addr_ = false;  // IORING_OP_SEND with a destination (6.1+) instead of SENDMSG
+  bool wait_batch_ok_ = false;   // the kernel takes a minimum wait (ShardConfig::wait_batch)
+  int submit_and_wait_turn();
   std::unique_ptr<BufferRing> tcp_bufs_;
   std::unique_ptr<BufferRing> udp_bufs_;
   SendSlab udp_copies_;

@@ -46,6 +46,11 @@ constexpr std::uint16_t kPolling = 1 << 10;      // the one-shot poll is armed (
 constexpr std::uint16_t kDrainQueued = 1 << 11;  // in hot_pending_
 constexpr std::uint16_t kDraining = 1 << 12;     // drain_hot_udp is reading it (a close waits)
 
+// Not in liburing 2.3's headers: the kernel's minimum-wait feature bit (Linux 6.12), and liburing's
+// own flag for a ring whose fd is registered (INT_FLAG_REG_RING, stable since 2.2).
+constexpr unsigned kFeatMinTimeout = 1u << 15;
+constexpr std::uint8_t kIntFlagRegRing = 1;
+
 inline std::uint32_t next_generation(std::uint32_t g) noexcept { return g + 1 == 0 ? 1 : g + 1; }
 
 }  // namespace reactor_detail

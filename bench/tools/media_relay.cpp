@@ -67,6 +67,7 @@ struct Options {
   // The trunk side's sockets: more than one gives the emulator more socket buffer to ride out the
   // moments it does not get its CPU (the edge has a port per call there anyway).
   unsigned trunk_sockets = 8;
+  unsigned wait_batch_us = 0;  // the edge shard's ShardConfig::wait_batch (0: off, as in `webtrunk edge`)
   // The relay runs in this process and logs to stderr: at info, a line per session set up.
   wt::core::LogLevel log_level = wt::core::LogLevel::warn;
 };
@@ -93,6 +94,8 @@ std::string usage(std::string_view prog) {
       "  --engine own|libsrtp  the edge's SRTP implementation (default own)\n"
       "  --rtp-ports A-B       the edge's trunk-side RTP port range (default 20000-29999)\n"
       "  --trunk-sockets N     sockets of the echoing trunk, 1..64 (default 8)\n"
+      "  --wait-batch-us U     the edge shard's wake-up batching window (core::ShardConfig::wait_batch;\n"
+      "                        default 0 = off, as in `webtrunk edge`)\n"
       "  --log-level L         the relay's log on stderr: debug|info|warn|error (default warn)\n"
       "Exit status: 0 when every call connected and loss < 0.1 %, 1 on an error, 2 for a bad flag,\n"
       "3 when a call failed or loss >= 0.1 %.\n",
@@ -135,6 +138,7 @@ bool parse(int argc, char** argv, Options& o, bool& help, std::string& err) {
     else if (a == "--engine") o.engine = v;
     else if (a == "--rtp-ports") o.rtp_ports = v;
     else if (a == "--trunk-sockets") o.trunk_sockets = static_cast<unsigned>(num());
+    else if (a == "--wait-batch-us") o.wait_batch_us = static_cast<unsigned>(num());
     else if (a == "--log-level") o.log_level = level();
     else err = fmt::format("unknown flag {}", a);
     if (!err.empty()) return false;
@@ -144,6 +148,7 @@ bool parse(int argc, char** argv, Options& o, bool& help, std::string& err) {
   else if (o.payload > 1200) err = "--payload: at most 1200";
   else if (o.concurrency == 0) err = "--concurrency: at least 1";
   else if (o.trunk_sockets == 0 || o.trunk_sockets > 64) err = "--trunk-sockets: 1..64";
+  else if (o.wait_batch_us > 10'000) err = "--wait-batch-us: 0..10000";
   return err.empty();
 }
 
@@ -503,6 +508,7 @@ EdgeFigures run_edge(const Options& o, Channel& ch) {
   if (trunks.empty()) die("no trunk address from the peers");
 
   wt::core::ShardConfig sc;
+  sc.wait_batch = std::chrono::microseconds(o.wait_batch_us);
   auto s = wt::core::Shard::create(sc);
   if (!s) die(s.error().message);
   wt::core::Shard& shard = *s.value();

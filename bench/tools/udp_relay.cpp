@@ -44,6 +44,7 @@ struct Options {
   std::size_t size = 172;
   unsigned batch = 64;
   unsigned burst = 0;  // 0: batch
+  unsigned wait_batch_us = 0;
   double time_limit_s = 60;  // per run, hard
   unsigned gen_cpu = 0;
   unsigned relay_cpu = 1;
@@ -310,6 +311,7 @@ RunResult run_uring(const Options& o) {
     cfg.udp_hot_threshold = o.hot_threshold;
     cfg.udp_hot_budget = o.hot_budget;
     cfg.udp_hot_max_sockets = o.hot_max;
+    cfg.wait_batch = std::chrono::microseconds(o.wait_batch_us);
     auto shard = wt::Shard::create(cfg);
     if (!shard) die(shard.error().message);
     wt::Shard& s = *shard.value();
@@ -532,6 +534,8 @@ void usage() {
       "  --hot-max-sockets N  io_uring relay: most sockets hot at once (default: the Shard's, 4)\n"
       "  --udp-buffers N   provided buffers for the io_uring relay (power of two, default: the Shard's, 1024)\n"
       "  --rate PPS        pace the generator (default 0: flat out)\n"
+      "  --wait-batch-us U io_uring relay: a blocking wait lasts until 64 completions or U microseconds\n"
+      "                    (ShardConfig::wait_batch; default 0: off)\n"
       "  --burst N         datagrams per generator sendmmsg, then the pause --rate asks for (default:\n"
       "                    --batch); small bursts are many calls' RTP arriving spread out\n"
       "  --gen-cpu C --relay-cpu C   pinning (default 0 and 1)\n"
@@ -563,6 +567,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--flows") o.flows = static_cast<unsigned>(std::clamp<std::uint64_t>(num(), 1, 4096));
     else if (a == "--udp-buffers") o.udp_buffers = static_cast<std::uint32_t>(num());
     else if (a == "--rate") o.rate = num();
+    else if (a == "--wait-batch-us") o.wait_batch_us = static_cast<unsigned>(std::min<std::uint64_t>(num(), 100'000));
     else if (a == "--burst") o.burst = static_cast<unsigned>(std::clamp<std::uint64_t>(num(), 1, 1024));
     else if (a == "--gen-cpu") o.gen_cpu = static_cast<unsigned>(num());
     else if (a == "--relay-cpu") o.relay_cpu = static_cast<unsigned>(num());

@@ -559,6 +559,48 @@ TEST(ShardUdp, InterleavedOutputSocketsKeepEachSocketsOrder) {
   EXPECT_EQ(shard->stats().udp_sent, static_cast<std::uint64_t>(kBurst));
 }
 
+// Wake-up batching (ShardConfig::wait_batch): datagrams that arrive 200 us apart are handled a
+// window at a time, not one turn each, and every one of them is still echoed.
+TEST(ShardUdp, WaitBatchingHandlesSpreadOutDatagramsInFewerTurns) {
+  constexpr int kDatagrams = 40;
+  auto turns_for = [&](std::chrono::microseconds window, bool& batching) {
+    ShardConfig cfg = test_config();
+    cfg.wait_batch = window;
+    auto shard = make_shard(cfg);
+    if (!shard) return std::uint64_t{0};
+    batching = shard->wait_batching();
+    UdpEcho h;
+    auto u = shard->open_udp(SockAddr::ipv4_loopback(0), h);
+    EXPECT_TRUE(u);
+    const SockAddr addr = shard->udp_address(u.value());
+    const int fd = udp_client();
+    int echoed = 0;
+    run_with_client(
+        *shard,
+        [&] {
+          for (int i = 0; i < kDatagrams; ++i) {
+            ::sendto(fd, "ping", 4, 0, addr.data(), addr.size());
+            std::this_thread::sleep_for(200us);
+          }
+          char buf[64];
+          while (echoed < kDatagrams && ::recv(fd, buf, sizeof(buf), 0) == 4) ++echoed;
+        },
+        [&] { return true; });
+    ::close(fd);
+    EXPECT_EQ(echoed, kDatagrams);
+    EXPECT_EQ(h.received, kDatagrams);
+    return shard->stats().turns;
+  };
+  bool batching = false;
+  const std::uint64_t batched = turns_for(5ms, batching);
+  if (!batching) GTEST_SKIP() << "this kernel has no minimum wait (IORING_FEAT_MIN_TIMEOUT, Linux 6.12)";
+  bool unused = false;
+  const std::uint64_t unbatched = turns_for(0us, unused);
+  // Unbatched: a turn per datagram and per 1 ms check at least. Batched: about one per 5 ms window.
+  EXPECT_GE(unbatched, static_cast<std::uint64_t>(kDatagrams));
+  EXPECT_LT(batched, unbatched / 2) << "batched " << batched << " turns, unbatched " << unbatched;
+}
+
 TEST(ShardUdp, ConnectedSocketReceivesFromItsPeerOnly) {
   auto shard = make_shard();
   ASSERT_TRUE(shard);
