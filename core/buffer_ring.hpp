@@ -42,11 +42,6 @@ class BufferRing {
   std::uint32_t count() const noexcept { return count_; }  // buffers in the kernel's ring
   std::uint32_t buffer_size() const noexcept { return size_; }
   std::byte* data(std::uint16_t bid) noexcept { return base_ + std::size_t{bid} * size_; }
-  // Whether `p` lies in buffer `bid` or just past its end (to recognise a view into a received buffer).
-  bool contains(const std::byte* p, std::uint16_t bid) const noexcept {
-    const std::byte* b = base_ + std::size_t{bid} * size_;
-    return p >= b && p <= b + size_;
-  }
 
   // A CQE handed us buffer `bid`: we now hold one reference.
   void take(std::uint16_t bid) noexcept {

@@ -122,7 +122,6 @@ struct Shard::QueuedDatagram {
   const std::byte* data;
   UdpSocket* sock;
   std::uint32_t len;
-  std::uint32_t udp;
   std::int32_t bid;
   std::int32_t copy;
 };

@@ -407,7 +407,7 @@ bool Shard::queue_udp(UdpSocket& u, const SockAddr& peer, const std::byte* data,
   }
   // flush_udp() groups the queue by socket; one already in socket order (one socket, the usual
   // case for a relay's turn) needs no sort.
-  if (!udp_tx_.empty() && udp_tx_.back().udp > u.self) udp_tx_unordered_ = true;
+  if (!udp_tx_.empty() && udp_tx_.back().sock->self > u.self) udp_tx_unordered_ = true;
   // Filled in place (a temporary copied in would cost store-forwarding stalls on every datagram),
   // and never moves: the vector was reserved for udp_sends_in_flight, and its sendmmsg header
   // points at the address in it.
@@ -417,7 +417,6 @@ bool Shard::queue_udp(UdpSocket& u, const SockAddr& peer, const std::byte* data,
   q.data = data;
   q.sock = &u;
   q.len = static_cast<std::uint32_t>(len);
-  q.udp = u.self;
   q.bid = bid;
   q.copy = copy;
   set_tx_header(i);
@@ -464,7 +463,7 @@ void Shard::flush_udp() {
   if (udp_tx_.empty()) return;
   if (udp_tx_unordered_) {
     std::stable_sort(udp_tx_.begin(), udp_tx_.end(),
-                     [](const QueuedDatagram& a, const QueuedDatagram& b) { return a.udp < b.udp; });
+                     [](const QueuedDatagram& a, const QueuedDatagram& b) { return a.sock->self < b.sock->self; });
     for (std::size_t i = 0; i < udp_tx_.size(); ++i) set_tx_header(i);
   }
   const std::size_t n = udp_tx_.size();
@@ -528,7 +527,7 @@ bool Shard::submit_udp_send(UdpSocket& u, const QueuedDatagram& d) {
     return false;
   }
   UdpSend& m = udp_sends_[idx];
-  m.udp = d.udp;
+  m.udp = d.sock->self;
   m.bid = d.bid;
   m.copy = d.copy;
   if (u.remote.is_set() && d.peer == u.remote) {

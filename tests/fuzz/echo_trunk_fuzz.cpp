@@ -14,6 +14,7 @@
 
 #include "core/log.hpp"
 #include "edge/echo_trunk.hpp"
+#include "fuzz_steps.hpp"
 
 using namespace webtrunk;
 
@@ -32,39 +33,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                                    if (open.erase(call) != 1) std::abort();  // closed twice or never opened
                                  }});
   core::Instant now = core::Instant{} + std::chrono::hours(1);
-  std::string_view rest(reinterpret_cast<const char*>(data), size);
-  constexpr std::string_view kSep("\n\0\n", 3);
-  int steps = 0;
-  while (!rest.empty() && steps++ < 64) {
-    const auto cut = rest.find(kSep);
-    std::string_view chunk = rest.substr(0, cut);
-    rest = cut == std::string_view::npos ? std::string_view{} : rest.substr(cut + kSep.size());
-    if (chunk.empty()) continue;
-    const auto op = static_cast<unsigned char>(chunk[0]);
-    chunk.remove_prefix(1);
+  fuzz::for_each_step({reinterpret_cast<const char*>(data), size}, [&](unsigned char op, std::string_view chunk) {
     if ((op & 1u) == 0) {
       core.handle_datagram(now, core::SockAddr::ipv4_loopback(static_cast<std::uint16_t>(5060 + ((op >> 1) & 3u))),
                            chunk);
     } else {
       now += std::chrono::milliseconds(500) * ((op >> 5) + 1);
-      for (int i = 0; i < 256; ++i) {
-        auto t = core.poll_timeout();
-        if (!t || *t > now) break;
-        core.handle_timeout(now);
-      }
+      fuzz::fire_due(core, now);
     }
     while (core.poll_transmit()) {
     }
-  }
+  });
   // Run every timer out: unacknowledged 200s give up after 64*T1, transactions end.
-  for (int i = 0; i < 4096; ++i) {
-    auto t = core.poll_timeout();
-    if (!t) break;
-    now = std::max(now, *t);
-    core.handle_timeout(now);
-    while (core.poll_transmit()) {
-    }
-  }
+  fuzz::run_out(core, now);
   // Confirmed calls stay up until a BYE (a trunk does not hang up by itself); the rest must be gone.
   if (open.size() != core.active_calls()) std::abort();
   return 0;

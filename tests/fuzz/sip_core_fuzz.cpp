@@ -21,6 +21,7 @@
 #include "edge/auth_gate.hpp"
 #include "edge/sip_core.hpp"
 #include "media/types.hpp"
+#include "fuzz_steps.hpp"
 
 using namespace webtrunk;
 
@@ -93,30 +94,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto sip = make_core((data[0] & 1) == 0, fuzz_media);
   core::Instant now = core::Instant{} + std::chrono::hours(1);
   const core::SockAddr trunk = core::SockAddr::ipv4_loopback(5080);
-  std::string_view rest(reinterpret_cast<const char*>(data + 1), size - 1);
-  constexpr std::string_view kSep("\n\0\n", 3);
-  int steps = 0;
-  while (!rest.empty() && steps++ < 64) {
-    const auto cut = rest.find(kSep);
-    std::string_view chunk = rest.substr(0, cut);
-    rest = cut == std::string_view::npos ? std::string_view{} : rest.substr(cut + kSep.size());
-    if (chunk.empty()) continue;
-    const auto op = static_cast<unsigned char>(chunk[0]);
-    chunk.remove_prefix(1);
+  const std::string_view input(reinterpret_cast<const char*>(data + 1), size - 1);
+  fuzz::for_each_step(input, [&](unsigned char op, std::string_view chunk) {
     const core::ConnId flow{((op >> 2) & 7u) + 1, 1};
     switch (op & 3u) {
       case 0: sip->handle_ws_message(now, flow, chunk); break;
       case 1: sip->handle_trunk_datagram(now, trunk, chunk); break;
-      case 2: {
+      case 2:
         now += std::chrono::milliseconds(500) * (((op >> 5) & 7u) + 1);
-        // Fire everything due, bounded (a timer that re-arms in the past must not loop us).
-        for (int i = 0; i < 256; ++i) {
-          auto t = sip->poll_timeout();
-          if (!t || *t > now) break;
-          sip->handle_timeout(now);
-        }
+        fuzz::fire_due(*sip, now);
         break;
-      }
       case 3:
         if (op & 0x80u) {
           sip->handle_media_ended(now, ((op >> 2) & 7u) + 1, media::MediaEnd::consent_lost);
@@ -127,15 +114,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     while (sip->poll_transmit()) {
     }
-  }
+  });
   // Let every transaction and timer run out: the core must drain to nothing.
-  for (int i = 0; i < 4096; ++i) {
-    auto t = sip->poll_timeout();
-    if (!t) break;
-    now = std::max(now, *t);
-    sip->handle_timeout(now);
-    while (sip->poll_transmit()) {
-    }
-  }
+  fuzz::run_out(*sip, now);
   return 0;
 }

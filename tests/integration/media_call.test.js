@@ -14,13 +14,13 @@
 // VERBOSE=1 prints each case's JsSIP events, SIP traces and relay counts; KEEP_LOGS=1 keeps sipp's
 // temp directory.
 'use strict';
-const { describe, it, before, after } = require('node:test');
+const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
 const { startSipEdge, ephemeralToken } = require('./lib/sip_edge');
 const { startSipp, freeUdpPorts } = require('./lib/sipp');
 const { startRtpRelay } = require('./lib/rtp_relay');
 const { startTcpRelay } = require('./lib/tcp_relay');
-const { launchBrowser, servePage, openCaller } = require('./lib/browser');
+const { openCaller, useSharedBrowser } = require('./lib/browser');
 const { metric } = require('./lib/edge');
 const { withContext, tail } = require('./lib/report');
 
@@ -35,16 +35,7 @@ const CHROMIUM_CIPHER = {
   AES_CM_128_HMAC_SHA1_80: 'SRTP_AES128_CM_HMAC_SHA1_80',
 };
 
-let browser;
-let pageServer;
-before(async () => {
-  pageServer = await servePage();
-  browser = await launchBrowser();
-});
-after(async () => {
-  if (browser) await browser.close();
-  if (pageServer) await pageServer.close();
-});
+const shared = useSharedBrowser();
 
 // One case: sipp (`scenario`, -rtp_echo) behind an RTP relay as the trunk, the edge (extra flags
 // `edgeArgs`, optionally behind a TCP relay for the WebSocket), a fresh JsSIP page that does not
@@ -60,7 +51,7 @@ async function withMediaCall(scenario, { edgeArgs = [], wsRelay = false, sippTim
     });
     edge = await startSipEdge({ trunkPort: sipp.port, secrets: [SECRET], extraArgs: edgeArgs });
     if (wsRelay) relay = await startTcpRelay(edge.port);
-    caller = await openCaller(browser, pageServer.url);
+    caller = await openCaller(shared.browser, shared.pageServer.url);
     const cred = ephemeralToken({ user: 'alice', secret: SECRET });
     await caller.start({ wsUrl: relay ? relay.url : edge.url, uri: 'sip:alice@edge.test', authUser: cred.username,
       password: cred.password, register: false });

@@ -8,11 +8,11 @@
 // dropped WebSocket) are skipped there. KEEP_LOGS=1 keeps sipp's and Kamailio's temp directories;
 // VERBOSE=1 prints each case's JsSIP events and both SIP traces.
 'use strict';
-const { describe, it, before, after } = require('node:test');
+const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
 const { startSipEdge, ephemeralToken, KIND } = require('./lib/sip_edge');
 const { startSipp } = require('./lib/sipp');
-const { launchBrowser, servePage, openCaller } = require('./lib/browser');
+const { openCaller, useSharedBrowser } = require('./lib/browser');
 const { startTcpRelay } = require('./lib/tcp_relay');
 const { viaBranch, viaHost } = require('./lib/sipmsg');
 const { withContext, tail } = require('./lib/report');
@@ -28,16 +28,7 @@ const B2BUA = KIND === 'webtrunk';
 
 const token = ({ user = USER, secret = SECRET, ttl = 3600 } = {}) => ephemeralToken({ user, secret, ttl });
 
-let browser;
-let pageServer;
-before(async () => {
-  pageServer = await servePage();
-  browser = await launchBrowser();
-});
-after(async () => {
-  if (browser) await browser.close();
-  if (pageServer) await pageServer.close();
-});
+const shared = useSharedBrowser();
 
 // One case: sipp with `scenario` as the trunk, the edge in front of it, a fresh JsSIP page. On a failure
 // the error gets the browser's events and SIP, sipp's trace and the edge's log; everything is stopped.
@@ -47,7 +38,7 @@ async function withCall(scenario, opts, body) {
   try {
     edge = await startSipEdge({ trunkPort: sipp.port, secrets: opts.secrets || [SECRET] });
     if (opts.relay) relay = await startTcpRelay(edge.port);
-    caller = await openCaller(browser, pageServer.url);
+    caller = await openCaller(shared.browser, shared.pageServer.url);
     const r = { sipp, edge, relay, caller, wsUrl: relay ? relay.url : edge.url };
     r.start = (extra = {}) => {
       const cred = extra.credentials || token();

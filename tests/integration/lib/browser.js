@@ -125,4 +125,20 @@ async function openCaller(browser, pageUrl) {
   return caller;
 }
 
-module.exports = { launchBrowser, servePage, openCaller, withTimeout, FLAGS, CHROMIUM };
+// One Chromium and one test page for a whole test file: registers node:test's before() and after()
+// to start and close them, and returns the object that holds them once before() has run.
+function useSharedBrowser() {
+  const { before, after } = require('node:test');
+  const shared = { browser: null, pageServer: null };
+  before(async () => {
+    shared.pageServer = await servePage();
+    shared.browser = await launchBrowser();
+  });
+  after(async () => {
+    if (shared.browser) await shared.browser.close();
+    if (shared.pageServer) await shared.pageServer.close();
+  });
+  return shared;
+}
+
+module.exports = { launchBrowser, servePage, openCaller, useSharedBrowser, withTimeout, FLAGS, CHROMIUM };
