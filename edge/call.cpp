@@ -3,6 +3,7 @@
 #include "edge/call.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <array>
@@ -12,6 +13,7 @@
 #include "sip/header_parsers.hpp"
 #include "sip/parser.hpp"
 #include "sip/uri.hpp"
+#include "sip/writer.hpp"
 
 namespace webtrunk::edge {
 namespace {
@@ -151,6 +153,60 @@ void Call::answer_browser(core::Instant now, const sip::MessageView& resp, std::
   b_answered = true;
 }
 
+void Call::send_trunk_invite(core::Instant now) {
+  const std::string branch = core.ids_.branch();
+  t_invite_bytes.clear();
+  sip::MessageWriter w(t_invite_bytes);
+  w.request_line("INVITE", t_ruri);
+  w.header(sip::HeaderId::via, fmt::format("SIP/2.0/UDP {};branch={};rport", host_port(core.cfg_.sip_host, core.cfg_.sip_port),
+                                           branch));
+  w.header(sip::HeaderId::max_forwards, std::to_string(t_max_forwards));
+  w.header(sip::HeaderId::from, fmt::format("<sip:{}@{}>;tag={}", t_from_user, bracket_host(core.cfg_.sip_host), t_local_tag));
+  w.header(sip::HeaderId::to, t_to);
+  w.header(sip::HeaderId::call_id, t_call_id);
+  w.header(sip::HeaderId::cseq, fmt::format("{} INVITE", t_cseq));
+  w.header(sip::HeaderId::contact, trunk_contact());
+  w.header("Allow", kAllow);
+  const sip::SessionTimerHeaders st = t_timer.request_headers();
+  st.write_to(w);
+  w.header("User-Agent", core.cfg_.user_agent);
+  w.header(sip::HeaderId::content_type, "application/sdp");
+  w.finish(trunk_offer());
+
+  auto txn = std::make_unique<CallClientTxn>();
+  txn->txn = std::make_unique<sip::ClientTransaction>(now, sip::Method::invite, t_invite_bytes, branch,
+                                                      sip::Transport::udp, core.cfg_.timers);
+  txn->leg = Leg::trunk;
+  txn->purpose = Purpose::invite;
+  txn->method = sip::Method::invite;
+  invite_txn = txn.get();
+  clients.push_back(std::move(txn));
+}
+
+bool Call::fail_over_codec(core::Instant now, std::string_view why) {
+  if (state != CallState::calling || t_cancelled || b_answered || flow_gone) return false;
+  if (t_candidate + 1 >= t_candidates.size()) return false;
+  const std::string refused = t_candidates[t_candidate].name;
+  ++t_candidate;
+  kCallsCodecFailover.inc();
+  core::log(core::LogLevel::info, "call.codec_failover", "call={} trunk_call_id={} refused={} next={} why={}", b_call_id,
+            t_call_id, refused, t_candidates[t_candidate].name, why);
+  // RFC 3261 §8.1.3.5: the new request keeps Call-ID, From and To with a higher CSeq. After a
+  // 2xx (a dialog we just hung up) it also takes a new From tag, so it cannot match the old dialog.
+  if (t_dialog) {
+    t_cseq = std::max(t_cseq, t_dialog->local_cseq());
+    t_local_tag = core.ids_.tag();
+    t_dialog.reset();
+    t_ack.clear();
+  }
+  ++t_cseq;
+  trunk_media_known = false;
+  t_sdp.clear();
+  t_provisional = false;
+  send_trunk_invite(now);
+  return true;
+}
+
 void Call::on_invite_response(core::Instant now, CallClientTxn& t, const sip::TxnEvent& ev) {
   (void)t;
   if (!ev.message || !ev.message->parsed) return;
@@ -190,7 +246,7 @@ void Call::on_invite_response(core::Instant now, CallClientTxn& t, const sip::Tx
     if (!take_trunk_answer(now, has_sdp(resp) ? resp.body() : std::string_view{})) return;
     t_timer.on_response_received(resp);
     t_timer.handle_refresh(now);
-    answer_browser(now, resp, browser_answer());
+    answer_browser(now, resp, final_browser_answer());
     b_timer.handle_refresh(now);
     state = CallState::answered;
     cdr.answer = core.unix_at(now);
@@ -203,6 +259,18 @@ void Call::on_invite_response(core::Instant now, CallClientTxn& t, const sip::Tx
   // to the browser (its credentials are ours): that is a configuration problem at the trunk.
   invite_txn = nullptr;
   if (state != CallState::calling || t_cancelled) return;
+  // RFC 3264 §5 / RFC 3261 §21.4.26, §21.6.4: the trunk cannot take the codec we offered; the
+  // next one of --codecs goes out before the browser hears of it.
+  if ((status == 488 || status == 606) && fail_over_codec(now, fmt::format("{} {}", status, resp.reason_phrase()))) {
+    return;
+  }
+  if (status == 488 || status == 606) {
+    kCallsNoCommonCodec.inc();
+    std::vector<std::string_view> tried;
+    for (std::size_t i = 0; i <= t_candidate && i < t_candidates.size(); ++i) tried.push_back(t_candidates[i].name);
+    return fail_browser(now, 488, safe_reason(fmt::format("Not Acceptable Here: the trunk refused {}", fmt::join(tried, ", "))),
+                        "no common codec");
+  }
   if (status == 401 || status == 407) {
     return fail_browser(now, 503, "Service Unavailable: trunk asks for authentication", "trunk auth");
   }

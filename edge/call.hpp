@@ -2,12 +2,19 @@
 // WebSocket flow) and the trunk leg (we are UAC, over UDP), each with its own sip::Dialog,
 // transactions and session timer, and one media session (media::MediaSessions) between them:
 //
-//   browser INVITE -> its offer read (488 if unusable), a media session (503 if none), 100, trunk
-//     INVITE (fresh Call-ID, tags, CSeq, Via, Contact; our RTP/AVP offer from the session)
-//   trunk 180/183 -> the same code to the browser with the edge's own answer (ICE-lite, DTLS
-//     passive), so ICE and DTLS finish while it rings; trunk SDP in it -> early media flows
-//   trunk 2xx -> its SDP pins the trunk's RTP address and picks the codecs; 200 to the browser
-//     with the same answer as in the 1xx unless the codecs changed (then a new o= version)
+//   browser INVITE -> its offer read (488 if unusable), the call's codec chosen from it by the
+//     --codecs preference (488 if none), a media session (503 if none), 100, trunk INVITE (fresh
+//     Call-ID, tags, CSeq, Via, Contact; our RTP/AVP offer of that one codec + telephone-event)
+//   trunk 180/183 -> the browser gets the edge's own answer (ICE-lite, DTLS passive, the chosen
+//     codec) in the first provisional, so ICE and DTLS finish while it rings; trunk SDP in a 18x
+//     -> early media flows and the browser's provisional is a 183 answering with the trunk's codec
+//   trunk 2xx -> its SDP pins the trunk's RTP address and the codec; the 200 to the browser
+//     repeats the early answer byte for byte (RFC 3261 §13.2.1: one answer per offer, and SIP.js
+//     keeps the first); if what flows changed (the trunk answered another codec, or a direction),
+//     the browser gets a re-INVITE with our new offer once it ACKs
+//   trunk 488/606 -> the next codec of the preference in a new trunk INVITE (same Call-ID, higher
+//     CSeq); none left -> 488 to the browser with the reason. A 2xx answering no codec the browser
+//     has -> ACK, BYE, and the same failover in a new dialog
 //   trunk 3xx-6xx -> the same code and reason to the browser
 //   CANCEL from the browser -> 200, 487 to the browser, CANCEL to the trunk once it sent a 1xx
 //   BYE from either side -> 200, BYE on the other leg
@@ -108,6 +115,13 @@ struct Call {
                             std::uint64_t origin_server = 0);
   void on_client_final(core::Instant now, CallClientTxn& t, const sip::TxnEvent& ev);
   void on_invite_response(core::Instant now, CallClientTxn& t, const sip::TxnEvent& ev);
+  // The trunk INVITE (the first, or a codec failover's) offering t_candidates[t_candidate].
+  void send_trunk_invite(core::Instant now);
+  // The trunk refused our codec (488/606, or a 2xx answer with nothing in common): true if the
+  // next codec went out in a new INVITE, false if none is left.
+  bool fail_over_codec(core::Instant now, std::string_view why);
+  // The browser ACKed our 2xx: the re-offer owed since the trunk's answer changed what flows.
+  void on_browser_confirmed(core::Instant now);
   CallServerTxn* trunk_server(std::uint64_t id);
   std::string browser_contact() const;
   std::string trunk_contact() const;
@@ -121,14 +135,24 @@ struct Call {
   // Our answer to the browser's current offer from the media state; the o= version moves only
   // when the text would change (RFC 3264 §8), so a 1xx and the 200 carry the same SDP.
   const std::string& browser_answer();
-  // Our offer toward the trunk from the browser's current offer (same rule for the version).
+  // Our offer toward the trunk from the browser's current offer and the call's codec (same rule for
+  // the version).
   const std::string& trunk_offer();
+  // The browser's codec we offer the trunk: the one that flows once the trunk answered, else the
+  // candidate being tried.
+  const SdpCodec* trunk_codec() const;
+  // The 2xx's answer to the browser: the early answer again if one went out (and, if what flows
+  // changed since, a re-offer is owed after the ACK), else our answer now.
+  const std::string& final_browser_answer();
+  // A re-INVITE to the browser with our current SDP as the offer (the trunk changed the codec or
+  // the direction).
+  void reoffer_browser(core::Instant now);
   // Our answer to an offer from the trunk (codecs it offered that flow, its direction answered).
   const std::string& trunk_answer(const TrunkSdp& offer);
   // What the browser may send and receive now: its offer and the trunk's side combined.
   media::Direction browser_direction() const noexcept;
   // A provisional from the trunk: our answer goes to the browser once (JsSIP applies any 1xx SDP
-  // as the answer, and a second one would fail in Chromium's stable state).
+  // as the answer, and a second one would fail in Chromium's stable state; SIP.js keeps the first).
   void early_answer(const sip::MessageView& resp);
   // The trunk's 2xx to our INVITE; false when its SDP is unusable (the call is then torn down).
   bool take_trunk_answer(core::Instant now, std::string_view sdp);
@@ -156,6 +180,13 @@ struct Call {
 
   // Trunk leg.
   const TrunkTarget* trunk = nullptr;
+  std::string t_ruri;             // the trunk INVITE's Request-URI, From and To
+  std::string t_from_user;
+  std::string t_to;
+  std::uint32_t t_max_forwards = 70;
+  std::uint32_t t_cseq = 0;       // the last trunk INVITE's CSeq (a failover's is higher)
+  std::vector<SdpCodec> t_candidates;  // the browser's codecs in --codecs order
+  std::size_t t_candidate = 0;         // the one offered now
   core::SockAddr trunk_dest;  // where trunk requests go
   std::string t_call_id;
   std::string t_local_tag;
@@ -187,6 +218,9 @@ struct Call {
   std::string b_local_sdp;  // last SDP sent to the browser
   std::string t_local_sdp;  // last SDP sent to the trunk
   bool early_sdp_sent = false;
+  std::optional<std::uint8_t> b_early_pt;  // the audio payload type of the early answer
+  media::Direction b_early_direction = media::Direction::sendrecv;  // and its direction
+  bool b_reoffer_owed = false;  // the 2xx repeated the early answer but what flows changed
   bool t_answer_in_ack = false;  // our 2xx to the trunk's offerless re-INVITE offered: its ACK answers
 
   // Session timers (RFC 4028), one per leg.

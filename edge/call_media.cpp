@@ -60,10 +60,54 @@ const std::string& Call::browser_answer() {
   });
 }
 
+const SdpCodec* Call::trunk_codec() const {
+  if (trunk_media_known && !codecs.codecs.empty()) {
+    // What flows: the trunk's audio codec, under the browser's name for it.
+    const media::CodecMapping& m = codecs.codecs.front();
+    for (const SdpCodec& c : b_offer.codecs)
+      if (c.pt == m.browser_pt) return &c;
+  }
+  if (t_candidate >= t_candidates.size()) return nullptr;
+  // A re-offer may renumber; the codec is found again by name and clock.
+  return find_codec(b_offer, t_candidates[t_candidate]);
+}
+
 const std::string& Call::trunk_offer() {
   const media::LocalMedia* local = local_media();
-  if (local == nullptr) return t_local_sdp;
-  return next_sdp(t_local_sdp, t_origin, [&](const SdpOrigin& o) { return write_trunk_offer(b_offer, *local, o); });
+  const SdpCodec* codec = trunk_codec();
+  if (local == nullptr || codec == nullptr) return t_local_sdp;
+  return next_sdp(t_local_sdp, t_origin,
+                  [&](const SdpOrigin& o) { return write_trunk_offer(b_offer, *codec, *local, o); });
+}
+
+const std::string& Call::final_browser_answer() {
+  if (!early_sdp_sent || b_local_sdp.empty()) return browser_answer();
+  // RFC 3261 §13.2.1: the answer in the 2xx is the one already in the early dialog. If the
+  // trunk's answer changed what flows, the browser learns it from a re-offer after its ACK.
+  // What matters is what flows: the audio codec the browser sends and the direction. A trunk that
+  // answers more codecs than we offered (PCMU, PCMA and telephone-event to an offer of PCMU) still
+  // sends the first, so that needs no re-offer.
+  const std::optional<std::uint8_t> pt =
+      codecs.codecs.empty() ? std::nullopt : std::optional<std::uint8_t>(codecs.codecs.front().browser_pt);
+  b_reoffer_owed = pt != b_early_pt || answer_direction(b_offer.direction, t_direction) != b_early_direction;
+  return b_local_sdp;
+}
+
+void Call::reoffer_browser(core::Instant now) {
+  if (!b_dialog || flow_gone || state == CallState::ended) return;
+  const sip::SessionTimerHeaders st = b_timer.active() ? b_timer.request_headers() : sip::SessionTimerHeaders{};
+  const Pairs h(st.pairs().begin(), st.pairs().end());
+  reinvite_pending = true;
+  kCallsBrowserReoffers.inc();
+  send_browser_request(now, sip::Method::invite, Purpose::refresh, h, "application/sdp", browser_answer());
+}
+
+void Call::on_browser_confirmed(core::Instant now) {
+  if (!b_reoffer_owed) return;
+  b_reoffer_owed = false;
+  core::log(core::LogLevel::info, "call.reoffer", "call={} codec={} why=trunk answered differently from the early answer",
+            b_call_id, codecs.codecs.empty() ? std::string_view("none") : std::string_view(codecs.codecs.front().name));
+  reoffer_browser(now);
 }
 
 const std::string& Call::trunk_answer(const TrunkSdp& offer) {
@@ -83,7 +127,7 @@ core::Result<TrunkSdp> Call::take_trunk_sdp(std::string_view sdp) {
   auto trunk_sdp = read_trunk_sdp(sdp);
   if (!trunk_sdp) return trunk_sdp.error();
   media::CodecMap map = map_codecs(b_offer, *trunk_sdp);
-  if (map.codecs.empty()) return core::Error{EPROTO, "no codec in common with the browser"};
+  if (map.codecs.empty()) return core::Error{ENOMSG, "no codec in common with the browser"};
   codecs = std::move(map);
   t_direction = trunk_sdp->direction;
   trunk_media_known = true;
@@ -94,7 +138,8 @@ core::Result<TrunkSdp> Call::take_trunk_sdp(std::string_view sdp) {
 }
 
 void Call::early_answer(const sip::MessageView& resp) {
-  if (has_sdp(resp)) {
+  const bool trunk_sdp = has_sdp(resp);
+  if (trunk_sdp) {
     // Early media from the trunk: its RTP flows to the browser before the answer.
     if (auto r = take_trunk_sdp(resp.body()); !r) {
       kCallsBadTrunkSdp.inc();
@@ -108,12 +153,19 @@ void Call::early_answer(const sip::MessageView& resp) {
     core.send_ws(flow, build_response(b_invite->view, resp.status_code(), resp.reason_phrase(), b_local_tag, h));
     return;
   }
-  // Before the trunk's SDP, the first codec a trunk understands; ICE and DTLS do not wait for it.
-  if (!trunk_media_known) codecs = provisional_codecs(b_offer);
+  // Before the trunk's SDP, the codec we offered it; ICE and DTLS do not wait for the trunk.
+  if (!trunk_media_known) {
+    if (const SdpCodec* c = trunk_codec()) codecs = offered_codecs(b_offer, *c);
+  }
   const std::string& sdp = browser_answer();
   early_sdp_sent = true;
-  core.send_ws(flow, build_response(b_invite->view, resp.status_code(), resp.reason_phrase(), b_local_tag, h,
-                                    "application/sdp", sdp));
+  if (!codecs.codecs.empty()) b_early_pt = codecs.codecs.front().browser_pt;
+  b_early_direction = answer_direction(b_offer.direction, t_direction);
+  // The trunk's own early media (ringback, announcements) reaches the browser in a 183, as
+  // DESIGN.md's early-media rule and every WebRTC library expect; a 180 without SDP stays a 180.
+  const int code = trunk_sdp && trunk_media_known ? 183 : resp.status_code();
+  const std::string_view reason = code == resp.status_code() ? resp.reason_phrase() : "Session Progress";
+  core.send_ws(flow, build_response(b_invite->view, code, reason, b_local_tag, h, "application/sdp", sdp));
 }
 
 bool Call::take_trunk_answer(core::Instant now, std::string_view sdp) {
@@ -129,25 +181,27 @@ bool Call::take_trunk_answer(core::Instant now, std::string_view sdp) {
   core::log(core::LogLevel::warn, "call.bad_trunk_answer", "call={} trunk_call_id={} why={}", b_call_id, t_call_id,
             r.error().message);
   const std::string text = safe_reason("trunk SDP: " + r.error().message);
-  fail_browser(now, 502, "Bad Gateway: " + text, "bad trunk SDP");
   const std::string reason = fmt::format("SIP;cause=488;text=\"{}\"", text);
   const Pairs h{{"Reason", reason}};
   send_trunk_request(now, sip::Method::bye, Purpose::bye, h, {}, {});
+  // An answer with no codec the browser has: the next codec may suit the trunk (a new dialog).
+  if (r.error().code == ENOMSG && fail_over_codec(now, r.error().message)) return false;
+  fail_browser(now, 502, "Bad Gateway: " + text, "bad trunk SDP");
   return false;
 }
 
 core::Result<std::string> Call::answer_trunk_offer(core::Instant now, std::string_view sdp) {
   const Direction before = browser_direction();
+  const std::string codec_before = codecs.codecs.empty() ? std::string() : codecs.codecs.front().name;
   auto offer = take_trunk_sdp(sdp);
   if (!offer) return offer.error();
   std::string answer = trunk_answer(*offer);
-  if (browser_direction() != before && b_dialog && !flow_gone && !reinvite_pending) {
-    // The trunk put the call on hold or took it off: the browser learns it from a re-INVITE with
-    // our new SDP (its answer changes nothing here: the media state is already set).
-    const sip::SessionTimerHeaders st = b_timer.active() ? b_timer.request_headers() : sip::SessionTimerHeaders{};
-    const Pairs h(st.pairs().begin(), st.pairs().end());
-    reinvite_pending = true;
-    send_browser_request(now, sip::Method::invite, Purpose::refresh, h, "application/sdp", browser_answer());
+  const bool codec_changed = codecs.codecs.front().name != codec_before;
+  if ((browser_direction() != before || codec_changed) && !reinvite_pending) {
+    // The trunk put the call on hold, took it off, or changed the codec: the browser learns it
+    // from a re-INVITE with our new SDP (its answer changes nothing here: the media state is
+    // already set).
+    reoffer_browser(now);
   }
   return answer;
 }

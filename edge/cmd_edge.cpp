@@ -172,6 +172,7 @@ int run_edge(const FlagValues& flags) {
     scfg.sip_host = cfg->sip_listen;
     scfg.sip_port = bound->port();  // P+k, or the kernel's pick with --sip-port 0
     scfg.routes = cfg->routes;
+    scfg.codecs = cfg->codecs;
     sip->set_core(std::make_unique<SipCore>(std::move(scfg), std::move(gate)));
     core::log(core::LogLevel::info, "sip.listen", "shard={} udp={}", k, bound->to_string());
     WsFrontDoor::Sink sink;

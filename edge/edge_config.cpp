@@ -85,6 +85,10 @@ FlagSet edge_flags() {
          "SRTP profiles DTLS offers, in order of preference: a comma list of AEAD_AES_256_GCM, AEAD_AES_128_GCM, "
          "AES_CM_128_HMAC_SHA1_80 (default: all three in that order)",
          "", false});
+  f.add({"codecs", "LIST",
+         "audio codecs a call may use, in order of preference: a comma list of PCMU, PCMA, G722, opus. The first "
+         "the browser offers is the one offered to the trunk (with telephone-event), the next after a 488",
+         "PCMU,PCMA", false});
   f.add({"consent-timeout", "SECONDS",
          "hang up a call when the browser's ICE consent (RFC 7675) or media is not seen for this long", "30", false});
   f.add({"log-level", "LEVEL", "debug, info, warn or error", "info", false});
@@ -168,6 +172,9 @@ core::Result<EdgeConfig> edge_config_from(const FlagValues& flags) {
     if (!profiles) return core::Error{EINVAL, "--srtp-profiles: " + profiles.error().message};
     c.srtp_profiles = std::move(*profiles);
   }
+  auto codecs = parse_codec_preference(flags.get("codecs"));
+  if (!codecs) return core::Error{EINVAL, "--codecs: " + codecs.error().message};
+  c.codecs = std::move(*codecs);
   auto ct = flags.get_int("consent-timeout", 5, 3600);
   if (!ct) return ct.error();
   c.consent_timeout_s = static_cast<unsigned>(*ct);

@@ -9,6 +9,7 @@
 
 #include "core/result.hpp"
 #include "edge/flags.hpp"
+#include "edge/media_sdp.hpp"
 #include "edge/routes.hpp"
 #include "media/srtp.hpp"
 #include "media/types.hpp"
@@ -46,6 +47,7 @@ struct EdgeConfig {
   media::SrtpEngine srtp_engine = media::SrtpEngine::own;
   std::vector<media::SrtpProfile> srtp_profiles;  // empty: the DTLS identity's default order
   unsigned consent_timeout_s = 30;  // RFC 7675
+  std::vector<std::string> codecs = default_codec_preference();  // --codecs, in order of preference
 };
 
 // "AEAD_AES_256_GCM,AES_CM_128_HMAC_SHA1_80" -> the profiles in that order; the error names the

@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 
@@ -42,6 +43,43 @@ bool trunk_understands(const SdpCodec& c) noexcept {
 
 bool same_codec(const SdpCodec& a, const SdpCodec& b) noexcept {
   return iequals(a.name, b.name) && a.clock_rate == b.clock_rate;
+}
+
+// The fmtp our trunk offer carries for a codec of the browser's: only what the codec needs, so a
+// browser cannot put arbitrary text (or kilobytes of it) into the trunk's INVITE. Opus keeps its
+// known parameters with numeric values (RFC 7587 §6.1); telephone-event its event list (RFC 4733
+// §7.1.1: no list means 0-15, said outright for trunks that insist); G.711 and G.722 have none.
+std::string trunk_fmtp(const SdpCodec& c) {
+  if (is_telephone_event(c)) {
+    const bool list = !c.fmtp.empty() && c.fmtp.size() <= 32 &&
+                      std::all_of(c.fmtp.begin(), c.fmtp.end(), [](char ch) {
+                        return sip::text::is_digit(ch) || ch == ',' || ch == '-';
+                      });
+    return list ? c.fmtp : std::string("0-15");
+  }
+  if (!iequals(c.name, "opus")) return {};
+  constexpr std::array<std::string_view, 10> kOpusParams{"minptime",       "useinbandfec",    "usedtx",
+                                                         "stereo",         "sprop-stereo",    "maxplaybackrate",
+                                                         "sprop-maxcapturerate", "maxaveragebitrate", "cbr",
+                                                         "ptime"};
+  std::string out;
+  std::string_view rest = c.fmtp;
+  while (!rest.empty()) {
+    const std::size_t semi = rest.find(';');
+    const std::string_view param = sip::text::trim_lws(rest.substr(0, semi));
+    rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
+    const std::size_t eq = param.find('=');
+    if (eq == std::string_view::npos) continue;
+    const std::string_view key = param.substr(0, eq);
+    const std::string_view value = param.substr(eq + 1);
+    const bool known = std::find(kOpusParams.begin(), kOpusParams.end(), key) != kOpusParams.end();
+    const bool numeric = !value.empty() && value.size() <= 10 &&
+                         std::all_of(value.begin(), value.end(), [](char ch) { return sip::text::is_digit(ch); });
+    if (!known || !numeric) continue;
+    if (!out.empty()) out += ';';
+    out.append(param);
+  }
+  return out;
 }
 
 // Every payload type of the m-line that has a name (a=rtpmap or RFC 3551 static), in m-line order.
@@ -257,18 +295,62 @@ core::Result<BrowserOffer> read_browser_offer(std::string_view text) {
   return offer;
 }
 
-std::string write_trunk_offer(const BrowserOffer& offer, const media::LocalMedia& local, const SdpOrigin& origin) {
-  std::vector<const SdpCodec*> codecs;
-  std::vector<std::uint8_t> pts;
-  bool have_dtmf = false;
-  for (const SdpCodec& c : offer.codecs) {
-    // telephone-event/48000 goes with Opus only; trunks get the 8 kHz one (the G.711/G.722 clock).
-    const bool dtmf = !have_dtmf && is_telephone_event(c) && c.clock_rate == 8000;
-    if (!dtmf && !trunk_understands(c)) continue;
-    have_dtmf = have_dtmf || dtmf;
-    codecs.push_back(&c);
-    pts.push_back(c.pt);
+core::Result<std::vector<std::string>> parse_codec_preference(std::string_view list) {
+  constexpr std::array<std::string_view, 4> kKnown{"PCMU", "PCMA", "G722", "opus"};
+  std::vector<std::string> out;
+  while (!list.empty()) {
+    const std::size_t comma = list.find(',');
+    const std::string_view name = sip::text::trim_lws(list.substr(0, comma));
+    list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+    const auto* k = std::find_if(kKnown.begin(), kKnown.end(), [&](std::string_view n) { return iequals(n, name); });
+    if (k == kKnown.end()) {
+      return core::Error{EINVAL, "'" + std::string(name) + "' is not one of PCMU, PCMA, G722, opus"};
+    }
+    if (std::find(out.begin(), out.end(), *k) != out.end()) {
+      return core::Error{EINVAL, "'" + std::string(name) + "' listed twice"};
+    }
+    out.emplace_back(*k);
   }
+  if (out.empty()) return core::Error{EINVAL, "no codec given"};
+  return out;
+}
+
+std::vector<std::string> default_codec_preference() { return {"PCMU", "PCMA"}; }
+
+std::vector<SdpCodec> codec_candidates(const BrowserOffer& offer, std::span<const std::string> preference) {
+  std::vector<SdpCodec> out;
+  for (const std::string& name : preference) {
+    const bool opus = iequals(name, "opus");
+    for (const SdpCodec& c : offer.codecs) {
+      // Opus is 48 kHz stereo in SDP whatever is sent (RFC 7587 §7); the others are 8 kHz mono.
+      const bool usable = opus ? c.clock_rate == 48000 && c.channels == 2 : trunk_understands(c);
+      if (usable && iequals(c.name, name)) {
+        out.push_back(c);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+const SdpCodec* find_codec(const BrowserOffer& offer, const SdpCodec& like) noexcept {
+  for (const SdpCodec& c : offer.codecs)
+    if (same_codec(c, like) && c.channels == like.channels) return &c;
+  return nullptr;
+}
+
+std::string write_trunk_offer(const BrowserOffer& offer, const SdpCodec& codec, const media::LocalMedia& local,
+                              const SdpOrigin& origin) {
+  // RFC 4733 §2.1: telephone-event runs at the clock of the audio it goes with.
+  const SdpCodec* dtmf = nullptr;
+  for (const SdpCodec& c : offer.codecs) {
+    if (is_telephone_event(c) && c.clock_rate == codec.clock_rate && c.pt != codec.pt) {
+      dtmf = &c;
+      break;
+    }
+  }
+  std::vector<std::uint8_t> pts{codec.pt};
+  if (dtmf != nullptr) pts.push_back(dtmf->pt);
 
   std::string out;
   out.reserve(320);
@@ -276,14 +358,11 @@ std::string write_trunk_offer(const BrowserOffer& offer, const media::LocalMedia
   w.version().origin("-", origin.session_id, origin.version, local.trunk_addr).session_name("-");
   w.connection(local.trunk_addr).timing();
   w.media("audio", local.trunk_addr.port(), "RTP/AVP", pts);
-  for (const SdpCodec* c : codecs) {
-    w.rtpmap(sdp::Rtpmap{c->pt, c->name, c->clock_rate, c->channels});
-    if (!c->fmtp.empty()) {
-      w.fmtp(c->pt, c->fmtp);
-    } else if (is_telephone_event(*c)) {
-      // RFC 4733 §7.1.1: no fmtp means events 0-15; saying so helps trunks that insist on it.
-      w.fmtp(c->pt, "0-15");
-    }
+  w.rtpmap(sdp::Rtpmap{codec.pt, codec.name, codec.clock_rate, codec.channels});
+  if (const std::string fmtp = trunk_fmtp(codec); !fmtp.empty()) w.fmtp(codec.pt, fmtp);
+  if (dtmf != nullptr) {
+    w.rtpmap(sdp::Rtpmap{dtmf->pt, dtmf->name, dtmf->clock_rate, dtmf->channels});
+    w.fmtp(dtmf->pt, trunk_fmtp(*dtmf));
   }
   w.attribute("ptime", "20");
   w.attribute(media::to_string(offer.direction));
@@ -403,16 +482,11 @@ media::CodecMap map_codecs(const BrowserOffer& offer, const TrunkSdp& trunk) {
   return out;
 }
 
-media::CodecMap provisional_codecs(const BrowserOffer& offer) {
+media::CodecMap offered_codecs(const BrowserOffer& offer, const SdpCodec& codec) {
   media::CodecMap out;
+  out.codecs.push_back(media::CodecMapping{codec.pt, codec.pt, codec.clock_rate, codec.name});
   for (const SdpCodec& c : offer.codecs) {
-    if (!trunk_understands(c)) continue;
-    out.codecs.push_back(media::CodecMapping{c.pt, c.pt, c.clock_rate, c.name});
-    break;
-  }
-  if (out.codecs.empty()) return out;
-  for (const SdpCodec& c : offer.codecs) {
-    if (!is_telephone_event(c) || c.clock_rate != 8000) continue;
+    if (!is_telephone_event(c) || c.clock_rate != codec.clock_rate || c.pt == codec.pt) continue;
     out.codecs.push_back(media::CodecMapping{c.pt, c.pt, c.clock_rate, std::string(kTelephoneEvent)});
     out.browser_dtmf_pt = c.pt;
     out.trunk_dtmf_pt = c.pt;

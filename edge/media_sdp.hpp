@@ -1,4 +1,4 @@
-// The offer/answer rules of issue 4: the SDP the edge writes toward each side is generated from
+// Offer/answer (RFC 3264): the SDP the edge writes toward each side is generated from
 // call state (the browser's offer as data, the media session's LocalMedia, the codec map), never
 // patched from the other side's SDP. Two dialects (research/features.md §2.6):
 // - toward the browser: ICE-lite, DTLS-SRTP (a=setup:passive), rtcp-mux, BUNDLE of one audio m-line;
@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -65,11 +66,29 @@ struct SdpOrigin {
   std::uint64_t version = 0;
 };
 
-// Toward the trunk: plain RTP/AVP, c= and m= from local.trunk_addr, the browser's codecs that trunks
-// understand (PCMU, PCMA, G722, telephone-event/8000; never Opus in our offer, since we cannot know
-// the trunk has it) in the browser's order with the browser's payload numbers, a=rtpmap/fmtp,
-// a=ptime:20, the offer's direction; none of ICE, DTLS, extmap, msid, ssrc, rtcp-fb, mid, BUNDLE.
-std::string write_trunk_offer(const BrowserOffer& offer, const media::LocalMedia& local, const SdpOrigin& origin);
+// The audio codecs the edge may choose for a call, in order of preference (--codecs): a comma list
+// of PCMU, PCMA, G722 and opus (any case). The error names the codec it does not know or that is
+// listed twice.
+core::Result<std::vector<std::string>> parse_codec_preference(std::string_view list);
+// PCMU then PCMA: every trunk takes G.711 (research/features.md §2.6).
+std::vector<std::string> default_codec_preference();
+
+// The browser's audio codecs the edge may offer the trunk, in the order of `preference` (one per
+// entry the browser offered; its own payload numbers and fmtp). RFC 3261 §13.2.1: the call's codec
+// is fixed before the trunk INVITE goes out, so the answer the browser gets in a 18x and the one in
+// the 2xx are the same; the next entry is the fallback when the trunk refuses the first.
+std::vector<SdpCodec> codec_candidates(const BrowserOffer& offer, std::span<const std::string> preference);
+
+// The codec of `offer` that is `like` (same name and clock rate), or null.
+const SdpCodec* find_codec(const BrowserOffer& offer, const SdpCodec& like) noexcept;
+
+// Toward the trunk: plain RTP/AVP, c= and m= from local.trunk_addr, `codec` (one of the browser's
+// codecs, with the browser's payload number) and telephone-event at its clock if the browser offered
+// it, a=rtpmap and an fmtp limited to what the codec needs (Opus: its known parameters;
+// telephone-event: the event list), a=ptime:20, the offer's direction; none of ICE, DTLS, extmap,
+// msid, ssrc, rtcp-fb, mid, BUNDLE.
+std::string write_trunk_offer(const BrowserOffer& offer, const SdpCodec& codec, const media::LocalMedia& local,
+                              const SdpOrigin& origin);
 
 // The trunk's SDP (its answer, or an offer in its re-INVITE).
 struct TrunkSdp {
@@ -98,10 +117,10 @@ std::string write_trunk_answer(const TrunkSdp& offer, const media::CodecMap& cod
 // codecs = nothing in common (the caller answers 488).
 media::CodecMap map_codecs(const BrowserOffer& offer, const TrunkSdp& trunk);
 
-// Early media before the trunk's SDP is known (a 180 without SDP): the first codec of the offer a
-// trunk understands, plus telephone-event/8000 if offered. Trunk payload numbers equal the
-// browser's, since our trunk offer carries the browser's numbers.
-media::CodecMap provisional_codecs(const BrowserOffer& offer);
+// What flows once the trunk takes our offer of `codec`: the browser's and the trunk's payload
+// numbers are the same (our trunk offer carries the browser's), plus telephone-event at the codec's
+// clock if the browser offered it. Used for the browser's early answer before the trunk's SDP.
+media::CodecMap offered_codecs(const BrowserOffer& offer, const SdpCodec& codec);
 
 // Toward the browser: a=ice-lite (session level), a=group:BUNDLE <mid>, m=audio <port> <proto as
 // offered> <pts>, c= from local.browser_addr, a=mid, a=ice-ufrag/ice-pwd (local.ice),

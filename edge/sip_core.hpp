@@ -44,6 +44,7 @@
 #include "core/reactor.hpp"
 #include "core/socket.hpp"
 #include "edge/auth_gate.hpp"
+#include "edge/media_sdp.hpp"
 #include "edge/registrar.hpp"
 #include "edge/routes.hpp"
 #include "edge/sip_messages.hpp"
@@ -91,6 +92,12 @@ inline const core::Counter kCallsNoMedia{"webtrunk_calls_refused_no_media_total"
                                          "calls refused 503: no media session (--rtp-ports used up)"};
 inline const core::Counter kCallsBadTrunkSdp{"webtrunk_calls_bad_trunk_sdp_total",
                                              "trunk SDP refused (unreadable, or no codec in common with the browser)"};
+inline const core::Counter kCallsCodecFailover{"webtrunk_calls_codec_failover_total",
+                                               "trunk INVITEs sent again with the next --codecs codec (the trunk refused one)"};
+inline const core::Counter kCallsNoCommonCodec{"webtrunk_calls_failed_no_common_codec_total",
+                                               "calls refused 488: no --codecs codec in the offer, or the trunk took none"};
+inline const core::Counter kCallsBrowserReoffers{"webtrunk_calls_browser_reoffers_total",
+                                                 "re-INVITEs to a browser because the trunk changed the codec or direction"};
 inline const core::Counter kCallsMediaEnded{"webtrunk_calls_media_ended_total",
                                             "calls hung up because their media ended (consent lost, DTLS failed)"};
 inline const core::Counter kMediaSessionsOpened{"webtrunk_call_media_sessions_opened_total",
@@ -115,6 +122,9 @@ struct SipCoreConfig {
   std::uint32_t min_se = 90;
   std::uint32_t trunk_session_expires = 1800;
   core::Duration max_ringing = std::chrono::minutes(3);  // RFC 3261 §16.6 Timer C, then CANCEL + 408
+  // The audio codecs a call may use, in order of preference (--codecs; edge/media_sdp.hpp): the
+  // first the browser offers goes to the trunk alone, the next ones after a refusal.
+  std::vector<std::string> codecs = default_codec_preference();
   std::string user_agent = "webtrunk";
   // Unix seconds at `now` (token expiry, CDR times); tests inject a fake one.
   std::function<std::int64_t(core::Instant)> unix_time;

@@ -179,6 +179,11 @@ void SipCore::start_call(core::Instant now, core::ConnId flow, const sip::Messag
   }
   auto offer = read_browser_offer(invite.body());
   if (!offer) return refuse_offer(offer.error().message);
+  std::vector<SdpCodec> candidates = codec_candidates(*offer, cfg_.codecs);
+  if (candidates.empty()) {
+    kCallsNoCommonCodec.inc();
+    return refuse_offer(fmt::format("no codec this edge uses ({}) offered", fmt::join(cfg_.codecs, ", ")));
+  }
   const TrunkTarget* trunk = called.empty() ? nullptr : cfg_.routes->lookup(called);
   if (trunk == nullptr) {
     const std::string reason = safe_reason("No route to " + called);
@@ -225,6 +230,7 @@ void SipCore::start_call(core::Instant now, core::ConnId flow, const sip::Messag
   call.trunk_dest = trunk->addr;
   call.t_call_id = ids_.call_id();
   call.t_local_tag = ids_.tag();
+  call.t_candidates = std::move(candidates);
   call.cdr = rec;
   call.cdr.trunk = trunk->spec;
   call.cdr.trunk_call_id = call.t_call_id;
@@ -239,33 +245,12 @@ void SipCore::start_call(core::Instant now, core::ConnId flow, const sip::Messag
   // The trunk INVITE, built from scratch: nothing of the browser's Via, Contact, Call-ID or
   // Record-Route goes out.
   const std::uint32_t mf = sip::parse_max_forwards(invite.value(sip::HeaderId::max_forwards)).value_or(70);
-  const std::string branch = ids_.branch();
-  const std::string caller = uri_safe_user(!who.identity.empty() ? std::string_view(who.identity) : from_user(invite));
-  std::string& out = call.t_invite_bytes;
-  sip::MessageWriter w(out);
-  w.request_line("INVITE", fmt::format("sip:{}@{}", called, trunk->hostport()));
-  w.header(sip::HeaderId::via, fmt::format("SIP/2.0/UDP {};branch={};rport", host_port(cfg_.sip_host, cfg_.sip_port), branch));
-  w.header(sip::HeaderId::max_forwards, std::to_string(mf > 0 ? mf - 1 : 0));
-  w.header(sip::HeaderId::from, fmt::format("<sip:{}@{}>;tag={}", caller, bracket_host(cfg_.sip_host), call.t_local_tag));
-  w.header(sip::HeaderId::to, fmt::format("<sip:{}@{}>", called, bracket_host(trunk->host)));
-  w.header(sip::HeaderId::call_id, call.t_call_id);
-  w.header(sip::HeaderId::cseq, fmt::format("{} INVITE", ids_.initial_cseq()));
-  w.header(sip::HeaderId::contact, call.trunk_contact());
-  w.header("Allow", kAllow);
-  const sip::SessionTimerHeaders st = call.t_timer.request_headers();
-  st.write_to(w);
-  w.header("User-Agent", cfg_.user_agent);
-  w.header(sip::HeaderId::content_type, "application/sdp");
-  w.finish(call.trunk_offer());
-
-  auto txn = std::make_unique<CallClientTxn>();
-  txn->txn = std::make_unique<sip::ClientTransaction>(now, sip::Method::invite, out, branch, sip::Transport::udp,
-                                                      cfg_.timers);
-  txn->leg = Leg::trunk;
-  txn->purpose = Purpose::invite;
-  txn->method = sip::Method::invite;
-  call.invite_txn = txn.get();
-  call.clients.push_back(std::move(txn));
+  call.t_max_forwards = mf > 0 ? mf - 1 : 0;
+  call.t_from_user = uri_safe_user(!who.identity.empty() ? std::string_view(who.identity) : from_user(invite));
+  call.t_ruri = fmt::format("sip:{}@{}", called, trunk->hostport());
+  call.t_to = fmt::format("<sip:{}@{}>", called, bracket_host(trunk->host));
+  call.t_cseq = ids_.initial_cseq();
+  call.send_trunk_invite(now);
 
   by_browser_[browser_key(call.b_call_id, call.b_tag)] = id;
   by_trunk_[call.t_call_id] = id;
@@ -313,6 +298,7 @@ void SipCore::on_browser_in_dialog(core::Instant now, core::ConnId flow, const s
     if (c.state == CallState::answered && c.b_dialog && cs && cs->number == c.b_dialog->remote_cseq().value_or(0)) {
       if (c.b_ack_wait) c.b_ack_wait->handle_ack(now);
       c.state = CallState::established;
+      c.on_browser_confirmed(now);
     }
     return pump(now, c);  // other ACKs (re-INVITEs we answered or relayed) end here
   }

@@ -108,8 +108,9 @@ BENCHMARK(SdpReadBrowserOffer);
 void SdpWriteTrunkOffer(benchmark::State& state) {
   const edge::BrowserOffer offer = edge::read_browser_offer(kOffer).value();
   const media::LocalMedia local = local_media();
+  const edge::SdpCodec codec = edge::codec_candidates(offer, edge::default_codec_preference()).front();
   for (auto _ : state) {
-    std::string s = edge::write_trunk_offer(offer, local, edge::SdpOrigin{1795811422, 1});
+    std::string s = edge::write_trunk_offer(offer, codec, local, edge::SdpOrigin{1795811422, 1});
     benchmark::DoNotOptimize(s);
   }
 }
@@ -142,7 +143,8 @@ void SdpWholeCall(benchmark::State& state) {
   const media::LocalMedia local = local_media();
   for (auto _ : state) {
     const edge::BrowserOffer offer = edge::read_browser_offer(kOffer).value();
-    std::string to_trunk = edge::write_trunk_offer(offer, local, edge::SdpOrigin{1, 1});
+    const edge::SdpCodec codec = edge::codec_candidates(offer, edge::default_codec_preference()).front();
+    std::string to_trunk = edge::write_trunk_offer(offer, codec, local, edge::SdpOrigin{1, 1});
     const edge::TrunkSdp trunk = edge::read_trunk_sdp(kTrunkAnswer).value();
     const media::CodecMap map = edge::map_codecs(offer, trunk);
     std::string to_browser = edge::write_browser_answer(offer, map, media::Direction::sendrecv, local, edge::SdpOrigin{1, 1});

@@ -189,13 +189,21 @@ TEST(MediaSdp, OffersTheEdgeCannotTakeAreRefusedWithAReason) {
 
 // ---- the offer toward the trunk ----
 
-TEST(MediaSdp, TrunkOfferIsPlainRtpWithTrunkCodecsOnly) {
+// The codec a call offers the trunk with the default --codecs (PCMU, PCMA).
+SdpCodec first_codec(const BrowserOffer& o) {
+  const std::vector<SdpCodec> c = codec_candidates(o, default_codec_preference());
+  EXPECT_FALSE(c.empty());
+  return c.empty() ? SdpCodec{} : c.front();
+}
+
+TEST(MediaSdp, TrunkOfferIsPlainRtpWithTheOneChosenCodec) {
   const BrowserOffer o = offer_of(chromium_offer());
-  const std::string sdp = write_trunk_offer(o, local_media(), SdpOrigin{1795811422, 1});
+  const std::string sdp = write_trunk_offer(o, first_codec(o), local_media(), SdpOrigin{1795811422, 1});
+  // RFC 3261 §13.2.1: one codec, chosen before the INVITE, so the early answer and the 2xx agree.
   EXPECT_EQ(sdp,
             "v=0\r\no=- 1795811422 1 IN IP4 198.51.100.20\r\ns=-\r\nc=IN IP4 198.51.100.20\r\nt=0 0\r\n"
-            "m=audio 50000 RTP/AVP 9 0 8 126\r\n"
-            "a=rtpmap:9 G722/8000\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n"
+            "m=audio 50000 RTP/AVP 0 126\r\n"
+            "a=rtpmap:0 PCMU/8000\r\n"
             "a=rtpmap:126 telephone-event/8000\r\na=fmtp:126 0-15\r\na=ptime:20\r\na=sendrecv\r\n");
   for (const std::string& l : lines_of(sdp)) {
     for (std::string_view banned : {"a=ice", "a=candidate", "a=fingerprint", "a=setup", "a=extmap", "a=msid", "a=ssrc",
@@ -205,7 +213,61 @@ TEST(MediaSdp, TrunkOfferIsPlainRtpWithTrunkCodecsOnly) {
   // Our own reader takes it as a trunk would send it.
   const TrunkSdp t = trunk_of(sdp);
   EXPECT_EQ(t.rtp.to_string(), "198.51.100.20:50000");
-  EXPECT_EQ(t.codecs.size(), 4u);
+  EXPECT_EQ(t.codecs.size(), 2u);
+}
+
+TEST(MediaSdp, CodecCandidatesFollowThePreferenceNotTheBrowsersOrder) {
+  const BrowserOffer o = offer_of(chromium_offer());  // opus, red, G722, PCMU, PCMA, CN, 2 x telephone-event
+  auto names = [](const std::vector<SdpCodec>& cs) {
+    std::vector<std::string> n;
+    for (const SdpCodec& c : cs) n.push_back(c.name + "/" + std::to_string(c.pt));
+    return n;
+  };
+  EXPECT_EQ(names(codec_candidates(o, default_codec_preference())), (std::vector<std::string>{"PCMU/0", "PCMA/8"}));
+  const std::vector<std::string> pref{"G722", "PCMA", "PCMU", "opus"};
+  EXPECT_EQ(names(codec_candidates(o, pref)), (std::vector<std::string>{"G722/9", "PCMA/8", "PCMU/0", "opus/111"}));
+  // A codec the browser did not offer is skipped.
+  const std::string no_pcma = replace(replace(chromium_offer(), " 0 8 13 ", " 0 13 "), "a=rtpmap:8 PCMA/8000\r\n", "");
+  EXPECT_EQ(names(codec_candidates(offer_of(no_pcma), default_codec_preference())), (std::vector<std::string>{"PCMU/0"}));
+}
+
+TEST(MediaSdp, OpusToTheTrunkGoesWithTheTelephoneEventOfItsClockAndKnownFmtpOnly) {
+  std::string s = replace(chromium_offer(), "a=fmtp:111 minptime=10;useinbandfec=1",
+                          "a=fmtp:111 minptime=10;useinbandfec=1;x-evil=<script>;stereo=1;maxaveragebitrate=abc");
+  const BrowserOffer o = offer_of(s);
+  const std::vector<std::string> pref{"opus"};
+  const std::vector<SdpCodec> c = codec_candidates(o, pref);
+  ASSERT_EQ(c.size(), 1u);
+  const std::string sdp = write_trunk_offer(o, c.front(), local_media(), SdpOrigin{1, 1});
+  EXPECT_TRUE(has_line(sdp, "m=audio 50000 RTP/AVP 111 110")) << sdp;
+  EXPECT_TRUE(has_line(sdp, "a=rtpmap:111 opus/48000/2"));
+  EXPECT_TRUE(has_line(sdp, "a=fmtp:111 minptime=10;useinbandfec=1;stereo=1")) << sdp;
+  EXPECT_TRUE(has_line(sdp, "a=rtpmap:110 telephone-event/48000"));
+  const media::CodecMap m = offered_codecs(o, c.front());
+  EXPECT_EQ(m.browser_dtmf_pt, std::optional<std::uint8_t>(110));
+}
+
+TEST(MediaSdp, TrunkOfferFmtpIsBoundedWhateverTheBrowserSent) {
+  // A browser's fmtp never reaches the trunk verbatim: 4 KB of it, or text in the event list.
+  std::string s = replace(chromium_offer(), "a=rtpmap:126 telephone-event/8000",
+                          "a=rtpmap:126 telephone-event/8000\r\na=fmtp:126 " + std::string(4000, '1'));
+  BrowserOffer o = offer_of(s);
+  std::string sdp = write_trunk_offer(o, first_codec(o), local_media(), SdpOrigin{1, 1});
+  EXPECT_TRUE(has_line(sdp, "a=fmtp:126 0-15"));
+  EXPECT_LT(sdp.size(), 400u);
+  s = replace(chromium_offer(), "a=rtpmap:0 PCMU/8000", "a=rtpmap:0 PCMU/8000\r\na=fmtp:0 annexb=no;junk=1");
+  o = offer_of(s);
+  sdp = write_trunk_offer(o, first_codec(o), local_media(), SdpOrigin{1, 1});
+  EXPECT_EQ(sdp.find("a=fmtp:0"), std::string::npos) << sdp;
+}
+
+TEST(MediaSdp, CodecPreferenceFlag) {
+  auto ok = parse_codec_preference("pcma, PCMU,G722,Opus");
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(*ok, (std::vector<std::string>{"PCMA", "PCMU", "G722", "opus"}));
+  EXPECT_EQ(parse_codec_preference("PCMU,G729").error().message, "'G729' is not one of PCMU, PCMA, G722, opus");
+  EXPECT_EQ(parse_codec_preference("PCMU,pcmu").error().message, "'pcmu' listed twice");
+  EXPECT_EQ(parse_codec_preference("").error().message, "no codec given");
 }
 
 TEST(MediaSdp, TrunkOfferForHoldAndIpv6) {
@@ -213,10 +275,10 @@ TEST(MediaSdp, TrunkOfferForHoldAndIpv6) {
   EXPECT_EQ(o.direction, Direction::sendonly);
   media::LocalMedia l = local_media();
   l.trunk_addr = core::SockAddr::parse("[2001:db8::20]:50002").value();
-  const std::string sdp = write_trunk_offer(o, l, SdpOrigin{7, 3});
+  const std::string sdp = write_trunk_offer(o, first_codec(o), l, SdpOrigin{7, 3});
   EXPECT_TRUE(has_line(sdp, "o=- 7 3 IN IP6 2001:db8::20"));
   EXPECT_TRUE(has_line(sdp, "c=IN IP6 2001:db8::20"));
-  EXPECT_TRUE(has_line(sdp, "m=audio 50002 RTP/AVP 9 0 8 126"));
+  EXPECT_TRUE(has_line(sdp, "m=audio 50002 RTP/AVP 0 126"));
   EXPECT_TRUE(has_line(sdp, "a=sendonly"));
 }
 
@@ -224,8 +286,9 @@ TEST(MediaSdp, TrunkOfferKeepsTheBrowsersNumbersAndFmtp) {
   // sipwise/rtpengine#2108: a WebRTC offer with other dynamic numbers (telephone-event 97).
   std::string s = replace(chromium_offer(), "110 126\r\n", "110 97\r\n");
   s = replace(s, "a=rtpmap:126 telephone-event/8000", "a=rtpmap:97 telephone-event/8000\r\na=fmtp:97 0-16");
-  const std::string sdp = write_trunk_offer(offer_of(s), local_media(), SdpOrigin{1, 1});
-  EXPECT_TRUE(has_line(sdp, "m=audio 50000 RTP/AVP 9 0 8 97"));
+  const BrowserOffer o = offer_of(s);
+  const std::string sdp = write_trunk_offer(o, first_codec(o), local_media(), SdpOrigin{1, 1});
+  EXPECT_TRUE(has_line(sdp, "m=audio 50000 RTP/AVP 0 97"));
   EXPECT_TRUE(has_line(sdp, "a=fmtp:97 0-16"));
 }
 
@@ -366,12 +429,13 @@ TEST(MediaSdp, NothingInCommonIsAnEmptyMap) {
   EXPECT_FALSE(m.browser_dtmf_pt);
 }
 
-TEST(MediaSdp, ProvisionalCodecsForEarlyMedia) {
-  const media::CodecMap m = provisional_codecs(offer_of(chromium_offer()));
+TEST(MediaSdp, OfferedCodecsForEarlyMedia) {
+  const BrowserOffer o = offer_of(chromium_offer());
+  const media::CodecMap m = offered_codecs(o, first_codec(o));
   ASSERT_EQ(m.codecs.size(), 2u);
-  EXPECT_EQ(m.codecs[0].name, "G722");
-  EXPECT_EQ(m.codecs[0].browser_pt, 9);
-  EXPECT_EQ(m.codecs[0].trunk_pt, 9);
+  EXPECT_EQ(m.codecs[0].name, "PCMU");
+  EXPECT_EQ(m.codecs[0].browser_pt, 0);
+  EXPECT_EQ(m.codecs[0].trunk_pt, 0);
   EXPECT_EQ(m.browser_dtmf_pt, std::optional<std::uint8_t>(126));
   EXPECT_EQ(m.trunk_dtmf_pt, std::optional<std::uint8_t>(126));
 }
@@ -418,7 +482,7 @@ TEST(MediaSdp, HoldSendonlyIsAnsweredRecvonly) {
   EXPECT_EQ(answer_direction(o.direction, Direction::sendrecv), Direction::recvonly);
   EXPECT_EQ(answer_direction(o.direction, Direction::recvonly), Direction::recvonly);
   EXPECT_EQ(answer_direction(o.direction, Direction::inactive), Direction::inactive);
-  const std::string sdp = write_browser_answer(o, provisional_codecs(o), answer_direction(o.direction, Direction::recvonly),
+  const std::string sdp = write_browser_answer(o, offered_codecs(o, first_codec(o)), answer_direction(o.direction, Direction::recvonly),
                                                local_media(), SdpOrigin{1, 2});
   EXPECT_TRUE(has_line(sdp, "a=recvonly"));
   EXPECT_FALSE(has_line(sdp, "a=sendrecv"));
@@ -453,7 +517,7 @@ TEST(MediaSdp, VideoAndDataChannelAreRejectedWithPortZeroInOfferOrder) {
   EXPECT_EQ(o.others[0].media, "video");
   EXPECT_EQ(o.others[0].fmt, "96");
   EXPECT_EQ(o.others[1].mid, "2");
-  const std::string sdp = write_browser_answer(o, provisional_codecs(o), Direction::sendrecv, local_media(), SdpOrigin{1, 1});
+  const std::string sdp = write_browser_answer(o, offered_codecs(o, first_codec(o)), Direction::sendrecv, local_media(), SdpOrigin{1, 1});
   auto parsed = sip::sdp::parse(sdp);
   ASSERT_TRUE(parsed.ok()) << parsed.error().message;
   const auto& media = parsed.value().media;
@@ -468,7 +532,7 @@ TEST(MediaSdp, VideoAndDataChannelAreRejectedWithPortZeroInOfferOrder) {
   EXPECT_EQ(media[2].formats, (std::vector<std::string_view>{"webrtc-datachannel"}));
   EXPECT_EQ(parsed.value().attribute("group"), std::optional<std::string_view>("BUNDLE 0"));
   // Nothing of the rejected streams reaches the trunk.
-  const std::string trunk = write_trunk_offer(o, local_media(), SdpOrigin{1, 1});
+  const std::string trunk = write_trunk_offer(o, first_codec(o), local_media(), SdpOrigin{1, 1});
   EXPECT_EQ(trunk.find("video"), std::string::npos);
   EXPECT_EQ(trunk.find("application"), std::string::npos);
 }

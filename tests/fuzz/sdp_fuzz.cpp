@@ -66,8 +66,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   static const media::LocalMedia local = local_media();
   auto offer = edge::read_browser_offer(text);
   if (offer.ok()) {
-    check(sdp::parse(edge::write_trunk_offer(offer.value(), local, edge::SdpOrigin{1, 1})).ok());
-    const media::CodecMap early = edge::provisional_codecs(offer.value());
+    // read_browser_offer() accepts only offers with PCMU, PCMA or G722, so with all four there is a choice.
+    static const std::vector<std::string> every{"PCMU", "PCMA", "G722", "opus"};
+    const std::vector<edge::SdpCodec> candidates = edge::codec_candidates(offer.value(), every);
+    check(!candidates.empty());
+    for (const edge::SdpCodec& c : candidates) {
+      check(sdp::parse(edge::write_trunk_offer(offer.value(), c, local, edge::SdpOrigin{1, 1})).ok());
+    }
+    const media::CodecMap early = edge::offered_codecs(offer.value(), candidates.front());
     check(!early.codecs.empty());
     check(sdp::parse(edge::write_browser_answer(offer.value(), early, media::Direction::sendrecv, local,
                                                 edge::SdpOrigin{1, 2})).ok());

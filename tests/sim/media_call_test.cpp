@@ -19,9 +19,13 @@ TEST(MediaCall, TrunkAndBrowserEachGetTheEdgesOwnSdp) {
   Connected c = connect_call(sim, b);
   expect_trunk_offer(c.trunk_invite->view.body(), "sendrecv");
   EXPECT_EQ(c.trunk_invite->view.value(sip::HeaderId::content_type), "application/sdp");
-  // The trunk answered PCMU, PCMA and telephone-event 101; the browser gets them on its own numbers
-  // (telephone-event on its 126), never Opus.
-  EXPECT_NE(c.answer.find("m=audio 3478 UDP/TLS/RTP/SAVPF 0 8 126"), std::string::npos) << c.answer;
+  // One codec offered (PCMU, the first of --codecs the browser has) with telephone-event, on the
+  // browser's numbers.
+  EXPECT_NE(c.trunk_invite->view.body().find("m=audio 40002 RTP/AVP 0 126\r\n"), std::string_view::npos)
+      << c.trunk_invite->view.body();
+  // The browser's early answer (in the 180) said PCMU and telephone-event on its 126; the 200 repeats
+  // it, though the trunk answered PCMU, PCMA and telephone-event 101. Never Opus.
+  EXPECT_NE(c.answer.find("m=audio 3478 UDP/TLS/RTP/SAVPF 0 126"), std::string::npos) << c.answer;
   EXPECT_EQ(c.answer.find("opus"), std::string::npos) << c.answer;
 
   FakeMedia::Session& s = sim.media.only();
@@ -77,7 +81,7 @@ TEST(MediaCall, EarlyMedia183CarriesTheAnswerAndThe200TheSameSdp) {
   EXPECT_EQ(ok->view.body(), early->view.body()) << "the same SDP, o= version included";
 }
 
-TEST(MediaCall, RingingWithoutSdpGetsAProvisionalAnswerAndThe200ANewVersionWhenTheCodecChanged) {
+TEST(MediaCall, RingingWithoutSdpGetsTheEarlyAnswerThe200RepeatsItAndAnotherCodecIsReofferedAfterTheAck) {
   Sim sim;
   Browser& b = sim.browser("alice");
   BrowserCall call;
@@ -86,41 +90,148 @@ TEST(MediaCall, RingingWithoutSdpGetsAProvisionalAnswerAndThe200ANewVersionWhenT
   sim.from_trunk(sim.trunk.respond(inv->view, 180, "Ringing"));
   Msg ringing = b.next();
   // The trunk's code is kept (the browser plays its ringback), with our answer so that ICE and
-  // DTLS finish while it rings.
+  // DTLS finish while it rings: the codec we offered the trunk.
   ASSERT_EQ(ringing->view.status_code(), 180);
   expect_browser_answer(ringing->view.body(), "sendrecv");
+  EXPECT_NE(ringing->view.body().find("m=audio 3478 UDP/TLS/RTP/SAVPF 0 126"), std::string_view::npos);
   EXPECT_FALSE(sim.media.only().trunk_rtp.has_value()) << "no trunk address before its SDP";
 
-  // The trunk picks PCMA (the browser offered G722 and PCMU first): a new o= version.
+  // The trunk answers PCMA though we offered PCMU (a trunk that ignores the offer).
   const std::string pcma =
       sdp_with(sdp_with(kAnswer, "m=audio 6000 RTP/AVP 0 8 101", "m=audio 6000 RTP/AVP 8 101"), "a=rtpmap:0 PCMU/8000\r\n", "");
   sim.from_trunk(sim.trunk.respond(inv->view, 200, "OK", pcma));
   Msg ok = b.next();
   ASSERT_EQ(ok->view.status_code(), 200);
-  EXPECT_NE(ok->view.body(), ringing->view.body());
-  EXPECT_EQ(edge::sdp_origin(ok->view.body()).substr(0, 20), edge::sdp_origin(ringing->view.body()).substr(0, 20));
-  EXPECT_EQ(std::stoull(sdp_version(ok->view.body())), std::stoull(sdp_version(ringing->view.body())) + 1);
-  EXPECT_NE(ok->view.body().find("m=audio 3478 UDP/TLS/RTP/SAVPF 8 126"), std::string_view::npos) << ok->view.body();
+  // RFC 3261 §13.2.1: the 2xx carries the same answer as the 18x, byte for byte (SIP.js keeps
+  // the first answer; a different one here meant no audio).
+  EXPECT_EQ(ok->view.body(), ringing->view.body());
   EXPECT_EQ(sim.media.only().codecs.codecs[0].name, "PCMA");
+  call.to_tag = std::string(sip::to_tag(ok->view));
+  EXPECT_TRUE(b.inbox.empty()) << "no re-INVITE before the ACK";
+
+  // Once the browser ACKs, it gets our new offer: PCMA, a new o= version of the same session.
+  sim.in_dialog(b, call, "ACK", call.cseq);
+  Msg reinvite = b.next();
+  ASSERT_TRUE(reinvite->view.is_request());
+  EXPECT_EQ(reinvite->view.method_text(), "INVITE");
+  const std::string_view offer = reinvite->view.body();
+  EXPECT_NE(offer.find("m=audio 3478 UDP/TLS/RTP/SAVPF 8 126"), std::string_view::npos) << offer;
+  EXPECT_EQ(edge::sdp_origin(offer).substr(0, 20), edge::sdp_origin(ringing->view.body()).substr(0, 20));
+  EXPECT_EQ(std::stoull(sdp_version(offer)), std::stoull(sdp_version(ringing->view.body())) + 1);
+  // The browser answers; the edge ACKs its 2xx.
+  const std::array<std::pair<std::string_view, std::string_view>, 1> contact{
+      {{"Contact", "<sip:02afp07h@x.invalid;transport=ws>"}}};
+  b.send(edge::build_response(reinvite->view, 200, "OK", {}, contact, "application/sdp",
+                              sdp_with(kOffer, "a=setup:actpass", "a=setup:active")));
+  Msg ack = b.next();
+  EXPECT_EQ(ack->view.method_text(), "ACK");
 }
 
-TEST(MediaCall, TrunkAnswerWithNothingInCommonEndsTheCallWithAReason) {
+TEST(MediaCall, TrunkSdpIn180GivesTheBrowserA183WithTheTrunksCodec) {
   Sim sim;
   Browser& b = sim.browser("alice");
   BrowserCall call;
   ASSERT_EQ(sim.invite(b, call)->view.status_code(), 100);
   Msg inv = sim.trunk.next_request("INVITE");
+  const std::string pcmu = sdp_with(kAnswer, "m=audio 6000 RTP/AVP 0 8 101", "m=audio 6000 RTP/AVP 0 101");
+  sim.from_trunk(sim.trunk.respond(inv->view, 180, "Ringing", pcmu));
+  Msg early = b.next();
+  EXPECT_EQ(early->view.status_code(), 183) << "early media from the trunk";
+  EXPECT_NE(early->view.body().find("m=audio 3478 UDP/TLS/RTP/SAVPF 0 126"), std::string_view::npos);
+  sim.from_trunk(sim.trunk.respond(inv->view, 200, "OK", pcmu));
+  Msg ok = b.next();
+  EXPECT_EQ(ok->view.body(), early->view.body());
+}
+
+TEST(MediaCall, Trunk488FailsOverToTheNextCodecInANewInvite) {
+  Sim sim;
+  Browser& b = sim.browser("alice");
+  BrowserCall call;
+  ASSERT_EQ(sim.invite(b, call)->view.status_code(), 100);
+  Msg first = sim.trunk.next_request("INVITE");
+  EXPECT_NE(first->view.body().find("RTP/AVP 0 126\r\n"), std::string_view::npos);
+  sim.from_trunk(sim.trunk.respond(first->view, 488, "Not Acceptable Here"));
+  EXPECT_EQ(sim.trunk.next()->view.method_text(), "ACK");
+  Msg second = sim.trunk.next_request("INVITE");
+  EXPECT_NE(second->view.body().find("m=audio 40002 RTP/AVP 8 126\r\n"), std::string_view::npos) << second->view.body();
+  EXPECT_EQ(second->view.value(sip::HeaderId::call_id), first->view.value(sip::HeaderId::call_id));
+  EXPECT_EQ(sip::from_tag(second->view), sip::from_tag(first->view));
+  EXPECT_EQ(sip::cseq(second->view)->number, sip::cseq(first->view)->number + 1);
+  EXPECT_TRUE(b.inbox.empty()) << "the browser hears nothing of the refused codec";
+  const std::string pcma =
+      sdp_with(sdp_with(kAnswer, "m=audio 6000 RTP/AVP 0 8 101", "m=audio 6000 RTP/AVP 8 101"), "a=rtpmap:0 PCMU/8000\r\n", "");
+  sim.from_trunk(sim.trunk.respond(second->view, 200, "OK", pcma));
+  Msg ok = b.next();
+  ASSERT_EQ(ok->view.status_code(), 200);
+  EXPECT_NE(ok->view.body().find("m=audio 3478 UDP/TLS/RTP/SAVPF 8 126"), std::string_view::npos) << ok->view.body();
+  EXPECT_EQ(sim.trunk.next_request("ACK")->view.value(sip::HeaderId::call_id), first->view.value(sip::HeaderId::call_id));
+}
+
+TEST(MediaCall, TrunkRefusingEveryCodecIs488WithTheReason) {
+  Sim sim;
+  Browser& b = sim.browser("alice");
+  BrowserCall call;
+  ASSERT_EQ(sim.invite(b, call)->view.status_code(), 100);
+  sim.from_trunk(sim.trunk.respond(sim.trunk.next_request("INVITE")->view, 488, "Not Acceptable Here"));
+  sim.from_trunk(sim.trunk.respond(sim.trunk.next_request("INVITE")->view, 606, "Not Acceptable"));
+  Msg r = b.next_response(488);
+  EXPECT_EQ(r->view.reason_phrase(), "Not Acceptable Here: the trunk refused PCMU, PCMA");
+  ASSERT_EQ(sim.cdrs.size(), 1u);
+  EXPECT_EQ(sim.cdrs[0].code, 488);
+  EXPECT_TRUE(sim.media.live.empty());
+}
+
+TEST(MediaCall, CodecsPreferenceChoosesWhatTheTrunkIsOffered) {
+  SimOptions o;
+  o.codecs = {"G722", "PCMU"};
+  Sim sim(o);
+  Browser& b = sim.browser("alice");
+  BrowserCall call;
+  ASSERT_EQ(sim.invite(b, call)->view.status_code(), 100);
+  Msg inv = sim.trunk.next_request("INVITE");
+  EXPECT_NE(inv->view.body().find("m=audio 40002 RTP/AVP 9 126\r\na=rtpmap:9 G722/8000\r\n"), std::string_view::npos)
+      << inv->view.body();
+}
+
+TEST(MediaCall, OfferWithoutAConfiguredCodecIs488WithAWarning) {
+  Sim sim;  // PCMU, PCMA
+  Browser& b = sim.browser("alice");
+  BrowserCall call;
+  std::string g722_only = sdp_with(kOffer, "111 63 9 0 8 13 110 126", "9 126");
+  Msg r = sim.invite(b, call, g722_only);
+  EXPECT_EQ(r->view.status_code(), 488);
+  EXPECT_EQ(r->view.reason_phrase(), "Not Acceptable Here: no codec this edge uses (PCMU, PCMA) offered");
+  EXPECT_NE(header_value(r->view, "Warning").find("305 "), std::string::npos);
+  EXPECT_TRUE(sim.trunk.inbox.empty());
+}
+
+TEST(MediaCall, TrunkAnswerWithNothingInCommonFailsOverThenEndsTheCallWithAReason) {
+  Sim sim;
+  Browser& b = sim.browser("alice");
+  BrowserCall call;
+  ASSERT_EQ(sim.invite(b, call)->view.status_code(), 100);
   const std::string g729 = "v=0\r\no=trunk 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
                            "m=audio 6000 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n";
+  Msg inv = sim.trunk.next_request("INVITE");
   sim.from_trunk(sim.trunk.respond(inv->view, 200, "OK", g729));
   EXPECT_EQ(sim.trunk.next_request("ACK")->view.method_text(), "ACK");
   Msg bye = sim.trunk.next_request("BYE");
   EXPECT_NE(header_value(bye->view, "Reason").find("cause=488"), std::string::npos);
+  // The next codec in a new dialog: same Call-ID, a new From tag.
+  Msg again = sim.trunk.next_request("INVITE");
+  EXPECT_NE(again->view.body().find("RTP/AVP 8 126"), std::string_view::npos);
+  EXPECT_NE(sip::from_tag(again->view), sip::from_tag(inv->view));
+  EXPECT_TRUE(b.inbox.empty());
+  sim.from_trunk(sim.trunk.respond(bye->view, 200, "OK"));
+  sim.trunk.tag = "second-dialog";
+  sim.from_trunk(sim.trunk.respond(again->view, 200, "OK", g729));
+  EXPECT_EQ(sim.trunk.next_request("ACK")->view.method_text(), "ACK");
+  Msg bye2 = sim.trunk.next_request("BYE");
   Msg r = b.next();
   EXPECT_EQ(r->view.status_code(), 502);
   EXPECT_NE(r->view.reason_phrase().find("no codec in common"), std::string_view::npos) << r->view.reason_phrase();
   EXPECT_TRUE(sim.media.live.empty());
-  sim.from_trunk(sim.trunk.respond(bye->view, 200, "OK"));
+  sim.from_trunk(sim.trunk.respond(bye2->view, 200, "OK"));
   sim.advance(seconds(40));
   EXPECT_EQ(sim.core->active_calls(), 0u);
 }
@@ -235,6 +346,26 @@ TEST(MediaCall, TrunkReInviteIsAnsweredHereAndItsHoldReachesTheBrowser) {
                               reoffer(3, "recvonly")));
   Msg ack = b.next();
   EXPECT_EQ(ack->view.method_text(), "ACK");
+}
+
+TEST(MediaCall, TrunkReInviteChangingTheCodecReachesTheBrowserAsAReoffer) {
+  Sim sim;
+  Browser& b = sim.browser("alice");
+  Connected c = connect_call(sim, b);
+  // The trunk moves the call to PCMA (a transfer inside the carrier, say): RFC 3264 §8.3.2.
+  const std::string pcma = sdp_with(sdp_with(sdp_with(kAnswer, "2353687637", "2353687638"), "m=audio 6000 RTP/AVP 0 8 101",
+                                             "m=audio 6000 RTP/AVP 8 101"),
+                                    "a=rtpmap:0 PCMU/8000\r\n", "");
+  sim.from_trunk(sim.trunk.request("INVITE", c.trunk_invite->view, 2, pcma));
+  Msg ok = sim.trunk.next();
+  ASSERT_EQ(ok->view.status_code(), 200);
+  EXPECT_NE(ok->view.body().find("RTP/AVP 8 101"), std::string_view::npos) << ok->view.body();
+  EXPECT_EQ(sim.media.only().codecs.codecs[0].name, "PCMA");
+  Msg reinv = b.next();
+  ASSERT_TRUE(reinv->view.is_request());
+  EXPECT_EQ(reinv->view.method_text(), "INVITE");
+  EXPECT_NE(reinv->view.body().find("m=audio 3478 UDP/TLS/RTP/SAVPF 8 126"), std::string_view::npos) << reinv->view.body();
+  sim.from_trunk(sim.trunk.request("ACK", c.trunk_invite->view, 2));
 }
 
 TEST(MediaCall, TrunkReInviteWithoutOfferGetsOursAndItsAckAnswers) {

@@ -211,6 +211,7 @@ struct SimOptions {
   bool bind_from_user = false;
   std::string routes = "udp:127.0.0.1:5080";
   bool routes_file = false;  // `routes` is file content
+  std::vector<std::string> codecs = edge::default_codec_preference();  // --codecs
 };
 
 struct Sim {
@@ -241,6 +242,7 @@ struct Sim {
     };
     c.id_seed = 42;
     c.media = &media;
+    c.codecs = o.codecs;
     std::unique_ptr<auth::EdgeAuthenticator> a;
     if (o.auth) {
       auth::VerifierOptions vo;
