@@ -1,7 +1,7 @@
 // SIP.js 0.21 as the browser client, with real peers on loopback: SIP.js (UserAgent, Registerer,
 // Inviter; page/sipjs.html) in headless Chromium with its fake audio device calls through
 // `webtrunk edge` to sipp as the trunk with -rtp_echo behind lib/rtp_relay.js (lib/media_call.js).
-// SIP.js differs from JsSIP where the edge must not care: its own Via/Contact forms, no session
+// SIP.js differs from JsSIP in ways the edge must handle: its own Via/Contact forms, no session
 // timer, DTMF only as the app sends it (INFO here), hold by re-INVITE with a=sendonly, and it keeps
 // the first SDP answer of a dialog.
 //
@@ -43,20 +43,28 @@ describe('SIP.js in Chromium <-> webtrunk edge <-> sipp -rtp_echo', { timeout: 1
     });
   });
 
-  it('call: >= 90% of the audio comes back; the browser hangs up, the trunk gets BYE', { timeout: CASE_MS }, async () => {
+  it('call: the 200 repeats the 180\'s answer, >= 90% of the audio comes back and reaches the trunk', { timeout: CASE_MS }, async () => {
     await withSipjsCall('answer-media', {}, async (r) => {
       await registered(r.caller);
       await connectWithAudio(r.caller, { audio: false });
-      // SIP.js applies the first answer it gets (in the 180 here) and ignores another in the 200.
-      assertSameAnswer(await answersSeen(r.caller));
       // SIP.js needed the 407 challenge for its INVITE and got the edge's answer.
       const sip = await r.caller.sip();
       const inviteAnswers = sip.filter((s) => s.dir === 'in' && s.msg.status && s.msg.cseq().method === 'INVITE').map((s) => s.msg.status);
       assert.ok(inviteAnswers.includes(407), `the first INVITE is challenged: ${inviteAnswers}`);
       assert.ok(inviteAnswers.includes(200), `answered: ${inviteAnswers}`);
+      // SIP.js applies the first answer it gets (in the 180 here) and ignores another in the 200.
+      assertSameAnswer(await answersSeen(r.caller));
       await assertAudioBothWays(r.caller, 5000, 'SIP.js call', r.rtp);
       const pts = new Set(r.rtp.packets().map((p) => p.pt));
       assert.ok([...pts].every((pt) => pt === 0 || pt === 8 || pt === TRUNK_DTMF_PT), `trunk payload types ${[...pts]}`);
+      await hangUpCleanly(r);
+    });
+  });
+
+  it('browser hangs up: the trunk gets BYE and answers it, the session ends on the local side', { timeout: CASE_MS }, async () => {
+    await withSipjsCall('answer-media', {}, async (r) => {
+      await registered(r.caller);
+      await connectWithAudio(r.caller, { audio: false });
       await hangUpCleanly(r);
       const ended = await r.caller.waitFor(['ended'], 3000);
       assert.equal(ended.originator, 'local', JSON.stringify(ended));
