@@ -12,7 +12,9 @@
 //       answer unchanged, then the edge re-INVITEs the browser with PCMA; audio >= 90% both ways
 //       counted from after that re-INVITE, PCMA at the trunk;
 //   (c) reject-first-offer: the trunk answers 488 to the first INVITE and 200 to the next, which
-//       offers another codec (failover) -> the call connects with audio.
+//       offers another codec (failover) -> the call connects with audio;
+//   (d) reject-every-offer: the trunk answers 488 to each codec -> the browser gets 488 with a
+//       reason that says why.
 //
 // VERBOSE=1 prints each case's browser events, SIP traces and relay counts; KEEP_LOGS=1 keeps sipp's
 // temp directory.
@@ -122,6 +124,24 @@ for (const client of ['jssip', 'sipjs']) {
         await assertAudioBothWays(r.caller, 3000, `${client} (c)`, r.rtp);
         await hangUpCleanly(r, { waitSippExit: false });
         await until(() => r.sipp.sent().some((m) => m.status === 200 && m.cseq().method === 'BYE'), 3000, 'the trunk answers the BYE');
+      });
+    });
+
+    it('(d) trunk 488 to every codec: the browser gets 488 with a reason', { timeout: CASE_MS }, async () => {
+      await withCall('reject-every-offer', {}, async (r) => {
+        await r.caller.call(TARGET);
+        const outcome = await r.caller.waitFor(['confirmed', 'failed', 'ended'], 15000);
+        assert.equal(outcome.type, 'failed', JSON.stringify(outcome));
+        const final = (await r.caller.sip()).filter((s) => s.dir === 'in' && s.msg.status >= 300 && s.msg.cseq().method === 'INVITE' &&
+          s.msg.status !== 407).pop();
+        assert.ok(final, 'the browser got a final answer');
+        const invites = r.sipp.requests('INVITE');
+        console.log(`# ${client} (d): trunk offered ${invites.map((m) => audioCodecs(m.body)).join(' then ')}; ` +
+          `browser got ${final.msg.startLine}`);
+        assert.equal(final.msg.status, 488);
+        assert.match(final.msg.reason, /^Not Acceptable Here: \S/, 'the reason says why');
+        assert.deepEqual(invites.map((m) => audioCodecs(m.body)), [['PCMU'], ['PCMA']], 'each codec offered once, in preference order');
+        assert.deepEqual(await r.sipp.waitExit(8000), { code: 0, signal: null }, 'sipp got an ACK for each 488');
       });
     });
   });
