@@ -132,6 +132,7 @@ for (const client of ['jssip', 'sipjs']) {
         await r.caller.call(TARGET);
         const outcome = await r.caller.waitFor(['confirmed', 'failed', 'ended'], 15000);
         assert.equal(outcome.type, 'failed', JSON.stringify(outcome));
+        assert.equal(outcome.status, 488, `the library reports the 488: ${JSON.stringify(outcome)}`);
         const final = (await r.caller.sip()).filter((s) => s.dir === 'in' && s.msg.status >= 300 && s.msg.cseq().method === 'INVITE' &&
           s.msg.status !== 407).pop();
         assert.ok(final, 'the browser got a final answer');
