@@ -49,9 +49,10 @@ npm_ci() {  # npm ci only when package-lock.json changed since the last install
 }
 if (( want_tests )); then
   npm_ci tests/integration
-  # Rebuild the JsSIP bundle whenever the installed packages changed.
-  if [[ ! -f tests/integration/dist/jssip.js ||
-        tests/integration/node_modules/.package-lock.json -nt tests/integration/dist/jssip.js ]]; then
+  # Rebuild the JsSIP and SIP.js bundles whenever the installed packages changed.
+  if [[ ! -f tests/integration/dist/jssip.js || ! -f tests/integration/dist/sip.js ||
+        tests/integration/node_modules/.package-lock.json -nt tests/integration/dist/jssip.js ||
+        tests/integration/node_modules/.package-lock.json -nt tests/integration/dist/sip.js ]]; then
     (cd tests/integration && npm run --silent build)
   fi
 fi

@@ -16,18 +16,12 @@
 'use strict';
 const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
-const { startSipEdge, ephemeralToken } = require('./lib/sip_edge');
-const { startSipp, freeUdpPorts } = require('./lib/sipp');
-const { startRtpRelay } = require('./lib/rtp_relay');
-const { startTcpRelay } = require('./lib/tcp_relay');
-const { openCaller, useSharedBrowser } = require('./lib/browser');
-const { metric } = require('./lib/edge');
-const { withContext, tail } = require('./lib/report');
+const { useSharedBrowser } = require('./lib/browser');
+const {
+  withMediaCall: withCall, statsUntil, received, connectWithAudio, measure, hangUpCleanly, assertDtmfAtTrunk, TARGET,
+  TRUNK_DTMF_PT,
+} = require('./lib/media_call');
 
-const SECRET = 'edge-test-secret';
-const TARGET = 'sip:15551230000@edge.test';
-const TRUNK_DTMF_PT = 101;  // the sipp scenarios' telephone-event
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // getStats' srtpCipher names the profile the way Chromium's stats do.
 const CHROMIUM_CIPHER = {
   AEAD_AES_256_GCM: 'SRTP_AEAD_AES_256_GCM',
@@ -36,88 +30,8 @@ const CHROMIUM_CIPHER = {
 };
 
 const shared = useSharedBrowser();
-
-// One case: sipp (`scenario`, -rtp_echo) behind an RTP relay as the trunk, the edge (extra flags
-// `edgeArgs`, optionally behind a TCP relay for the WebSocket), a fresh JsSIP page that does not
-// register (the call is what matters here). Everything is stopped whatever happens; a failure
-// carries the browser's events, both SIP traces, the relay's counts and the edge's log.
-async function withMediaCall(scenario, { edgeArgs = [], wsRelay = false, sippTimeout = 30 }, body) {
-  const echoPort = await freeUdpPorts(3);
-  const rtp = await startRtpRelay({ echoPort, dtmfPt: TRUNK_DTMF_PT });
-  let sipp, edge, relay, caller;
-  try {
-    sipp = await startSipp(scenario, {
-      mediaPort: echoPort, timeoutSeconds: sippTimeout, extraArgs: ['-rtp_echo', '-key', 'rtp_port', String(rtp.port)],
-    });
-    edge = await startSipEdge({ trunkPort: sipp.port, secrets: [SECRET], extraArgs: edgeArgs });
-    if (wsRelay) relay = await startTcpRelay(edge.port);
-    caller = await openCaller(shared.browser, shared.pageServer.url);
-    const cred = ephemeralToken({ user: 'alice', secret: SECRET });
-    await caller.start({ wsUrl: relay ? relay.url : edge.url, uri: 'sip:alice@edge.test', authUser: cred.username,
-      password: cred.password, register: false });
-    await body({ sipp, edge, relay, caller, rtp });
-    if (process.env.VERBOSE) {
-      console.log(`${await caller.describe()}\n${sipp.describe()}\nrelay: ${JSON.stringify(rtp.counts())}`.replace(/^/gm, '# '));
-    }
-  } catch (e) {
-    const parts = [];
-    if (caller) parts.push(await caller.describe());
-    if (sipp) parts.push(sipp.describe());
-    parts.push(`trunk RTP relay: ${JSON.stringify(rtp.counts())}`);
-    if (edge) parts.push(`edge log, last lines:\n${tail(edge.log())}`);
-    throw withContext(e, parts);
-  } finally {
-    if (caller) await caller.close();
-    if (relay) await relay.close();
-    if (edge) await edge.stop();
-    if (sipp) await sipp.stop();
-    await rtp.close();
-  }
-}
-
-// Polls getStats until `pred(stats)` holds; the last stats, or throws after timeoutMs.
-async function statsUntil(caller, pred, timeoutMs, what) {
-  const end = Date.now() + timeoutMs;
-  let s;
-  for (;;) {
-    s = await caller.stats();
-    if (s && pred(s)) return s;
-    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms; last stats ${JSON.stringify(s)}`);
-    await sleep(200);
-  }
-}
-const received = (s) => (s && s.inbound ? s.inbound.packetsReceived || 0 : 0);
-const sent = (s) => (s && s.outbound ? s.outbound.packetsSent || 0 : 0);
-
-// Calls and waits until it is confirmed with audio coming back; returns the stats then.
-async function connectWithAudio(caller) {
-  await caller.call(TARGET);
-  const outcome = await caller.waitFor(['confirmed', 'failed', 'ended'], 10000);
-  assert.equal(outcome.type, 'confirmed', JSON.stringify(outcome));
-  return statsUntil(caller, (s) => s.transport && s.transport.dtlsState === 'connected' && received(s) > 0, 8000,
-    'DTLS connected and audio received');
-}
-
-// Over `ms`: audio packets the browser sent and received (getStats deltas).
-async function measure(caller, ms) {
-  const s0 = await caller.stats();
-  await sleep(ms);
-  const s1 = await caller.stats();
-  return { sent: sent(s1) - sent(s0), received: received(s1) - received(s0), stats: s1 };
-}
-
-// The browser hangs up; the trunk got BYE and sipp ended its scenario; the edge holds no media session.
-async function hangUpCleanly({ caller, sipp, edge }) {
-  await caller.hangup();
-  assert.ok(await sipp.waitFor((m) => m.method === 'BYE', 3000), 'the trunk got BYE');
-  assert.deepEqual(await sipp.waitExit(5000), { code: 0, signal: null }, 'sipp completed its scenario');
-  let active;
-  for (let i = 0; i < 20 && active !== 0; i++) {
-    active = await metric(edge, 'webtrunk_media_sessions_active');
-    if (active !== 0) await sleep(100);
-  }
-  assert.equal(active, 0, 'every media session released');
-}
+// A JsSIP page that does not register (the call is what matters here): lib/media_call.js.
+const withMediaCall = (scenario, opts, body) => withCall(shared, scenario, opts, body);
 
 describe('media through the edge: Chromium (JsSIP) <-> webtrunk edge <-> sipp -rtp_echo', { timeout: 200000 }, () => {
   for (const profile of ['AEAD_AES_256_GCM', 'AEAD_AES_128_GCM', 'AES_CM_128_HMAC_SHA1_80']) {
@@ -143,25 +57,7 @@ describe('media through the edge: Chromium (JsSIP) <-> webtrunk edge <-> sipp -r
   it('DTMF keyed in JsSIP (SIP INFO) reaches the trunk as RFC 4733 events', { timeout: 30000 }, async () => {
     await withMediaCall('answer-media', {}, async (r) => {
       await connectWithAudio(r.caller);
-      await r.caller.sendDTMF('5');
-      await sleep(1500);
-      await r.caller.sendDTMF('#');
-      await sleep(1500);
-      const dtmf = r.rtp.dtmf();
-      const events = [...new Set(dtmf.map((p) => p.event))];
-      console.log(`# RFC 4733 at the trunk: ${dtmf.length} packets, events ${events}, end bits ${dtmf.filter((p) => p.end).length}`);
-      assert.deepEqual(events, [5, 11], 'digit 5 then # (event 11), on the trunk\'s telephone-event payload type');
-      for (const ev of [5, 11]) {
-        const of = dtmf.filter((p) => p.event === ev);
-        assert.ok(of[0].marker, 'the first packet of an event has the marker bit');
-        assert.ok(of.some((p) => p.end), `event ${ev} ends (E bit)`);
-        assert.ok(new Set(of.map((p) => p.ts)).size === 1, 'one timestamp per event');
-        assert.ok(of[of.length - 1].duration >= of[0].duration, 'durations grow');
-      }
-      // The INFOs were answered by the edge, not relayed.
-      const infoOk = (await r.caller.sip()).filter((s) => s.dir === 'in' && s.msg.status === 200 && s.msg.cseq().method === 'INFO');
-      assert.equal(infoOk.length, 2, 'the browser got 200 for both INFOs');
-      assert.equal(r.sipp.requests('INFO').length, 0, 'no INFO reached the trunk');
+      const dtmf = await assertDtmfAtTrunk(r, ['5', '#'], [5, 11]);
       // The audio stream around the events is one gap-free sequence at the trunk.
       const ssrc = dtmf[0].ssrc;
       const seqs = r.rtp.packets().filter((p) => p.ssrc === ssrc).map((p) => p.seq);

@@ -11,7 +11,10 @@ const { parseSip } = require('./sipmsg');
 
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const HERE = path.resolve(__dirname, '..');
-const JSSIP_BUNDLE = path.join(HERE, 'dist', 'jssip.js');
+// The caller pages (page/), JsSIP's and SIP.js's, each with the same window.T; both load page/common.js.
+const PAGES = { jssip: 'index.html', sipjs: 'sipjs.html' };
+// Each page's library, bundled by `npm run build` (esbuild).
+const BUNDLES = ['jssip.js', 'sip.js'];
 
 const FLAGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -29,12 +32,17 @@ function withTimeout(p, ms, what) {
   ]).finally(() => clearTimeout(t));
 }
 
-// The test page and the JsSIP bundle on 127.0.0.1 (ephemeral port).
+// The caller pages and the library bundles on 127.0.0.1 (ephemeral port). `url` is the JsSIP page;
+// pageUrl(client) names either.
 function servePage() {
-  if (!fs.existsSync(JSSIP_BUNDLE)) {
-    throw new Error(`${JSSIP_BUNDLE} is missing: run \`npm run build\` in tests/integration (scripts/setup.sh --tests does)`);
+  const files = { '/': path.join(HERE, 'page', PAGES.jssip), '/common.js': path.join(HERE, 'page', 'common.js') };
+  for (const p of Object.values(PAGES)) files[`/${p}`] = path.join(HERE, 'page', p);
+  for (const b of BUNDLES) {
+    files[`/dist/${b}`] = path.join(HERE, 'dist', b);
+    if (!fs.existsSync(files[`/dist/${b}`])) {
+      throw new Error(`${files[`/dist/${b}`]} is missing: run \`npm run build\` in tests/integration (scripts/setup.sh --tests does)`);
+    }
   }
-  const files = { '/': path.join(HERE, 'page', 'index.html'), '/dist/jssip.js': JSSIP_BUNDLE };
   const types = { '.html': 'text/html; charset=utf-8', '.js': 'application/javascript' };
   return new Promise((resolve) => {
     const srv = http.createServer((req, res) => {
@@ -48,6 +56,10 @@ function servePage() {
     });
     srv.listen(0, '127.0.0.1', () => resolve({
       url: `http://127.0.0.1:${srv.address().port}/`,
+      pageUrl: (client = 'jssip') => {
+        if (!PAGES[client]) throw new Error(`no caller page for ${client} (known: ${Object.keys(PAGES)})`);
+        return `http://127.0.0.1:${srv.address().port}/${PAGES[client]}`;
+      },
       close: () => new Promise((r) => { srv.closeAllConnections(); srv.close(() => r()); }),
     }));
   });
@@ -74,7 +86,8 @@ async function launchBrowser() {
   };
 }
 
-// One JsSIP caller: a fresh page (tab) in the browser, with the page's T.* functions wrapped.
+// One caller (JsSIP or SIP.js, by the page at pageUrl): a fresh page (tab) in the browser, with the
+// page's T.* functions wrapped.
 async function openCaller(browser, pageUrl) {
   const page = await browser.context.newPage();
   const consoleLines = [];
@@ -93,6 +106,8 @@ async function openCaller(browser, pageUrl) {
       ev(([t, ms]) => window.T.waitFor(t, ms), [types, timeoutMs], timeoutMs + 3000, `waitFor ${types}`),
     hangup: () => ev(() => window.T.hangup()),
     sendDTMF: (tones, opts = {}) => ev(([t, o]) => window.T.sendDTMF(t, o), [tones, opts]),
+    // SIP.js page only: re-INVITE to hold (true) or resume (false); resolves with its final status.
+    hold: (held) => ev((h) => window.T.hold(h), held, 10000, 'hold re-INVITE'),
     // getStats in short: { outbound: {packetsSent}, inbound: {packetsReceived}, transport: {dtlsState,
     // srtpCipher, ...}, pair: {state, remote} }.
     stats: () => ev(() => window.T.stats()),
@@ -110,7 +125,7 @@ async function openCaller(browser, pageUrl) {
       await new Promise((r) => setTimeout(r, 100));
       try { await withTimeout(page.close(), 5000, 'page close'); } catch (_) { /* browser closes it */ }
     },
-    // Text for a failure message: JsSIP events and the SIP start lines the browser saw.
+    // Text for a failure message: the page's events and the SIP start lines the browser saw.
     async describe() {
       try {
         const evs = await caller.events();
