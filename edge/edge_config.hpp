@@ -1,4 +1,4 @@
-// The edge's configuration, read from flags (and a config file) once at start.
+// The edge's configuration: filled once at start (from the flags of `webtrunk edge`), read-only after.
 #pragma once
 
 #include <cstddef>
@@ -7,8 +7,6 @@
 #include <string>
 #include <vector>
 
-#include "core/result.hpp"
-#include "edge/flags.hpp"
 #include "edge/routes.hpp"
 #include "media/srtp.hpp"
 #include "media/types.hpp"
@@ -47,12 +45,5 @@ struct EdgeConfig {
   std::vector<media::SrtpProfile> srtp_profiles;  // empty: the DTLS identity's default order
   unsigned consent_timeout_s = 30;  // RFC 7675
 };
-
-// "AEAD_AES_256_GCM,AES_CM_128_HMAC_SHA1_80" -> the profiles in that order; the error names the
-// profile it does not know.
-core::Result<std::vector<media::SrtpProfile>> parse_srtp_profiles(std::string_view list);
-
-FlagSet edge_flags();
-core::Result<EdgeConfig> edge_config_from(const FlagValues& flags);
 
 }  // namespace webtrunk::edge
