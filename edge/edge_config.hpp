@@ -1,4 +1,4 @@
-// The edge's configuration, read from flags (and a config file) once at start.
+// The edge's configuration: filled once at start (from the flags of `webtrunk edge`), read-only after.
 #pragma once
 
 #include <cstddef>
@@ -7,8 +7,6 @@
 #include <string>
 #include <vector>
 
-#include "core/result.hpp"
-#include "edge/flags.hpp"
 #include "edge/media_sdp.hpp"
 #include "edge/routes.hpp"
 #include "media/srtp.hpp"
@@ -49,12 +47,5 @@ struct EdgeConfig {
   unsigned consent_timeout_s = 30;  // RFC 7675
   std::vector<std::string> codecs = default_codec_preference();  // --codecs, in order of preference
 };
-
-// "AEAD_AES_256_GCM,AES_CM_128_HMAC_SHA1_80" -> the profiles in that order; the error names the
-// profile it does not know.
-core::Result<std::vector<media::SrtpProfile>> parse_srtp_profiles(std::string_view list);
-
-FlagSet edge_flags();
-core::Result<EdgeConfig> edge_config_from(const FlagValues& flags);
 
 }  // namespace webtrunk::edge

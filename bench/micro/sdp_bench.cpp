@@ -1,6 +1,6 @@
 // SDP speed per call: parsing the browser's offer (generic parse, and read_browser_offer on top),
 // writing the trunk offer, reading the trunk's answer with the codec map, and writing the browser
-// answer, on the captured Chromium offer (../shared/peers/chromium/examples/offer-example.sdp).
+// answer, on the captured Chromium offer (tests/data/sdp/chromium/offer-example.sdp).
 #include <benchmark/benchmark.h>
 
 #include <string>

@@ -1,7 +1,7 @@
 // The load tools of bench/tools as functions (library webtrunk_load), so that their own executables
 // (bench_sip_load, bench_media_relay, bench_auth_load: thin mains in bench/tools/main/) and
-// `webtrunk bench` (edge/main.cpp) run the same code. edge/ itself never includes this: DESIGN.md's
-// arrows let bench/ depend on edge/, not the reverse.
+// `webtrunk bench` (app/main.cpp) run the same code. Only that main() includes this, never a module
+// library (webtrunk_app included): DESIGN.md's arrows let bench/ depend on the modules, not the reverse.
 //
 // Each takes argv as main() does: argv[0] names the program in messages and help, the flags follow.
 // It returns the exit status: 0 the run passed, 1 it failed or could not start, 2 a flag is unknown

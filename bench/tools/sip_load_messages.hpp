@@ -1,11 +1,11 @@
 // bench_sip_load, part 2: the SIP text the emulated peers send.
 //
-// Browser side: JsSIP 3.13.8 as captured in ../shared/research/features-captures/run-a-jssip-basic.txt
+// Browser side: JsSIP 3.13.8 as captured in tests/data/transcripts/run-a-jssip-basic.txt
 // (header order and values, Via host "<random>.invalid", GRUU Contact, Session-Expires: 90 as JsSIP
 // sends by default, the Chrome audio offer cut to ~1.1 KB by dropping its TCP candidate, two
 // header extensions, rtcp-xr and the ssrc msid line), and the Proxy-Authorization JsSIP writes
 // (DigestAuthentication.js: algorithm first, qop=auth with cnonce and nc).
-// Trunk side: the sipp UAS of ../shared/peers/sipp/uas-trunk.xml (copies Via, From, To + tag,
+// Trunk side: the sipp UAS of tests/integration/sipp/answer.xml (copies Via, From, To + tag,
 // Call-ID, CSeq and Record-Route; Contact; a plain RTP/AVP SDP answer).
 //
 // Lifetimes: every builder returns an owned std::string; arguments are read during the call only.

@@ -1,5 +1,5 @@
 // edge/media_sdp: the offer/answer rules of issue 4 on the Chromium offers and JsSIP re-offers the
-// peers really sent (../shared), checked the way the other side reads them: the trunk offer carries
+// peers really sent (tests/data/sdp, tests/data/transcripts), checked the way the other side reads them: the trunk offer carries
 // nothing WebRTC, the browser answer carries everything Chromium needs, codecs and telephone-event
 // are mapped by name and clock, hold directions are answered as RFC 3264 says.
 #include "edge/media_sdp.hpp"
@@ -20,7 +20,7 @@ using namespace webtrunk;
 using namespace webtrunk::edge;
 using media::Direction;
 
-const std::filesystem::path kShared = WEBTRUNK_SHARED_DIR;
+const std::filesystem::path kData = WEBTRUNK_TEST_DATA;
 
 std::string read_file(const std::filesystem::path& p) {
   std::ifstream f(p, std::ios::binary);
@@ -29,11 +29,11 @@ std::string read_file(const std::filesystem::path& p) {
   return ss.str();
 }
 
-std::string chromium_offer() { return read_file(kShared / "peers/chromium/examples/offer-example.sdp"); }
+std::string chromium_offer() { return read_file(kData / "sdp/chromium/offer-example.sdp"); }
 
 // The JsSIP hold re-offer (a=sendonly, attributes reordered by sdp-transform) from run B.
 std::string jssip_hold_offer() {
-  std::istringstream in(read_file(kShared / "research/features-captures/run-b-jssip-sipjs-full.txt"));
+  std::istringstream in(read_file(kData / "transcripts/run-b-jssip-sipjs-full.txt"));
   std::string line, body;
   bool inside = false;
   while (std::getline(in, line)) {
@@ -135,10 +135,9 @@ TEST(MediaSdp, ReadsTheChromiumOffer) {
 }
 
 TEST(MediaSdp, ReadsEveryCapturedBrowserOffer) {
-  for (const char* f : {"peers/chromium/examples/offer-example.sdp", "peers/chain/examples/jssip-invite-offer.sdp",
-                        "peers/rtpengine/examples/webrtc-offer.sdp"}) {
+  for (const char* f : {"sdp/chromium/offer-example.sdp", "sdp/chain/jssip-invite-offer.sdp", "sdp/rtpengine/webrtc-offer.sdp"}) {
     SCOPED_TRACE(f);
-    const BrowserOffer o = offer_of(read_file(kShared / f));
+    const BrowserOffer o = offer_of(read_file(kData / f));
     EXPECT_EQ(o.codecs.size(), 8u);
     EXPECT_EQ(o.remote.ice.ufrag.size(), 4u);
   }
@@ -547,7 +546,7 @@ TEST(MediaSdp, EmptyCodecMapRejectsTheAudioSection) {
 
 TEST(MediaSdp, IceRestartReofferGivesNewRemoteCredentials) {
   // JsSIP's ICE-restart re-offer in run B: new ufrag/pwd, same fingerprint, actpass again.
-  const std::string text = read_file(kShared / "research/features-captures/run-b-jssip-sipjs-full.txt");
+  const std::string text = read_file(kData / "transcripts/run-b-jssip-sipjs-full.txt");
   const std::size_t at = text.find("a=ice-ufrag:7NmF");
   ASSERT_NE(at, std::string::npos);
   const std::size_t start = text.rfind("v=0\r\n", at);

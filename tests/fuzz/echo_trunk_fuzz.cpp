@@ -12,8 +12,8 @@
 #include <set>
 #include <string_view>
 
+#include "app/echo_trunk.hpp"
 #include "core/log.hpp"
-#include "edge/echo_trunk.hpp"
 #include "fuzz_steps.hpp"
 
 using namespace webtrunk;
@@ -21,10 +21,10 @@ using namespace webtrunk;
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   core::set_log_level(core::LogLevel::error);
   std::set<std::uint64_t> open;
-  edge::EchoTrunkConfig cfg;
+  app::EchoTrunkConfig cfg;
   cfg.ring_time = std::chrono::milliseconds(1000);
   cfg.max_calls = 8;
-  edge::EchoTrunkCore core(cfg, {[&](std::uint64_t call) -> core::Result<std::uint16_t> {
+  app::EchoTrunkCore core(cfg, {[&](std::uint64_t call) -> core::Result<std::uint16_t> {
                                    if (call % 5 == 4) return core::Error{EADDRINUSE, "no ports"};
                                    open.insert(call);
                                    return static_cast<std::uint16_t>(20000 + 2 * (call % 1000));

@@ -1,6 +1,6 @@
 // browser-sim <-> SipCore <-> trunk-sim in one process, on a fake clock, no sockets
 // (DESIGN.md "Sans-IO"; STYLE.md "Tests"). The browser speaks like JsSIP 3.13 (features.md §2)
-// with Chromium's offer, the trunk like the sipp UAS of ../shared/peers/sipp/uas-trunk.xml. UDP
+// with Chromium's offer, the trunk like the sipp UAS of tests/integration/sipp/answer.xml. UDP
 // toward the trunk can lose datagrams on demand. The shard's media sessions are a recording fake
 // (fake_media.hpp).
 #pragma once
@@ -35,11 +35,11 @@ using sip::OwnedMessage;
 using Msg = std::unique_ptr<OwnedMessage>;
 
 inline constexpr std::int64_t kUnix0 = 1767220000;
-inline constexpr std::string_view kSecret = "edge-test-secret";  // as in ../shared/peers/kamailio
+inline constexpr std::string_view kSecret = "edge-test-secret";  // as in tests/integration/kamailio
 inline constexpr std::string_view kRealm = "edge.test";
 inline const auth::Secret kK1{"k1", "edge-secret-k1-0123456789"};  // for tokens with claims
 
-// Chromium's offer as JsSIP sends it (../shared/peers/chromium/examples/offer-example.sdp).
+// Chromium's offer as JsSIP sends it (tests/data/sdp/chromium/offer-example.sdp).
 inline const std::string kOffer =
     "v=0\r\no=- 4781285960896215454 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n"
     "a=extmap-allow-mixed\r\na=msid-semantic: WMS 9edcf8ca-6517-4f0e-92cd-c0e99f04531c\r\n"

@@ -1,5 +1,5 @@
 // Real JsSIP 3.13.8 / SIP.js 0.21.2 / Kamailio / sipp messages captured on the WebSocket
-// (tests/data/sip/captures/, extracted by extract_captures.py from shared/research/features-captures).
+// (tests/data/sip/captures/, extracted by extract_captures.py from tests/data/transcripts/).
 #include <gtest/gtest.h>
 
 #include <filesystem>

@@ -1,5 +1,5 @@
 // sip/sdp: parsing the SDP real peers sent (Chromium offers and answers, JsSIP re-offers rewritten by
-// sdp-transform, rtpengine and sipp SDP from ../shared), writing it back byte for byte, and refusing
+// sdp-transform, rtpengine and sipp SDP in tests/data/sdp and tests/data/transcripts), writing it back byte for byte, and refusing
 // malformed input with a reason.
 #include "sip/sdp.hpp"
 
@@ -32,13 +32,12 @@ std::string crlf(std::string_view s) {
   return out;
 }
 
-const std::filesystem::path kShared = WEBTRUNK_SHARED_DIR;
 const std::filesystem::path kData = WEBTRUNK_TEST_DATA;
 
 std::vector<std::filesystem::path> example_files() {
   std::vector<std::filesystem::path> out;
-  for (const char* dir : {"peers/chromium/examples", "peers/chain/examples", "peers/rtpengine/examples"}) {
-    for (const auto& e : std::filesystem::directory_iterator(kShared / dir))
+  for (const char* dir : {"sdp/chromium", "sdp/chain", "sdp/rtpengine"}) {
+    for (const auto& e : std::filesystem::directory_iterator(kData / dir))
       if (e.path().extension() == ".sdp") out.push_back(e.path());
   }
   return out;
@@ -47,7 +46,7 @@ std::vector<std::filesystem::path> example_files() {
 // SDP bodies in the WebSocket transcripts: from a "v=0" line to the next empty line.
 std::vector<std::string> capture_bodies() {
   std::vector<std::string> out;
-  for (const auto& e : std::filesystem::directory_iterator(kShared / "research/features-captures")) {
+  for (const auto& e : std::filesystem::directory_iterator(kData / "transcripts")) {
     if (e.path().extension() != ".txt") continue;
     std::istringstream in(read_file(e.path()));
     std::string line, body;
@@ -68,7 +67,7 @@ std::vector<std::string> capture_bodies() {
 }
 
 TEST(Sdp, ParsesTheChromiumOffer) {
-  const std::string text = read_file(kShared / "peers/chromium/examples/offer-example.sdp");
+  const std::string text = read_file(kData / "sdp/chromium/offer-example.sdp");
   auto r = parse(text);
   ASSERT_TRUE(r.ok()) << r.error().message;
   const Session& s = r.value();
@@ -305,7 +304,7 @@ TEST(Sdp, LimitsBoundTheWork) {
   EXPECT_NE(f.error().message.find("too many formats"), std::string::npos);
 
   // A Chrome-sized offer (~16 kB, 500 attributes) is well inside the defaults.
-  std::string chrome = read_file(kShared / "peers/chromium/examples/offer-example.sdp");
+  std::string chrome = read_file(kData / "sdp/chromium/offer-example.sdp");
   for (int i = 0; i < 450; ++i) chrome += "a=ssrc:1 cname:" + std::string(16, 'c') + "\r\n";
   EXPECT_TRUE(parse(chrome).ok());
 }

@@ -1,6 +1,7 @@
 // Headless Chromium (Debian's /usr/bin/chromium) driven by playwright-core, with JsSIP loaded from a
-// page served on 127.0.0.1. Flags and pitfalls: ../../../../shared/peers/REPORT.md (section 1). Each
-// launch uses a fresh --user-data-dir, removed on close. Every call into the page is bounded.
+// page served on 127.0.0.1, with the flags below (fake media devices, loopback candidates, no mDNS
+// hiding of local addresses). Each launch uses a fresh --user-data-dir, removed on close. Every call
+// into the page is bounded.
 'use strict';
 const fs = require('node:fs');
 const http = require('node:http');

@@ -1,8 +1,8 @@
 // The reference chain for validating this harness without the edge: Kamailio with auth_ephemeral
-// (../shared/peers/kamailio/kamailio.cfg) in place of `webtrunk edge`. Selected with
+// (tests/integration/kamailio/kamailio.cfg) in place of `webtrunk edge`. Selected with
 // WEBTRUNK_REFERENCE=kamailio; never used in CI (the default mode tests the real binary).
 //
-// The shared config listens on fixed ports (UDP 5060, ws 8080) and relays INVITEs to 127.0.0.1:5080. A
+// That config listens on fixed ports (UDP 5060, ws 8080) and relays INVITEs to 127.0.0.1:5080. A
 // copy is written to a temp dir with free ports, the test's trunk port and the test's secrets, and with
 // the token check the edge has (issue 3) added: INVITEs are challenged too (407), and an expired or
 // invalid token is answered 403 with a reason instead of a new challenge. Each patch must apply
@@ -13,11 +13,11 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const WebSocket = require('ws');
-const { freePort, ROOT } = require('./edge');
+const { freePort } = require('./edge');
 const { freeUdpPorts } = require('./sipp');
 
 const KAMAILIO = process.env.KAMAILIO_BIN || 'kamailio';
-const SHARED_CFG = path.resolve(ROOT, '..', 'shared', 'peers', 'kamailio', 'kamailio.cfg');
+const KAMAILIO_CFG = path.join(__dirname, '..', 'kamailio', 'kamailio.cfg');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const live = new Set();
@@ -48,7 +48,7 @@ route[EPHAUTH] {
 
 function patchConfig(cfg, { wsPort, sipPort, trunkPort, secrets }) {
   const must = (from, to) => {
-    if (!cfg.includes(from)) throw new Error(`kamailio.cfg changed: cannot find ${JSON.stringify(from)} in ${SHARED_CFG}`);
+    if (!cfg.includes(from)) throw new Error(`kamailio.cfg changed: cannot find ${JSON.stringify(from)} in ${KAMAILIO_CFG}`);
     cfg = cfg.split(from).join(to);
   };
   must('listen=udp:127.0.0.1:5060', `listen=udp:127.0.0.1:${sipPort}`);
@@ -89,7 +89,7 @@ async function startKamailio({ trunkPort, secrets, timeoutMs = 10000 }) {
   const sipPort = await freeUdpPorts(1);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'webtrunk-kamailio-'));
   const cfgFile = path.join(dir, 'kamailio.cfg');
-  fs.writeFileSync(cfgFile, patchConfig(fs.readFileSync(SHARED_CFG, 'utf8'), { wsPort, sipPort, trunkPort, secrets }));
+  fs.writeFileSync(cfgFile, patchConfig(fs.readFileSync(KAMAILIO_CFG, 'utf8'), { wsPort, sipPort, trunkPort, secrets }));
   const runDir = path.join(dir, 'run');
   fs.mkdirSync(runDir);
   const child = spawn(KAMAILIO, ['-f', cfgFile, '-DD', '-E', '-Y', runDir, '-m', '64', '-M', '8'],
@@ -129,4 +129,4 @@ async function startKamailio({ trunkPort, secrets, timeoutMs = 10000 }) {
   };
 }
 
-module.exports = { startKamailio, patchConfig, SHARED_CFG };
+module.exports = { startKamailio, patchConfig, KAMAILIO_CFG };

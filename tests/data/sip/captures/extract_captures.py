@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Extracts SIP messages from the WebSocket transcripts in shared/research/features-captures/
-(JsSIP 3.13.8 and SIP.js 0.21.2 driven by headless Chromium, see its README) into one file per
+"""Extracts SIP messages from the WebSocket transcripts in tests/data/transcripts/
+(JsSIP 3.13.8 and SIP.js 0.21.2 driven by headless Chromium, see tests/data/README.md) into one file per
 message, byte for byte as carried in the WebSocket text frame (CRLF line ends).
 
 The captures hold no UPDATE (the sipp trunk never let the session-timer refresh fire), so
@@ -12,8 +12,7 @@ import re
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SHARED = os.environ.get("WEBTRUNK_SHARED_DIR", os.path.join(HERE, "../../../../../shared"))
-CAP = os.path.join(SHARED, "research/features-captures")
+CAP = os.path.join(HERE, "../../transcripts")
 
 # (transcript, byte offset of the "===" line, output name)
 PICK = [

@@ -10,7 +10,7 @@
 
 #include "core/result.hpp"
 
-namespace webtrunk::edge {
+namespace webtrunk::app {
 
 struct FlagSpec {
   std::string name;         // without the leading "--"
@@ -63,4 +63,4 @@ class FlagSet {
   std::string positional_usage_;  // non-empty: positional arguments accepted
 };
 
-}  // namespace webtrunk::edge
+}  // namespace webtrunk::app

@@ -1,18 +1,18 @@
 // The customer side of the chain of trust (issue 5): `webtrunk mint` prints one customer token,
-// `webtrunk servlet` hands them out over HTTP beside the customer's web site (edge/customer_servlet.hpp
+// `webtrunk servlet` hands them out over HTTP beside the customer's web site (app/customer_servlet.hpp
 // holds its request logic). Both mint with auth::mint_customer_token: one implementation.
 #include <cstdio>
 #include <string>
 
+#include "app/commands.hpp"
+#include "app/customer_servlet.hpp"
 #include "auth/customer_token.hpp"
 #include "core/clock.hpp"
 #include "core/http_server.hpp"
 #include "core/log.hpp"
 #include "core/shards.hpp"
-#include "edge/commands.hpp"
-#include "edge/customer_servlet.hpp"
 
-namespace webtrunk::edge {
+namespace webtrunk::app {
 
 FlagSet mint_flags() {
   FlagSet f("mint", "Mint a customer token (what a customer's servlet hands to its web page) as JSON.");
@@ -119,4 +119,4 @@ int run_servlet(const FlagValues& flags) {
   return 0;
 }
 
-}  // namespace webtrunk::edge
+}  // namespace webtrunk::app

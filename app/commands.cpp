@@ -1,6 +1,6 @@
-#include "edge/commands.hpp"
+#include "app/commands.hpp"
 
-namespace webtrunk::edge {
+namespace webtrunk::app {
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> list = {
@@ -14,4 +14,4 @@ const std::vector<Command>& commands() {
   return list;
 }
 
-}  // namespace webtrunk::edge
+}  // namespace webtrunk::app

@@ -26,13 +26,13 @@
 #include <thread>
 #include <vector>
 
+#include "app/child_process.hpp"
+#include "app/commands.hpp"
+#include "app/customer_servlet.hpp"
 #include "core/http_server.hpp"
 #include "core/socket.hpp"
-#include "edge/child_process.hpp"
-#include "edge/commands.hpp"
-#include "edge/customer_servlet.hpp"
 
-namespace webtrunk::edge {
+namespace webtrunk::app {
 namespace {
 
 namespace fs = std::filesystem;
@@ -392,4 +392,4 @@ int run_demo(const FlagValues& flags) {
   return code;
 }
 
-}  // namespace webtrunk::edge
+}  // namespace webtrunk::app

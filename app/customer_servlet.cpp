@@ -1,4 +1,4 @@
-#include "edge/customer_servlet.hpp"
+#include "app/customer_servlet.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -10,7 +10,7 @@
 #include "core/log.hpp"
 #include "sip/branch.hpp"
 
-namespace webtrunk::edge {
+namespace webtrunk::app {
 namespace {
 
 constexpr std::size_t kSuffixSize = 9;  // ".xxxxxxxx"
@@ -204,4 +204,4 @@ auth::CustomerToken mint(const MinterOptions& opts, std::int64_t now) {
   return auth::mint_customer_token(opts.account, name, opts.secret, now, opts.ttl, opts.algo);
 }
 
-}  // namespace webtrunk::edge
+}  // namespace webtrunk::app

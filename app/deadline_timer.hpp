@@ -12,7 +12,7 @@
 #include "core/clock.hpp"
 #include "core/reactor.hpp"
 
-namespace webtrunk::edge {
+namespace webtrunk::app {
 
 class DeadlineTimer {
  public:
@@ -30,4 +30,4 @@ class DeadlineTimer {
   std::optional<core::Instant> armed_;
 };
 
-}  // namespace webtrunk::edge
+}  // namespace webtrunk::app

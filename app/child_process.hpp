@@ -16,7 +16,7 @@
 
 #include "core/result.hpp"
 
-namespace webtrunk::edge {
+namespace webtrunk::app {
 
 class Child {
  public:
@@ -51,4 +51,4 @@ class Child {
   pid_t pid_ = -1;
 };
 
-}  // namespace webtrunk::edge
+}  // namespace webtrunk::app

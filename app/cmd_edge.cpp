@@ -7,13 +7,13 @@
 #include <cstdio>
 #include <memory>
 
+#include "app/commands.hpp"
+#include "app/edge_flags.hpp"
 #include "auth/edge_authenticator.hpp"
 #include "auth/secrets_file.hpp"
 #include "core/log.hpp"
 #include "core/shards.hpp"
 #include "edge/auth_gate.hpp"
-#include "edge/commands.hpp"
-#include "edge/edge_config.hpp"
 #include "edge/sip_core.hpp"
 #include "edge/sip_shard.hpp"
 #include "edge/ws_front_door.hpp"
@@ -21,7 +21,7 @@
 #include "media/dtls.hpp"
 #include "media/port_pool.hpp"
 
-namespace webtrunk::edge {
+namespace webtrunk::app {
 namespace {
 
 // One connection is one descriptor: lift the soft limit to the hard one so that a few thousand
@@ -119,8 +119,8 @@ int run_edge(const FlagValues& flags) {
   // One media bridge, front door and SIP layer per shard, owned here so they outlive the shard's
   // loop. The bridges are declared first: the SIP layers (which hold their sessions) go first.
   std::vector<std::unique_ptr<media::MediaBridge>> bridges(shards.size());
-  std::vector<std::unique_ptr<WsFrontDoor>> doors(shards.size());
-  std::vector<std::unique_ptr<SipShard>> sips(shards.size());
+  std::vector<std::unique_ptr<edge::WsFrontDoor>> doors(shards.size());
+  std::vector<std::unique_ptr<edge::SipShard>> sips(shards.size());
   auto init = [&](core::Shard& shard) -> core::Result<void> {
     const unsigned k = shard.index();
     if (cfg->sip_port + k > 65535) return core::Error{ERANGE, "--sip-port + shard index is beyond 65535"};
@@ -131,10 +131,10 @@ int run_edge(const FlagValues& flags) {
       authn = std::make_unique<auth::EdgeAuthenticator>(nonce_key, auth::EdgeTokenVerifier(store, vo),
                                                         auth::EdgeAuthOptions{cfg->realm, false, ""});
     }
-    auto gate = std::make_unique<AuthGate>(AuthGateOptions{!cfg->no_auth, cfg->bind_from_user, cfg->realm},
-                                           std::move(authn));
+    auto gate = std::make_unique<edge::AuthGate>(edge::AuthGateOptions{!cfg->no_auth, cfg->bind_from_user, cfg->realm},
+                                                 std::move(authn));
     auto& sip = sips[k];
-    sip = std::make_unique<SipShard>();
+    sip = std::make_unique<edge::SipShard>();
     auto local = sip_addr(cfg->sip_port == 0 ? 0 : k);
     if (!local) return core::Error{EINVAL, "--sip-listen: " + local.error().message};
     auto bound = sip->open(shard, *local);
@@ -161,25 +161,25 @@ int run_edge(const FlagValues& flags) {
                                                   bridge.error().message};
     }
     bridges[k] = std::move(*bridge);
-    SipShard* sp = sip.get();
+    edge::SipShard* sp = sip.get();
     bridges[k]->on_ended = [sp, &shard](media::SessionId id, media::MediaEnd why) { sp->on_media_ended(shard, id, why); };
     core::log(core::LogLevel::info, "media.listen", "shard={} udp={} candidate={} rtp_ports={}-{}", k,
               bridges[k]->browser_address().to_string(), cfg->public_ip, slice->first, slice->second);
 
-    SipCoreConfig scfg;
+    edge::SipCoreConfig scfg;
     scfg.shard = k;
     scfg.media = bridges[k].get();
     scfg.sip_host = cfg->sip_listen;
     scfg.sip_port = bound->port();  // P+k, or the kernel's pick with --sip-port 0
     scfg.routes = cfg->routes;
     scfg.codecs = cfg->codecs;
-    sip->set_core(std::make_unique<SipCore>(std::move(scfg), std::move(gate)));
+    sip->set_core(std::make_unique<edge::SipCore>(std::move(scfg), std::move(gate)));
     core::log(core::LogLevel::info, "sip.listen", "shard={} udp={}", k, bound->to_string());
-    WsFrontDoor::Sink sink;
+    edge::WsFrontDoor::Sink sink;
     sink.on_message = [sp](core::Shard& sh, core::ConnId id, const core::WsMessage& m) { sp->on_ws_message(sh, id, m); };
     sink.on_flow_closed = [sp](core::Shard& sh, core::ConnId id) { sp->on_flow_closed(sh, id); };
     auto& door = doors[k];
-    door = std::make_unique<WsFrontDoor>(*cfg, std::move(sink));
+    door = std::make_unique<edge::WsFrontDoor>(*cfg, std::move(sink));
     sip->set_front_door(door.get());
     for (const auto& a : ws_addrs) {
       if (auto r = door->listen(shard, a); !r) {
@@ -210,4 +210,4 @@ int run_edge(const FlagValues& flags) {
   return 0;
 }
 
-}  // namespace webtrunk::edge
+}  // namespace webtrunk::app

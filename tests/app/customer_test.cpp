@@ -9,11 +9,11 @@
 #include <fstream>
 #include <string>
 
+#include "app/commands.hpp"
+#include "app/customer_servlet.hpp"
 #include "auth/customer_token.hpp"
-#include "edge/customer_servlet.hpp"
-#include "edge/commands.hpp"
 
-namespace webtrunk::edge {
+namespace webtrunk::app {
 namespace {
 
 constexpr std::int64_t kNow = 1'800'000'000;
@@ -253,4 +253,4 @@ TEST(Origin, Syntax) {
 }
 
 }  // namespace
-}  // namespace webtrunk::edge
+}  // namespace webtrunk::app

@@ -1,4 +1,4 @@
-#include "edge/edge_config.hpp"
+#include "app/edge_flags.hpp"
 
 #include <fmt/format.h>
 
@@ -10,7 +10,7 @@
 #include "core/shards.hpp"
 #include "media/port_pool.hpp"
 
-namespace webtrunk::edge {
+namespace webtrunk::app {
 namespace {
 
 bool is_ip_address(const std::string& s) {
@@ -96,8 +96,8 @@ FlagSet edge_flags() {
   return f;
 }
 
-core::Result<EdgeConfig> edge_config_from(const FlagValues& flags) {
-  EdgeConfig c;
+core::Result<edge::EdgeConfig> edge_config_from(const FlagValues& flags) {
+  edge::EdgeConfig c;
   c.ws_listen = flags.all("ws");
   if (c.ws_listen.empty()) c.ws_listen.push_back(flags.get("ws"));
   auto shards = flags.get_int("shards", 0, 64);
@@ -127,11 +127,11 @@ core::Result<EdgeConfig> edge_config_from(const FlagValues& flags) {
   const std::string& routes = flags.get("routes");
   if (!trunk.empty() && !routes.empty()) return core::Error{EINVAL, "give --trunk or --routes, not both"};
   if (trunk.empty() && routes.empty()) {
-    c.routes = std::make_shared<const RouteTable>();  // every INVITE gets 404 (run_edge warns)
+    c.routes = std::make_shared<const edge::RouteTable>();  // every INVITE gets 404 (run_edge warns)
   } else {
-    auto table = trunk.empty() ? RouteTable::load_file(routes) : RouteTable::single(trunk);
+    auto table = trunk.empty() ? edge::RouteTable::load_file(routes) : edge::RouteTable::single(trunk);
     if (!table) return table.error();
-    c.routes = std::make_shared<const RouteTable>(std::move(*table));
+    c.routes = std::make_shared<const edge::RouteTable>(std::move(*table));
   }
   c.edge_secret_file = flags.get("edge-secret-file");
   c.no_auth = flags.flag("no-auth");
@@ -172,7 +172,7 @@ core::Result<EdgeConfig> edge_config_from(const FlagValues& flags) {
     if (!profiles) return core::Error{EINVAL, "--srtp-profiles: " + profiles.error().message};
     c.srtp_profiles = std::move(*profiles);
   }
-  auto codecs = parse_codec_preference(flags.get("codecs"));
+  auto codecs = edge::parse_codec_preference(flags.get("codecs"));
   if (!codecs) return core::Error{EINVAL, "--codecs: " + codecs.error().message};
   c.codecs = std::move(*codecs);
   auto ct = flags.get_int("consent-timeout", 5, 3600);
@@ -193,4 +193,4 @@ core::Result<EdgeConfig> edge_config_from(const FlagValues& flags) {
   return c;
 }
 
-}  // namespace webtrunk::edge
+}  // namespace webtrunk::app

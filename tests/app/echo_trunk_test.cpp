@@ -1,7 +1,7 @@
 // The echo trunk on a real shard with real UDP sockets on 127.0.0.1: the test plays the edge's trunk
 // side with plain blocking sockets on another thread (the shard runs on the test thread, which
 // created its ring: SINGLE_ISSUER).
-#include "edge/echo_trunk.hpp"
+#include "app/echo_trunk.hpp"
 
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -18,7 +18,7 @@
 
 #include "sip/parser.hpp"
 
-namespace webtrunk::edge {
+namespace webtrunk::app {
 namespace {
 
 using namespace std::chrono_literals;
@@ -351,4 +351,4 @@ TEST(EchoOffer, ReadsStaticAndMappedG711AndTelephoneEventInOfferOrder) {
 }
 
 }  // namespace
-}  // namespace webtrunk::edge
+}  // namespace webtrunk::app

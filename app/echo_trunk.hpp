@@ -31,15 +31,15 @@
 #include <unordered_map>
 #include <vector>
 
+#include "app/deadline_timer.hpp"
 #include "core/clock.hpp"
 #include "core/metrics.hpp"
 #include "core/reactor.hpp"
 #include "core/result.hpp"
 #include "core/socket.hpp"
-#include "edge/deadline_timer.hpp"
 #include "sip/transaction.hpp"
 
-namespace webtrunk::edge {
+namespace webtrunk::app {
 
 inline const core::Counter kEchoCallsTotal{"webtrunk_echo_calls_total", "calls the echo trunk answered"};
 inline const core::Counter kEchoRejectedTotal{"webtrunk_echo_rejected_total",
@@ -179,4 +179,4 @@ class EchoTrunk final : public core::UdpHandler {
   DeadlineTimer timer_;
 };
 
-}  // namespace webtrunk::edge
+}  // namespace webtrunk::app

@@ -6,17 +6,17 @@
 #include <string>
 #include <vector>
 
-#include "edge/commands.hpp"
+#include "app/commands.hpp"
 #ifdef WEBTRUNK_HAVE_LOAD_TEST
 #include "bench/tools/load.hpp"
 #endif
 
-using webtrunk::edge::commands;
+using webtrunk::app::commands;
 
 namespace {
 
-// `bench` runs the load tools of bench/ (linked into this executable, not into the edge library:
-// edge/ may not depend on bench/). Its modes parse their own flags, so it is not a FlagSet command.
+// `bench` runs the load tools of bench/ (linked into this executable, not into a library: no module,
+// app/'s library included, depends on bench/). Its modes parse their own flags, so it is not a FlagSet command.
 constexpr const char* kBenchSummary = "the bundled load test: calls, media relay, auth service";
 
 int run_bench(int argc, char** argv) {

@@ -1,15 +1,15 @@
 // The subcommands of the one `webtrunk` binary. Each returns the process exit code:
 // 0 success, 1 runtime failure (with a message), 2 bad usage (unknown or malformed flag).
-// `bench` is not here: it runs the load tools of bench/, which edge/ may not depend on, so main.cpp
-// adds it (bench/tools/load.hpp).
+// `bench` is not here: it runs the load tools of bench/, which only the executable links (no library
+// may depend on bench/), so main.cpp adds it (bench/tools/load.hpp).
 #pragma once
 
 #include <string>
 #include <vector>
 
-#include "edge/flags.hpp"
+#include "app/flags.hpp"
 
-namespace webtrunk::edge {
+namespace webtrunk::app {
 
 struct Command {
   const char* name;
@@ -20,12 +20,12 @@ struct Command {
 
 const std::vector<Command>& commands();
 
-FlagSet edge_flags();
+FlagSet edge_flags();     // app/edge_flags.cpp
 FlagSet demo_flags();
-FlagSet auth_flags();     // edge/cmd_auth.cpp
-FlagSet mint_flags();     // edge/cmd_customer.cpp
-FlagSet servlet_flags();  // edge/cmd_customer.cpp
-FlagSet echo_trunk_flags();  // edge/cmd_echo_trunk.cpp
+FlagSet auth_flags();     // app/cmd_auth.cpp
+FlagSet mint_flags();     // app/cmd_customer.cpp
+FlagSet servlet_flags();  // app/cmd_customer.cpp
+FlagSet echo_trunk_flags();  // app/cmd_echo_trunk.cpp
 int run_edge(const FlagValues& flags);
 int run_demo(const FlagValues& flags);
 int run_auth(const FlagValues& flags);
@@ -33,4 +33,4 @@ int run_mint(const FlagValues& flags);
 int run_servlet(const FlagValues& flags);
 int run_echo_trunk(const FlagValues& flags);
 
-}  // namespace webtrunk::edge
+}  // namespace webtrunk::app

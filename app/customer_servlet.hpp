@@ -24,14 +24,14 @@
 #include <string_view>
 #include <vector>
 
+#include "app/flags.hpp"
 #include "auth/customer_token.hpp"
 #include "auth/hmac.hpp"
 #include "core/http_server.hpp"
 #include "core/metrics.hpp"
 #include "core/result.hpp"
-#include "edge/flags.hpp"
 
-namespace webtrunk::edge {
+namespace webtrunk::app {
 
 // Error::code for a bad flag (the CLI exits 2); anything else (an unreadable file) exits 1.
 inline constexpr int kUsageError = 2;
@@ -92,4 +92,4 @@ class CustomerServlet {
   std::string own_origin_;
 };
 
-}  // namespace webtrunk::edge
+}  // namespace webtrunk::app

@@ -1,4 +1,4 @@
-#include "edge/flags.hpp"
+#include "app/flags.hpp"
 
 #include <fmt/format.h>
 
@@ -7,7 +7,7 @@
 #include <fstream>
 #include <sstream>
 
-namespace webtrunk::edge {
+namespace webtrunk::app {
 namespace {
 const std::string kEmpty;
 const std::vector<std::string> kNone;
@@ -184,4 +184,4 @@ std::string FlagSet::help() const {
   return out;
 }
 
-}  // namespace webtrunk::edge
+}  // namespace webtrunk::app

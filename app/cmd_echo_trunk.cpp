@@ -1,14 +1,14 @@
 // `webtrunk echo-trunk`: a SIP trunk on UDP that answers every call and echoes its audio
-// (edge/echo_trunk.hpp). `webtrunk demo` runs one as the edge's trunk; tests use it as a peer.
+// (app/echo_trunk.hpp). `webtrunk demo` runs one as the edge's trunk; tests use it as a peer.
 #include <cstdio>
 #include <memory>
 
+#include "app/commands.hpp"
+#include "app/echo_trunk.hpp"
 #include "core/log.hpp"
 #include "core/shards.hpp"
-#include "edge/commands.hpp"
-#include "edge/echo_trunk.hpp"
 
-namespace webtrunk::edge {
+namespace webtrunk::app {
 
 FlagSet echo_trunk_flags() {
   FlagSet f("echo-trunk", "A SIP trunk (UDP) that answers every call and sends the caller's audio back.");
@@ -73,4 +73,4 @@ int run_echo_trunk(const FlagValues& flags) {
   return 0;
 }
 
-}  // namespace webtrunk::edge
+}  // namespace webtrunk::app

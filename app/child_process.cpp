@@ -1,4 +1,4 @@
-#include "edge/child_process.hpp"
+#include "app/child_process.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -11,7 +11,7 @@
 #include <fstream>
 #include <thread>
 
-namespace webtrunk::edge {
+namespace webtrunk::app {
 namespace {
 
 std::string describe(int status) {
@@ -111,4 +111,4 @@ std::string Child::log_tail(std::size_t lines) const {
   return out;
 }
 
-}  // namespace webtrunk::edge
+}  // namespace webtrunk::app

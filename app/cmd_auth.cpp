@@ -14,15 +14,15 @@
 #include <memory>
 #include <sstream>
 
+#include "app/commands.hpp"
 #include "auth/account_store.hpp"
 #include "auth/auth_service.hpp"
 #include "auth/secrets_file.hpp"
 #include "core/http_server.hpp"
 #include "core/log.hpp"
 #include "core/shards.hpp"
-#include "edge/commands.hpp"
 
-namespace webtrunk::edge {
+namespace webtrunk::app {
 namespace {
 
 constexpr const char* kAccountUsage =
@@ -211,4 +211,4 @@ int run_auth(const FlagValues& flags) {
   return 0;
 }
 
-}  // namespace webtrunk::edge
+}  // namespace webtrunk::app

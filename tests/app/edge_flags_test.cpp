@@ -1,23 +1,23 @@
 // `webtrunk edge` flags as a user gives them: the media flags of issue 4 (defaults, and bad values
 // refused with a message that names the flag), and --help describing each.
-#include "edge/edge_config.hpp"
+#include "app/edge_flags.hpp"
 
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-namespace webtrunk::edge {
+namespace webtrunk::app {
 namespace {
 
-core::Result<EdgeConfig> config(std::vector<std::string> args) {
+core::Result<edge::EdgeConfig> config(std::vector<std::string> args) {
   args.insert(args.begin(), "--no-auth");
   auto values = edge_flags().parse(args);
   if (!values) return values.error();
   return edge_config_from(*values);
 }
 
-TEST(EdgeConfig, MediaDefaultsFollowTheSipListenAddress) {
+TEST(EdgeFlags, MediaDefaultsFollowTheSipListenAddress) {
   auto c = config({"--sip-listen", "192.0.2.10"});
   ASSERT_TRUE(c.ok()) << c.error().message;
   EXPECT_EQ(c->media_listen, "192.0.2.10");
@@ -34,7 +34,7 @@ TEST(EdgeConfig, MediaDefaultsFollowTheSipListenAddress) {
   EXPECT_EQ(d->public_ip, "198.51.100.7");
 }
 
-TEST(EdgeConfig, MediaFlagsAreRead) {
+TEST(EdgeFlags, MediaFlagsAreRead) {
   auto c = config({"--media-listen", "127.0.0.1", "--public-ip", "203.0.113.5", "--media-port", "40000", "--rtp-ports",
                    "30000-30999", "--srtp-engine", "libsrtp", "--srtp-profiles",
                    "AES_CM_128_HMAC_SHA1_80, AEAD_AES_128_GCM", "--consent-timeout", "10", "--dtls-cert", "c.pem",
@@ -51,7 +51,7 @@ TEST(EdgeConfig, MediaFlagsAreRead) {
   EXPECT_EQ(c->dtls_key, "k.pem");
 }
 
-TEST(EdgeConfig, BadMediaValuesNameTheirFlag) {
+TEST(EdgeFlags, BadMediaValuesNameTheirFlag) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"--public-ip", "edge.example.com"}, "--public-ip"},
       {{"--media-listen", "not-an-ip"}, "--media-listen"},
@@ -72,7 +72,7 @@ TEST(EdgeConfig, BadMediaValuesNameTheirFlag) {
   }
 }
 
-TEST(EdgeConfig, HelpDescribesTheMediaFlags) {
+TEST(EdgeFlags, HelpDescribesTheMediaFlags) {
   const std::string help = edge_flags().help();
   for (const char* flag : {"--public-ip", "--media-listen", "--media-port", "--rtp-ports", "--dtls-cert", "--dtls-key",
                            "--srtp-engine", "--srtp-profiles", "--consent-timeout"}) {
@@ -81,4 +81,4 @@ TEST(EdgeConfig, HelpDescribesTheMediaFlags) {
 }
 
 }  // namespace
-}  // namespace webtrunk::edge
+}  // namespace webtrunk::app

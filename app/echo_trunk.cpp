@@ -1,4 +1,4 @@
-#include "edge/echo_trunk.hpp"
+#include "app/echo_trunk.hpp"
 
 #include <fmt/format.h>
 
@@ -13,7 +13,7 @@
 #include "sip/text.hpp"
 #include "sip/writer.hpp"
 
-namespace webtrunk::edge {
+namespace webtrunk::app {
 namespace {
 
 constexpr std::string_view kAllow = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE";
@@ -502,4 +502,4 @@ void EchoTrunk::flush(core::Shard& shard) {
   });
 }
 
-}  // namespace webtrunk::edge
+}  // namespace webtrunk::app

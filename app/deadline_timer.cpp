@@ -1,6 +1,6 @@
-#include "edge/deadline_timer.hpp"
+#include "app/deadline_timer.hpp"
 
-namespace webtrunk::edge {
+namespace webtrunk::app {
 
 void DeadlineTimer::arm(core::Shard& shard, std::optional<core::Instant> next, std::function<void()> fire) {
   if (next == armed_) return;
@@ -21,4 +21,4 @@ void DeadlineTimer::cancel(core::Shard& shard) {
   armed_.reset();
 }
 
-}  // namespace webtrunk::edge
+}  // namespace webtrunk::app
