@@ -202,14 +202,15 @@ int ctx_ex_index() {
 }
 
 // RFC 5077 §4 ticket protection with our keys: AES-256-CBC + HMAC-SHA256 (what OpenSSL's own keys
-// use). enc=1: seal under the current key. enc=0: open; 1 = fine, 2 = fine but re-issue under the
-// current key (sealed by the previous one), 0 = unknown key (full handshake).
+// use). enc=1: seal under the current key. enc=0: open; 2 = fine, and send a fresh ticket, 0 =
+// unknown key (full handshake). Every resumption gets a fresh ticket (under the current key): a
+// client uses each ticket once (RFC 8446 §C.4) and would otherwise fall back to a full handshake
+// every other connection.
 int ticket_key_callback(SSL* ssl, unsigned char* key_name, unsigned char* iv, EVP_CIPHER_CTX* cctx,
                         EVP_MAC_CTX* hctx, int enc) {
   auto* keys = static_cast<TlsTicketKeys*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ctx_ex_index()));
   if (!keys) return -1;
   std::optional<TlsTicketKeys::Key> key;
-  int ok = 1;
   if (enc == 1) {
     key = keys->current();
     std::memcpy(key_name, key->name.data(), key->name.size());
@@ -220,7 +221,6 @@ int ticket_key_callback(SSL* ssl, unsigned char* key_name, unsigned char* iv, EV
       kTlsTicketKeyUnknownTotal.inc();
       return 0;
     }
-    if (std::memcmp(keys->current().name.data(), key_name, 16) != 0) ok = 2;
   }
   OSSL_PARAM params[] = {
       OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, key->hmac_key.data(), key->hmac_key.size()),
@@ -232,7 +232,7 @@ int ticket_key_callback(SSL* ssl, unsigned char* key_name, unsigned char* iv, EV
                          : EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), nullptr, key->aes_key.data(), iv);
   OPENSSL_cleanse(key->aes_key.data(), key->aes_key.size());
   OPENSSL_cleanse(key->hmac_key.data(), key->hmac_key.size());
-  return r == 1 ? ok : -1;
+  return r != 1 ? -1 : enc == 1 ? 1 : 2;
 }
 
 // RFC 7301 §3.2: the server picks by its own preference. A client whose list has none of ours goes

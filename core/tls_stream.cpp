@@ -20,8 +20,11 @@ namespace {
 
 constexpr std::uint8_t kContentHandshake = 22;  // RFC 8446 §5.1 ContentType
 constexpr std::uint8_t kContentAlert = 21;
-// A drained BIO whose buffer grew past this is replaced by an empty one (a mem BIO never shrinks).
-constexpr std::size_t kKeepBioBytes = 2048;
+// A drained BIO holding a buffer larger than this is replaced by an empty one (a mem BIO never
+// shrinks). Zero: an idle connection keeps no BIO buffer (about 1.7 KiB less per connection after
+// SIP-sized records); the replacement costs a few small allocations, within the noise of a 1 KiB
+// record's cost (bench/RESULTS.md "TLS").
+constexpr std::size_t kKeepBioBytes = 0;
 
 int ssl_ex_index() {
   static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
@@ -115,15 +118,24 @@ TlsStream TlsStream::client(std::shared_ptr<const TlsContext> ctx, Instant now, 
   return s;
 }
 
-TlsStream::~TlsStream() {
-  if (ssl_) SSL_free(ssl_);  // frees both BIOs
+TlsStream::~TlsStream() { free_ssl(); }
+
+void TlsStream::free_ssl() noexcept {
+  if (!ssl_) return;
+  // OpenSSL marks the session of a connection freed without close_notify as not resumable (its
+  // "bad session" rule); a connection that simply ended (TCP closed, idle) keeps its ticket good,
+  // only a failed one loses it.
+  if (state_ != State::failed) SSL_set_shutdown(ssl_, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+  SSL_free(ssl_);  // frees both BIOs
+  ssl_ = nullptr;
+  rbio_ = wbio_ = nullptr;
 }
 
 TlsStream::TlsStream(TlsStream&& other) noexcept { *this = std::move(other); }
 
 TlsStream& TlsStream::operator=(TlsStream&& other) noexcept {
   if (this == &other) return *this;
-  if (ssl_) SSL_free(ssl_);
+  free_ssl();
   ctx_ = std::move(other.ctx_);
   ssl_ = std::exchange(other.ssl_, nullptr);
   rbio_ = std::exchange(other.rbio_, nullptr);

@@ -161,6 +161,7 @@ class TlsStream {
   void fail(TlsFailure f, std::string why) noexcept;
   void fail_from_ssl(int ssl_error) noexcept;
   void release_idle_buffers() noexcept;
+  void free_ssl() noexcept;
   static void info_callback(const SSL* ssl, int where, int ret);
 
   std::shared_ptr<const TlsContext> ctx_;
