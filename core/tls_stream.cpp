@@ -239,6 +239,13 @@ std::optional<TlsEvent> TlsStream::poll_event() noexcept {
 }
 
 std::optional<TlsEvent> TlsStream::read_some() noexcept {
+  // What OpenSSL writes on its own while reading (KeyUpdate answers, alerts) is not bounded by
+  // write(): a peer that sends such requests and never reads our answers is cut off here.
+  if (BIO_ctrl_pending(wbio_) > kMaxPendingOutput + kProtocolOutputSlack) {
+    kTlsBacklogTotal.inc();
+    fail(TlsFailure::backlog, "the peer does not read what we send (output backlog over the limit)");
+    return std::nullopt;
+  }
   if (!rd_) rd_.reset(new (std::nothrow) std::byte[kReadChunk]);
   if (!rd_) {
     fail(TlsFailure::internal, "cannot allocate the TLS read buffer");

@@ -18,7 +18,9 @@
 // Bounds: at most kMaxPendingInput bytes of received ciphertext (plus one handle_bytes span) wait
 // for poll_event (more fails the connection with TlsFailure::backlog: a caller that drains poll_event after every
 // handle_bytes never gets there, since OpenSSL then holds at most one partial record); at most
-// kMaxPendingOutput bytes of ciphertext wait to be sent (write() accepts less, or 0, beyond it).
+// kMaxPendingOutput bytes of ciphertext wait to be sent (write() accepts less, or 0, beyond it);
+// what OpenSSL answers on its own (KeyUpdate, alerts) may add kProtocolOutputSlack, and a peer
+// that makes it answer more without reading fails with TlsFailure::backlog too.
 //
 // Memory: SSL_MODE_RELEASE_BUFFERS frees OpenSSL's record buffers between records; the BIO buffers
 // and the plaintext buffer are freed once drained. What an idle connection keeps is the SSL object
@@ -109,6 +111,7 @@ class TlsStream {
  public:
   static constexpr std::size_t kMaxPendingInput = 64 * 1024;
   static constexpr std::size_t kMaxPendingOutput = 64 * 1024;
+  static constexpr std::size_t kProtocolOutputSlack = 16 * 1024;  // see Bounds
   static constexpr std::size_t kReadChunk = 16 * 1024;  // one record's plaintext at most (RFC 8446 §5.1)
 
   // A server connection (the context's role must be server); the handshake deadline runs from `now`.

@@ -365,6 +365,27 @@ TEST_F(TlsStreamTest, UnreadInputIsBounded) {
   EXPECT_EQ(*s.failed, TlsFailure::backlog);
 }
 
+TEST_F(TlsStreamTest, APeerThatNeverReadsOurAnswersIsCutOff) {
+  auto [s, c] = connect(server_ctx(), test::client_ctx(ca.cert));
+  SSL* cssl = c.stream.native_handle();
+  std::size_t rounds = 0;
+  // Each KeyUpdate(update_requested) makes the server answer with one (RFC 8446 §4.6.3); the
+  // server's output is never sent, as with a peer that stopped reading.
+  while (!s.stream.wants_close() && rounds < 20000) {
+    ASSERT_EQ(c.stream.write(test::bytes_of("x")), 1u);
+    ASSERT_EQ(SSL_key_update(cssl, SSL_KEY_UPDATE_REQUESTED), 1);
+    ASSERT_EQ(SSL_do_handshake(cssl), 1);
+    auto out = c.stream.pending_output();
+    s.stream.handle_bytes(t0, out);
+    c.stream.consume_output(out.size());
+    s.drain();
+    ++rounds;
+  }
+  ASSERT_TRUE(s.failed) << rounds;
+  EXPECT_EQ(*s.failed, TlsFailure::backlog);
+  EXPECT_LE(s.stream.pending_output().size(), TlsStream::kMaxPendingOutput + TlsStream::kProtocolOutputSlack + 1024);
+}
+
 TEST_F(TlsStreamTest, AnIdleConnectionHoldsNoBuffers) {
   auto [s, c] = connect(server_ctx(), test::client_ctx(ca.cert));
   test::write_all(c, s, t0, std::string(40 * 1024, 'a'));
