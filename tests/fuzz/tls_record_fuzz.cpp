@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/log.hpp"
 #include "core/tls_certificate.hpp"
 #include "core/tls_context.hpp"
 #include "core/tls_stream.hpp"
@@ -63,6 +64,7 @@ const Contexts& contexts() {
 }
 
 struct Side {
+  explicit Side(TlsStream s) : stream(std::move(s)) {}
   TlsStream stream;
   std::string read;
   bool ended = false;
@@ -114,8 +116,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const Contexts& ctx = contexts();
   const std::uint8_t flags = data[0];
   const bool echo = (flags & 2) != 0;
-  Side server{TlsStream::server(ctx.server, Instant{})};
-  Side client{TlsStream::client((flags & 1) ? ctx.client12 : ctx.client13, Instant{}, "edge.example")};
+  Side server(TlsStream::server(ctx.server, Instant{}));
+  Side client(TlsStream::client((flags & 1) ? ctx.client12 : ctx.client13, Instant{}, "edge.example"));
   for (int i = 0; i < 8 && !(server.stream.is_open() && client.stream.is_open() &&
                              client.stream.pending_output().empty() && server.stream.pending_output().empty());
        ++i) {
