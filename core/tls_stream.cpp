@@ -391,6 +391,13 @@ void TlsStream::fail(TlsFailure f, std::string why) noexcept {
   failure_ = f;
   reason_ = std::move(why);
   rd_.reset();
+  // Unread input is of no use now; the output (an alert, perhaps) is still to be sent.
+  if (ssl_ && BIO_ctrl_pending(rbio_) > 0) {
+    if (BIO* fresh = new_mem_bio()) {
+      SSL_set0_rbio(ssl_, fresh);
+      rbio_ = fresh;
+    }
+  }
 }
 
 }  // namespace webtrunk::core

@@ -177,8 +177,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         flip = -1;
         piece = 0;
         deliver(server, client, false, 0, -1);
-        check(server.stream.buffer_bytes() <= TlsStream::kReadChunk);
-        check(server.stream.pending_output().size() <= TlsStream::kMaxPendingOutput + 64 * 1024);
+        // Bounded by the limits and the largest single input, never by the number of steps.
+        const std::size_t out_bound = TlsStream::kMaxPendingOutput + TlsStream::kProtocolOutputSlack + 32 * 1024;
+        check(server.stream.pending_output().size() <= out_bound);
+        check(server.stream.buffer_bytes() <= TlsStream::kReadChunk + TlsStream::kMaxPendingInput + size + out_bound);
+        if (server.failed) check(server.stream.buffer_bytes() <= out_bound);
       });
   if (!tampered) check(server.read == written.substr(0, server.read.size()));
   if (!tampered && !server.failed && !client.failed) check(server.read == written);
