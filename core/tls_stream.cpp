@@ -148,6 +148,7 @@ TlsStream& TlsStream::operator=(TlsStream&& other) noexcept {
   handshake_complete_ = other.handshake_complete_;
   done_reported_ = other.done_reported_;
   end_reported_ = other.end_reported_;
+  peer_closed_ = other.peer_closed_;
   failure_ = other.failure_;
   peer_alert_ = other.peer_alert_;
   reason_ = std::move(other.reason_);
