@@ -7,6 +7,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <arpa/inet.h>
+
 #include <memory>
 
 #include "core/tls_context.hpp"
@@ -71,7 +73,11 @@ Result<TlsPem> make_tls_certificate(const TlsCertSpec& spec, const TlsPem* issue
   if (spec.ca) ok = ok && add_ext(cert.get(), signer, NID_key_usage, "critical,keyCertSign,cRLSign");
   if (!spec.dns_names.empty()) {
     std::string san;
-    for (const auto& n : spec.dns_names) san += (san.empty() ? "DNS:" : ",DNS:") + n;
+    for (const auto& n : spec.dns_names) {
+      unsigned char addr[16];
+      const bool ip = inet_pton(AF_INET, n.c_str(), addr) == 1 || inet_pton(AF_INET6, n.c_str(), addr) == 1;
+      san += (san.empty() ? "" : ",") + std::string(ip ? "IP:" : "DNS:") + n;
+    }
     ok = ok && add_ext(cert.get(), signer, NID_subject_alt_name, san);
   }
   if (!ok) return Error{-22, openssl_error_text("cannot add the certificate extensions")};

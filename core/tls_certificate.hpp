@@ -20,7 +20,7 @@ struct TlsCertSpec {
   enum class KeyType : std::uint8_t { ec_p256, rsa2048 };
   KeyType key_type = KeyType::ec_p256;
   std::string common_name = "webtrunk";
-  std::vector<std::string> dns_names;        // subjectAltName DNS entries ("*.example.com" allowed)
+  std::vector<std::string> dns_names;        // subjectAltName entries: DNS names ("*.example.com" allowed), IP literals as IP
   std::int64_t not_before_s = -3600;         // validity, in seconds from now
   std::int64_t not_after_s = 365 * 86400;
   bool ca = false;                           // basicConstraints CA:TRUE, keyCertSign

@@ -347,6 +347,46 @@ TEST_F(TlsStreamTest, ClientRefusesAnUntrustedOrMisnamedServer) {
   EXPECT_EQ(*c2.failed, TlsFailure::verify);
 }
 
+TEST_F(TlsStreamTest, ATrunkByAddressIsCheckedAgainstTheCertificatesAddressesAndSentNoSni) {
+  TlsPem by_ip = test::make_cert({"192.0.2.10", "2001:db8::10"}, TlsCertSpec::KeyType::ec_p256, &ca, "trunk");
+  TlsServerConfig config;
+  config.certs = {test::pem_files(by_ip)};
+  auto sctx = test::server_ctx(config);
+  for (const char* host : {"192.0.2.10", "2001:db8::10"}) {
+    Endpoint s(TlsStream::server(sctx, t0));
+    Endpoint c(TlsStream::client(test::client_ctx(ca.cert), t0, host));
+    test::pump(c, s, t0);
+    ASSERT_TRUE(c.done) << host << ": " << c.reason;
+    EXPECT_EQ(s.sni, "");  // RFC 6066 §3: no IP literals in SNI
+  }
+  Endpoint s(TlsStream::server(sctx, t0));
+  Endpoint c(TlsStream::client(test::client_ctx(ca.cert), t0, "192.0.2.11"));
+  test::pump(c, s, t0);
+  ASSERT_TRUE(c.failed);
+  EXPECT_EQ(*c.failed, TlsFailure::verify);
+}
+
+TEST_F(TlsStreamTest, TheClientPresentsItsCertificateForMutualTls) {
+  TlsPem client_cert = test::make_cert({"webtrunk.client"}, TlsCertSpec::KeyType::ec_p256, &ca, "edge client");
+  TlsClientConfig cc;
+  cc.system_cas = false;
+  cc.extra_ca_pem = ca.cert;
+  cc.client_cert = test::pem_files(client_cert);
+  auto cctx = TlsContext::client(cc);
+  ASSERT_TRUE(cctx.ok()) << cctx.error().message;
+  for (TlsVersion v : {TlsVersion::tls1_3, TlsVersion::tls1_2}) {
+    Endpoint s(TlsStream::server(server_ctx(), t0));
+    // A trunk's TLS server that asks for a client certificate (our server side does not yet).
+    SSL_set_verify(s.stream.native_handle(), SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+                   [](int, X509_STORE_CTX*) { return 1; });
+    if (v == TlsVersion::tls1_2) SSL_set_max_proto_version(s.stream.native_handle(), TLS1_2_VERSION);
+    Endpoint c(TlsStream::client(*cctx, t0, "edge.example"));
+    test::pump(c, s, t0);
+    ASSERT_TRUE(s.done && c.done) << s.reason << c.reason;
+    EXPECT_EQ(peer_subject(s), "/CN=edge client");
+  }
+}
+
 TEST_F(TlsStreamTest, UnreadInputIsBounded) {
   auto [s, c] = connect(server_ctx(), test::client_ctx(ca.cert));
   std::string chunk(8 * 1024, 'x');
