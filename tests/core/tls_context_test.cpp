@@ -55,7 +55,7 @@ TEST_F(TlsContextTest, MissingFile) {
 }
 
 TEST_F(TlsContextTest, NotPem) {
-  expect(load_error({dir.file("der.crt", std::string("\x30\x82\x01\x0a garbage", 14)), "", "", ""}),
+  expect(load_error({dir.file("der.crt", std::string("\x30\x82\x01\x0a", 4) + " garbage"), "", "", ""}),
          TlsLoadError::not_pem, "not_pem", "is not PEM");
 }
 
