@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "core/bytes.hpp"
+#include "media/aes_gcm.hpp"
 #include "media/srtp_libsrtp.hpp"
 
 namespace webtrunk::media {
@@ -55,6 +56,7 @@ std::string_view to_string(SrtpEngine e) noexcept { return e == SrtpEngine::own 
 namespace {
 
 using srtp_detail::KeyLabel;
+using srtp_detail::OwnBackend;
 using srtp_detail::SessionKeys;
 
 struct CipherCtxFree {
@@ -266,7 +268,9 @@ core::Result<std::size_t> rtp_header_len(const std::byte* p, std::size_t len) no
 
 // One session key's crypto state (RTP or RTCP).
 struct KeyState {
-  CipherCtx cipher;  // AES-ECB for AES-CM; AES-GCM for the AEAD profiles
+  CipherCtx cipher;  // AES-ECB for AES-CM; AES-GCM for the AEAD profiles unless `aes_gcm` is used
+  AesGcm aes_gcm;    // the AEAD profiles on AES-NI (use_aes_gcm)
+  bool use_aes_gcm = false;
   std::uint8_t salt[14] = {};
   HmacSha1 hmac;  // AES-CM only
 
@@ -275,7 +279,10 @@ struct KeyState {
 
 class OwnSrtp final : public SrtpTransform {
  public:
-  explicit OwnSrtp(SrtpProfile p) : gcm_(p != SrtpProfile::aes_cm_128_hmac_sha1_80), tag_(srtp_rtp_overhead(p)) {}
+  OwnSrtp(SrtpProfile p, OwnBackend b)
+      : gcm_(p != SrtpProfile::aes_cm_128_hmac_sha1_80),
+        aes_ni_(b == OwnBackend::fastest && AesGcm::supported()),
+        tag_(srtp_rtp_overhead(p)) {}
 
   bool init(SrtpProfile p, const SessionKeys& k) noexcept {
     const std::size_t key_len = srtp_key_len(p);
@@ -438,6 +445,11 @@ class OwnSrtp final : public SrtpTransform {
       ks.cipher = make_ecb(key);
       return ks.cipher != nullptr;
     }
+    if (aes_ni_) {
+      ks.aes_gcm.set_key(key);
+      ks.use_aes_gcm = true;
+      return true;
+    }
     ks.cipher.reset(EVP_CIPHER_CTX_new());
     if (!ks.cipher) return false;
     const EVP_CIPHER* c = key.size() == 32 ? EVP_aes_256_gcm() : EVP_aes_128_gcm();
@@ -495,7 +507,8 @@ class OwnSrtp final : public SrtpTransform {
     core::store_be32(x + 6, static_cast<std::uint32_t>(est >> 16));
     core::store_be16(x + 10, static_cast<std::uint16_t>(est));
     for (std::size_t i = 0; i < 12; ++i) iv[i] = rtp_.salt[i] ^ std::to_integer<std::uint8_t>(x[i]);
-    return gcm(rtp_.cipher.get(), enc, iv, std::array<Aad, 2>{{{p, h}, {nullptr, 0}}}, p + h, end - h, p + end);
+    const AesGcm::Aad aad[1] = {{p, h}};
+    return gcm(rtp_, enc, iv, aad, p + h, end - h, p + end);
   }
 
   // RFC 7714 §9.1: IV = (00 00 || SSRC || 00 00 || 0 || index) XOR salt; AAD = the first 8 bytes and
@@ -509,20 +522,23 @@ class OwnSrtp final : public SrtpTransform {
     for (std::size_t i = 0; i < 12; ++i) iv[i] = rtcp_.salt[i] ^ std::to_integer<std::uint8_t>(x[i]);
     const std::size_t aad = encrypted ? kRtcpHeader : body;
     const std::size_t text = encrypted ? body - kRtcpHeader : 0;
-    return gcm(rtcp_.cipher.get(), enc, iv, std::array<Aad, 2>{{{p, aad}, {trailer, kSrtcpTrailer}}}, p + aad, text, p + body);
+    const AesGcm::Aad pieces[2] = {{p, aad}, {trailer, kSrtcpTrailer}};
+    return gcm(rtcp_, enc, iv, pieces, p + aad, text, p + body);
   }
 
-  struct Aad {
-    const std::byte* p;
-    std::size_t n;
-  };
   // One AES-GCM operation in place: `text` bytes at `data`, the tag at `tag` (written when
   // encrypting, checked when decrypting). False on a tag mismatch or a library failure.
-  static bool gcm(EVP_CIPHER_CTX* c, bool enc, const std::uint8_t (&iv)[12], std::array<Aad, 2> aad,
+  static bool gcm(const KeyState& ks, bool enc, const std::uint8_t (&iv)[12], std::span<const AesGcm::Aad> aad,
                   std::byte* data, std::size_t text, std::byte* tag) noexcept {
+    if (ks.use_aes_gcm) {
+      if (!enc) return ks.aes_gcm.open(iv, aad, data, text, tag);
+      ks.aes_gcm.seal(iv, aad, data, text, tag);
+      return true;
+    }
+    EVP_CIPHER_CTX* c = ks.cipher.get();
     int n = 0;
     if (EVP_CipherInit_ex(c, nullptr, nullptr, nullptr, iv, enc ? 1 : 0) != 1) return false;
-    for (const Aad& a : aad) {
+    for (const AesGcm::Aad& a : aad) {
       if (a.n > 0 && EVP_CipherUpdate(c, nullptr, &n, reinterpret_cast<const unsigned char*>(a.p),
                                       static_cast<int>(a.n)) != 1) {
         return false;
@@ -539,6 +555,7 @@ class OwnSrtp final : public SrtpTransform {
   }
 
   const bool gcm_;
+  const bool aes_ni_;  // the AEAD profiles on AesGcm instead of EVP
   const std::size_t tag_;
   KeyState rtp_;
   KeyState rtcp_;
@@ -566,8 +583,26 @@ bool derive_session_key(std::span<const std::uint8_t> master_key, std::span<cons
   return ok;
 }
 
-core::Result<std::unique_ptr<SrtpTransform>> make_own_srtp(SrtpProfile profile, const SessionKeys& keys) {
-  auto t = std::make_unique<OwnSrtp>(profile);
+bool derive_session_keys(const SrtpKeys& keys, SessionKeys& s) noexcept {
+  const SrtpProfile p = keys.profile;
+  const std::size_t kl = srtp_key_len(p);
+  const std::size_t sl = srtp_salt_len(p);
+  const auto mk = std::span<const std::uint8_t>(keys.key.data(), kl);
+  const auto ms = std::span<const std::uint8_t>(keys.salt.data(), sl);
+  bool ok = derive_session_key(mk, ms, KeyLabel::rtp_encryption, std::span(s.rtp_key.data(), kl)) &&
+            derive_session_key(mk, ms, KeyLabel::rtp_salt, std::span(s.rtp_salt.data(), sl)) &&
+            derive_session_key(mk, ms, KeyLabel::rtcp_encryption, std::span(s.rtcp_key.data(), kl)) &&
+            derive_session_key(mk, ms, KeyLabel::rtcp_salt, std::span(s.rtcp_salt.data(), sl));
+  if (ok && p == SrtpProfile::aes_cm_128_hmac_sha1_80) {
+    ok = derive_session_key(mk, ms, KeyLabel::rtp_auth, s.rtp_auth) &&
+         derive_session_key(mk, ms, KeyLabel::rtcp_auth, s.rtcp_auth);
+  }
+  return ok;
+}
+
+core::Result<std::unique_ptr<SrtpTransform>> make_own_srtp(SrtpProfile profile, const SessionKeys& keys,
+                                                           OwnBackend backend) {
+  auto t = std::make_unique<OwnSrtp>(profile, backend);
   if (!t->init(profile, keys)) return srtp_reject(SrtpError::internal);
   return std::unique_ptr<SrtpTransform>(std::move(t));
 }
@@ -576,22 +611,10 @@ core::Result<std::unique_ptr<SrtpTransform>> make_own_srtp(SrtpProfile profile, 
 
 core::Result<std::unique_ptr<SrtpTransform>> make_srtp(SrtpEngine engine, const SrtpKeys& keys) {
   if (engine == SrtpEngine::libsrtp) return make_libsrtp(keys);
-  const SrtpProfile p = keys.profile;
-  const auto mk = std::span<const std::uint8_t>(keys.key.data(), srtp_key_len(p));
-  const auto ms = std::span<const std::uint8_t>(keys.salt.data(), srtp_salt_len(p));
-  const std::size_t kl = srtp_key_len(p);
-  const std::size_t sl = srtp_salt_len(p);
   SessionKeys s;
-  bool ok = srtp_detail::derive_session_key(mk, ms, KeyLabel::rtp_encryption, std::span(s.rtp_key.data(), kl)) &&
-            srtp_detail::derive_session_key(mk, ms, KeyLabel::rtp_salt, std::span(s.rtp_salt.data(), sl)) &&
-            srtp_detail::derive_session_key(mk, ms, KeyLabel::rtcp_encryption, std::span(s.rtcp_key.data(), kl)) &&
-            srtp_detail::derive_session_key(mk, ms, KeyLabel::rtcp_salt, std::span(s.rtcp_salt.data(), sl));
-  if (ok && p == SrtpProfile::aes_cm_128_hmac_sha1_80) {
-    ok = srtp_detail::derive_session_key(mk, ms, KeyLabel::rtp_auth, s.rtp_auth) &&
-         srtp_detail::derive_session_key(mk, ms, KeyLabel::rtcp_auth, s.rtcp_auth);
-  }
-  auto r = ok ? srtp_detail::make_own_srtp(p, s) : core::Result<std::unique_ptr<SrtpTransform>>(
-                                                         srtp_reject(SrtpError::internal));
+  auto r = srtp_detail::derive_session_keys(keys, s)
+               ? srtp_detail::make_own_srtp(keys.profile, s)
+               : core::Result<std::unique_ptr<SrtpTransform>>(srtp_reject(SrtpError::internal));
   OPENSSL_cleanse(&s, sizeof s);
   return r;
 }
