@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "core/bytes.hpp"
+#include "media/aes_gcm.hpp"
 #include "media/rtp.hpp"
 #include "media/srtp.hpp"
 
@@ -48,8 +49,23 @@ void fill_rtp(Packet& p, std::uint16_t seq) {
   core::store_be32(&p[8], 0x12345678);
 }
 
-std::unique_ptr<SrtpTransform> make_or_skip(benchmark::State& state, SrtpEngine e, SrtpProfile p) {
-  auto t = make_srtp(e, bench_keys(p));
+// Which transform a benchmark runs: libsrtp2, ours as make_srtp builds it (AES-NI where the CPU has
+// it), or ours on OpenSSL EVP only.
+enum class Impl { own, own_evp, libsrtp };
+std::string_view impl_name(Impl i) { return i == Impl::own ? "own" : i == Impl::own_evp ? "own-evp" : "libsrtp"; }
+
+std::unique_ptr<SrtpTransform> make_or_skip(benchmark::State& state, Impl impl, SrtpProfile p) {
+  core::Result<std::unique_ptr<SrtpTransform>> t = core::Error{};
+  if (impl == Impl::own_evp) {
+    srtp_detail::SessionKeys s;
+    if (!srtp_detail::derive_session_keys(bench_keys(p), s)) {
+      state.SkipWithError("key derivation failed");
+      return nullptr;
+    }
+    t = srtp_detail::make_own_srtp(p, s, srtp_detail::OwnBackend::evp);
+  } else {
+    t = make_srtp(impl == Impl::own ? SrtpEngine::own : SrtpEngine::libsrtp, bench_keys(p));
+  }
   if (!t.ok()) {
     state.SkipWithError(t.error().message.c_str());
     return nullptr;
@@ -57,7 +73,7 @@ std::unique_ptr<SrtpTransform> make_or_skip(benchmark::State& state, SrtpEngine 
   return std::move(t).value();
 }
 
-void BM_SrtpProtect(benchmark::State& state, SrtpEngine e, SrtpProfile p) {
+void BM_SrtpProtect(benchmark::State& state, Impl e, SrtpProfile p) {
   auto tx = make_or_skip(state, e, p);
   if (!tx) return;
   Packet pkt;
@@ -75,7 +91,7 @@ void BM_SrtpProtect(benchmark::State& state, SrtpEngine e, SrtpProfile p) {
   state.SetItemsProcessed(state.iterations());
 }
 
-void BM_SrtpUnprotect(benchmark::State& state, SrtpEngine e, SrtpProfile p) {
+void BM_SrtpUnprotect(benchmark::State& state, Impl e, SrtpProfile p) {
   auto tx = make_or_skip(state, e, p);
   auto rx = make_or_skip(state, e, p);
   if (!tx || !rx) return;
@@ -104,7 +120,7 @@ void BM_SrtpUnprotect(benchmark::State& state, SrtpEngine e, SrtpProfile p) {
   state.SetItemsProcessed(state.iterations());
 }
 
-void BM_SrtcpProtect(benchmark::State& state, SrtpEngine e, SrtpProfile p) {
+void BM_SrtcpProtect(benchmark::State& state, Impl e, SrtpProfile p) {
   auto tx = make_or_skip(state, e, p);
   if (!tx) return;
   std::array<std::byte, 80 + kSrtpMaxOverhead> pkt{};
@@ -123,10 +139,10 @@ void BM_SrtcpProtect(benchmark::State& state, SrtpEngine e, SrtpProfile p) {
 }
 
 const int kRegistered = [] {
-  for (SrtpEngine e : {SrtpEngine::own, SrtpEngine::libsrtp}) {
+  for (Impl e : {Impl::own, Impl::own_evp, Impl::libsrtp}) {
     for (SrtpProfile p :
          {SrtpProfile::aes_cm_128_hmac_sha1_80, SrtpProfile::aead_aes_128_gcm, SrtpProfile::aead_aes_256_gcm}) {
-      const std::string suffix = std::string("/") + std::string(to_string(e)) + "/" + std::string(to_string(p));
+      const std::string suffix = std::string("/") + std::string(impl_name(e)) + "/" + std::string(to_string(p));
       benchmark::RegisterBenchmark(("BM_SrtpProtect" + suffix).c_str(), BM_SrtpProtect, e, p);
       benchmark::RegisterBenchmark(("BM_SrtpUnprotect" + suffix).c_str(), BM_SrtpUnprotect, e, p);
       benchmark::RegisterBenchmark(("BM_SrtcpProtect" + suffix).c_str(), BM_SrtcpProtect, e, p);
@@ -247,6 +263,48 @@ void BM_SrtpAesCm_CtrIvReset(benchmark::State& state) {
   EVP_CIPHER_CTX_free(c);
 }
 BENCHMARK(BM_SrtpAesCm_CtrIvReset);
+
+// --- AES-256-GCM over one packet (12-byte AAD, 160-byte text) each way we could do it ---------
+
+void BM_SrtpGcm256_AesNi(benchmark::State& state) {
+  if (!AesGcm::supported()) {
+    state.SkipWithError("no AES-NI");
+    return;
+  }
+  std::uint8_t key[32] = {7};
+  AesGcm g;
+  g.set_key(key);
+  std::array<std::byte, kRtpLen + 16> pkt{};
+  std::uint8_t iv[12] = {1, 2, 3};
+  for (auto _ : state) {
+    ++iv[11];
+    const AesGcm::Aad aad[1] = {{pkt.data(), 12}};
+    g.seal(iv, aad, pkt.data() + 12, 160, pkt.data() + kRtpLen);
+    benchmark::DoNotOptimize(pkt);
+  }
+}
+BENCHMARK(BM_SrtpGcm256_AesNi);
+
+// What the EVP backend does per packet: IV re-init on a keyed context, AAD, text, final, tag.
+void BM_SrtpGcm256_EvpIvReinit(benchmark::State& state) {
+  std::uint8_t key[32] = {7};
+  EVP_CIPHER_CTX* c = EVP_CIPHER_CTX_new();
+  EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), nullptr, key, nullptr);
+  std::array<std::uint8_t, kRtpLen + 16> pkt{};
+  std::uint8_t iv[12] = {1, 2, 3};
+  for (auto _ : state) {
+    ++iv[11];
+    int n = 0;
+    EVP_EncryptInit_ex(c, nullptr, nullptr, nullptr, iv);
+    EVP_EncryptUpdate(c, nullptr, &n, pkt.data(), 12);
+    EVP_EncryptUpdate(c, pkt.data() + 12, &n, pkt.data() + 12, 160);
+    EVP_EncryptFinal_ex(c, pkt.data() + kRtpLen, &n);
+    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, pkt.data() + kRtpLen);
+    benchmark::DoNotOptimize(pkt);
+  }
+  EVP_CIPHER_CTX_free(c);
+}
+BENCHMARK(BM_SrtpGcm256_EvpIvReinit);
 
 }  // namespace
 }  // namespace webtrunk::media
