@@ -5,8 +5,7 @@
 // with H^8..H^1 are summed before a single reduction (their "aggregated reduction"). AES runs
 // eight counter blocks at a time, round by round, so the pipelined AES units stay busy.
 //
-// Every function that uses the instructions carries kTarget, so the file builds without -maes and
-// the rest of the binary runs on CPUs without them; AesGcm::supported() guards every call.
+// Every function that uses the instructions carries WEBTRUNK_AESNI (media/aes_ni.hpp).
 #include "media/aes_gcm.hpp"
 
 #include <openssl/crypto.h>
@@ -14,10 +13,7 @@
 #include <algorithm>
 #include <cstring>
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define WEBTRUNK_AES_GCM_X86 1
-#include <immintrin.h>
-#endif
+#include "media/aes_ni.hpp"
 
 namespace webtrunk::media {
 
@@ -26,11 +22,12 @@ AesGcm::~AesGcm() {
   OPENSSL_cleanse(h_powers_, sizeof h_powers_);
 }
 
-#if defined(WEBTRUNK_AES_GCM_X86)
-
-#define WEBTRUNK_AESNI __attribute__((target("aes,pclmul,ssse3,sse4.1")))
+#if defined(WEBTRUNK_HAVE_AES_NI)
 
 namespace {
+
+using aes_ni::aes_any;
+using aes_ni::aes_n;
 
 // Byte reversal: GHASH's bit order (SP 800-38D §6.3) as PCLMULQDQ sees it.
 WEBTRUNK_AESNI inline __m128i bswap128(__m128i x) noexcept {
@@ -87,30 +84,6 @@ WEBTRUNK_AESNI inline __m128i ghash_n(__m128i x, const __m128i* b, const __m128i
   return reduce(w);
 }
 
-// AES over n blocks, round by round so that the blocks pipeline.
-template <int N>
-WEBTRUNK_AESNI inline void aes_n(const __m128i* rk, int rounds, __m128i* b) noexcept {
-  for (int i = 0; i < N; ++i) b[i] = _mm_xor_si128(b[i], rk[0]);
-  for (int r = 1; r < rounds; ++r) {
-    for (int i = 0; i < N; ++i) b[i] = _mm_aesenc_si128(b[i], rk[r]);
-  }
-  for (int i = 0; i < N; ++i) b[i] = _mm_aesenclast_si128(b[i], rk[rounds]);
-}
-
-// aes_n for a count known only at run time (a packet's last chunk).
-WEBTRUNK_AESNI inline void aes_any(const __m128i* rk, int rounds, __m128i* b, int n) noexcept {
-  switch (n) {
-    case 1: aes_n<1>(rk, rounds, b); break;
-    case 2: aes_n<2>(rk, rounds, b); break;
-    case 3: aes_n<3>(rk, rounds, b); break;
-    case 4: aes_n<4>(rk, rounds, b); break;
-    case 5: aes_n<5>(rk, rounds, b); break;
-    case 6: aes_n<6>(rk, rounds, b); break;
-    case 7: aes_n<7>(rk, rounds, b); break;
-    default: aes_n<8>(rk, rounds, b); break;
-  }
-}
-
 // GHASH input gathered eight blocks at a time (AAD, ciphertext and length blocks alike), so that
 // eight products share one reduction: a 172-byte RTP packet costs two reductions, not twelve.
 struct Ghash {
@@ -141,52 +114,6 @@ WEBTRUNK_AESNI inline __m128i ghash_finish(Ghash& g) noexcept {
   }
   g.count = 0;
   return g.x;
-}
-
-// FIPS 197 §5.2 key expansion with AESKEYGENASSIST (Intel's AES-NI white paper, rev. 3.01, §4).
-WEBTRUNK_AESNI inline __m128i expand_step(__m128i k, __m128i assist) noexcept {
-  k = _mm_xor_si128(k, _mm_slli_si128(k, 4));
-  k = _mm_xor_si128(k, _mm_slli_si128(k, 8));
-  return _mm_xor_si128(k, assist);
-}
-
-template <int Rcon>
-WEBTRUNK_AESNI inline __m128i expand128(__m128i k) noexcept {
-  return expand_step(k, _mm_shuffle_epi32(_mm_aeskeygenassist_si128(k, Rcon), 0xff));
-}
-
-WEBTRUNK_AESNI void expand_key128(const std::uint8_t* key, __m128i* rk) noexcept {
-  rk[0] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(key));
-  rk[1] = expand128<0x01>(rk[0]);
-  rk[2] = expand128<0x02>(rk[1]);
-  rk[3] = expand128<0x04>(rk[2]);
-  rk[4] = expand128<0x08>(rk[3]);
-  rk[5] = expand128<0x10>(rk[4]);
-  rk[6] = expand128<0x20>(rk[5]);
-  rk[7] = expand128<0x40>(rk[6]);
-  rk[8] = expand128<0x80>(rk[7]);
-  rk[9] = expand128<0x1b>(rk[8]);
-  rk[10] = expand128<0x36>(rk[9]);
-}
-
-// AES-256: even round keys from the previous even one (RotWord+SubWord+Rcon), odd ones from the
-// previous odd one (SubWord only).
-template <int Rcon>
-WEBTRUNK_AESNI inline void expand256(__m128i* rk, int i) noexcept {
-  rk[i] = expand_step(rk[i - 2], _mm_shuffle_epi32(_mm_aeskeygenassist_si128(rk[i - 1], Rcon), 0xff));
-  if (i + 1 < 15) rk[i + 1] = expand_step(rk[i - 1], _mm_shuffle_epi32(_mm_aeskeygenassist_si128(rk[i], 0), 0xaa));
-}
-
-WEBTRUNK_AESNI void expand_key256(const std::uint8_t* key, __m128i* rk) noexcept {
-  rk[0] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(key));
-  rk[1] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(key + 16));
-  expand256<0x01>(rk, 2);
-  expand256<0x02>(rk, 4);
-  expand256<0x04>(rk, 6);
-  expand256<0x08>(rk, 8);
-  expand256<0x10>(rk, 10);
-  expand256<0x20>(rk, 12);
-  expand256<0x40>(rk, 14);
 }
 
 // The AAD pieces concatenated and zero-padded to a block (SP 800-38D §7.1 step 5). Returns the
@@ -288,24 +215,11 @@ WEBTRUNK_AESNI __m128i gcm(const __m128i* rk, int rounds, const __m128i* h, cons
 }
 
 }  // namespace
-bool AesGcm::supported() noexcept {
-  static const bool yes = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("aes") && __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("ssse3") &&
-           __builtin_cpu_supports("sse4.1");
-  }();
-  return yes;
-}
+bool AesGcm::supported() noexcept { return aes_ni::supported(); }
 
 WEBTRUNK_AESNI void AesGcm::set_key(std::span<const std::uint8_t> key) noexcept {
   auto* rk = reinterpret_cast<__m128i*>(round_keys_);
-  if (key.size() == 32) {
-    expand_key256(key.data(), rk);
-    rounds_ = 14;
-  } else {
-    expand_key128(key.data(), rk);
-    rounds_ = 10;
-  }
+  rounds_ = aes_ni::expand_key(key, rk);
   __m128i h = _mm_setzero_si128();
   aes_n<1>(rk, rounds_, &h);
   h = bswap128(h);

@@ -20,7 +20,9 @@
 #include <vector>
 
 #include "core/bytes.hpp"
+#include "media/aes_ctr.hpp"
 #include "media/aes_gcm.hpp"
+#include "media/hmac_sha1.hpp"
 #include "media/rtp.hpp"
 #include "media/srtp.hpp"
 
@@ -181,6 +183,25 @@ void BM_SrtpHmacSha1_SavedStates(benchmark::State& state) {
 }
 BENCHMARK(BM_SrtpHmacSha1_SavedStates);
 
+// What the transform does where the CPU has the SHA extensions (media/hmac_sha1.hpp).
+void BM_SrtpHmacSha1_ShaNi(benchmark::State& state) {
+  if (!HmacSha1::sha_ni_supported()) {
+    state.SkipWithError("no SHA extensions");
+    return;
+  }
+  const std::uint8_t key[20] = {1, 2, 3};
+  HmacSha1 h;
+  h.set_key(key, true);
+  std::array<std::byte, kRtpLen> msg{};
+  const std::uint8_t roc[4] = {};
+  std::uint8_t out[20];
+  for (auto _ : state) {
+    h.mac(msg.data(), msg.size(), roc, out);
+    benchmark::DoNotOptimize(out);
+  }
+}
+BENCHMARK(BM_SrtpHmacSha1_ShaNi);
+
 void BM_SrtpHmacSha1_EvpMacDup(benchmark::State& state) {
   std::uint8_t key[20] = {1, 2, 3};
   EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
@@ -246,6 +267,25 @@ void BM_SrtpAesCm_EcbCounters(benchmark::State& state) {
   EVP_CIPHER_CTX_free(c);
 }
 BENCHMARK(BM_SrtpAesCm_EcbCounters);
+
+// What the transform does where the CPU has AES-NI (media/aes_ctr.hpp).
+void BM_SrtpAesCm_AesNi(benchmark::State& state) {
+  if (!AesCtr::supported()) {
+    state.SkipWithError("no AES-NI");
+    return;
+  }
+  const std::uint8_t key[16] = {7};
+  AesCtr c;
+  c.set_key(key);
+  std::array<std::byte, 160> data{};
+  std::uint8_t iv[16] = {1, 2, 3};
+  for (auto _ : state) {
+    ++iv[9];
+    if (!c.xor_keystream(iv, data.data(), data.size())) state.SkipWithError("bad IV");
+    benchmark::DoNotOptimize(data);
+  }
+}
+BENCHMARK(BM_SrtpAesCm_AesNi);
 
 void BM_SrtpAesCm_CtrIvReset(benchmark::State& state) {
   std::uint8_t key[16] = {7};
