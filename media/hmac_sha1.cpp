@@ -15,6 +15,7 @@
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define WEBTRUNK_HAVE_SHA_NI 1
+#include <cpuid.h>
 #include <immintrin.h>
 #define WEBTRUNK_SHANI __attribute__((target("sha,ssse3,sse4.1")))
 #endif
@@ -129,8 +130,12 @@ WEBTRUNK_SHANI void sha_ni_mac(const SHA_CTX& inner, const SHA_CTX& outer, const
 bool HmacSha1::sha_ni_supported() noexcept {
 #if defined(WEBTRUNK_HAVE_SHA_NI)
   static const bool yes = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("sha") && __builtin_cpu_supports("ssse3") && __builtin_cpu_supports("sse4.1");
+    // CPUID leaf 7 EBX bit 29 (clang's __builtin_cpu_supports has no "sha"); SSSE3 and SSE4.1
+    // are leaf 1 ECX bits 9 and 19.
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (__get_cpuid(1, &a, &b, &c, &d) == 0 || (c & (1u << 9)) == 0 || (c & (1u << 19)) == 0) return false;
+    if (__get_cpuid_count(7, 0, &a, &b, &c, &d) == 0) return false;
+    return (b & (1u << 29)) != 0;
   }();
   return yes;
 #else
