@@ -105,7 +105,7 @@ WEBTRUNK_SHANI void sha_ni_mac(const SHA_CTX& inner, const SHA_CTX& outer, const
   alignas(16) std::uint8_t tail[128] = {};
   const std::size_t rest = len % 64;
   std::memcpy(tail, p + len - rest, rest);
-  std::memcpy(tail + rest, suffix.data(), suffix.size());
+  if (!suffix.empty()) std::memcpy(tail + rest, suffix.data(), suffix.size());  // SRTCP: none
   const std::size_t used = rest + suffix.size();
   tail[used] = 0x80;
   const std::size_t tail_len = used + 9 <= 64 ? 64 : 128;
