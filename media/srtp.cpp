@@ -1,20 +1,17 @@
-// Our SRTP transform on OpenSSL 3 (see srtp.hpp). Where it matters for speed:
-// - AES-CM: one AES-ECB context per session key, keyed once; per packet we write the counter
-//   blocks and encrypt them in one call, then XOR. No per-packet IV re-init, no key schedule.
-// - HMAC-SHA1: the inner and outer SHA-1 states after the keyed pads are computed once per session
-//   key and copied per packet (two struct copies instead of an HMAC init). OpenSSL 3 marks the
-//   low-level SHA1_* functions deprecated but still ships them with their SHA-NI assembly; they are
-//   its only SHA-1 interface whose state is a plain struct, so HmacSha1 below (and only it) silences
-//   the deprecation warning with a pragma. EVP_MD_CTX_copy_ex and
-//   EVP_MAC_CTX_dup allocate per call; bench/micro/srtp_bench.cpp measures the difference.
-// - AES-GCM: one EVP context per session key, keyed once; per packet only the 12-byte IV is set.
+// Our SRTP transform (see srtp.hpp). Where it matters for speed (bench/RESULTS.md, SRTP):
+// - Where the CPU has AES-NI, PCLMULQDQ and the SHA extensions (OwnBackend::fastest): AES-GCM is
+//   AesGcm, AES-CM is AesCtr and HMAC-SHA1 compresses with SHA-NI from saved keyed states
+//   (media/aes_gcm.hpp, aes_ctr.hpp, hmac_sha1.hpp). OpenSSL 3's EVP spends more per packet on
+//   parameter dispatch than on the cipher.
+// - Elsewhere, on OpenSSL: AES-CM as one AES-ECB context per session key, keyed once, over the
+//   counter blocks we write, then XOR (no per-packet IV re-init); HMAC-SHA1 from a copy of the
+//   saved keyed SHA_CTX; AES-GCM as one EVP context per session key with only the IV set per packet.
 // ROC estimation and both replay windows follow libsrtp2 2.5.0 (srtp_index_guess, srtp_rdbx_*,
 // srtp_rdb_*) so that the two engines accept and reject the same packets.
 #include "media/srtp.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/sha.h>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -26,6 +23,9 @@
 #include <vector>
 
 #include "core/bytes.hpp"
+#include "media/aes_ctr.hpp"
+#include "media/aes_gcm.hpp"
+#include "media/hmac_sha1.hpp"
 #include "media/srtp_libsrtp.hpp"
 
 namespace webtrunk::media {
@@ -55,6 +55,7 @@ std::string_view to_string(SrtpEngine e) noexcept { return e == SrtpEngine::own 
 namespace {
 
 using srtp_detail::KeyLabel;
+using srtp_detail::OwnBackend;
 using srtp_detail::SessionKeys;
 
 struct CipherCtxFree {
@@ -111,51 +112,6 @@ bool aes_cm_xor(EVP_CIPHER_CTX* ecb, const std::uint8_t (&iv)[16], std::byte* da
   }
   return true;
 }
-
-// HMAC-SHA1 (RFC 2104) with the keyed inner and outer states saved once.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"  // SHA1_*: see the top of this file
-class HmacSha1 {
- public:
-  static constexpr std::size_t kKeyLen = 20;  // RFC 3711 §4.2.1: n_a = 160
-  HmacSha1() = default;
-  HmacSha1(const HmacSha1&) = delete;
-  HmacSha1& operator=(const HmacSha1&) = delete;
-  ~HmacSha1() {
-    OPENSSL_cleanse(&inner_, sizeof inner_);
-    OPENSSL_cleanse(&outer_, sizeof outer_);
-  }
-
-  void set_key(std::span<const std::uint8_t, kKeyLen> key) noexcept {
-    std::uint8_t pad[SHA_CBLOCK];
-    std::memset(pad, 0x36, sizeof pad);
-    for (std::size_t i = 0; i < key.size(); ++i) pad[i] ^= key[i];
-    SHA1_Init(&inner_);
-    SHA1_Update(&inner_, pad, sizeof pad);
-    std::memset(pad, 0x5c, sizeof pad);
-    for (std::size_t i = 0; i < key.size(); ++i) pad[i] ^= key[i];
-    SHA1_Init(&outer_);
-    SHA1_Update(&outer_, pad, sizeof pad);
-    OPENSSL_cleanse(pad, sizeof pad);
-  }
-
-  // The MAC of `msg` followed by `suffix` (the ROC for SRTP; empty for SRTCP).
-  void mac(const std::byte* msg, std::size_t len, std::span<const std::uint8_t> suffix,
-           std::uint8_t (&out)[SHA_DIGEST_LENGTH]) const noexcept {
-    SHA_CTX c = inner_;
-    SHA1_Update(&c, msg, len);
-    if (!suffix.empty()) SHA1_Update(&c, suffix.data(), suffix.size());
-    SHA1_Final(out, &c);
-    c = outer_;
-    SHA1_Update(&c, out, SHA_DIGEST_LENGTH);
-    SHA1_Final(out, &c);
-  }
-
- private:
-  SHA_CTX inner_{};
-  SHA_CTX outer_{};
-};
-#pragma GCC diagnostic pop
 
 // libsrtp2's srtp_rdbx_t: the highest RTP packet index seen (ROC << 16 | SEQ) and a window of the
 // 128 indices at and below it. Bit i of `seen` is index - i.
@@ -266,7 +222,11 @@ core::Result<std::size_t> rtp_header_len(const std::byte* p, std::size_t len) no
 
 // One session key's crypto state (RTP or RTCP).
 struct KeyState {
-  CipherCtx cipher;  // AES-ECB for AES-CM; AES-GCM for the AEAD profiles
+  CipherCtx cipher;  // AES-ECB for AES-CM, AES-GCM for the AEAD profiles, unless on AES-NI below
+  AesGcm aes_gcm;    // the AEAD profiles on AES-NI (use_aes_gcm)
+  AesCtr aes_ctr;    // AES-CM on AES-NI (use_aes_ctr)
+  bool use_aes_gcm = false;
+  bool use_aes_ctr = false;
   std::uint8_t salt[14] = {};
   HmacSha1 hmac;  // AES-CM only
 
@@ -275,7 +235,10 @@ struct KeyState {
 
 class OwnSrtp final : public SrtpTransform {
  public:
-  explicit OwnSrtp(SrtpProfile p) : gcm_(p != SrtpProfile::aes_cm_128_hmac_sha1_80), tag_(srtp_rtp_overhead(p)) {}
+  OwnSrtp(SrtpProfile p, OwnBackend b)
+      : gcm_(p != SrtpProfile::aes_cm_128_hmac_sha1_80),
+        fast_(b == OwnBackend::fastest),
+        tag_(srtp_rtp_overhead(p)) {}
 
   bool init(SrtpProfile p, const SessionKeys& k) noexcept {
     const std::size_t key_len = srtp_key_len(p);
@@ -361,7 +324,7 @@ class OwnSrtp final : public SrtpTransform {
       // RFC 3711 §3.4: header | ciphertext | E+index | tag, the tag covering the trailer.
       ok = cm_crypt(rtcp_, ssrc, index, p + kRtcpHeader, len - kRtcpHeader);
       core::store_be32(p + len, kSrtcpEFlag | index);
-      std::uint8_t mac[SHA_DIGEST_LENGTH];
+      std::uint8_t mac[HmacSha1::kDigestLen];
       rtcp_.hmac.mac(p, len + kSrtcpTrailer, {}, mac);
       std::memcpy(p + len + kSrtcpTrailer, mac, kCmTag);
     }
@@ -390,7 +353,7 @@ class OwnSrtp final : public SrtpTransform {
     if (gcm_) {
       if (!gcm_rtcp(false, p, body, trailer, encrypted, ssrc, index)) return srtp_reject(SrtpError::auth_failed);
     } else {
-      std::uint8_t mac[SHA_DIGEST_LENGTH];
+      std::uint8_t mac[HmacSha1::kDigestLen];
       rtcp_.hmac.mac(p, len - tag_, {}, mac);
       if (CRYPTO_memcmp(mac, p + len - tag_, kCmTag) != 0) return srtp_reject(SrtpError::auth_failed);
       if (!cm_crypt(rtcp_, ssrc, index, p + kRtcpHeader, body - kRtcpHeader)) {
@@ -434,9 +397,19 @@ class OwnSrtp final : public SrtpTransform {
                 const std::array<std::uint8_t, 14>& salt, const std::array<std::uint8_t, 20>& auth) noexcept {
     std::memcpy(ks.salt, salt.data(), srtp_salt_len(p));
     if (!gcm_) {
-      ks.hmac.set_key(std::span<const std::uint8_t, HmacSha1::kKeyLen>(auth.data(), HmacSha1::kKeyLen));
+      ks.hmac.set_key(std::span<const std::uint8_t, HmacSha1::kKeyLen>(auth.data(), HmacSha1::kKeyLen), fast_);
+      if (fast_ && AesCtr::supported()) {
+        ks.aes_ctr.set_key(key);
+        ks.use_aes_ctr = true;
+        return true;
+      }
       ks.cipher = make_ecb(key);
       return ks.cipher != nullptr;
+    }
+    if (fast_ && AesGcm::supported()) {
+      ks.aes_gcm.set_key(key);
+      ks.use_aes_gcm = true;
+      return true;
     }
     ks.cipher.reset(EVP_CIPHER_CTX_new());
     if (!ks.cipher) return false;
@@ -458,7 +431,7 @@ class OwnSrtp final : public SrtpTransform {
                        std::size_t n) noexcept {
     std::uint8_t iv[16];
     cm_iv(ks, ssrc, index, iv);
-    return aes_cm_xor(ks.cipher.get(), iv, p, n);
+    return ks.use_aes_ctr ? ks.aes_ctr.xor_keystream(iv, p, n) : aes_cm_xor(ks.cipher.get(), iv, p, n);
   }
 
   bool cm_crypt_rtp(std::byte* p, std::size_t h, std::size_t end, std::uint32_t ssrc, std::uint64_t est) noexcept {
@@ -466,7 +439,7 @@ class OwnSrtp final : public SrtpTransform {
   }
 
   // RFC 3711 §4.2: the tag covers the authenticated portion and then the ROC.
-  void cm_mac_rtp(const std::byte* p, std::size_t end, std::uint64_t est, std::uint8_t (&mac)[SHA_DIGEST_LENGTH]) {
+  void cm_mac_rtp(const std::byte* p, std::size_t end, std::uint64_t est, std::uint8_t (&mac)[HmacSha1::kDigestLen]) {
     std::byte roc[4];
     core::store_be32(roc, static_cast<std::uint32_t>(est >> 16));
     rtp_.hmac.mac(p, end, std::span(reinterpret_cast<const std::uint8_t*>(roc), 4), mac);
@@ -474,14 +447,14 @@ class OwnSrtp final : public SrtpTransform {
 
   bool cm_protect_rtp(std::byte* p, std::size_t h, std::size_t len, std::uint32_t ssrc, std::uint64_t est) noexcept {
     if (!cm_crypt_rtp(p, h, len, ssrc, est)) return false;
-    std::uint8_t mac[SHA_DIGEST_LENGTH];
+    std::uint8_t mac[HmacSha1::kDigestLen];
     cm_mac_rtp(p, len, est, mac);
     std::memcpy(p + len, mac, kCmTag);
     return true;
   }
 
   bool cm_check_rtp(const std::byte* p, std::size_t body, std::uint64_t est) noexcept {
-    std::uint8_t mac[SHA_DIGEST_LENGTH];
+    std::uint8_t mac[HmacSha1::kDigestLen];
     cm_mac_rtp(p, body, est, mac);
     return CRYPTO_memcmp(mac, p + body, kCmTag) == 0;
   }
@@ -495,7 +468,8 @@ class OwnSrtp final : public SrtpTransform {
     core::store_be32(x + 6, static_cast<std::uint32_t>(est >> 16));
     core::store_be16(x + 10, static_cast<std::uint16_t>(est));
     for (std::size_t i = 0; i < 12; ++i) iv[i] = rtp_.salt[i] ^ std::to_integer<std::uint8_t>(x[i]);
-    return gcm(rtp_.cipher.get(), enc, iv, std::array<Aad, 2>{{{p, h}, {nullptr, 0}}}, p + h, end - h, p + end);
+    const AesGcm::Aad aad[1] = {{p, h}};
+    return gcm(rtp_, enc, iv, aad, p + h, end - h, p + end);
   }
 
   // RFC 7714 §9.1: IV = (00 00 || SSRC || 00 00 || 0 || index) XOR salt; AAD = the first 8 bytes and
@@ -509,20 +483,23 @@ class OwnSrtp final : public SrtpTransform {
     for (std::size_t i = 0; i < 12; ++i) iv[i] = rtcp_.salt[i] ^ std::to_integer<std::uint8_t>(x[i]);
     const std::size_t aad = encrypted ? kRtcpHeader : body;
     const std::size_t text = encrypted ? body - kRtcpHeader : 0;
-    return gcm(rtcp_.cipher.get(), enc, iv, std::array<Aad, 2>{{{p, aad}, {trailer, kSrtcpTrailer}}}, p + aad, text, p + body);
+    const AesGcm::Aad pieces[2] = {{p, aad}, {trailer, kSrtcpTrailer}};
+    return gcm(rtcp_, enc, iv, pieces, p + aad, text, p + body);
   }
 
-  struct Aad {
-    const std::byte* p;
-    std::size_t n;
-  };
   // One AES-GCM operation in place: `text` bytes at `data`, the tag at `tag` (written when
   // encrypting, checked when decrypting). False on a tag mismatch or a library failure.
-  static bool gcm(EVP_CIPHER_CTX* c, bool enc, const std::uint8_t (&iv)[12], std::array<Aad, 2> aad,
+  static bool gcm(const KeyState& ks, bool enc, const std::uint8_t (&iv)[12], std::span<const AesGcm::Aad> aad,
                   std::byte* data, std::size_t text, std::byte* tag) noexcept {
+    if (ks.use_aes_gcm) {
+      if (!enc) return ks.aes_gcm.open(iv, aad, data, text, tag);
+      ks.aes_gcm.seal(iv, aad, data, text, tag);
+      return true;
+    }
+    EVP_CIPHER_CTX* c = ks.cipher.get();
     int n = 0;
     if (EVP_CipherInit_ex(c, nullptr, nullptr, nullptr, iv, enc ? 1 : 0) != 1) return false;
-    for (const Aad& a : aad) {
+    for (const AesGcm::Aad& a : aad) {
       if (a.n > 0 && EVP_CipherUpdate(c, nullptr, &n, reinterpret_cast<const unsigned char*>(a.p),
                                       static_cast<int>(a.n)) != 1) {
         return false;
@@ -539,6 +516,7 @@ class OwnSrtp final : public SrtpTransform {
   }
 
   const bool gcm_;
+  const bool fast_;  // AES-NI and SHA-NI where the CPU has them, instead of OpenSSL
   const std::size_t tag_;
   KeyState rtp_;
   KeyState rtcp_;
@@ -566,8 +544,26 @@ bool derive_session_key(std::span<const std::uint8_t> master_key, std::span<cons
   return ok;
 }
 
-core::Result<std::unique_ptr<SrtpTransform>> make_own_srtp(SrtpProfile profile, const SessionKeys& keys) {
-  auto t = std::make_unique<OwnSrtp>(profile);
+bool derive_session_keys(const SrtpKeys& keys, SessionKeys& s) noexcept {
+  const SrtpProfile p = keys.profile;
+  const std::size_t kl = srtp_key_len(p);
+  const std::size_t sl = srtp_salt_len(p);
+  const auto mk = std::span<const std::uint8_t>(keys.key.data(), kl);
+  const auto ms = std::span<const std::uint8_t>(keys.salt.data(), sl);
+  bool ok = derive_session_key(mk, ms, KeyLabel::rtp_encryption, std::span(s.rtp_key.data(), kl)) &&
+            derive_session_key(mk, ms, KeyLabel::rtp_salt, std::span(s.rtp_salt.data(), sl)) &&
+            derive_session_key(mk, ms, KeyLabel::rtcp_encryption, std::span(s.rtcp_key.data(), kl)) &&
+            derive_session_key(mk, ms, KeyLabel::rtcp_salt, std::span(s.rtcp_salt.data(), sl));
+  if (ok && p == SrtpProfile::aes_cm_128_hmac_sha1_80) {
+    ok = derive_session_key(mk, ms, KeyLabel::rtp_auth, s.rtp_auth) &&
+         derive_session_key(mk, ms, KeyLabel::rtcp_auth, s.rtcp_auth);
+  }
+  return ok;
+}
+
+core::Result<std::unique_ptr<SrtpTransform>> make_own_srtp(SrtpProfile profile, const SessionKeys& keys,
+                                                           OwnBackend backend) {
+  auto t = std::make_unique<OwnSrtp>(profile, backend);
   if (!t->init(profile, keys)) return srtp_reject(SrtpError::internal);
   return std::unique_ptr<SrtpTransform>(std::move(t));
 }
@@ -576,22 +572,10 @@ core::Result<std::unique_ptr<SrtpTransform>> make_own_srtp(SrtpProfile profile, 
 
 core::Result<std::unique_ptr<SrtpTransform>> make_srtp(SrtpEngine engine, const SrtpKeys& keys) {
   if (engine == SrtpEngine::libsrtp) return make_libsrtp(keys);
-  const SrtpProfile p = keys.profile;
-  const auto mk = std::span<const std::uint8_t>(keys.key.data(), srtp_key_len(p));
-  const auto ms = std::span<const std::uint8_t>(keys.salt.data(), srtp_salt_len(p));
-  const std::size_t kl = srtp_key_len(p);
-  const std::size_t sl = srtp_salt_len(p);
   SessionKeys s;
-  bool ok = srtp_detail::derive_session_key(mk, ms, KeyLabel::rtp_encryption, std::span(s.rtp_key.data(), kl)) &&
-            srtp_detail::derive_session_key(mk, ms, KeyLabel::rtp_salt, std::span(s.rtp_salt.data(), sl)) &&
-            srtp_detail::derive_session_key(mk, ms, KeyLabel::rtcp_encryption, std::span(s.rtcp_key.data(), kl)) &&
-            srtp_detail::derive_session_key(mk, ms, KeyLabel::rtcp_salt, std::span(s.rtcp_salt.data(), sl));
-  if (ok && p == SrtpProfile::aes_cm_128_hmac_sha1_80) {
-    ok = srtp_detail::derive_session_key(mk, ms, KeyLabel::rtp_auth, s.rtp_auth) &&
-         srtp_detail::derive_session_key(mk, ms, KeyLabel::rtcp_auth, s.rtcp_auth);
-  }
-  auto r = ok ? srtp_detail::make_own_srtp(p, s) : core::Result<std::unique_ptr<SrtpTransform>>(
-                                                         srtp_reject(SrtpError::internal));
+  auto r = srtp_detail::derive_session_keys(keys, s)
+               ? srtp_detail::make_own_srtp(keys.profile, s)
+               : core::Result<std::unique_ptr<SrtpTransform>>(srtp_reject(SrtpError::internal));
   OPENSSL_cleanse(&s, sizeof s);
   return r;
 }

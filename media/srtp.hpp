@@ -86,8 +86,18 @@ struct SessionKeys {
   std::array<std::uint8_t, 14> rtp_salt{}, rtcp_salt{};
   std::array<std::uint8_t, 20> rtp_auth{}, rtcp_auth{};
 };
-// Our transform keyed with session keys directly (the RFC 7714 vectors); make_srtp derives them.
-core::Result<std::unique_ptr<SrtpTransform>> make_own_srtp(SrtpProfile profile, const SessionKeys& keys);
+// All six (four for GCM) session keys of `keys`. False if OpenSSL fails.
+bool derive_session_keys(const SrtpKeys& keys, SessionKeys& out) noexcept;
+
+// How our transform computes. `fastest`: AEAD profiles on AesGcm (media/aes_gcm.hpp) where the CPU
+// has AES-NI and PCLMULQDQ, else on OpenSSL EVP. `evp`: OpenSSL EVP always (what the tests and
+// the benchmark compare the fast path against).
+enum class OwnBackend : std::uint8_t { fastest, evp };
+
+// Our transform keyed with session keys directly (the RFC 7714 vectors); make_srtp derives them
+// and uses OwnBackend::fastest.
+core::Result<std::unique_ptr<SrtpTransform>> make_own_srtp(SrtpProfile profile, const SessionKeys& keys,
+                                                           OwnBackend backend = OwnBackend::fastest);
 
 }  // namespace srtp_detail
 

@@ -146,15 +146,24 @@ Bytes with_tailroom(const Bytes& b) {
   return out;
 }
 
+// Our engine on the given backend (make_srtp's derivation, then the backend asked for).
+std::unique_ptr<SrtpTransform> make_own(srtp_detail::OwnBackend b, const SrtpKeys& k) {
+  srtp_detail::SessionKeys s;
+  EXPECT_TRUE(srtp_detail::derive_session_keys(k, s));
+  auto r = srtp_detail::make_own_srtp(k.profile, s, b);
+  EXPECT_TRUE(r.ok());
+  return r.ok() ? std::move(r).value() : nullptr;
+}
+
 // Four transforms on the same keys: each engine as sender and as receiver.
 struct Quad {
   SrtpProfile profile_;
   std::unique_ptr<SrtpTransform> own_tx, lib_tx, own_rx, lib_rx;
-  explicit Quad(const SrtpKeys& k)
+  Quad(srtp_detail::OwnBackend b, const SrtpKeys& k)
       : profile_(k.profile),
-        own_tx(make(SrtpEngine::own, k)),
+        own_tx(make_own(b, k)),
         lib_tx(make(SrtpEngine::libsrtp, k)),
-        own_rx(make(SrtpEngine::own, k)),
+        own_rx(make_own(b, k)),
         lib_rx(make(SrtpEngine::libsrtp, k)) {}
 
   // Protect with both engines (same bytes), then unprotect each output with the other engine.
@@ -174,11 +183,21 @@ struct Quad {
   SrtpProfile profile() const { return profile_; }
 };
 
-class SrtpProfiles : public ::testing::TestWithParam<SrtpProfile> {};
+// Every test below runs for each profile on each of our backends: AES-NI where this CPU has it
+// (what make_srtp picks), and OpenSSL EVP.
+struct Variant {
+  SrtpProfile profile;
+  srtp_detail::OwnBackend backend;
+};
+class SrtpProfiles : public ::testing::TestWithParam<Variant> {
+ protected:
+  SrtpProfile profile() const { return GetParam().profile; }
+  srtp_detail::OwnBackend backend() const { return GetParam().backend; }
+  std::unique_ptr<SrtpTransform> own(const SrtpKeys& k) const { return make_own(backend(), k); }
+};
 
 TEST_P(SrtpProfiles, ProtectEqualsLibsrtpAndEachUnprotectsTheOther) {
-  Quad q(keys_for(GetParam(), 1));
-  q.profile_ = GetParam();
+  Quad q(backend(), keys_for(profile(), 1));
   for (std::uint16_t seq = 1000; seq < 1100; ++seq) {
     RtpSpec s;
     s.seq = seq;
@@ -192,8 +211,7 @@ TEST_P(SrtpProfiles, ProtectEqualsLibsrtpAndEachUnprotectsTheOther) {
 }
 
 TEST_P(SrtpProfiles, ManySsrcsInterleaved) {
-  Quad q(keys_for(GetParam(), 2));
-  q.profile_ = GetParam();
+  Quad q(backend(), keys_for(profile(), 2));
   for (int round = 0; round < 30; ++round) {
     for (std::uint32_t k = 0; k < 20; ++k) {
       RtpSpec s;
@@ -207,7 +225,7 @@ TEST_P(SrtpProfiles, ManySsrcsInterleaved) {
 
 TEST_P(SrtpProfiles, RocRolloverFromNearTheWrap) {
   for (std::uint16_t start : {std::uint16_t{65500}, std::uint16_t{65535}, std::uint16_t{32000}}) {
-    Quad q(keys_for(GetParam(), 3));
+    Quad q(backend(), keys_for(profile(), 3));
     std::uint16_t seq = start;
     for (int i = 0; i < 40000 && !HasFatalFailure(); i += (i < 200 ? 1 : 997)) {
       RtpSpec s;
@@ -220,8 +238,8 @@ TEST_P(SrtpProfiles, RocRolloverFromNearTheWrap) {
 // Deliver a sender's packets late, twice, out of order and across the wrap: both receivers must
 // take the same decision on every packet (and give the same plaintext).
 TEST_P(SrtpProfiles, ReplayAndReorderDecisionsMatchLibsrtp) {
-  const SrtpKeys k = keys_for(GetParam(), 4);
-  auto sender = make(SrtpEngine::own, k);
+  const SrtpKeys k = keys_for(profile(), 4);
+  auto sender = own(k);
   std::vector<Bytes> sent;
   std::uint16_t seq = 65000;
   for (int i = 0; i < 3000; ++i) {
@@ -235,7 +253,7 @@ TEST_P(SrtpProfiles, ReplayAndReorderDecisionsMatchLibsrtp) {
     sent.push_back(pkt);
     seq = static_cast<std::uint16_t>(seq + (i % 500 == 499 ? 300 : 1));  // a few gaps beyond the window
   }
-  auto own_rx = make(SrtpEngine::own, k);
+  auto own_rx = own(k);
   auto lib_rx = make(SrtpEngine::libsrtp, k);
   Lcg rng{42};
   int accepted = 0, replayed = 0, too_old = 0;
@@ -266,7 +284,7 @@ TEST_P(SrtpProfiles, ReplayAndReorderDecisionsMatchLibsrtp) {
 }
 
 TEST_P(SrtpProfiles, ProtectRefusesARepeatedIndexLikeLibsrtp) {
-  Quad q(keys_for(GetParam(), 5));
+  Quad q(backend(), keys_for(profile(), 5));
   for (int seq_i : {100, 101, 101, 50, 300, 171, 172, 173, 173, 40000, 100}) {
     const auto seq = static_cast<std::uint16_t>(seq_i);
     RtpSpec s;
@@ -284,9 +302,9 @@ TEST_P(SrtpProfiles, ProtectRefusesARepeatedIndexLikeLibsrtp) {
 }
 
 TEST_P(SrtpProfiles, ReplayedAndTooOldAreRejected) {
-  const SrtpKeys k = keys_for(GetParam(), 6);
-  auto tx = make(SrtpEngine::own, k);
-  auto rx = make(SrtpEngine::own, k);
+  const SrtpKeys k = keys_for(profile(), 6);
+  auto tx = own(k);
+  auto rx = own(k);
   std::vector<Bytes> sent;
   for (std::uint16_t seq = 0; seq < 200; ++seq) {
     RtpSpec s;
@@ -305,8 +323,8 @@ TEST_P(SrtpProfiles, ReplayedAndTooOldAreRejected) {
 }
 
 TEST_P(SrtpProfiles, AFlippedBitFailsAuthentication) {
-  const SrtpKeys k = keys_for(GetParam(), 7);
-  auto tx = make(SrtpEngine::own, k);
+  const SrtpKeys k = keys_for(profile(), 7);
+  auto tx = own(k);
   RtpSpec s;
   s.seq = 7;
   s.csrcs = 1;
@@ -314,7 +332,7 @@ TEST_P(SrtpProfiles, AFlippedBitFailsAuthentication) {
   pkt.resize(tx->protect_rtp(pkt, len).value());
   // Every bit from the timestamp on (header fields that keep the packet well formed, the
   // ciphertext, the tag). A rejected packet leaves no state, so the receivers stay fresh.
-  auto own_rx = make(SrtpEngine::own, k);
+  auto own_rx = own(k);
   auto lib_rx = make(SrtpEngine::libsrtp, k);
   for (std::size_t bit = 4 * 8; bit < pkt.size() * 8; ++bit) {
     Bytes bad = pkt;
@@ -328,14 +346,14 @@ TEST_P(SrtpProfiles, AFlippedBitFailsAuthentication) {
 }
 
 TEST_P(SrtpProfiles, SrtcpEqualsLibsrtpBothWays) {
-  Quad q(keys_for(GetParam(), 8));
+  Quad q(backend(), keys_for(profile(), 8));
   for (std::uint32_t n = 0; n < 50; ++n) {
     const std::uint32_t ssrc = n % 3 == 0 ? 0xaabbccdd : 0x01020304;
     auto [pkt, len] = rtcp_packet(ssrc, n);
     const Outcome ours = run(*q.own_tx, Op::protect_rtcp, pkt, len);
     const Outcome ref = run(*q.lib_tx, Op::protect_rtcp, pkt, len);
     ASSERT_EQ(ours, ref) << "SRTCP protect " << n;
-    ASSERT_EQ(ours.bytes.size(), len + srtp_rtcp_overhead(GetParam()));
+    ASSERT_EQ(ours.bytes.size(), len + srtp_rtcp_overhead(profile()));
     const Bytes plain(pkt.begin(), pkt.begin() + static_cast<std::ptrdiff_t>(len));
     EXPECT_EQ(run(*q.lib_rx, Op::unprotect_rtcp, with_tailroom(ours.bytes), ours.bytes.size()), (Outcome{0, plain}));
     EXPECT_EQ(run(*q.own_rx, Op::unprotect_rtcp, with_tailroom(ref.bytes), ref.bytes.size()), (Outcome{0, plain}));
@@ -347,15 +365,15 @@ TEST_P(SrtpProfiles, SrtcpEqualsLibsrtpBothWays) {
 }
 
 TEST_P(SrtpProfiles, SrtcpWindowAndForgeriesMatchLibsrtp) {
-  const SrtpKeys k = keys_for(GetParam(), 9);
-  auto tx = make(SrtpEngine::own, k);
+  const SrtpKeys k = keys_for(profile(), 9);
+  auto tx = own(k);
   std::vector<Bytes> sent;
   for (std::uint32_t n = 0; n < 400; ++n) {
     auto [pkt, len] = rtcp_packet(0x5555, n);
     pkt.resize(tx->protect_rtcp(pkt, len).value());
     sent.push_back(pkt);
   }
-  auto own_rx = make(SrtpEngine::own, k);
+  auto own_rx = own(k);
   auto lib_rx = make(SrtpEngine::libsrtp, k);
   Lcg rng{7};
   int outcomes[8] = {};
@@ -374,15 +392,15 @@ TEST_P(SrtpProfiles, SrtcpWindowAndForgeriesMatchLibsrtp) {
 }
 
 TEST_P(SrtpProfiles, MalformedPacketsAreRejectedWithTheReason) {
-  const SrtpKeys k = keys_for(GetParam(), 10);
-  auto t = make(SrtpEngine::own, k);
+  const SrtpKeys k = keys_for(profile(), 10);
+  auto t = own(k);
   Bytes b(64);
   b[0] = std::byte{0x80};
   EXPECT_EQ(t->protect_rtp(b, 11).error().code, static_cast<int>(SrtpError::too_short));
-  EXPECT_EQ(t->unprotect_rtp(b, 12 + srtp_rtp_overhead(GetParam()) - 1).error().code,
+  EXPECT_EQ(t->unprotect_rtp(b, 12 + srtp_rtp_overhead(profile()) - 1).error().code,
             static_cast<int>(SrtpError::too_short));
   // Not enough tailroom for the tag.
-  EXPECT_EQ(t->protect_rtp(std::span(b).first(40), 40 - srtp_rtp_overhead(GetParam()) + 1).error().code,
+  EXPECT_EQ(t->protect_rtp(std::span(b).first(40), 40 - srtp_rtp_overhead(profile()) + 1).error().code,
             static_cast<int>(SrtpError::too_short));
   b[0] = std::byte{0x40};  // version 1
   EXPECT_EQ(t->protect_rtp(b, 40).error().code, static_cast<int>(SrtpError::bad_header));
@@ -391,7 +409,7 @@ TEST_P(SrtpProfiles, MalformedPacketsAreRejectedWithTheReason) {
   b[0] = std::byte{0x90};  // an extension whose length runs past the end
   core::store_be16(&b[14], 100);
   EXPECT_EQ(t->protect_rtp(b, 40).error().code, static_cast<int>(SrtpError::too_short));
-  EXPECT_EQ(t->unprotect_rtcp(b, 8 + 4 + srtp_rtp_overhead(GetParam()) - 1).error().code,
+  EXPECT_EQ(t->unprotect_rtcp(b, 8 + 4 + srtp_rtp_overhead(profile()) - 1).error().code,
             static_cast<int>(SrtpError::too_short));
   EXPECT_EQ(t->protect_rtcp(b, 7).error().code, static_cast<int>(SrtpError::too_short));
   const auto before = kSrtpRejectedMalformed.total();
@@ -399,13 +417,21 @@ TEST_P(SrtpProfiles, MalformedPacketsAreRejectedWithTheReason) {
   EXPECT_EQ(kSrtpRejectedMalformed.total(), before + 1);  // counted
 }
 
-INSTANTIATE_TEST_SUITE_P(AllProfiles, SrtpProfiles,
-                         ::testing::Values(SrtpProfile::aes_cm_128_hmac_sha1_80, SrtpProfile::aead_aes_128_gcm,
-                                           SrtpProfile::aead_aes_256_gcm),
+std::vector<Variant> all_variants() {
+  std::vector<Variant> v;
+  for (auto b : {srtp_detail::OwnBackend::fastest, srtp_detail::OwnBackend::evp}) {
+    for (auto p : {SrtpProfile::aes_cm_128_hmac_sha1_80, SrtpProfile::aead_aes_128_gcm, SrtpProfile::aead_aes_256_gcm}) {
+      v.push_back({p, b});
+    }
+  }
+  return v;
+}
+
+INSTANTIATE_TEST_SUITE_P(AllProfiles, SrtpProfiles, ::testing::ValuesIn(all_variants()),
                          [](const auto& param_info) {
-                           std::string n(to_string(param_info.param));
+                           std::string n(to_string(param_info.param.profile));
                            for (char& c : n) c = c == '_' ? 'x' : c;
-                           return n;
+                           return n + (param_info.param.backend == srtp_detail::OwnBackend::evp ? "_evp" : "_fastest");
                          });
 
 // ---- published vectors ----
@@ -443,7 +469,7 @@ TEST(SrtpVectors, Rfc3711AppendixB2AesCmKeystream) {
             "41e95b3bb0a2e8dd477901e4fca894c0");
 }
 
-std::unique_ptr<SrtpTransform> rfc7714_transform(SrtpProfile p) {
+std::unique_ptr<SrtpTransform> rfc7714_transform(SrtpProfile p, srtp_detail::OwnBackend b) {
   srtp_detail::SessionKeys s;
   const auto key = u8("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
   const auto salt = u8("517569642070726f2071756f");
@@ -451,7 +477,7 @@ std::unique_ptr<SrtpTransform> rfc7714_transform(SrtpProfile p) {
   std::memcpy(s.rtcp_key.data(), key.data(), srtp_key_len(p));
   std::memcpy(s.rtp_salt.data(), salt.data(), 12);
   std::memcpy(s.rtcp_salt.data(), salt.data(), 12);
-  auto r = srtp_detail::make_own_srtp(p, s);
+  auto r = srtp_detail::make_own_srtp(p, s, b);
   EXPECT_TRUE(r.ok());
   return std::move(r).value();
 }
@@ -460,13 +486,14 @@ constexpr std::string_view kRfc7714Rtp =
     "8040f17b8041f8d35501a0b247616c6c696120657374206f6d6e697320646976"
     "69736120696e20706172746573207472"
     "6573";
+
 constexpr std::string_view kRfc7714Rtcp =
     "81c8000d4d6172734e5450314e545032"
     "525450200000042a0000e9304c756e61"
     "deadbeefdeadbeefdeadbeefdeadbeefdeadbeef";
 
-void check_rfc7714(SrtpProfile p, std::string_view srtp, std::string_view srtcp) {
-  auto t = rfc7714_transform(p);
+void check_rfc7714(SrtpProfile p, srtp_detail::OwnBackend backend, std::string_view srtp, std::string_view srtcp) {
+  auto t = rfc7714_transform(p, backend);
   // §16: SSRC 0x5501a0b2, ROC 0, SEQ 0xf17b (a first packet: ROC 0).
   const Bytes rtp = hex(kRfc7714Rtp);
   EXPECT_EQ(run(*t, Op::protect_rtp, with_tailroom(rtp), rtp.size()), (Outcome{0, hex(srtp)}));
@@ -476,9 +503,16 @@ void check_rfc7714(SrtpProfile p, std::string_view srtp, std::string_view srtcp)
   EXPECT_EQ(run(*t, Op::unprotect_rtcp, with_tailroom(hex(srtcp)), hex(srtcp).size()), (Outcome{0, rtcp}));
   Bytes forged = hex(srtcp);
   forged[30] ^= std::byte{8};
-  auto t2 = rfc7714_transform(p);
+  auto t2 = rfc7714_transform(p, backend);
   EXPECT_EQ(run(*t2, Op::unprotect_rtcp, with_tailroom(forged), forged.size()).error,
             static_cast<int>(SrtpError::auth_failed));
+}
+
+void check_rfc7714(SrtpProfile p, std::string_view srtp, std::string_view srtcp) {
+  for (auto b : {srtp_detail::OwnBackend::fastest, srtp_detail::OwnBackend::evp}) {
+    SCOPED_TRACE(b == srtp_detail::OwnBackend::evp ? "evp" : "fastest");
+    check_rfc7714(p, b, srtp, srtcp);
+  }
 }
 
 TEST(SrtpVectors, Rfc7714AeadAes128Gcm) {
