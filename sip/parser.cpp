@@ -165,8 +165,9 @@ ParseResult ParserAccess::parse(const char* begin, std::size_t size, MessageView
   }
   p = nl + 1;
 
-  // Content-Length errors are reported once the whole head is indexed, so the 400 can copy it all.
-  std::string_view cl_error;
+  // Content-Length and NUL-byte errors are reported once the whole head is indexed, so the 400 can
+  // copy it all.
+  std::string_view head_error;
   const char* head_end = nullptr;
   while (head_end == nullptr) {
     if (p >= scan_end) {
@@ -212,6 +213,11 @@ ParseResult ParserAccess::parse(const char* begin, std::size_t size, MessageView
     if (name.empty() || q >= nl || *q != ':') return fail(m, "Malformed header line");
     ++q;
     const std::string_view value = text::trim_lws({q, static_cast<std::size_t>(nl - q)});
+    // RFC 3261 §25.1: no production of a header value admits NUL (TEXT-UTF8char, quoted-pair exclude
+    // %x00), and C code downstream (logs, trunks) would cut the value there.
+    if (head_error.empty() && std::memchr(value.data(), '\0', value.size()) != nullptr) {
+      head_error = "NUL byte in header value";
+    }
 
     if (m.header_count_ == MessageView::kMaxHeaders) return fail(m, "Too many headers");
     const HeaderId id = header_id_from_name(name);
@@ -227,9 +233,9 @@ ParseResult ParserAccess::parse(const char* begin, std::size_t size, MessageView
       // Framing depends on it, so it is checked here: one value, digits only (RFC 4475 §3.1.2.3, §3.3.9).
       std::uint64_t cl = 0;
       if (m.has_content_length_) {
-        if (cl_error.empty()) cl_error = "Multiple Content-Length";
+        if (head_error.empty()) head_error = "Multiple Content-Length";
       } else if (!text::parse_uint(value, 0xFFFFFFFFu, cl)) {
-        if (cl_error.empty()) cl_error = "Bad Content-Length";
+        if (head_error.empty()) head_error = "Bad Content-Length";
       } else {
         m.has_content_length_ = true;
         m.content_length_ = static_cast<std::uint32_t>(cl);
@@ -238,7 +244,7 @@ ParseResult ParserAccess::parse(const char* begin, std::size_t size, MessageView
     p = nl + 1;
   }
 
-  if (!cl_error.empty()) return fail(m, cl_error);
+  if (!head_error.empty()) return fail(m, head_error);
   const std::size_t head_len = static_cast<std::size_t>(head_end - msg_begin);
   const std::size_t avail = static_cast<std::size_t>(end - head_end);
   std::size_t body_len = avail;
