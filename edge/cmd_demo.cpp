@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "core/http_server.hpp"
+#include "core/nofile_limit.hpp"
 #include "core/socket.hpp"
 #include "edge/child_process.hpp"
 #include "edge/commands.hpp"
@@ -313,6 +314,7 @@ FlagSet demo_flags() {
 }
 
 int run_demo(const FlagValues& flags) {
+  core::raise_nofile_limit();  // the children (edge, auth, servlet, echo trunk) inherit it
   Ports ports;
   ports.host = flags.get("host");
   if (!core::SockAddr::parse(ports.host + ":0")) {
