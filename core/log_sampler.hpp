@@ -16,9 +16,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "core/clock.hpp"
+#include "core/log.hpp"
 #include "core/socket.hpp"
 
 namespace webtrunk::core {
@@ -52,5 +55,18 @@ class LogSampler {
   std::size_t max_keys_;
   std::unordered_map<std::uint64_t, Slot> keys_;
 };
+
+// log() through a sampler: the line is written only if `key` is due, with " suppressed=N" added
+// when lines were held back since the previous one.
+template <class... Args>
+void log_sampled(LogSampler& sampler, Instant now, std::uint64_t key, LogLevel level, std::string_view event,
+                 fmt::format_string<Args...> f, Args&&... args) {
+  if (!log_enabled(level)) return;
+  const auto suppressed = sampler.admit(now, key);
+  if (!suppressed) return;
+  std::string msg = fmt::format(f, std::forward<Args>(args)...);
+  if (*suppressed != 0) msg += fmt::format(" suppressed={}", *suppressed);
+  log_line(level, event, msg);
+}
 
 }  // namespace webtrunk::core

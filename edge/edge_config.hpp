@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/result.hpp"
+#include "edge/edge_limits.hpp"
 #include "edge/flags.hpp"
 #include "edge/routes.hpp"
 #include "media/srtp.hpp"
@@ -23,6 +24,7 @@ struct EdgeConfig {
   std::size_t max_head_bytes = 8192;
   unsigned ws_close_timeout_ms = 2000;  // how long an edge-initiated close waits for the peer's close
   std::vector<std::string> allowed_origins;  // empty: any Origin
+  EdgeLimits limits;                         // bounds and admission on the WebSocket port
 
   // SIP toward the trunk (issue 3). Shard k binds UDP sip_listen:(sip_port + k) and puts that
   // address in its Via and Contact, so replies and in-dialog requests come back to it.
