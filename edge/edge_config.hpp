@@ -22,7 +22,6 @@ struct EdgeConfig {
   std::vector<unsigned> cpus;           // shard k pinned to cpus[k % size]; empty: the allowed CPUs
   std::size_t max_message_bytes = 65536;
   std::size_t max_head_bytes = 8192;
-  unsigned ws_close_timeout_ms = 2000;  // how long an edge-initiated close waits for the peer's close
   std::vector<std::string> allowed_origins;  // empty: any Origin
   EdgeLimits limits;                         // bounds and admission on the WebSocket port
 

@@ -26,6 +26,10 @@ void add_limit_flags(FlagSet& f) {
          false});
   f.add({"ws-idle-timeout", "SECONDS",
          "close (1008) a WebSocket on which nothing, not even a pong, arrived for this long (0: never)", "120", false});
+  f.add({"ws-close-timeout", "MS",
+         "a connection the edge closed is dropped if the peer has not answered the close (or read its output) by "
+         "then",
+         "2000", false});
   f.add({"max-memory-per-shard", "MIB",
          "ceiling on the WebSocket buffers and send queues of one shard; past it the growing connection is closed "
          "with 1013 and new ones are refused",
@@ -47,6 +51,12 @@ core::Result<void> limits_from(const FlagValues& flags, EdgeLimits& out) {
     field = std::chrono::seconds(*v);
     return {};
   };
+  auto millis = [&flags](const char* name, core::Duration& field) -> core::Result<void> {
+    auto v = flags.get_int(name, 1, 600'000);
+    if (!v) return v.error();
+    field = std::chrono::milliseconds(*v);
+    return {};
+  };
   core::AdmissionLimits& a = out.admission;
   std::size_t mib = 0;
   for (auto r : {num("max-connections", 1, 10'000'000, a.max_connections),
@@ -56,7 +66,8 @@ core::Result<void> limits_from(const FlagValues& flags, EdgeLimits& out) {
                  secs("ban-time", 0, 86'400, a.ban), num("ws-max-send-queue", 4096, 1 << 30, out.max_send_queue),
                  secs("ws-partial-timeout", 0, 3600, out.partial_timeout),
                  secs("ws-ping-interval", 0, 86'400, out.ping_interval),
-                 secs("ws-idle-timeout", 0, 86'400, out.idle_timeout), num("max-memory-per-shard", 1, 1 << 20, mib),
+                 secs("ws-idle-timeout", 0, 86'400, out.idle_timeout), millis("ws-close-timeout", out.close_timeout),
+                 num("max-memory-per-shard", 1, 1 << 20, mib),
                  secs("log-sample-interval", 0, 3600, out.log_sample_interval)}) {
     if (!r) return r.error();
   }

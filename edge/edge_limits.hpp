@@ -19,6 +19,9 @@ struct EdgeLimits {
   core::Duration partial_timeout = std::chrono::seconds(10);
   core::Duration ping_interval = std::chrono::seconds(30);
   core::Duration idle_timeout = std::chrono::seconds(120);
+  // How long a connection the edge closed waits for the peer's close frame (and for its output to
+  // be read) before it is dropped.
+  core::Duration close_timeout = std::chrono::seconds(2);
   // Sum over a shard's connections of what peers can grow: WebSocket input, reassembly and output
   // buffers and the socket's send queue. Past it, the connection that grows is closed with 1013
   // and new connections are refused until it is back under.

@@ -169,7 +169,7 @@ void WsFrontDoor::flush(core::Shard& shard, Entry& e) {
     shard.close(e.id);
     // A peer that does not read never lets the close finish: drop it after the close timeout.
     if (!e.closing && shard.output_queued(e.id) > 0) {
-      arm_abort(shard, e, std::chrono::milliseconds(config_.ws_close_timeout_ms));
+      arm_abort(shard, e, config_.limits.close_timeout);
     }
   }
   account(shard, e);
@@ -235,7 +235,7 @@ void WsFrontDoor::close(core::Shard& shard, core::ConnId id, std::uint16_t code,
   Entry* e = find(id);
   if (e == nullptr) return;
   e->ws.close(code, reason);
-  if (!e->ws.wants_close()) arm_abort(shard, *e, std::chrono::milliseconds(config_.ws_close_timeout_ms));
+  if (!e->ws.wants_close()) arm_abort(shard, *e, config_.limits.close_timeout);
   flush(shard, *e);
 }
 
