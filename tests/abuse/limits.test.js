@@ -87,6 +87,41 @@ test('slow readers flooding OPTIONS are closed with 1008 at their send-queue bou
   good.destroy();
 });
 
+test('past the shard memory ceiling the growing connection is closed with 1013', async (t) => {
+  // A 1 MiB ceiling under a 1 MiB send queue: two slow readers cross the ceiling together before
+  // either reaches its own bound.
+  const edge = await startEdge(['--shards', '1', '--no-auth', '--sip-port', '0', '--max-unauth-requests-per-address',
+    '1000000', '--max-memory-per-shard', '1', '--ws-close-timeout', '20000']);
+  t.after(() => edge.stop());
+  const readers = await Promise.all([0, 1].map(() => connect(edge.port)));
+  for (const ws of readers) ws.pause();
+  // 30,000 OPTIONS each: ~10 MiB of answers, more than the socket buffers and the queue hold.
+  const batch = Array.from({ length: 500 }, () => sipRequest('OPTIONS'));
+  for (let i = 0; i < 60; i++) {
+    for (const ws of readers) for (const m of batch) ws.send(m);
+    await sleep(20);
+  }
+  await sleep(1000);
+  for (const ws of readers) ws.resume();
+  const codes = await Promise.all(readers.map(async (ws) => {
+    await ws.until(() => ws.closeFrame !== null || ws.ended, 20000);
+    return ws.closeFrame && ws.closeFrame.code;
+  }));
+  assert.ok(codes.includes(1013), `close codes ${codes}`);
+  for (const c of codes) assert.ok(c === 1013 || c === 1008, `close code ${c}`);
+  for (const ws of readers) ws.destroy();
+  // Back under the ceiling once they are gone: /metrics (a new connection) is served again.
+  const deadline = Date.now() + 5000;
+  let closed;
+  while (Date.now() < deadline) {
+    closed = await metric(edge, 'webtrunk_ws_closed_memory_total').catch(() => undefined);
+    if (closed !== undefined) break;
+    await sleep(100);
+  }
+  assert.ok(closed >= 1);
+  assert.equal(await metric(edge, 'webtrunk_ws_buffered_bytes'), 0);
+});
+
 test('idle connections beyond the per-address cap are refused; another address still gets in', async (t) => {
   const CAP = 256;  // the default --max-connections-per-address
   const edge = await startEdge(['--shards', '1', '--no-auth', '--sip-port', '0', '--max-new-connections-per-address',
