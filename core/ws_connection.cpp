@@ -494,6 +494,7 @@ bool WsConnection::send_binary(std::span<const std::byte> data) noexcept {
 
 bool WsConnection::send_ping(std::span<const std::byte> payload) noexcept {
   if (state_ != State::open || payload.size() > kWsMaxControlPayload) return false;
+  if (!output_room(payload.size() + kWsMaxServerHeader)) return false;  // the peer is not reading anyway
   append_server_frame(out_, WsOpcode::ping, payload);
   return true;
 }

@@ -188,7 +188,8 @@ class WsConnection {
   [[nodiscard]] bool send_text(std::span<const std::byte> text) noexcept;
   [[nodiscard]] bool send_text(std::string_view text) noexcept;
   [[nodiscard]] bool send_binary(std::span<const std::byte> data) noexcept;
-  // Ping with up to 125 bytes of payload (§5.5.2); longer payloads are refused.
+  // Ping with up to 125 bytes of payload (§5.5.2); longer payloads are refused, and so is any ping
+  // while the output is at max_output_bytes.
   [[nodiscard]] bool send_ping(std::span<const std::byte> payload = {}) noexcept;
   // Starts the close handshake (§7.1.2): sends close and waits for the peer's close. A code that
   // may not be sent (is_valid_close_code) is sent as 1000, a reason that is not UTF-8 is left out

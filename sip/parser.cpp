@@ -12,6 +12,16 @@ namespace {
 const core::Counter kParseInvalid{"webtrunk_sip_parse_invalid_total",
                                   "SIP messages rejected by the parser (malformed framing, start line or header line)"};
 
+// A NUL not escaped by a backslash (an odd run of backslashes right before it).
+bool has_bare_nul(std::string_view v) noexcept {
+  for (std::size_t i = v.find('\0'); i != std::string_view::npos; i = v.find('\0', i + 1)) {
+    std::size_t slashes = 0;
+    while (slashes < i && v[i - 1 - slashes] == '\\') ++slashes;
+    if (slashes % 2 == 0) return true;
+  }
+  return false;
+}
+
 // `m` keeps what was indexed so far (see parser.hpp): enough, for a request, to answer 400.
 ParseResult fail(MessageView& m, std::string_view reason) noexcept {
   (void)m;
@@ -213,11 +223,10 @@ ParseResult ParserAccess::parse(const char* begin, std::size_t size, MessageView
     if (name.empty() || q >= nl || *q != ':') return fail(m, "Malformed header line");
     ++q;
     const std::string_view value = text::trim_lws({q, static_cast<std::size_t>(nl - q)});
-    // RFC 3261 §25.1: no production of a header value admits NUL (TEXT-UTF8char, quoted-pair exclude
-    // %x00), and C code downstream (logs, trunks) would cut the value there.
-    if (head_error.empty() && std::memchr(value.data(), '\0', value.size()) != nullptr) {
-      head_error = "NUL byte in header value";
-    }
+    // RFC 3261 §25.1: a NUL is allowed in a header value only as a quoted-pair ("\" %x00 inside a
+    // quoted string, RFC 4475 §3.1.1.3 has one); a bare NUL matches no production, and C code
+    // downstream (logs, trunks) would cut the value there.
+    if (head_error.empty() && has_bare_nul(value)) head_error = "NUL byte in header value";
 
     if (m.header_count_ == MessageView::kMaxHeaders) return fail(m, "Too many headers");
     const HeaderId id = header_id_from_name(name);

@@ -183,6 +183,10 @@ TEST(Parser, ANulByteInAHeaderValueIsRefusedWithAReason) {
   EXPECT_EQ(o.status_code(), 400);
   EXPECT_EQ(o.reason_phrase(), "NUL byte in header value");
   EXPECT_EQ(call_id(o), "c1@192.0.2.1");
+  // Escaped in a quoted string it is a quoted-pair (RFC 3261 §25.1), as in RFC 4475 §3.1.1.3.
+  std::string quoted = kOptions;
+  quoted.replace(quoted.find("<sip:alice"), 0, std::string("\"a\\\0b\" ", 7));
+  EXPECT_EQ(parse_message(quoted, m).status, ParseStatus::ok);
 }
 
 TEST(Parser, DatagramFraming) {
