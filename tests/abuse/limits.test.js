@@ -5,6 +5,7 @@
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
 const http = require('node:http');
 const { startEdge, sleep, procStatus } = require('../integration/lib/edge');
 const { OP, connect, sipRequest } = require('./lib/raw_ws');
@@ -244,4 +245,12 @@ test('a NUL byte in a header value is answered 400 with the reason', async (t) =
   assert.ok(await ws.until(() => ws.messages.length === 1, 3000));
   assert.match(ws.messages[0], /^SIP\/2\.0 400 NUL byte in header value\r\n/);
   ws.destroy();
+});
+
+test('the edge raises its open-file soft limit to the hard limit', async (t) => {
+  const edge = await startEdge(['--shards', '1', '--no-auth', '--sip-port', '0']);
+  t.after(() => edge.stop());
+  const line = fs.readFileSync(`/proc/${edge.pid}/limits`, 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+  const [soft, hard] = line.split(/\s{2,}/).slice(1, 3);
+  assert.equal(soft, hard, line);
 });
