@@ -7,11 +7,16 @@ constexpr Duration kWindow = std::chrono::seconds(1);
 
 std::string_view to_string(Admit a) noexcept {
   switch (a) {
-    case Admit::ok: return "ok";
-    case Admit::shard_full: return "shard_full";
-    case Admit::address_full: return "address_full";
-    case Admit::rate: return "rate";
-    case Admit::banned: return "banned";
+    case Admit::ok:
+      return "ok";
+    case Admit::shard_full:
+      return "shard_full";
+    case Admit::address_full:
+      return "address_full";
+    case Admit::rate:
+      return "rate";
+    case Admit::banned:
+      return "banned";
   }
   return "?";
 }

@@ -24,9 +24,9 @@
 namespace webtrunk::core {
 
 struct AdmissionLimits {
-  std::size_t max_connections = 20000;      // per shard, any source
-  std::size_t max_per_address = 256;        // open connections per source (a corporate NAT has many)
-  std::uint32_t new_per_address_per_s = 100;  // new connections per source per second; over: ban
+  std::size_t max_connections = 20000;          // per shard, any source
+  std::size_t max_per_address = 256;            // open connections per source (a corporate NAT has many)
+  std::uint32_t new_per_address_per_s = 100;    // new connections per source per second; over: ban
   std::uint32_t unauth_per_address_per_s = 50;  // unauthenticated requests per source per second; over: ban
   Duration ban = std::chrono::seconds(30);
 };

@@ -17,7 +17,8 @@ std::uint64_t address_key(const SockAddr& addr) noexcept {
     return kV4 | load_be32(reinterpret_cast<const std::byte*>(&in->sin_addr));
   }
   if (addr.family() == AF_INET6) {
-    const auto* b = reinterpret_cast<const std::byte*>(reinterpret_cast<const sockaddr_in6*>(addr.data())->sin6_addr.s6_addr);
+    const auto* b =
+        reinterpret_cast<const std::byte*>(reinterpret_cast<const sockaddr_in6*>(addr.data())->sin6_addr.s6_addr);
     static constexpr unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     if (std::memcmp(b, kMapped, sizeof kMapped) == 0) return kV4 | load_be32(b + 12);
     // The /64 prefix, its top two bits folded into the low ones so the family bits stay free.

@@ -22,8 +22,8 @@ void add_limit_flags(FlagSet& f) {
   f.add({"ws-partial-timeout", "SECONDS",
          "a partial frame or fragmented WebSocket message must be finished within this; else 1008 (0: never)", "10",
          false});
-  f.add({"ws-ping-interval", "SECONDS", "ping a WebSocket peer silent for this long, and again as often (0: never)", "30",
-         false});
+  f.add({"ws-ping-interval", "SECONDS", "ping a WebSocket peer silent for this long, and again as often (0: never)",
+         "30", false});
   f.add({"ws-idle-timeout", "SECONDS",
          "close (1008) a WebSocket on which nothing, not even a pong, arrived for this long (0: never)", "120", false});
   f.add({"ws-close-timeout", "MS",
@@ -35,7 +35,8 @@ void add_limit_flags(FlagSet& f) {
          "with 1013 and new ones are refused",
          "256", false});
   f.add({"log-sample-interval", "SECONDS",
-         "repeated refusals from one source are logged once per interval, with a count of those left out", "10", false});
+         "repeated refusals from one source are logged once per interval, with a count of those left out", "10",
+         false});
 }
 
 core::Result<void> limits_from(const FlagValues& flags, EdgeLimits& out) {
@@ -59,16 +60,16 @@ core::Result<void> limits_from(const FlagValues& flags, EdgeLimits& out) {
   };
   core::AdmissionLimits& a = out.admission;
   std::size_t mib = 0;
-  for (auto r : {num("max-connections", 1, 10'000'000, a.max_connections),
-                 num("max-connections-per-address", 1, 10'000'000, a.max_per_address),
-                 num("max-new-connections-per-address", 1, 1'000'000, a.new_per_address_per_s),
-                 num("max-unauth-requests-per-address", 1, 1'000'000, a.unauth_per_address_per_s),
-                 secs("ban-time", 0, 86'400, a.ban), num("ws-max-send-queue", 4096, 1 << 30, out.max_send_queue),
-                 secs("ws-partial-timeout", 0, 3600, out.partial_timeout),
-                 secs("ws-ping-interval", 0, 86'400, out.ping_interval),
-                 secs("ws-idle-timeout", 0, 86'400, out.idle_timeout), millis("ws-close-timeout", out.close_timeout),
-                 num("max-memory-per-shard", 1, 1 << 20, mib),
-                 secs("log-sample-interval", 0, 3600, out.log_sample_interval)}) {
+  for (auto r :
+       {num("max-connections", 1, 10'000'000, a.max_connections),
+        num("max-connections-per-address", 1, 10'000'000, a.max_per_address),
+        num("max-new-connections-per-address", 1, 1'000'000, a.new_per_address_per_s),
+        num("max-unauth-requests-per-address", 1, 1'000'000, a.unauth_per_address_per_s),
+        secs("ban-time", 0, 86'400, a.ban), num("ws-max-send-queue", 4096, 1 << 30, out.max_send_queue),
+        secs("ws-partial-timeout", 0, 3600, out.partial_timeout),
+        secs("ws-ping-interval", 0, 86'400, out.ping_interval), secs("ws-idle-timeout", 0, 86'400, out.idle_timeout),
+        millis("ws-close-timeout", out.close_timeout), num("max-memory-per-shard", 1, 1 << 20, mib),
+        secs("log-sample-interval", 0, 3600, out.log_sample_interval)}) {
     if (!r) return r.error();
   }
   out.max_memory_per_shard = mib << 20;

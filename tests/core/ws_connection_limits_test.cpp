@@ -49,7 +49,8 @@ TEST(WsConnectionLimits, APeerThatDoesNotReadIsClosedWith1008AtTheOutputBound) {
   EXPECT_FALSE(t.conn.send_text("x"));  // and nothing after that
   EXPECT_EQ(t.drain(), std::vector<Ev>{closed(1008, "send queue full: the peer does not read", false)});
   const std::string out = t.take_output();
-  EXPECT_EQ(last_frame(out), (OutFrame{WsOpcode::close, true, close_body(1008, "send queue full: the peer does not read")}));
+  EXPECT_EQ(last_frame(out),
+            (OutFrame{WsOpcode::close, true, close_body(1008, "send queue full: the peer does not read")}));
   EXPECT_LE(out.size(), 4096u - 2100u + 2 + kWsMaxControlPayload);
   EXPECT_EQ(kWsClosedSendQueueTotal.total(), before + 1);
 }
@@ -86,7 +87,8 @@ TEST(WsConnectionLimits, AnUnfinishedFragmentedMessageIsDroppedAtItsDeadline) {
   t.conn.handle_timeout(kT0 + seconds(10));
   EXPECT_TRUE(t.conn.wants_close());
   EXPECT_EQ(t.drain(), std::vector<Ev>{closed(1008, "message not finished in time", false)});
-  EXPECT_EQ(last_frame(t.take_output()), (OutFrame{WsOpcode::close, true, close_body(1008, "message not finished in time")}));
+  EXPECT_EQ(last_frame(t.take_output()),
+            (OutFrame{WsOpcode::close, true, close_body(1008, "message not finished in time")}));
   EXPECT_EQ(t.conn.heap_bytes(), 0u);  // the partial message is gone
   EXPECT_EQ(kWsClosedPartialTimeoutTotal.total(), before + 1);
   EXPECT_FALSE(t.conn.poll_timeout());

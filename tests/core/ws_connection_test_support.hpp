@@ -58,7 +58,7 @@ inline Ev closed(int code, std::string_view reason, bool remote) {
 constexpr std::string_view kRfcKey = "dGhlIHNhbXBsZSBub25jZQ==";  // RFC 6455 §1.3
 
 inline std::string upgrade_request(std::string_view extra = "Sec-WebSocket-Protocol: sip\r\n",
-                            std::string_view key = kRfcKey) {
+                                   std::string_view key = kRfcKey) {
   return "GET /ws?token=abc HTTP/1.1\r\n"
          "Host: edge.test\r\n"
          "Upgrade: websocket\r\n"
