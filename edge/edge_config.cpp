@@ -8,6 +8,7 @@
 
 #include "core/log.hpp"
 #include "core/shards.hpp"
+#include "edge/edge_limit_flags.hpp"
 #include "media/port_pool.hpp"
 
 namespace webtrunk::edge {

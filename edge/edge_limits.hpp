@@ -1,15 +1,13 @@
 // What browsers (and anyone who can reach the WebSocket port) may make one shard hold, and who may
-// connect at all: the flags of README "Limits", parsed into the core objects that enforce them
-// (core::WsLimits per connection, core::AdmissionControl per shard) and the shard-wide ceiling
-// the front door applies.
+// connect at all (README "Limits"): the core objects' limits (core::WsLimits per connection,
+// core::AdmissionControl per shard) and the shard-wide ceiling the front door applies. Filled from
+// the flags by edge/edge_limit_flags.hpp.
 #pragma once
 
 #include <cstddef>
 
 #include "core/admission_control.hpp"
 #include "core/clock.hpp"
-#include "core/result.hpp"
-#include "edge/flags.hpp"
 
 namespace webtrunk::edge {
 
@@ -28,9 +26,5 @@ struct EdgeLimits {
   std::size_t max_memory_per_shard = std::size_t{256} << 20;
   core::Duration log_sample_interval = std::chrono::seconds(10);  // one refusal line per source per interval
 };
-
-// Adds the limit flags to the edge's flag set, and reads them back.
-void add_limit_flags(FlagSet& f);
-[[nodiscard]] core::Result<void> limits_from(const FlagValues& flags, EdgeLimits& out);
 
 }  // namespace webtrunk::edge

@@ -1,6 +1,7 @@
-#include "edge/edge_limits.hpp"
+#include "edge/edge_limit_flags.hpp"
 
 #include <string>
+#include <type_traits>
 
 namespace webtrunk::edge {
 
