@@ -20,6 +20,7 @@
 #include "auth/secrets_file.hpp"
 #include "core/http_server.hpp"
 #include "core/log.hpp"
+#include "core/nofile_limit.hpp"
 #include "core/shards.hpp"
 
 namespace webtrunk::app {
@@ -142,6 +143,7 @@ int run_auth(const FlagValues& flags) {
   }
 
   auth::AuthServiceOptions opts;
+  core::raise_nofile_limit();
   auto token = admin_token(flags);
   if (!token) return fail(2, token.error().message);
   opts.admin_token = *token;

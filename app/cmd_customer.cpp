@@ -10,6 +10,7 @@
 #include "core/clock.hpp"
 #include "core/http_server.hpp"
 #include "core/log.hpp"
+#include "core/nofile_limit.hpp"
 #include "core/shards.hpp"
 
 namespace webtrunk::app {
@@ -69,6 +70,7 @@ int run_servlet(const FlagValues& flags) {
     return 2;
   }
   core::set_log_level(level);
+  core::raise_nofile_limit();
   core::set_log_json(flags.get("log-format") != "text");
   auto listen = core::SockAddr::parse(flags.get("listen"));
   if (!listen) {

@@ -30,6 +30,7 @@
 #include "app/commands.hpp"
 #include "app/customer_servlet.hpp"
 #include "core/http_server.hpp"
+#include "core/nofile_limit.hpp"
 #include "core/socket.hpp"
 
 namespace webtrunk::app {
@@ -313,6 +314,7 @@ FlagSet demo_flags() {
 }
 
 int run_demo(const FlagValues& flags) {
+  core::raise_nofile_limit();  // the children (edge, auth, servlet, echo trunk) inherit it
   Ports ports;
   ports.host = flags.get("host");
   if (!core::SockAddr::parse(ports.host + ":0")) {

@@ -6,6 +6,7 @@
 #include "app/commands.hpp"
 #include "app/echo_trunk.hpp"
 #include "core/log.hpp"
+#include "core/nofile_limit.hpp"
 #include "core/shards.hpp"
 
 namespace webtrunk::app {
@@ -31,6 +32,7 @@ int run_echo_trunk(const FlagValues& flags) {
   }
   core::set_log_level(level);
   core::set_log_json(flags.get("log-format") != "text");
+  core::raise_nofile_limit();
   auto listen = core::SockAddr::parse(flags.get("listen"));
   if (!listen || listen->family() != AF_INET) {
     std::fprintf(stderr, "webtrunk echo-trunk: --listen '%s': an IPv4 ADDR:PORT is needed\n",

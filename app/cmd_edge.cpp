@@ -12,6 +12,7 @@
 #include "auth/edge_authenticator.hpp"
 #include "auth/secrets_file.hpp"
 #include "core/log.hpp"
+#include "core/nofile_limit.hpp"
 #include "core/shards.hpp"
 #include "edge/auth_gate.hpp"
 #include "edge/sip_core.hpp"
@@ -51,6 +52,7 @@ int run_edge(const FlagValues& flags) {
     }
     ws_addrs.push_back(*addr);
   }
+  core::raise_nofile_limit();
   // The token check: secrets shared by every shard (rotation-safe store), one nonce key per process.
   auto store = std::make_shared<auth::SecretStore>();
   bool legacy = false;

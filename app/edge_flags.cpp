@@ -8,6 +8,7 @@
 
 #include "core/log.hpp"
 #include "core/shards.hpp"
+#include "app/edge_limit_flags.hpp"
 #include "media/port_pool.hpp"
 
 namespace webtrunk::app {
@@ -91,6 +92,7 @@ FlagSet edge_flags() {
          "PCMU,PCMA", false});
   f.add({"consent-timeout", "SECONDS",
          "hang up a call when the browser's ICE consent (RFC 7675) or media is not seen for this long", "30", false});
+  add_limit_flags(f);
   f.add({"log-level", "LEVEL", "debug, info, warn or error", "info", false});
   f.add({"log-format", "FORMAT", "json or text", "json", false});
   return f;
@@ -115,6 +117,7 @@ core::Result<edge::EdgeConfig> edge_config_from(const FlagValues& flags) {
   if (!mh) return mh.error();
   c.max_head_bytes = static_cast<std::size_t>(*mh);
   c.allowed_origins = flags.all("origin");
+  if (auto r = limits_from(flags, c.limits); !r) return r.error();
 
   c.sip_listen = flags.get("sip-listen");
   if (!is_ip_address(c.sip_listen)) {

@@ -7,6 +7,7 @@
 #include "auth/edge_token.hpp"
 #include "auth/hmac.hpp"
 #include "core/log.hpp"
+#include "core/log_sampler.hpp"
 #include "core/metrics.hpp"
 
 namespace webtrunk::auth {
@@ -143,7 +144,7 @@ HttpResponse AuthService::handle(const HttpRequest& req, core::Instant now) {
   }
   if (path == kAccountsPath || path.starts_with("/v1/accounts/")) {
     const std::string_view id = path.size() > kAccountsPath.size() ? path.substr(kAccountsPath.size() + 1) : "";
-    return admin(req, id);
+    return admin(req, id, now);
   }
   if (req.method == "GET" || req.method == "HEAD") {
     if (path == "/healthz") return HttpResponse::text(200, "ok\n");
@@ -193,9 +194,9 @@ HttpResponse AuthService::token(const HttpRequest& req, core::Instant now) {
     core::add_cors_headers(resp, origin, origin && store_.any_allows_origin(*origin));
     return resp;
   };
-  if (auto d = per_address_.take(address_key(req.peer), opts_.per_address, now); !d.allowed()) {
+  if (auto d = per_address_.take(auth::address_key(req.peer), opts_.per_address, now); !d.allowed()) {
     kRateAddress.inc();
-    core::log(core::LogLevel::info, "auth.rate_limited", "peer={} scope=address", req.peer.to_string());
+    core::log_sampled(log_sampler_, now, core::address_key(req.peer), core::LogLevel::info, "auth.rate_limited", "peer={} scope=address", req.peer.to_string());
     return early(too_many("rate_limited", "too many token requests from this address: try again later",
                           d.retry_after_s));
   }
@@ -207,12 +208,12 @@ HttpResponse AuthService::token(const HttpRequest& req, core::Instant now) {
   const Account* acct = store_.find(t.account);
   if (acct == nullptr) {
     kUnknownAccount.inc();
-    core::log(core::LogLevel::info, "auth.refused", "outcome=unknown_account peer={}", req.peer.to_string());
+    core::log_sampled(log_sampler_, now, core::address_key(req.peer), core::LogLevel::info, "auth.refused", "outcome=unknown_account peer={}", req.peer.to_string());
     return early(error(404, "unknown_account", "no such account: check the account name the servlet uses"));
   }
   if (origin && !acct->allows_origin(*origin)) {
     kOriginRefused.inc();
-    core::log(core::LogLevel::info, "auth.refused", "outcome=origin_not_allowed account={} origin={}", acct->id,
+    core::log_sampled(log_sampler_, now, core::address_key(req.peer), core::LogLevel::info, "auth.refused", "outcome=origin_not_allowed account={} origin={}", acct->id,
               *origin);
     HttpResponse r = error(403, "origin_not_allowed",
                            "origin not allowed: this page's origin is not in the account's allowed origins");
@@ -235,7 +236,7 @@ HttpResponse AuthService::token(const HttpRequest& req, core::Instant now) {
       return answer(error(400, "malformed_token", "malformed customer token: the key is not base64 or the username is empty or too long"));
     case CustomerTokenError::bad_key:
       kWrongSecret.inc();
-      core::log(core::LogLevel::info, "auth.refused", "outcome=wrong_secret account={} expires_in={}", acct->id,
+      core::log_sampled(log_sampler_, now, core::address_key(req.peer), core::LogLevel::info, "auth.refused", "outcome=wrong_secret account={} expires_in={}", acct->id,
                 t.expires - unix_now);
       return answer(error(401, "wrong_secret",
                           "wrong customer secret: the token's key does not verify with any secret of this account"));
@@ -243,7 +244,7 @@ HttpResponse AuthService::token(const HttpRequest& req, core::Instant now) {
     case CustomerTokenError::lifetime_too_long: {
       kExpired.inc();
       const bool expired = e == CustomerTokenError::expired;
-      core::log(core::LogLevel::info, "auth.refused", "outcome={} account={} kid={} expires_in={}",
+      core::log_sampled(log_sampler_, now, core::address_key(req.peer), core::LogLevel::info, "auth.refused", "outcome={} account={} kid={} expires_in={}",
                 expired ? "expired" : "lifetime_too_long", acct->id, kid, t.expires - unix_now);
       return answer(expired
                         ? error(401, "token_expired",
@@ -256,7 +257,7 @@ HttpResponse AuthService::token(const HttpRequest& req, core::Instant now) {
   }
   if (auto d = per_account_.take(acct->id, RateSpec::per_minute(acct->limits.tokens_per_minute), now); !d.allowed()) {
     kRateAccount.inc();
-    core::log(core::LogLevel::info, "auth.rate_limited", "account={} scope=account", acct->id);
+    core::log_sampled(log_sampler_, now, core::address_key(req.peer), core::LogLevel::info, "auth.rate_limited", "account={} scope=account", acct->id);
     return answer(too_many("rate_limited", "this account asked for too many tokens: try again later", d.retry_after_s));
   }
   switch (replay_.check_and_insert(unix_now, customer_token_id(t), t.expires + opts_.customer.skew_s)) {
@@ -264,7 +265,7 @@ HttpResponse AuthService::token(const HttpRequest& req, core::Instant now) {
       break;
     case ReplayResult::replayed:
       kReplayedTok.inc();
-      core::log(core::LogLevel::info, "auth.refused", "outcome=replayed account={} kid={}", acct->id, kid);
+      core::log_sampled(log_sampler_, now, core::address_key(req.peer), core::LogLevel::info, "auth.refused", "outcome=replayed account={} kid={}", acct->id, kid);
       return answer(error(403, "token_replayed", "customer token already used: fetch a new one for each call"));
     case ReplayResult::full: {
       kBusy.inc();
@@ -300,14 +301,14 @@ HttpResponse AuthService::token(const HttpRequest& req, core::Instant now) {
   return answer(HttpResponse::json(200, std::move(body)));
 }
 
-HttpResponse AuthService::admin(const HttpRequest& req, std::string_view id) {
+HttpResponse AuthService::admin(const HttpRequest& req, std::string_view id, core::Instant now) {
   if (opts_.admin_token.empty()) {
     kAdminUnauthorized.inc();
     return error(403, "admin_disabled", "the admin API is off: start the service with --admin-token");
   }
   if (!bearer_matches(req, opts_.admin_token)) {
     kAdminUnauthorized.inc();
-    core::log(core::LogLevel::info, "auth.admin_refused", "peer={} method={}", req.peer.to_string(), req.method);
+    core::log_sampled(log_sampler_, now, core::address_key(req.peer), core::LogLevel::info, "auth.admin_refused", "peer={} method={}", req.peer.to_string(), req.method);
     HttpResponse r = error(401, "unauthorized", "admin API: send Authorization: Bearer <admin token>");
     r.set("WWW-Authenticate", "Bearer realm=\"webtrunk-admin\"");
     return r;

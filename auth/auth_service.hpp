@@ -31,6 +31,7 @@
 #include "auth/replay_cache.hpp"
 #include "auth/secret.hpp"
 #include "core/clock.hpp"
+#include "core/log_sampler.hpp"
 #include "core/http_server.hpp"
 
 namespace webtrunk::auth {
@@ -57,7 +58,7 @@ class AuthService {
  private:
   core::HttpResponse token(const core::HttpRequest& req, core::Instant now);
   core::HttpResponse token_preflight(const core::HttpRequest& req, core::Instant now);
-  core::HttpResponse admin(const core::HttpRequest& req, std::string_view id);
+  core::HttpResponse admin(const core::HttpRequest& req, std::string_view id, core::Instant now);
   void refresh_store(core::Instant now);
 
   static constexpr core::Duration kRefreshEvery = std::chrono::milliseconds(100);
@@ -70,6 +71,9 @@ class AuthService {
   RateLimiter per_address_;
   RateLimiter per_account_;
   ReplayCache replay_;
+  // Refused and rate-limited requests: one line per source address per interval (a client looping
+  // on a bad token or a wrong admin token must not turn each request into a line).
+  core::LogSampler log_sampler_;
   core::Instant last_refresh_{};
   bool refreshed_once_ = false;
 };

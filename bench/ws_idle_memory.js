@@ -15,7 +15,9 @@ const shards = String(process.argv[3] || 1);
 
 (async () => {
   const deadline = setTimeout(() => { console.error('ws_idle_memory: over 120 s, giving up'); process.exit(1); }, 120000);
-  const edge = await startEdge(['--shards', shards, '--no-auth', '--sip-port', '0']);
+  // Every connection comes from 127.0.0.1: lift the per-address admission limits.
+  const edge = await startEdge(['--shards', shards, '--no-auth', '--sip-port', '0', '--max-connections-per-address',
+    '10000000', '--max-new-connections-per-address', '1000000']);
   const open = () => new Promise((resolve, reject) => {
     const ws = new WebSocket(edge.url, ['sip']);
     ws.once('open', () => resolve(ws));

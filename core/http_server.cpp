@@ -389,6 +389,12 @@ HttpServer::Entry* HttpServer::find(ConnId id) noexcept {
 }
 
 bool HttpServer::on_accept(Shard& shard, ConnId id, const SockAddr& peer) {
+  if (const Admit a = admission_.admit(shard.now(), address_key(peer)); a != Admit::ok) {
+    kHttpServerConnRefused.inc();
+    log_sampled(log_sampler_, shard.now(), address_key(peer), LogLevel::warn, "http.refused", "peer={} why={}",
+                peer.to_string(), to_string(a));
+    return false;
+  }
   if (id.index >= conns_.size()) conns_.resize(std::max<std::size_t>(id.index + 1, conns_.size() * 2));
   conns_[id.index].emplace(Entry{id, peer, HttpServerConnection(opts_.limits), {}, shard.now(), shard.now()});
   ++open_;
@@ -483,6 +489,7 @@ void HttpServer::on_closed(Shard& shard, ConnId id, int reason) {
   Entry* e = find(id);
   if (e == nullptr) return;
   shard.cancel_timer(e->timer);
+  admission_.release(address_key(e->peer));
   conns_[id.index].reset();
   --open_;
   kHttpServerConnections.dec();

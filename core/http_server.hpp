@@ -36,8 +36,10 @@
 #include <utility>
 #include <vector>
 
+#include "core/admission_control.hpp"
 #include "core/clock.hpp"
 #include "core/http_head.hpp"
+#include "core/log_sampler.hpp"
 #include "core/metrics.hpp"
 #include "core/reactor.hpp"
 #include "core/socket.hpp"
@@ -52,6 +54,9 @@ inline const Counter kHttpServerTimeouts{"webtrunk_http_server_timeouts_total",
 inline const Counter kHttpServerOverflows{"webtrunk_http_server_output_overflows_total",
                                           "HTTP connections aborted: responses piled up unread"};
 inline const Gauge kHttpServerConnections{"webtrunk_http_server_connections", "open HTTP connections"};
+inline const Counter kHttpServerConnRefused{
+    "webtrunk_http_server_connections_refused_total",
+    "HTTP connections refused at accept: too many from the source or the shard, or the source banned"};
 
 struct HttpLimits {
   std::size_t max_head_bytes = kDefaultMaxHeadBytes;  // 431 beyond
@@ -172,6 +177,9 @@ struct HttpServerOptions {
   Duration idle_timeout = std::chrono::seconds(60);     // keep-alive connection with nothing pending
   Duration request_timeout = std::chrono::seconds(10);  // a request started but not complete
   std::size_t max_output_bytes = 4 << 20;               // unread responses before the client is aborted
+  // Who may connect (per source address and per shard, see core/admission_control.hpp); a refused
+  // connection is closed right after accept. Only the connection counts are used here.
+  AdmissionLimits admission;
   std::string server_name = "webtrunk";                 // "Server" header; empty: none
 };
 
@@ -206,6 +214,8 @@ class HttpServer final : public TcpHandler {
 
   HttpServerOptions opts_;
   Handler handler_;
+  AdmissionControl admission_{opts_.admission};
+  LogSampler log_sampler_;  // refusals: one line per source per interval
   std::vector<std::optional<Entry>> conns_;  // by ConnId::index
   std::size_t open_ = 0;
   std::int64_t date_for_ = -1;

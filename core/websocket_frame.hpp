@@ -37,6 +37,7 @@ inline constexpr std::uint16_t kWsCloseInvalidPayload = 1007;
 inline constexpr std::uint16_t kWsClosePolicy = 1008;
 inline constexpr std::uint16_t kWsCloseTooBig = 1009;
 inline constexpr std::uint16_t kWsCloseInternalError = 1011;
+inline constexpr std::uint16_t kWsCloseTryAgainLater = 1013;  // RFC 6455 §11.7 registry: "Try Again Later"
 
 // §5.5: control frame payloads are at most 125 bytes; a close reason is that minus the 2-byte code.
 inline constexpr std::size_t kWsMaxControlPayload = 125;

@@ -73,6 +73,11 @@ void WsConnection::handle_bytes(Instant now, std::span<std::byte> bytes) noexcep
 
 std::optional<WsEvent> WsConnection::poll_event() noexcept {
   release_delivered();
+  if (timed_out_) {
+    const WsClosed c = *timed_out_;
+    timed_out_.reset();
+    return c;
+  }
   for (;;) {
     switch (state_) {
       case State::closed:
@@ -88,12 +93,16 @@ std::optional<WsEvent> WsConnection::poll_event() noexcept {
         WsParseResult err;
         switch (next_frame(h, payload, err)) {
           case Got::incomplete:
+            note_partial();
             return std::nullopt;
           case Got::error:
             return fail(err.close_code, err.why);
-          case Got::frame:
-            if (auto ev = on_frame(h, payload)) return ev;
+          case Got::frame: {
+            auto ev = on_frame(h, payload);
+            if (frag_opcode_ == WsOpcode::continuation) partial_since_.reset();  // no message left open
+            if (ev) return ev;
             break;  // a control frame handled internally; look at the next one
+          }
         }
         break;
       }
@@ -275,8 +284,12 @@ std::optional<WsEvent> WsConnection::on_frame(const WsFrameHeader& h, std::span<
     case WsOpcode::ping:
       // §5.5.2: answer with a pong carrying the same data. Not after our close (§5.5.1), and not
       // while unsent output piles up: §5.5.3 lets us answer only the latest of several pings.
-      if (state_ == State::open && pending_output().size() <= config_->limits.max_message_bytes) {
-        append_server_frame(out_, WsOpcode::pong, payload);
+      if (state_ == State::open) {
+        if (output_room(payload.size() + kWsMaxServerHeader)) {
+          append_server_frame(out_, WsOpcode::pong, payload);
+        } else {
+          kWsControlRepliesSkippedTotal.inc();
+        }
       }
       return std::nullopt;
     case WsOpcode::pong:
@@ -330,7 +343,11 @@ std::optional<WsEvent> WsConnection::on_data(const WsFrameHeader& h, std::span<s
     if (!utf8_.complete()) return fail(kWsCloseInvalidPayload, "text message is not UTF-8");
     if (is_crlf_keepalive(message)) {
       kWsCrlfKeepalivesTotal.inc();
-      append_server_frame(out_, WsOpcode::text, bytes_of("\r\n"));
+      if (output_room(2 + kWsMaxServerHeader)) {
+        append_server_frame(out_, WsOpcode::text, bytes_of("\r\n"));
+      } else {
+        kWsControlRepliesSkippedTotal.inc();
+      }
       return std::nullopt;
     }
   }
@@ -352,13 +369,65 @@ std::optional<WsEvent> WsConnection::on_close_frame(std::span<const std::byte> p
 }
 
 WsEvent WsConnection::fail(std::uint16_t code, std::string_view why) {
-  // §7.1.7 "Fail the WebSocket Connection": send a close with the code, then close the socket.
   kWsProtocolErrorsTotal.inc();
+  if (code == kWsCloseTooBig) kWsClosedTooBigTotal.inc();
+  return shut(code, why);
+}
+
+WsClosed WsConnection::shut(std::uint16_t code, std::string_view why) {
+  // §7.1.7 "Fail the WebSocket Connection": send a close with the code, then close the socket. The
+  // close frame is queued even past max_output_bytes: it is small, and a peer that reads gets it.
   if (state_ == State::open) append_close_frame(out_, code, why);
   state_ = State::closed;
   cur_len_ = 0;
   frag_opcode_ = WsOpcode::continuation;
+  partial_since_.reset();
   return WsClosed{code, why, false};
+}
+
+void WsConnection::note_partial() noexcept {
+  if (carried() == 0 && frag_opcode_ == WsOpcode::continuation) {
+    partial_since_.reset();
+  } else if (!partial_since_) {
+    partial_since_ = last_rx_;  // the bytes that began it arrived with the latest handle_bytes
+  }
+}
+
+void WsConnection::handle_timeout(Instant now) noexcept {
+  if (state_ != State::open || timed_out_) return;  // closing: the shard times the handshake out
+  const WsLimits& lim = config_->limits;
+  if (partial_since_ && lim.partial_timeout > Duration::zero() && now - *partial_since_ >= lim.partial_timeout) {
+    kWsClosedPartialTimeoutTotal.inc();
+    timed_out_ = shut(kWsClosePolicy, "message not finished in time");
+    return;
+  }
+  if (lim.idle_timeout > Duration::zero() && now - last_rx_ >= lim.idle_timeout) {
+    kWsClosedIdleTotal.inc();
+    timed_out_ = shut(kWsClosePolicy, "idle timeout");
+    return;
+  }
+  // §5.5.2: a ping the peer must answer; its pong (or anything else) moves last_rx_.
+  if (lim.ping_interval > Duration::zero() && now - last_rx_ >= lim.ping_interval &&
+      now - last_ping_ >= lim.ping_interval) {
+    last_ping_ = now;
+    if (output_room(kWsMaxServerHeader)) {
+      append_server_frame(out_, WsOpcode::ping, {});
+      kWsPingsSentTotal.inc();
+    }
+  }
+}
+
+std::optional<Instant> WsConnection::poll_timeout() const noexcept {
+  if (state_ != State::open || timed_out_) return std::nullopt;
+  const WsLimits& lim = config_->limits;
+  std::optional<Instant> at;
+  auto earliest = [&at](Instant t) {
+    if (!at || t < *at) at = t;
+  };
+  if (partial_since_ && lim.partial_timeout > Duration::zero()) earliest(*partial_since_ + lim.partial_timeout);
+  if (lim.idle_timeout > Duration::zero()) earliest(last_rx_ + lim.idle_timeout);
+  if (lim.ping_interval > Duration::zero()) earliest(std::max(last_rx_, last_ping_) + lim.ping_interval);
+  return at;
 }
 
 void WsConnection::stash_input() {
@@ -402,22 +471,30 @@ void WsConnection::consume_output(std::size_t n) noexcept {
   }
 }
 
-bool WsConnection::send_text(std::span<const std::byte> text) noexcept {
+bool WsConnection::append_data_frame(WsOpcode op, std::span<const std::byte> payload) noexcept {
   if (state_ != State::open) return false;
-  append_server_frame(out_, WsOpcode::text, text);
+  if (!output_room(payload.size() + kWsMaxServerHeader)) {
+    kWsClosedSendQueueTotal.inc();
+    timed_out_ = shut(kWsClosePolicy, "send queue full: the peer does not read");
+    return false;
+  }
+  append_server_frame(out_, op, payload);
   return true;
+}
+
+bool WsConnection::send_text(std::span<const std::byte> text) noexcept {
+  return append_data_frame(WsOpcode::text, text);
 }
 
 bool WsConnection::send_text(std::string_view text) noexcept { return send_text(bytes_of(text)); }
 
 bool WsConnection::send_binary(std::span<const std::byte> data) noexcept {
-  if (state_ != State::open) return false;
-  append_server_frame(out_, WsOpcode::binary, data);
-  return true;
+  return append_data_frame(WsOpcode::binary, data);
 }
 
 bool WsConnection::send_ping(std::span<const std::byte> payload) noexcept {
   if (state_ != State::open || payload.size() > kWsMaxControlPayload) return false;
+  if (!output_room(payload.size() + kWsMaxServerHeader)) return false;  // the peer is not reading anyway
   append_server_frame(out_, WsOpcode::ping, payload);
   return true;
 }

@@ -61,10 +61,38 @@ inline const Counter kWsMessagesTotal{"webtrunk_ws_messages_total", "WebSocket d
 inline const Counter kWsCrlfKeepalivesTotal{"webtrunk_ws_crlf_keepalives_total",
                                             "RFC 5626 CRLF keep-alives answered inside WebSocket frames"};
 
+inline const Counter kWsClosedTooBigTotal{"webtrunk_ws_closed_too_big_total",
+                                          "WebSocket connections closed 1009: a frame or message over the limit"};
+inline const Counter kWsClosedSendQueueTotal{
+    "webtrunk_ws_closed_send_queue_total",
+    "WebSocket connections closed 1008: the peer did not read and its send queue reached the limit"};
+inline const Counter kWsClosedPartialTimeoutTotal{
+    "webtrunk_ws_closed_partial_timeout_total",
+    "WebSocket connections closed 1008: a partial frame or fragmented message not finished in time"};
+inline const Counter kWsClosedIdleTotal{"webtrunk_ws_closed_idle_total",
+                                        "WebSocket connections closed 1008: no frame (not even a pong) in time"};
+inline const Counter kWsPingsSentTotal{"webtrunk_ws_pings_sent_total", "WebSocket pings sent to idle peers"};
+inline const Counter kWsControlRepliesSkippedTotal{
+    "webtrunk_ws_control_replies_skipped_total",
+    "pongs and CRLF keep-alive answers not sent because the peer does not read its output"};
+
+// What a remote peer can make a connection hold, and for how long. Zero durations turn a timer off.
 struct WsLimits {
   std::size_t max_head_bytes = 8192;      // larger request heads get 431
   std::size_t max_frame_bytes = 65536;    // larger frames get 1009
   std::size_t max_message_bytes = 65536;  // larger (reassembled) messages get 1009
+  // Unsent output (ours plus the transport's backlog, see set_transport_backlog) beyond which the
+  // connection is failed with 1008: a peer that sends requests and never reads the answers.
+  std::size_t max_output_bytes = 1 << 20;
+  // A partial frame or a fragmented message must be finished this long after its first byte
+  // arrived, else 1008: each holds up to max_frame_bytes / max_message_bytes of heap.
+  Duration partial_timeout = std::chrono::seconds(10);
+  // After the upgrade: with nothing received for ping_interval a ping is sent (and again every
+  // ping_interval); with nothing received for idle_timeout (a pong counts) the connection is
+  // closed with 1008. Browsers answer pings by themselves (RFC 6455 §5.5.2), so only dead or
+  // stalled peers time out.
+  Duration ping_interval = std::chrono::seconds(30);
+  Duration idle_timeout = std::chrono::seconds(120);
 };
 
 // What the origin policy sees. Views valid only during the call.
@@ -134,6 +162,15 @@ class WsConnection {
   // Next event, or nullopt once the bytes given so far are used up.
   [[nodiscard]] std::optional<WsEvent> poll_event() noexcept;
 
+  // Deadlines (partial message, ping, idle) once upgraded. Call at poll_timeout() (a later call is
+  // fine): it may queue a ping, or fail the connection (then wants_close(), and a WsClosed event).
+  void handle_timeout(Instant now) noexcept;
+  [[nodiscard]] std::optional<Instant> poll_timeout() const noexcept;
+
+  // Bytes the transport still holds from earlier pending_output() (sent to the socket layer but not
+  // to the peer yet). The output limit counts them too; tell before handle_bytes and send_*.
+  void set_transport_backlog(std::size_t bytes) noexcept { backlog_ = bytes; }
+
   // Bytes to send, in order. consume_output(n) after n of them went out.
   std::span<const std::byte> pending_output() const noexcept {
     return std::span<const std::byte>(out_).subspan(out_off_);
@@ -145,12 +182,14 @@ class WsConnection {
   bool is_open() const noexcept { return state_ == State::open; }
   Instant last_activity() const noexcept { return last_rx_; }
 
-  // Data frames (unfragmented). False when the connection is not open (or is closing); the
-  // caller guarantees text is UTF-8.
+  // Data frames (unfragmented). False when the connection is not open (or is closing), or when the
+  // frame would take the output past max_output_bytes: then the connection is failed with 1008
+  // (wants_close(); a WsClosed event follows). The caller guarantees text is UTF-8.
   [[nodiscard]] bool send_text(std::span<const std::byte> text) noexcept;
   [[nodiscard]] bool send_text(std::string_view text) noexcept;
   [[nodiscard]] bool send_binary(std::span<const std::byte> data) noexcept;
-  // Ping with up to 125 bytes of payload (§5.5.2); longer payloads are refused.
+  // Ping with up to 125 bytes of payload (§5.5.2); longer payloads are refused, and so is any ping
+  // while the output is at max_output_bytes.
   [[nodiscard]] bool send_ping(std::span<const std::byte> payload = {}) noexcept;
   // Starts the close handshake (§7.1.2): sends close and waits for the peer's close. A code that
   // may not be sent (is_valid_close_code) is sent as 1000, a reason that is not UTF-8 is left out
@@ -177,6 +216,12 @@ class WsConnection {
   std::optional<WsEvent> on_data(const WsFrameHeader& h, std::span<std::byte> payload);
   std::optional<WsEvent> on_close_frame(std::span<const std::byte> payload);
   WsEvent fail(std::uint16_t code, std::string_view why);
+  WsClosed shut(std::uint16_t code, std::string_view why);
+  bool output_room(std::size_t frame_bytes) const noexcept {
+    return pending_output().size() + backlog_ + frame_bytes <= config_->limits.max_output_bytes;
+  }
+  bool append_data_frame(WsOpcode op, std::span<const std::byte> payload) noexcept;
+  void note_partial() noexcept;
   void stash_input();
   void release_delivered() noexcept;
   void drop_input() noexcept;
@@ -191,6 +236,10 @@ class WsConnection {
   std::vector<std::byte> out_;  // unsent output; sent up to out_off_
   std::size_t out_off_ = 0;
   Instant last_rx_{};
+  std::optional<Instant> partial_since_;  // a partial frame or fragmented message began then
+  Instant last_ping_{};                   // when we last sent a ping
+  std::size_t backlog_ = 0;               // see set_transport_backlog
+  std::optional<WsClosed> timed_out_;     // failed by handle_timeout; reported by poll_event
   State state_ = State::http_head;
   WsOpcode frag_opcode_ = WsOpcode::continuation;  // opcode of the message in msg_, continuation if none
   bool msg_delivered_ = false;                     // msg_ was handed out in the last event

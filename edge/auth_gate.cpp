@@ -1,6 +1,7 @@
 #include "edge/auth_gate.hpp"
 
 #include "core/log.hpp"
+#include "core/log_sampler.hpp"
 #include "sip/auth_params.hpp"
 #include "sip/header_parsers.hpp"
 #include "sip/uri.hpp"
@@ -70,8 +71,10 @@ AuthDecision AuthGate::check(std::int64_t now, const sip::MessageView& req, std:
     d.code = 403;
     d.reason = std::string(why);
     kAuthForbidden.inc();
-    core::log(core::LogLevel::info, "sip.auth_forbidden", "method={} user={} why={}", req.method_text(),
-              have ? creds.username : std::string_view("-"), why);
+    // Bad credentials are a remote peer's input: sampled, one line per interval for all of them.
+    core::log_sampled(log_sampler_, core::Instant{} + std::chrono::seconds(now), 0, core::LogLevel::info,
+                      "sip.auth_forbidden", "method={} user={} why={}", req.method_text(),
+                      have ? creds.username : std::string_view("-"), why);
     return d;
   };
 

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "auth/edge_authenticator.hpp"
+#include "core/log_sampler.hpp"
 #include "core/metrics.hpp"
 #include "sip/message_view.hpp"
 
@@ -75,6 +76,7 @@ class AuthGate {
  private:
   AuthGateOptions options_;
   std::unique_ptr<auth::EdgeAuthenticator> auth_;
+  core::LogSampler log_sampler_;  // refusals of bad credentials
 };
 
 // The user part of the From URI ("" if none).

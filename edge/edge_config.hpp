@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "edge/edge_limits.hpp"
 #include "edge/media_sdp.hpp"
 #include "edge/routes.hpp"
 #include "media/srtp.hpp"
@@ -20,8 +21,8 @@ struct EdgeConfig {
   std::vector<unsigned> cpus;           // shard k pinned to cpus[k % size]; empty: the allowed CPUs
   std::size_t max_message_bytes = 65536;
   std::size_t max_head_bytes = 8192;
-  unsigned ws_close_timeout_ms = 2000;  // how long an edge-initiated close waits for the peer's close
   std::vector<std::string> allowed_origins;  // empty: any Origin
+  EdgeLimits limits;                         // bounds and admission on the WebSocket port
 
   // SIP toward the trunk (issue 3). Shard k binds UDP sip_listen:(sip_port + k) and puts that
   // address in its Via and Contact, so replies and in-dialog requests come back to it.

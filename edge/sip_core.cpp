@@ -18,6 +18,10 @@ namespace webtrunk::edge {
 namespace {
 
 constexpr std::string_view kAllow = "INVITE, ACK, CANCEL, BYE, UPDATE, INFO, OPTIONS, REGISTER";
+// Log-sampler keys of WebSocket refusals (the front door knows the source; here one key per kind).
+// Address keys have one of their top two bits set, so these never collide with one.
+constexpr std::uint64_t kWsParseErrorKey = 1;
+constexpr std::uint64_t kWsInvalidRequestKey = 2;
 
 std::string json_escape(std::string_view s) {
   std::string out;
@@ -140,8 +144,8 @@ void SipCore::handle_ws_message(core::Instant now, core::ConnId flow, std::strin
   const sip::ParseResult pr = sip::parse_message(bytes, msg);
   if (pr.status != sip::ParseStatus::ok) {
     kSipParseErrorsWs.inc();
-    core::log(core::LogLevel::info, "sip.parse_error", "from=ws conn={} bytes={} why={}", flow.index, bytes.size(),
-              pr.reason);
+    core::log_sampled(log_sampler_, now, kWsParseErrorKey, core::LogLevel::info, "sip.parse_error",
+                      "from=ws conn={} bytes={} why={}", flow.index, bytes.size(), pr.reason);
     // A request whose head can still be read far enough to answer (Via, From, To, Call-ID, CSeq)
     // gets 400 with the parser's reason; anything else is dropped (RFC 3261 §18.1.2, §18.2.1).
     if (auto r = salvage_bad_request(bytes, pr.reason)) send_ws(flow, std::move(*r));
@@ -160,8 +164,8 @@ void SipCore::handle_trunk_datagram(core::Instant now, const core::SockAddr& fro
   const sip::ParseResult pr = sip::parse_message(bytes, msg);
   if (pr.status != sip::ParseStatus::ok) {
     kSipParseErrorsTrunk.inc();
-    core::log(core::LogLevel::info, "sip.parse_error", "from={} bytes={} why={}", from.to_string(), bytes.size(),
-              pr.reason);
+    core::log_sampled(log_sampler_, now, core::address_key(from), core::LogLevel::info, "sip.parse_error",
+                      "from={} bytes={} why={}", from.to_string(), bytes.size(), pr.reason);
     if (auto r = salvage_bad_request(bytes, pr.reason)) send_udp(from, std::move(*r));
     return;
   }
@@ -176,8 +180,8 @@ void SipCore::on_browser_request(core::Instant now, core::ConnId flow, const sip
   const sip::Verdict v = sip::validate_request(req);
   if (!v.ok()) {
     kSipInvalidRequests.inc();
-    core::log(core::LogLevel::info, "sip.invalid_request", "from=ws conn={} method={} code={} why={}", flow.index,
-              req.method_text(), v.code, v.reason);
+    core::log_sampled(log_sampler_, now, kWsInvalidRequestKey, core::LogLevel::info, "sip.invalid_request",
+                      "from=ws conn={} method={} code={} why={}", flow.index, req.method_text(), v.code, v.reason);
     if (req.method() == sip::Method::ack) return;  // never answered (RFC 3261 §17.2.1)
     // Without a usable Via/From/To/Call-ID/CSeq no response can be matched by the client; still
     // answer: browsers log the reason, which is the point.
@@ -289,8 +293,8 @@ void SipCore::on_trunk_request(core::Instant now, const core::SockAddr& from, co
   const sip::Verdict v = sip::validate_request(req);
   if (!v.ok()) {
     kSipInvalidRequests.inc();
-    core::log(core::LogLevel::info, "sip.invalid_request", "from={} method={} code={} why={}", from.to_string(),
-              req.method_text(), v.code, v.reason);
+    core::log_sampled(log_sampler_, now, core::address_key(from), core::LogLevel::info, "sip.invalid_request",
+                      "from={} method={} code={} why={}", from.to_string(), req.method_text(), v.code, v.reason);
     if (req.method() != sip::Method::ack) reply_udp(from, req, v.code, v.reason);
     return;
   }

@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "core/clock.hpp"
+#include "core/log_sampler.hpp"
 #include "core/metrics.hpp"
 #include "core/reactor.hpp"
 #include "core/socket.hpp"
@@ -227,6 +228,9 @@ class SipCore {
   sip::IdGenerator ids_;
   std::deque<SipTransmit> out_;
   std::int64_t registrations_reported_ = 0;
+  // Messages refused before any authentication: one line per kind (WebSocket) or trunk-side source
+  // per interval, so a flood of bad messages cannot flood the log.
+  core::LogSampler log_sampler_;
 
   std::uint64_t next_call_id_ = 1;
   std::unordered_map<std::uint64_t, CallPtr> calls_;

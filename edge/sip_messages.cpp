@@ -40,11 +40,16 @@ std::optional<std::string> salvage_bad_request(std::string_view bytes, std::stri
     if (colon == std::string_view::npos || line.size() > 1024) continue;
     std::string_view name = line.substr(0, colon);
     while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+    const sip::HeaderId id = sip::header_id_from_name(name);
+    const bool copied = id == sip::HeaderId::via || id == sip::HeaderId::from || id == sip::HeaderId::to ||
+                        id == sip::HeaderId::call_id || id == sip::HeaderId::cseq;
+    if (!copied) continue;
+    // A control byte (NUL included) in a line the 400 copies would make the answer as broken as
+    // the request: no answer then. Elsewhere it is only the reason for the 400.
     for (char c : line) {
       if (static_cast<unsigned char>(c) < 0x20 && c != '\t') return std::nullopt;
     }
     const std::string l(line);
-    const sip::HeaderId id = sip::header_id_from_name(name);
     switch (id) {
       case sip::HeaderId::via: vias += l + "\r\n"; break;
       case sip::HeaderId::from: from = l + "\r\n"; break;

@@ -1,6 +1,7 @@
 #include "edge/sip_shard.hpp"
 
 #include "core/log.hpp"
+#include "core/log_sampler.hpp"
 
 namespace webtrunk::edge {
 
@@ -14,7 +15,10 @@ core::Result<core::SockAddr> SipShard::open(core::Shard& shard, const core::Sock
 }
 
 void SipShard::on_ws_message(core::Shard& shard, core::ConnId flow, const core::WsMessage& msg) {
+  // Until the flow has registered, each message counts against its source's request rate.
+  if (door_ != nullptr && !door_->trusted(flow) && !door_->admit_request(shard, flow)) return;
   core_->handle_ws_message(shard.now(), flow, msg.text());
+  if (door_ != nullptr && core_->registrar().has_flow(flow)) door_->mark_trusted(flow);
   flush(shard);
 }
 
@@ -46,8 +50,9 @@ void SipShard::flush(core::Shard& shard) {
     }
     if (!ok) {
       kSipSendFailures.inc();
-      core::log(core::LogLevel::warn, "sip.send_failed", "to={} bytes={}",
-                t->to == SipTransmit::To::flow ? "ws" : t->addr.to_string(), t->bytes.size());
+      core::log_sampled(log_sampler_, shard.now(), t->to == SipTransmit::To::flow ? 0 : core::address_key(t->addr),
+                        core::LogLevel::warn, "sip.send_failed", "to={} bytes={}",
+                        t->to == SipTransmit::To::flow ? "ws" : t->addr.to_string(), t->bytes.size());
     }
   }
   const std::optional<core::Instant> next = core_->poll_timeout();

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 
+#include "core/log_sampler.hpp"
 #include "core/reactor.hpp"
 #include "edge/sip_core.hpp"
 #include "edge/ws_front_door.hpp"
@@ -49,6 +50,7 @@ class SipShard final : public core::UdpHandler {
   core::UdpId udp_;
   core::TimerHandle timer_;
   std::optional<core::Instant> armed_;
+  core::LogSampler log_sampler_;  // send failures: one line per destination per interval
 };
 
 }  // namespace webtrunk::edge

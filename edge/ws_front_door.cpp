@@ -9,12 +9,31 @@ namespace webtrunk::edge {
 namespace {
 // A client that has not finished its upgrade by then is dropped (slow-loris guard).
 constexpr core::Duration kUpgradeDeadline = std::chrono::seconds(10);
+
+const core::Counter& refusal_counter(core::Admit a) noexcept {
+  switch (a) {
+    case core::Admit::shard_full: return kWsRefusedShardFullTotal;
+    case core::Admit::address_full: return kWsRefusedAddressFullTotal;
+    case core::Admit::rate: return kWsRefusedRateTotal;
+    case core::Admit::ok:
+    case core::Admit::banned: break;
+  }
+  return kWsRefusedBannedTotal;
+}
 }  // namespace
 
-WsFrontDoor::WsFrontDoor(const EdgeConfig& config, Sink sink) : config_(config), sink_(std::move(sink)) {
+WsFrontDoor::WsFrontDoor(const EdgeConfig& config, Sink sink)
+    : config_(config),
+      sink_(std::move(sink)),
+      admission_(config.limits.admission),
+      log_sampler_(config.limits.log_sample_interval) {
   ws_config_.limits.max_head_bytes = config.max_head_bytes;
   ws_config_.limits.max_frame_bytes = config.max_message_bytes;
   ws_config_.limits.max_message_bytes = config.max_message_bytes;
+  ws_config_.limits.max_output_bytes = config.limits.max_send_queue;
+  ws_config_.limits.partial_timeout = config.limits.partial_timeout;
+  ws_config_.limits.ping_interval = config.limits.ping_interval;
+  ws_config_.limits.idle_timeout = config.limits.idle_timeout;
   if (!config.allowed_origins.empty()) {
     ws_config_.origin_policy = [this](const core::WsUpgradeRequest& req) {
       const auto& allowed = config_.allowed_origins;
@@ -35,27 +54,66 @@ WsFrontDoor::Entry* WsFrontDoor::find(core::ConnId id) noexcept {
 }
 
 bool WsFrontDoor::on_accept(core::Shard& shard, core::ConnId id, const core::SockAddr& peer) {
+  const std::uint64_t source = core::address_key(peer);
+  if (buffered_ > config_.limits.max_memory_per_shard) {
+    kWsRefusedMemoryTotal.inc();
+    core::log_sampled(log_sampler_, shard.now(), source, core::LogLevel::warn, "ws.refused",
+                      "peer={} why=memory buffered={}", peer.to_string(), buffered_);
+    return false;
+  }
+  const core::Admit verdict = admission_.admit(shard.now(), source);
+  if (verdict != core::Admit::ok) {
+    refusal_counter(verdict).inc();
+    core::log_sampled(log_sampler_, shard.now(), source, core::LogLevel::warn, "ws.refused", "peer={} why={}",
+                      peer.to_string(), core::to_string(verdict));
+    return false;
+  }
   if (id.index >= conns_.size()) conns_.resize(std::max<std::size_t>(id.index + 1, conns_.size() * 2));
-  conns_[id.index].emplace(Entry{id, core::WsConnection(ws_config_), {}});
+  conns_[id.index].emplace(Entry{id, core::WsConnection(ws_config_), source, 0, {}, {}, false, false, false});
   ++open_;
   kTcpConnections.inc();
   kWsAcceptedTotal.inc();
-  arm_timer(shard, *conns_[id.index], kUpgradeDeadline);
+  arm_abort(shard, *conns_[id.index], kUpgradeDeadline);
+  conns_[id.index]->closing = false;  // the upgrade deadline, not a close
   core::log(core::LogLevel::debug, "ws.accept", "conn={} peer={}", id.index, peer.to_string());
   return true;
 }
 
-void WsFrontDoor::arm_timer(core::Shard& shard, Entry& e, core::Duration after) {
+void WsFrontDoor::arm_abort(core::Shard& shard, Entry& e, core::Duration after) {
   shard.cancel_timer(e.timer);
+  e.timer_at.reset();
+  e.closing = true;
   core::ConnId id = e.id;
   e.timer = shard.add_timer(after, [this, &shard, id] {
     if (Entry* x = find(id)) {
       x->timer = {};
       kWsTimeoutsTotal.inc();
-      core::log(core::LogLevel::info, "ws.timeout", "conn={} dropped: {}", id.index,
-                x->ws.is_open() ? "close handshake unanswered" : "no WebSocket upgrade in time");
+      core::log_sampled(log_sampler_, shard.now(), x->source, core::LogLevel::info, "ws.timeout", "conn={} dropped: {}",
+                        id.index, x->upgraded ? "close handshake unanswered" : "no WebSocket upgrade in time");
       shard.abort(id);
     }
+  });
+}
+
+// The WebSocket's next deadline (partial message, ping, idle) on the shard's wheel. A wake-up that
+// is armed earlier than needed is kept: handle_timeout() then finds nothing due and the next one
+// is armed, so data arriving costs no timer work.
+void WsFrontDoor::arm_deadline(core::Shard& shard, Entry& e) {
+  if (e.closing || !e.upgraded) return;
+  const std::optional<core::Instant> next = e.ws.poll_timeout();
+  if (!next || (e.timer_at && *e.timer_at <= *next)) return;
+  shard.cancel_timer(e.timer);
+  e.timer_at = *next;
+  core::ConnId id = e.id;
+  const core::Instant now = shard.now();
+  e.timer = shard.add_timer(*next > now ? *next - now : core::Duration::zero(), [this, &shard, id] {
+    Entry* x = find(id);
+    if (x == nullptr) return;
+    x->timer = {};
+    x->timer_at.reset();
+    x->ws.set_transport_backlog(shard.output_queued(id));
+    x->ws.handle_timeout(shard.now());
+    drain(shard, *x);
   });
 }
 
@@ -65,6 +123,7 @@ void WsFrontDoor::on_data(core::Shard& shard, core::ConnId id, std::span<const s
   // The view is the shard's provided receive buffer, writable and ours for this call: the
   // WebSocket codec unmasks payloads in place there (RFC 6455 §5.3) instead of copying them.
   std::span<std::byte> writable(const_cast<std::byte*>(data.data()), data.size());
+  e->ws.set_transport_backlog(shard.output_queued(id));
   e->ws.handle_bytes(shard.now(), writable);
   drain(shard, *e);
 }
@@ -78,16 +137,23 @@ void WsFrontDoor::drain(core::Shard& shard, Entry& e) {
     } else if (auto* u = std::get_if<core::WsUpgraded>(&*ev)) {
       shard.cancel_timer(e.timer);
       e.timer = {};
+      e.closing = false;
       e.upgraded = true;
       kWsConnections.inc();
       core::log(core::LogLevel::debug, "ws.upgraded", "conn={} path={} origin={}", id.index, u->path, u->origin);
     } else if (auto* h = std::get_if<core::WsHttpRequest>(&*ev)) {
       answer_http(shard, e, *h);
     } else if (auto* r = std::get_if<core::WsRejected>(&*ev)) {
-      core::log(core::LogLevel::info, "ws.rejected", "conn={} status={} why={}", id.index, r->status, r->why);
+      core::log_sampled(log_sampler_, shard.now(), e.source, core::LogLevel::info, "ws.rejected",
+                        "conn={} status={} why={}", id.index, r->status, r->why);
     } else if (auto* c = std::get_if<core::WsClosed>(&*ev)) {
-      core::log(core::LogLevel::debug, "ws.closed", "conn={} code={} remote={} reason={}", id.index, c->code,
-                c->remote, c->reason);
+      if (c->remote) {
+        core::log(core::LogLevel::debug, "ws.closed", "conn={} code={} remote=true reason={}", id.index, c->code,
+                  c->reason);
+      } else {
+        core::log_sampled(log_sampler_, shard.now(), e.source, core::LogLevel::info, "ws.closed",
+                          "conn={} code={} reason={}", id.index, c->code, c->reason);
+      }
     }
   }
   flush(shard, e);
@@ -99,7 +165,33 @@ void WsFrontDoor::flush(core::Shard& shard, Entry& e) {
     shard.send(e.id, out);
     e.ws.consume_output(out.size());
   }
-  if (e.ws.wants_close()) shard.close(e.id);
+  if (e.ws.wants_close()) {
+    shard.close(e.id);
+    // A peer that does not read never lets the close finish: drop it after the close timeout.
+    if (!e.closing && shard.output_queued(e.id) > 0) {
+      arm_abort(shard, e, config_.limits.close_timeout);
+    }
+  }
+  account(shard, e);
+  arm_deadline(shard, e);
+}
+
+// Keeps buffered_ up to date with this connection's share, and enforces the shard's ceiling on
+// the connection that grows past it. A share is refreshed at each event on the connection (and at
+// least every --ws-ping-interval), so a send queue that drained meanwhile is counted until then:
+// the sum errs on the high side.
+void WsFrontDoor::account(core::Shard& shard, Entry& e) {
+  const std::size_t now_bytes = e.ws.heap_bytes() + shard.output_queued(e.id);
+  const bool grew = now_bytes > e.accounted;
+  buffered_ = buffered_ - e.accounted + now_bytes;
+  kWsBufferedBytes.add(static_cast<std::int64_t>(now_bytes) - static_cast<std::int64_t>(e.accounted));
+  e.accounted = now_bytes;
+  if (grew && buffered_ > config_.limits.max_memory_per_shard && e.ws.is_open()) {
+    kWsClosedMemoryTotal.inc();
+    core::log_sampled(log_sampler_, shard.now(), e.source, core::LogLevel::warn, "ws.closed",
+                      "conn={} code=1013 reason=memory buffered={}", e.id.index, buffered_);
+    close(shard, e.id, core::kWsCloseTryAgainLater, "server busy: try again later");
+  }
 }
 
 void WsFrontDoor::answer_http(core::Shard& shard, Entry& e, const core::WsHttpRequest& req) {
@@ -126,19 +218,46 @@ void WsFrontDoor::answer_http(core::Shard& shard, Entry& e, const core::WsHttpRe
 
 bool WsFrontDoor::send_text(core::Shard& shard, core::ConnId id, std::string_view text) {
   Entry* e = find(id);
-  if (e == nullptr || !e->ws.send_text(text)) return false;
+  if (e == nullptr) return false;
+  e->ws.set_transport_backlog(shard.output_queued(id));
+  const bool sent = e->ws.send_text(text);
+  if (!sent && e->ws.wants_close() && !e->closing) {
+    // The send queue is full: the connection was failed with 1008 (counted there). Events are not
+    // polled here (this may run inside the sink, during drain), so the line is written here.
+    core::log_sampled(log_sampler_, shard.now(), e->source, core::LogLevel::info, "ws.closed",
+                      "conn={} code=1008 reason=send queue full queued={}", id.index, shard.output_queued(id));
+  }
   flush(shard, *e);
-  return true;
+  return sent;
 }
 
 void WsFrontDoor::close(core::Shard& shard, core::ConnId id, std::uint16_t code, std::string_view reason) {
   Entry* e = find(id);
   if (e == nullptr) return;
   e->ws.close(code, reason);
+  if (!e->ws.wants_close()) arm_abort(shard, *e, config_.limits.close_timeout);
   flush(shard, *e);
-  if (find(id) != nullptr && !e->ws.wants_close()) {
-    arm_timer(shard, *e, std::chrono::milliseconds(config_.ws_close_timeout_ms));
-  }
+}
+
+bool WsFrontDoor::admit_request(core::Shard& shard, core::ConnId id) {
+  Entry* e = find(id);
+  if (e == nullptr) return false;
+  if (e->trusted) return true;
+  if (admission_.unauthenticated_request(shard.now(), e->source)) return true;
+  kWsClosedRequestRateTotal.inc();
+  core::log_sampled(log_sampler_, shard.now(), e->source, core::LogLevel::warn, "ws.closed",
+                    "conn={} code=1008 reason=unauthenticated request rate; source banned", id.index);
+  close(shard, id, core::kWsClosePolicy, "too many requests: try again later");
+  return false;
+}
+
+void WsFrontDoor::mark_trusted(core::ConnId id) noexcept {
+  if (Entry* e = find(id)) e->trusted = true;
+}
+
+bool WsFrontDoor::trusted(core::ConnId id) noexcept {
+  const Entry* e = find(id);
+  return e != nullptr && e->trusted;
 }
 
 void WsFrontDoor::on_closed(core::Shard& shard, core::ConnId id, int reason) {
@@ -146,6 +265,9 @@ void WsFrontDoor::on_closed(core::Shard& shard, core::ConnId id, int reason) {
   if (e == nullptr) return;
   shard.cancel_timer(e->timer);
   bool was_open = e->upgraded;
+  admission_.release(e->source);
+  buffered_ -= e->accounted;
+  kWsBufferedBytes.add(-static_cast<std::int64_t>(e->accounted));
   conns_[id.index].reset();
   --open_;
   kTcpConnections.dec();

@@ -12,6 +12,16 @@ namespace {
 const core::Counter kParseInvalid{"webtrunk_sip_parse_invalid_total",
                                   "SIP messages rejected by the parser (malformed framing, start line or header line)"};
 
+// A NUL not escaped by a backslash (an odd run of backslashes right before it).
+bool has_bare_nul(std::string_view v) noexcept {
+  for (std::size_t i = v.find('\0'); i != std::string_view::npos; i = v.find('\0', i + 1)) {
+    std::size_t slashes = 0;
+    while (slashes < i && v[i - 1 - slashes] == '\\') ++slashes;
+    if (slashes % 2 == 0) return true;
+  }
+  return false;
+}
+
 // `m` keeps what was indexed so far (see parser.hpp): enough, for a request, to answer 400.
 ParseResult fail(MessageView& m, std::string_view reason) noexcept {
   (void)m;
@@ -165,8 +175,9 @@ ParseResult ParserAccess::parse(const char* begin, std::size_t size, MessageView
   }
   p = nl + 1;
 
-  // Content-Length errors are reported once the whole head is indexed, so the 400 can copy it all.
-  std::string_view cl_error;
+  // Content-Length and NUL-byte errors are reported once the whole head is indexed, so the 400 can
+  // copy it all.
+  std::string_view head_error;
   const char* head_end = nullptr;
   while (head_end == nullptr) {
     if (p >= scan_end) {
@@ -212,6 +223,10 @@ ParseResult ParserAccess::parse(const char* begin, std::size_t size, MessageView
     if (name.empty() || q >= nl || *q != ':') return fail(m, "Malformed header line");
     ++q;
     const std::string_view value = text::trim_lws({q, static_cast<std::size_t>(nl - q)});
+    // RFC 3261 §25.1: a NUL is allowed in a header value only as a quoted-pair ("\" %x00 inside a
+    // quoted string, RFC 4475 §3.1.1.3 has one); a bare NUL matches no production, and C code
+    // downstream (logs, trunks) would cut the value there.
+    if (head_error.empty() && has_bare_nul(value)) head_error = "NUL byte in header value";
 
     if (m.header_count_ == MessageView::kMaxHeaders) return fail(m, "Too many headers");
     const HeaderId id = header_id_from_name(name);
@@ -227,9 +242,9 @@ ParseResult ParserAccess::parse(const char* begin, std::size_t size, MessageView
       // Framing depends on it, so it is checked here: one value, digits only (RFC 4475 §3.1.2.3, §3.3.9).
       std::uint64_t cl = 0;
       if (m.has_content_length_) {
-        if (cl_error.empty()) cl_error = "Multiple Content-Length";
+        if (head_error.empty()) head_error = "Multiple Content-Length";
       } else if (!text::parse_uint(value, 0xFFFFFFFFu, cl)) {
-        if (cl_error.empty()) cl_error = "Bad Content-Length";
+        if (head_error.empty()) head_error = "Bad Content-Length";
       } else {
         m.has_content_length_ = true;
         m.content_length_ = static_cast<std::uint32_t>(cl);
@@ -238,7 +253,7 @@ ParseResult ParserAccess::parse(const char* begin, std::size_t size, MessageView
     p = nl + 1;
   }
 
-  if (!cl_error.empty()) return fail(m, cl_error);
+  if (!head_error.empty()) return fail(m, head_error);
   const std::size_t head_len = static_cast<std::size_t>(head_end - msg_begin);
   const std::size_t avail = static_cast<std::size_t>(end - head_end);
   std::size_t body_len = avail;

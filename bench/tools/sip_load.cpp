@@ -520,7 +520,15 @@ int webtrunk::bench::run_sip_load(int argc, char** argv) {
                                      "--shards",
                                      std::to_string(o.shards),
                                      "--log-level",
-                                     o.edge_log_level};
+                                     o.edge_log_level,
+                                     // Every emulated browser comes from 127.0.0.1: lift the
+                                     // per-address admission limits meant for real sources.
+                                     "--max-connections-per-address",
+                                     "10000000",
+                                     "--max-new-connections-per-address",
+                                     "1000000",
+                                     "--max-unauth-requests-per-address",
+                                     "1000000"};
   if (!pin_edge.empty()) {
     edge_argv.push_back("--cpu-list");
     edge_argv.push_back(fmt::format("{}", fmt::join(pin_edge, ",")));

@@ -395,23 +395,30 @@ TEST_F(AuthServiceTest, NoSecretInAnyLogLine) {
   ::dup2(fd, 2);
   core::set_log_level(core::LogLevel::debug);
   std::vector<std::string> must_not_appear = {kCustSecret, kOldSecret, kAdmin, kEdge.key};
+  // Every request from its own source: refusals are logged once per source per interval, and each
+  // line must be checked.
+  int source = 0;
+  auto own = [&source](Req r) {
+    r.peer = "192.0.2." + std::to_string(100 + source++) + ":40000";
+    return r;
+  };
   {
     provision("logged", R"({"secrets":[{"kid":"k","secret":"logged-secret-0123456789"}],"numbers":["*"]})");
     must_not_appear.push_back("logged-secret-0123456789");
     admin("PUT", "/v1/accounts/logged", R"({"secrets":[{"kid":"k","secret":"short"}],"numbers":["*"]})").run(svc_);
     Req bad_admin{"GET", "/v1/accounts", ""};
     bad_admin.h("Authorization", "Bearer admin-token-for-tests-43");
-    bad_admin.run(svc_);
+    own(bad_admin).run(svc_);
     for (int i = 0; i < 3; ++i) {
       const CustomerToken t = mint_customer_token("shop", "u" + std::to_string(i), kCustSecret, kNow);
       must_not_appear.push_back(t.key);
       auto ok = post_token(customer_token_json(t)).run(svc_);
       must_not_appear.push_back(body_of(ok)["password"]);
-      post_token(customer_token_json(t)).run(svc_);  // replayed
+      own(post_token(customer_token_json(t))).run(svc_);  // replayed
     }
-    post_token(token_json("shop", "w", "not-the-secret-0123456")).run(svc_);
-    post_token(token_json("shop", "x", kCustSecret, kNow - 1000)).run(svc_);
-    post_token(token_json("shop", "y", kCustSecret)).h("Origin", "https://evil.example").run(svc_);
+    own(post_token(token_json("shop", "w", "not-the-secret-0123456"))).run(svc_);
+    own(post_token(token_json("shop", "x", kCustSecret, kNow - 1000))).run(svc_);
+    own(post_token(token_json("shop", "y", kCustSecret)).h("Origin", "https://evil.example")).run(svc_);
   }
   core::set_log_level(core::LogLevel::info);
   std::fflush(stderr);

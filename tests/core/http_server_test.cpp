@@ -332,11 +332,29 @@ std::vector<std::string> read_responses(int fd, std::size_t n) {
   return out;
 }
 
-TEST(HttpServer, KeepAlivePipeliningAndTimeoutOnLoopback) {
+ShardConfig small_shard() {
   ShardConfig cfg;
   cfg.tcp_buffers = 64;
   cfg.udp_buffers = 64;
-  auto shard = Shard::create(cfg);
+  return cfg;
+}
+
+// Runs the shard until the client thread is done and every connection is closed (at most 5 s).
+Result<void> run_until_done(Shard& shard, const HttpServer& server, const std::atomic<bool>& client_done) {
+  const Instant deadline = monotonic_now() + 5s;
+  std::function<void()> check = [&] {
+    if ((client_done && server.open_connections() == 0) || monotonic_now() > deadline) {
+      shard.request_stop();
+    } else {
+      shard.add_timer(1ms, check);
+    }
+  };
+  shard.add_timer(1ms, check);
+  return shard.run();
+}
+
+TEST(HttpServer, KeepAlivePipeliningAndTimeoutOnLoopback) {
+  auto shard = Shard::create(small_shard());
   ASSERT_TRUE(shard) << shard.error().message;
   HttpServerOptions opts;
   opts.request_timeout = 200ms;
@@ -373,16 +391,7 @@ TEST(HttpServer, KeepAlivePipeliningAndTimeoutOnLoopback) {
     ::close(slow);
     client_done = true;
   });
-  const Instant deadline = monotonic_now() + 5s;
-  std::function<void()> check = [&] {
-    if ((client_done && server.open_connections() == 0) || monotonic_now() > deadline) {
-      (*shard)->request_stop();
-    } else {
-      (*shard)->add_timer(1ms, check);
-    }
-  };
-  (*shard)->add_timer(1ms, check);
-  auto r = (*shard)->run();
+  auto r = run_until_done(**shard, server, client_done);
   client.join();
   ASSERT_TRUE(r);
   ASSERT_EQ(first.size(), 2u);
@@ -395,6 +404,44 @@ TEST(HttpServer, KeepAlivePipeliningAndTimeoutOnLoopback) {
   EXPECT_NE(second[0].find(R"("body":"bye")"), std::string::npos);
   EXPECT_TRUE(stalled_closed);
   EXPECT_EQ(handled.load(), 3);
+  EXPECT_EQ(server.open_connections(), 0u);
+}
+
+TEST(HttpServer, ConnectionsOverThePerAddressCapAreClosedAtAccept) {
+  auto shard = Shard::create(small_shard());
+  ASSERT_TRUE(shard) << shard.error().message;
+  HttpServerOptions opts;
+  opts.admission.max_per_address = 2;
+  HttpServer server(opts, [](const HttpRequest&) { return HttpResponse::json(200, "{}"); });
+  auto l = server.listen(**shard, SockAddr::ipv4_loopback(0));
+  ASSERT_TRUE(l) << l.error().message;
+  const SockAddr addr = (*shard)->listener_address(*l);
+  const auto refused_before = kHttpServerConnRefused.total();
+
+  std::atomic<bool> client_done{false};
+  bool third_closed = false;
+  std::size_t answered = 0;
+  std::thread client([&] {
+    const int a = connect_to(addr);
+    const int b = connect_to(addr);
+    const std::string get = "GET / HTTP/1.1\r\n\r\n";
+    for (int fd : {a, b}) (void)::send(fd, get.data(), get.size(), MSG_NOSIGNAL);
+    answered += read_responses(a, 1).size() + read_responses(b, 1).size();  // both admitted
+    const int c = connect_to(addr);
+    (void)::send(c, get.data(), get.size(), MSG_NOSIGNAL);
+    char ch;
+    third_closed = ::recv(c, &ch, 1, 0) <= 0;  // closed without an answer
+    ::close(c);
+    ::close(a);
+    ::close(b);
+    client_done = true;
+  });
+  auto r = run_until_done(**shard, server, client_done);
+  client.join();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(answered, 2u);
+  EXPECT_TRUE(third_closed);
+  EXPECT_EQ(kHttpServerConnRefused.total(), refused_before + 1);
   EXPECT_EQ(server.open_connections(), 0u);
 }
 

@@ -40,6 +40,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     config.limits.max_frame_bytes = 64;
     config.limits.max_message_bytes = 160;
   }
+  if (flags & 32) {  // a small send queue and short timers reach the 1008 paths quickly
+    config.limits.max_output_bytes = 512;
+    config.limits.partial_timeout = std::chrono::seconds(3);
+    config.limits.ping_interval = std::chrono::seconds(2);
+    config.limits.idle_timeout = std::chrono::seconds(5);
+  }
   WsConnection conn(config);
   {
     std::vector<std::byte> up(reinterpret_cast<const std::byte*>(kUpgrade.data()),
@@ -51,6 +57,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     conn.consume_output(conn.pending_output().size());
   }
 
+  Instant now{};  // the fake clock: a data-chosen 0-7 s between pieces, timers fired on the way
   volatile unsigned sink = 0;
   bool closed_seen = false;
   std::vector<std::byte> sent;
@@ -61,7 +68,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::vector<std::byte> piece(reinterpret_cast<const std::byte*>(data + off),
                                  reinterpret_cast<const std::byte*>(data + off + n));
     off += n;
-    conn.handle_bytes(Instant{}, piece);
+    now += std::chrono::seconds((rng >> 8) % 8);
+    if (auto t = conn.poll_timeout(); t && *t <= now) conn.handle_timeout(now);
+    conn.handle_bytes(now, piece);
     while (auto ev = conn.poll_event()) {
       check(!closed_seen);  // nothing after Closed
       if (auto* m = std::get_if<WsMessage>(&*ev)) {
@@ -84,6 +93,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         check(false);  // no HTTP events after the upgrade
       }
     }
+    // Unsent output stays within the bound, plus the one close frame that may pass it.
+    check(conn.pending_output().size() <= config.limits.max_output_bytes + kWsMaxServerHeader + kWsMaxControlPayload);
     // Send some of the output, as a socket would.
     const auto pending = conn.pending_output();
     if (!pending.empty()) {

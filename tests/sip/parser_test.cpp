@@ -166,6 +166,29 @@ TEST(Parser, AnInvalidRequestKeepsEnoughToAnswer400) {
   EXPECT_FALSE(m.is_response());
 }
 
+TEST(Parser, ANulByteInAHeaderValueIsRefusedWithAReason) {
+  std::string text = kOptions;
+  const std::size_t at = text.find("text/plain");
+  ASSERT_NE(at, std::string::npos);
+  text[at + 4] = '\0';  // "text\0plain": a C string would end there
+  MessageView m;
+  const ParseResult r = parse_message(text, m);
+  ASSERT_EQ(r.status, ParseStatus::invalid);
+  EXPECT_EQ(r.reason, "NUL byte in header value");
+  // The head is indexed whole, so the 400 carries the reason and matches the request.
+  ASSERT_TRUE(m.is_request());
+  const std::string resp = make_response(m, 400, r.reason, "t");
+  MessageView o;
+  ASSERT_EQ(parse_message(resp, o).status, ParseStatus::ok);
+  EXPECT_EQ(o.status_code(), 400);
+  EXPECT_EQ(o.reason_phrase(), "NUL byte in header value");
+  EXPECT_EQ(call_id(o), "c1@192.0.2.1");
+  // Escaped in a quoted string it is a quoted-pair (RFC 3261 §25.1), as in RFC 4475 §3.1.1.3.
+  std::string quoted = kOptions;
+  quoted.replace(quoted.find("<sip:alice"), 0, std::string("\"a\\\0b\" ", 7));
+  EXPECT_EQ(parse_message(quoted, m).status, ParseStatus::ok);
+}
+
 TEST(Parser, DatagramFraming) {
   MessageView m;
   // No Content-Length: the body is the rest of the datagram (RFC 3261 §18.3).
