@@ -15,8 +15,8 @@
 #include "core/nofile_limit.hpp"
 #include "core/shards.hpp"
 #include "edge/auth_gate.hpp"
-#include "edge/sip_core.hpp"
-#include "edge/sip_shard.hpp"
+#include "edge/call_controller.hpp"
+#include "edge/edge_shard.hpp"
 #include "edge/ws_front_door.hpp"
 #include "media/bridge.hpp"
 #include "media/dtls.hpp"
@@ -122,7 +122,7 @@ int run_edge(const FlagValues& flags) {
   // loop. The bridges are declared first: the SIP layers (which hold their sessions) go first.
   std::vector<std::unique_ptr<media::MediaBridge>> bridges(shards.size());
   std::vector<std::unique_ptr<edge::WsFrontDoor>> doors(shards.size());
-  std::vector<std::unique_ptr<edge::SipShard>> sips(shards.size());
+  std::vector<std::unique_ptr<edge::EdgeShard>> sips(shards.size());
   auto init = [&](core::Shard& shard) -> core::Result<void> {
     const unsigned k = shard.index();
     if (cfg->sip_port + k > 65535) return core::Error{ERANGE, "--sip-port + shard index is beyond 65535"};
@@ -136,7 +136,7 @@ int run_edge(const FlagValues& flags) {
     auto gate = std::make_unique<edge::AuthGate>(edge::AuthGateOptions{!cfg->no_auth, cfg->bind_from_user, cfg->realm},
                                                  std::move(authn));
     auto& sip = sips[k];
-    sip = std::make_unique<edge::SipShard>();
+    sip = std::make_unique<edge::EdgeShard>();
     auto local = sip_addr(cfg->sip_port == 0 ? 0 : k);
     if (!local) return core::Error{EINVAL, "--sip-listen: " + local.error().message};
     auto bound = sip->open(shard, *local);
@@ -163,19 +163,19 @@ int run_edge(const FlagValues& flags) {
                                                   bridge.error().message};
     }
     bridges[k] = std::move(*bridge);
-    edge::SipShard* sp = sip.get();
+    edge::EdgeShard* sp = sip.get();
     bridges[k]->on_ended = [sp, &shard](media::SessionId id, media::MediaEnd why) { sp->on_media_ended(shard, id, why); };
     core::log(core::LogLevel::info, "media.listen", "shard={} udp={} candidate={} rtp_ports={}-{}", k,
               bridges[k]->browser_address().to_string(), cfg->public_ip, slice->first, slice->second);
 
-    edge::SipCoreConfig scfg;
+    edge::CallControllerConfig scfg;
     scfg.shard = k;
     scfg.media = bridges[k].get();
     scfg.sip_host = cfg->sip_listen;
     scfg.sip_port = bound->port();  // P+k, or the kernel's pick with --sip-port 0
     scfg.routes = cfg->routes;
     scfg.codecs = cfg->codecs;
-    sip->set_core(std::make_unique<edge::SipCore>(std::move(scfg), std::move(gate)));
+    sip->set_core(std::make_unique<edge::CallController>(std::move(scfg), std::move(gate)));
     core::log(core::LogLevel::info, "sip.listen", "shard={} udp={}", k, bound->to_string());
     edge::WsFrontDoor::Sink sink;
     sink.on_message = [sp](core::Shard& sh, core::ConnId id, const core::WsMessage& m) { sp->on_ws_message(sh, id, m); };

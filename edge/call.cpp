@@ -1,5 +1,5 @@
 // Call (edge/call.hpp): one B2BUA call's reactions to responses, transaction events, timers and
-// the loss of either leg. SipCore (sip_core_calls.cpp) routes messages to it.
+// the loss of either leg. CallController (call_controller_calls.cpp) routes messages to it.
 #include "edge/call.hpp"
 
 #include <fmt/format.h>

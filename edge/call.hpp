@@ -1,4 +1,4 @@
-// One B2BUA call inside a SipCore (edge/sip_core.hpp): the browser leg (we are UAS, over the
+// One B2BUA call inside a CallController (edge/call_controller.hpp): the browser leg (we are UAS, over the
 // WebSocket flow) and the trunk leg (we are UAC, over UDP), each with its own sip::Dialog,
 // transactions and session timer, and one media session (media::MediaSessions) between them:
 //
@@ -25,8 +25,8 @@
 //   INFO with DTMF from the browser -> 200 and RFC 4733 events toward the trunk; other INFO relayed
 //   media ended (consent lost, DTLS failed) -> BYE on both legs with a Reason header
 //
-// Lifetime: owned by SipCore (calls_), which deletes it once it is over and every transaction on
-// it has ended; its media session is released when the call ends (SipCore::finish_call).
+// Lifetime: owned by CallController (calls_), which deletes it once it is over and every transaction on
+// it has ended; its media session is released when the call ends (CallController::finish_call).
 // Everything in it is owned (copies of the messages it needs).
 #pragma once
 
@@ -41,7 +41,7 @@
 #include "core/socket.hpp"
 #include "edge/media_sdp.hpp"
 #include "edge/routes.hpp"
-#include "edge/sip_core.hpp"
+#include "edge/call_controller.hpp"
 #include "sip/client_transaction.hpp"
 #include "sip/dialog.hpp"
 #include "sip/server_transaction.hpp"
@@ -85,11 +85,11 @@ struct CallServerTxn {
 };
 
 struct Call {
-  Call(SipCore& owner, std::uint64_t call_id, const sip::SessionTimerConfig& browser_st,
+  Call(CallController& owner, std::uint64_t call_id, const sip::SessionTimerConfig& browser_st,
        const sip::SessionTimerConfig& trunk_st)
       : core(owner), id(call_id), b_timer(browser_st), t_timer(trunk_st) {}
 
-  // ---- events (sip_core_calls.cpp) ----
+  // ---- events (call_controller_calls.cpp) ----
   void on_browser_response(core::Instant now, const sip::MessageView& resp);
   void on_trunk_response(core::Instant now, const sip::MessageView& resp);
   void on_flow_closed(core::Instant now);
@@ -162,7 +162,7 @@ struct Call {
   bool handle_dtmf_info(const sip::MessageView& req);
   void on_media_ended(core::Instant now, media::MediaEnd why);
 
-  SipCore& core;
+  CallController& core;
   std::uint64_t id;
   CallState state = CallState::calling;
 

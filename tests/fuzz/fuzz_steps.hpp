@@ -1,4 +1,4 @@
-// Shared by the fuzz targets that drive a sans-IO core (EchoTrunkCore, SipCore) step by step: the
+// Shared by the fuzz targets that drive a sans-IO core (EchoTrunkCore, CallController) step by step: the
 // input's framing and the bounded timer loops. Lifetimes: `input` is only read during the call.
 #pragma once
 

@@ -1,6 +1,6 @@
 // A recording media::MediaSessions for the simulations: the call controller's side of issue 4 is
 // protocol logic (what SDP each leg gets, when the media state changes), so the sims check what
-// SipCore asked of the media sessions; media/bridge.hpp is tested on real sockets elsewhere.
+// CallController asked of the media sessions; media/bridge.hpp is tested on real sockets elsewhere.
 #pragma once
 
 #include <fmt/format.h>

@@ -1,4 +1,4 @@
-// Whole calls through the edge's SIP layer on a fake clock: a JsSIP-like browser, SipCore, a
+// Whole calls through the edge's SIP layer on a fake clock: a JsSIP-like browser, CallController, a
 // sipp-like trunk (tests/sim/sip_sim.hpp). What each test asserts is what a user or the trunk sees.
 #include <gtest/gtest.h>
 

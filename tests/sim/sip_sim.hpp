@@ -1,4 +1,4 @@
-// browser-sim <-> SipCore <-> trunk-sim in one process, on a fake clock, no sockets
+// browser-sim <-> CallController <-> trunk-sim in one process, on a fake clock, no sockets
 // (DESIGN.md "Sans-IO"; STYLE.md "Tests"). The browser speaks like JsSIP 3.13 (features.md §2)
 // with Chromium's offer, the trunk like the sipp UAS of tests/integration/sipp/answer.xml. UDP
 // toward the trunk can lose datagrams on demand. The shard's media sessions are a recording fake
@@ -21,7 +21,7 @@
 #include "auth/edge_token.hpp"
 #include "core/clock.hpp"
 #include "edge/auth_gate.hpp"
-#include "edge/sip_core.hpp"
+#include "edge/call_controller.hpp"
 #include "edge/sip_messages.hpp"
 #include "fake_media.hpp"
 #include "sip/header_parsers.hpp"
@@ -218,7 +218,7 @@ struct Sim {
   core::Instant t0 = core::Instant{} + std::chrono::hours(1);
   core::Instant now = t0;
   FakeMedia media;  // declared before `core`: it outlives it
-  std::unique_ptr<edge::SipCore> core;
+  std::unique_ptr<edge::CallController> core;
   std::vector<std::unique_ptr<Browser>> browsers;
   Trunk trunk;
   std::vector<edge::CallRecord> cdrs;
@@ -229,7 +229,7 @@ struct Sim {
   using Options = SimOptions;
 
   explicit Sim(Options o = Options{}) {
-    edge::SipCoreConfig c;
+    edge::CallControllerConfig c;
     c.shard = 0;
     c.sip_host = "127.0.0.1";
     c.sip_port = 5070;
@@ -255,9 +255,9 @@ struct Sim {
     }
     auto gate = std::make_unique<edge::AuthGate>(edge::AuthGateOptions{o.auth, o.bind_from_user, std::string(kRealm)},
                                                  std::move(a));
-    core = std::make_unique<edge::SipCore>(std::move(c), std::move(gate));
+    core = std::make_unique<edge::CallController>(std::move(c), std::move(gate));
     core->on_cdr = [this](const edge::CallRecord& r) { cdrs.push_back(r); };
-    // As SipShard wires the MediaBridge: a session ending by itself reaches SipCore at once.
+    // As EdgeShard wires the MediaBridge: a session ending by itself reaches CallController at once.
     media.on_ended = [this](media::SessionId id, media::MediaEnd why) {
       core->handle_media_ended(now, id, why);
       deliver();

@@ -1,8 +1,8 @@
-// SipShard: the glue between one shard's reactor and its SipCore (edge/sip_core.hpp). It opens the
-// shard's trunk-side UDP socket (--sip-listen, port --sip-port + k), feeds SipCore with WebSocket
+// EdgeShard: the glue between one shard's reactor and its CallController (edge/call_controller.hpp). It opens the
+// shard's trunk-side UDP socket (--sip-listen, port --sip-port + k), feeds CallController with WebSocket
 // messages (from WsFrontDoor's Sink), flow ends, datagrams and the ends of media sessions (the
-// shard's MediaBridge on_ended), sends SipCore's output through WsFrontDoor::send_text and
-// Shard::send_to, and keeps one timer on the shard's wheel armed at SipCore::poll_timeout().
+// shard's MediaBridge on_ended), sends CallController's output through WsFrontDoor::send_text and
+// Shard::send_to, and keeps one timer on the shard's wheel armed at CallController::poll_timeout().
 //
 // Lifetimes: lives as long as the shard (owned by run_edge next to the front door); the front door
 // must outlive it too. Everything runs on the shard's thread.
@@ -13,7 +13,7 @@
 
 #include "core/log_sampler.hpp"
 #include "core/reactor.hpp"
-#include "edge/sip_core.hpp"
+#include "edge/call_controller.hpp"
 #include "edge/ws_front_door.hpp"
 
 namespace webtrunk::edge {
@@ -21,14 +21,14 @@ namespace webtrunk::edge {
 inline const core::Counter kSipSendFailures{"webtrunk_sip_send_failures_total",
                                             "SIP messages that could not be sent (flow gone, no UDP send slot)"};
 
-class SipShard final : public core::UdpHandler {
+class EdgeShard final : public core::UdpHandler {
  public:
-  SipShard() = default;
+  EdgeShard() = default;
 
   // Binds the trunk-side UDP socket (port 0: the kernel picks one) and returns the bound address,
-  // which the SipCore must put in its Via and Contact. Call from the shard's init, then set_core().
+  // which the CallController must put in its Via and Contact. Call from the shard's init, then set_core().
   core::Result<core::SockAddr> open(core::Shard& shard, const core::SockAddr& local);
-  void set_core(std::unique_ptr<SipCore> core) noexcept { core_ = std::move(core); }
+  void set_core(std::unique_ptr<CallController> core) noexcept { core_ = std::move(core); }
   void set_front_door(WsFrontDoor* door) noexcept { door_ = door; }
 
   // The front door's Sink calls these.
@@ -40,12 +40,12 @@ class SipShard final : public core::UdpHandler {
   void on_datagram(core::Shard& shard, core::UdpId id, const core::SockAddr& peer,
                    std::span<std::byte> payload) override;
 
-  SipCore& sip() noexcept { return *core_; }
+  CallController& sip() noexcept { return *core_; }
 
  private:
   void flush(core::Shard& shard);
 
-  std::unique_ptr<SipCore> core_;
+  std::unique_ptr<CallController> core_;
   WsFrontDoor* door_ = nullptr;
   core::UdpId udp_;
   core::TimerHandle timer_;

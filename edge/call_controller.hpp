@@ -1,5 +1,5 @@
-// SipCore: one shard's whole SIP layer, sans-IO (DESIGN.md "Sans-IO protocol code"). It owns no
-// socket and reads no clock: the shard glue (edge/sip_shard.hpp) or a simulation feeds it
+// CallController: one shard's whole SIP layer, sans-IO (DESIGN.md "Sans-IO protocol code"). It owns no
+// socket and reads no clock: the shard glue (edge/edge_shard.hpp) or a simulation feeds it
 //
 //   handle_ws_message(now, flow, bytes)         a SIP message from a browser's WebSocket
 //   handle_trunk_datagram(now, from, bytes)     a UDP datagram on the shard's trunk-side port
@@ -17,14 +17,14 @@
 // (RFC 4028) run on each leg; one CDR line per call. Retransmissions on the trunk side are the
 // sip/ transactions' job.
 //
-// Media (issue 4): every call has a session in the shard's media::MediaSessions (SipCoreConfig::
+// Media (issue 4): every call has a session in the shard's media::MediaSessions (CallControllerConfig::
 // media). The SDP on each leg is the edge's own, written from that session and the call's state
 // (edge/media_sdp.hpp): the browser's offer is read, never forwarded; the trunk gets plain RTP/AVP.
 // The owner feeds handle_media_ended() when a session ends by itself (consent lost, DTLS failed).
 //
 // Lifetimes: the bytes given to handle_* are read during the call only (whatever must outlive it
 // is copied). SipTransmit owns its bytes. The RouteTable and the AuthGate given at construction
-// must outlive the SipCore (the gate is owned; the table is shared).
+// must outlive the CallController (the gate is owned; the table is shared).
 #pragma once
 
 #include <cstdint>
@@ -111,7 +111,7 @@ inline const core::Counter kDtmfInfoRelayed{"webtrunk_dtmf_info_relayed_total",
                                             "DTMF SIP INFO relayed as INFO (the trunk took no telephone-event)"};
 inline const core::Counter kDtmfInfoBad{"webtrunk_dtmf_info_bad_total", "DTMF SIP INFO with an unreadable body (400)"};
 
-struct SipCoreConfig {
+struct CallControllerConfig {
   unsigned shard = 0;
   std::string sip_host = "127.0.0.1";  // the shard's trunk-side address, in Via and Contact
   std::uint16_t sip_port = 5060;       // --sip-port + shard
@@ -131,7 +131,7 @@ struct SipCoreConfig {
   std::function<std::int64_t(core::Instant)> unix_time;
   std::uint64_t id_seed = 0;  // 0: random Call-IDs, tags and branches; else reproducible
   // This shard's media sessions (media::MediaBridge, or a simulation's fake); must outlive the
-  // SipCore. Null: no media here, so every INVITE is refused 503 (signalling-only harnesses).
+  // CallController. Null: no media here, so every INVITE is refused 503 (signalling-only harnesses).
   media::MediaSessions* media = nullptr;
 };
 
@@ -143,7 +143,7 @@ struct SipTransmit {
   std::string bytes;
 };
 
-// One line per call, logged as event "cdr" (JSON in msg) and handed to SipCore::on_cdr.
+// One line per call, logged as event "cdr" (JSON in msg) and handed to CallController::on_cdr.
 struct CallRecord {
   std::string call_id;      // the browser leg's Call-ID
   std::string trunk_call_id;
@@ -162,12 +162,12 @@ struct CallRecord {
 
 struct Call;
 
-class SipCore {
+class CallController {
  public:
-  SipCore(SipCoreConfig config, std::unique_ptr<AuthGate> gate);
-  ~SipCore();
-  SipCore(const SipCore&) = delete;
-  SipCore& operator=(const SipCore&) = delete;
+  CallController(CallControllerConfig config, std::unique_ptr<AuthGate> gate);
+  ~CallController();
+  CallController(const CallController&) = delete;
+  CallController& operator=(const CallController&) = delete;
 
   void handle_ws_message(core::Instant now, core::ConnId flow, std::string_view bytes);
   void handle_trunk_datagram(core::Instant now, const core::SockAddr& from, std::string_view bytes);
@@ -186,13 +186,13 @@ class SipCore {
 
   const Registrar& registrar() const noexcept { return registrar_; }
   std::size_t active_calls() const noexcept { return calls_.size(); }
-  const SipCoreConfig& config() const noexcept { return cfg_; }
+  const CallControllerConfig& config() const noexcept { return cfg_; }
 
  private:
   friend struct Call;
   using CallPtr = std::unique_ptr<Call>;
 
-  // sip_core.cpp: entry points, out-of-dialog requests, registrar, auth.
+  // call_controller.cpp: entry points, out-of-dialog requests, registrar, auth.
   void on_browser_request(core::Instant now, core::ConnId flow, const sip::MessageView& req);
   void on_browser_response(core::Instant now, core::ConnId flow, const sip::MessageView& resp);
   void on_trunk_request(core::Instant now, const core::SockAddr& from, const sip::MessageView& req);
@@ -208,7 +208,7 @@ class SipCore {
   std::int64_t unix_at(core::Instant now) const;
   void update_registration_gauge();
 
-  // sip_core_calls.cpp: the B2BUA.
+  // call_controller_calls.cpp: the B2BUA.
   void start_call(core::Instant now, core::ConnId flow, const sip::MessageView& invite, AuthDecision&& who);
   void on_browser_cancel(core::Instant now, core::ConnId flow, const sip::MessageView& cancel);
   void on_browser_in_dialog(core::Instant now, core::ConnId flow, const sip::MessageView& req);
@@ -222,7 +222,7 @@ class SipCore {
   void release_media(Call& call);
   void reap(Call& call);
 
-  SipCoreConfig cfg_;
+  CallControllerConfig cfg_;
   std::unique_ptr<AuthGate> gate_;
   Registrar registrar_;
   sip::IdGenerator ids_;

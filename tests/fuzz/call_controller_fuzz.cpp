@@ -1,5 +1,5 @@
 // libFuzzer target: arbitrary bytes as WebSocket messages from several browsers and as datagrams
-// from the trunk, interleaved with clock steps and WebSocket closes, into one SipCore. Nothing may
+// from the trunk, interleaved with clock steps and WebSocket closes, into one CallController. Nothing may
 // crash, hang or leak, whatever arrives in whatever order.
 //
 // Input: chunks separated by "\n\x00\n". Each chunk's first byte is the operation:
@@ -19,7 +19,7 @@
 #include "auth/edge_authenticator.hpp"
 #include "core/log.hpp"
 #include "edge/auth_gate.hpp"
-#include "edge/sip_core.hpp"
+#include "edge/call_controller.hpp"
 #include "media/types.hpp"
 #include "fuzz_steps.hpp"
 
@@ -59,8 +59,8 @@ struct FuzzMedia final : media::MediaSessions {
   std::optional<media::MediaSessionStats> stats(media::SessionId) const override { return std::nullopt; }
 };
 
-std::unique_ptr<edge::SipCore> make_core(bool auth_on, FuzzMedia& fuzz_media) {
-  edge::SipCoreConfig c;
+std::unique_ptr<edge::CallController> make_core(bool auth_on, FuzzMedia& fuzz_media) {
+  edge::CallControllerConfig c;
   c.media = &fuzz_media;
   c.sip_host = "127.0.0.1";
   c.sip_port = 5070;
@@ -82,7 +82,7 @@ std::unique_ptr<edge::SipCore> make_core(bool auth_on, FuzzMedia& fuzz_media) {
                                                   auth::EdgeAuthOptions{"edge.test", false, ""});
   }
   auto gate = std::make_unique<edge::AuthGate>(edge::AuthGateOptions{auth_on, false, "edge.test"}, std::move(a));
-  return std::make_unique<edge::SipCore>(std::move(c), std::move(gate));
+  return std::make_unique<edge::CallController>(std::move(c), std::move(gate));
 }
 
 }  // namespace

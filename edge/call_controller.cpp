@@ -1,6 +1,6 @@
-// SipCore: entry points, parsing and validation, the registrar, OPTIONS and stateless answers.
-// The B2BUA call itself is in sip_core_calls.cpp.
-#include "edge/sip_core.hpp"
+// CallController: entry points, parsing and validation, the registrar, OPTIONS and stateless answers.
+// The B2BUA call itself is in call_controller_calls.cpp.
+#include "edge/call_controller.hpp"
 
 #include <fmt/format.h>
 
@@ -48,7 +48,7 @@ std::string CallRecord::to_json() const {
       start, answer, end, duration_s, json_escape(end_reason), code);
 }
 
-SipCore::SipCore(SipCoreConfig config, std::unique_ptr<AuthGate> gate)
+CallController::CallController(CallControllerConfig config, std::unique_ptr<AuthGate> gate)
     : cfg_(std::move(config)),
       gate_(std::move(gate)),
       registrar_(cfg_.registrar),
@@ -64,20 +64,20 @@ SipCore::SipCore(SipCoreConfig config, std::unique_ptr<AuthGate> gate)
   }
 }
 
-SipCore::~SipCore() {
+CallController::~CallController() {
   std::int64_t live = 0;
   for (const auto& [id, call] : calls_) live += call->cdr_written ? 0 : 1;
   kCallsActive.add(-live);
   kRegistrations.add(-registrations_reported_);
 }
 
-std::int64_t SipCore::unix_at(core::Instant now) const { return cfg_.unix_time(now); }
+std::int64_t CallController::unix_at(core::Instant now) const { return cfg_.unix_time(now); }
 
-std::string SipCore::binding_of(core::ConnId flow) const {
+std::string CallController::binding_of(core::ConnId flow) const {
   return fmt::format("{}.{}.{}", cfg_.shard, flow.index, flow.generation);
 }
 
-void SipCore::update_registration_gauge() {
+void CallController::update_registration_gauge() {
   const auto now_size = static_cast<std::int64_t>(registrar_.size());
   kRegistrations.add(now_size - registrations_reported_);
   registrations_reported_ = now_size;
@@ -86,38 +86,38 @@ void SipCore::update_registration_gauge() {
 // ---------------------------------------------------------------------------------------------
 // Output
 
-void SipCore::send_ws(core::ConnId flow, std::string bytes) {
+void CallController::send_ws(core::ConnId flow, std::string bytes) {
   out_.push_back(SipTransmit{SipTransmit::To::flow, flow, {}, std::move(bytes)});
 }
 
-void SipCore::send_udp(const core::SockAddr& to, std::string bytes) {
+void CallController::send_udp(const core::SockAddr& to, std::string bytes) {
   out_.push_back(SipTransmit{SipTransmit::To::udp, {}, to, std::move(bytes)});
 }
 
-void SipCore::reply_ws(core::ConnId flow, const sip::MessageView& req, int code, std::string_view reason,
+void CallController::reply_ws(core::ConnId flow, const sip::MessageView& req, int code, std::string_view reason,
                        HeaderList extra) {
   // A To tag of our own on every final response to a request that had none (RFC 3261 §8.2.6.2).
   send_ws(flow, build_response(req, code, reason, sip::to_tag(req).empty() ? ids_.tag() : std::string(), extra));
 }
 
-void SipCore::reply_udp(const core::SockAddr& to, const sip::MessageView& req, int code, std::string_view reason) {
+void CallController::reply_udp(const core::SockAddr& to, const sip::MessageView& req, int code, std::string_view reason) {
   send_udp(to, build_response(req, code, reason, sip::to_tag(req).empty() ? ids_.tag() : std::string()));
 }
 
-std::optional<SipTransmit> SipCore::poll_transmit() {
+std::optional<SipTransmit> CallController::poll_transmit() {
   if (out_.empty()) return std::nullopt;
   SipTransmit t = std::move(out_.front());
   out_.pop_front();
   return t;
 }
 
-std::optional<core::Instant> SipCore::poll_timeout() const {
+std::optional<core::Instant> CallController::poll_timeout() const {
   std::optional<core::Instant> t = registrar_.next_expiry();
   if (!deadlines_.empty() && (!t || deadlines_.begin()->first < *t)) t = deadlines_.begin()->first;
   return t;
 }
 
-void SipCore::handle_timeout(core::Instant now) {
+void CallController::handle_timeout(core::Instant now) {
   if (registrar_.expire(now) > 0) update_registration_gauge();
   // Collect first: pumping a call reschedules it (and may reap it).
   std::vector<std::uint64_t> due;
@@ -137,7 +137,7 @@ void SipCore::handle_timeout(core::Instant now) {
 // ---------------------------------------------------------------------------------------------
 // Input
 
-void SipCore::handle_ws_message(core::Instant now, core::ConnId flow, std::string_view bytes) {
+void CallController::handle_ws_message(core::Instant now, core::ConnId flow, std::string_view bytes) {
   // RFC 5626 §4.4.1 keep-alives inside a WebSocket message: the front door answers them.
   if (bytes.find_first_not_of("\r\n") == std::string_view::npos) return;
   sip::MessageView msg;
@@ -158,7 +158,7 @@ void SipCore::handle_ws_message(core::Instant now, core::ConnId flow, std::strin
   }
 }
 
-void SipCore::handle_trunk_datagram(core::Instant now, const core::SockAddr& from, std::string_view bytes) {
+void CallController::handle_trunk_datagram(core::Instant now, const core::SockAddr& from, std::string_view bytes) {
   if (bytes.find_first_not_of("\r\n") == std::string_view::npos) return;  // CRLF keep-alive
   sip::MessageView msg;
   const sip::ParseResult pr = sip::parse_message(bytes, msg);
@@ -176,7 +176,7 @@ void SipCore::handle_trunk_datagram(core::Instant now, const core::SockAddr& fro
   }
 }
 
-void SipCore::on_browser_request(core::Instant now, core::ConnId flow, const sip::MessageView& req) {
+void CallController::on_browser_request(core::Instant now, core::ConnId flow, const sip::MessageView& req) {
   const sip::Verdict v = sip::validate_request(req);
   if (!v.ok()) {
     kSipInvalidRequests.inc();
@@ -224,7 +224,7 @@ void SipCore::on_browser_request(core::Instant now, core::ConnId flow, const sip
   }
 }
 
-void SipCore::answer_options(core::ConnId flow, const sip::MessageView& req) {
+void CallController::answer_options(core::ConnId flow, const sip::MessageView& req) {
   const std::array<std::pair<std::string_view, std::string_view>, 4> h{{{"Allow", kAllow},
                                                                         {"Accept", "application/sdp"},
                                                                         {"Supported", "timer, outbound, path"},
@@ -232,7 +232,7 @@ void SipCore::answer_options(core::ConnId flow, const sip::MessageView& req) {
   reply_ws(flow, req, 200, "OK", h);
 }
 
-void SipCore::on_register(core::Instant now, core::ConnId flow, const sip::MessageView& req) {
+void CallController::on_register(core::Instant now, core::ConnId flow, const sip::MessageView& req) {
   kRegisterRequests.inc();
   AuthDecision d = gate_->check(unix_at(now), req, binding_of(flow), {});
   if (d.kind == AuthDecision::Kind::challenge) {
@@ -259,7 +259,7 @@ void SipCore::on_register(core::Instant now, core::ConnId flow, const sip::Messa
   reply_ws(flow, req, 200, "OK", h);
 }
 
-void SipCore::on_browser_response(core::Instant now, core::ConnId flow, const sip::MessageView& resp) {
+void CallController::on_browser_response(core::Instant now, core::ConnId flow, const sip::MessageView& resp) {
   if (!sip::validate_response(resp).ok()) {
     kSipInvalidResponses.inc();
     return;
@@ -274,7 +274,7 @@ void SipCore::on_browser_response(core::Instant now, core::ConnId flow, const si
   pump(now, *call);
 }
 
-void SipCore::on_trunk_response(core::Instant now, const core::SockAddr& from, const sip::MessageView& resp) {
+void CallController::on_trunk_response(core::Instant now, const core::SockAddr& from, const sip::MessageView& resp) {
   (void)from;
   if (!sip::validate_response(resp).ok()) {
     kSipInvalidResponses.inc();
@@ -289,7 +289,7 @@ void SipCore::on_trunk_response(core::Instant now, const core::SockAddr& from, c
   pump(now, *call);
 }
 
-void SipCore::on_trunk_request(core::Instant now, const core::SockAddr& from, const sip::MessageView& req) {
+void CallController::on_trunk_request(core::Instant now, const core::SockAddr& from, const sip::MessageView& req) {
   const sip::Verdict v = sip::validate_request(req);
   if (!v.ok()) {
     kSipInvalidRequests.inc();
@@ -318,7 +318,7 @@ void SipCore::on_trunk_request(core::Instant now, const core::SockAddr& from, co
   }
 }
 
-void SipCore::handle_flow_closed(core::Instant now, core::ConnId flow) {
+void CallController::handle_flow_closed(core::Instant now, core::ConnId flow) {
   if (registrar_.remove_flow(flow) > 0) update_registration_gauge();
   std::vector<std::uint64_t> ids;
   if (auto f = by_flow_.find(flow_key(flow)); f != by_flow_.end()) ids.assign(f->second.begin(), f->second.end());
@@ -330,7 +330,7 @@ void SipCore::handle_flow_closed(core::Instant now, core::ConnId flow) {
   }
 }
 
-void SipCore::handle_trunk_unreachable(core::Instant now, const core::SockAddr& addr) {
+void CallController::handle_trunk_unreachable(core::Instant now, const core::SockAddr& addr) {
   std::vector<std::uint64_t> ids;
   for (auto& [id, call] : calls_) {
     if (call->trunk_dest == addr) ids.push_back(id);

@@ -1,4 +1,4 @@
-// SipCore: the B2BUA call (edge/call.hpp): starting it, mapping responses, in-dialog requests on
+// CallController: the B2BUA call (edge/call.hpp): starting it, mapping responses, in-dialog requests on
 // both legs, CANCEL, BYE, session timers, the CDR.
 #include <fmt/format.h>
 
@@ -7,7 +7,7 @@
 
 #include "core/log.hpp"
 #include "edge/call.hpp"
-#include "edge/sip_core.hpp"
+#include "edge/call_controller.hpp"
 #include "edge/sip_messages.hpp"
 #include "sip/header_parsers.hpp"
 #include "sip/parser.hpp"
@@ -48,28 +48,28 @@ std::string uri_safe_user(std::string_view s) {
 // ---------------------------------------------------------------------------------------------
 // Lookup and bookkeeping
 
-Call* SipCore::find_browser_call(std::string_view call_id, std::string_view browser_tag) {
+Call* CallController::find_browser_call(std::string_view call_id, std::string_view browser_tag) {
   auto it = by_browser_.find(browser_key(call_id, browser_tag));
   if (it == by_browser_.end()) return nullptr;
   auto c = calls_.find(it->second);
   return c == calls_.end() ? nullptr : c->second.get();
 }
 
-Call* SipCore::find_trunk_call(std::string_view call_id) {
+Call* CallController::find_trunk_call(std::string_view call_id) {
   auto it = by_trunk_.find(std::string(call_id));
   if (it == by_trunk_.end()) return nullptr;
   auto c = calls_.find(it->second);
   return c == calls_.end() ? nullptr : c->second.get();
 }
 
-void SipCore::pump(core::Instant now, Call& call) {
+void CallController::pump(core::Instant now, Call& call) {
   for (int i = 0; i < 64 && call.step(now); ++i) {
   }
   if (call.reapable()) return reap(call);
   schedule(call);
 }
 
-void SipCore::schedule(Call& call) {
+void CallController::schedule(Call& call) {
   if (call.scheduled) deadlines_.erase(*call.scheduled);
   call.scheduled.reset();
   if (auto t = call.next_deadline()) {
@@ -78,7 +78,7 @@ void SipCore::schedule(Call& call) {
   }
 }
 
-void SipCore::reap(Call& call) {
+void CallController::reap(Call& call) {
   if (call.scheduled) deadlines_.erase(*call.scheduled);
   by_browser_.erase(browser_key(call.b_call_id, call.b_tag));
   by_trunk_.erase(call.t_call_id);
@@ -90,7 +90,7 @@ void SipCore::reap(Call& call) {
   calls_.erase(call.id);  // destroys `call`
 }
 
-void SipCore::finish_call(core::Instant now, Call& call, int code, std::string_view end_reason) {
+void CallController::finish_call(core::Instant now, Call& call, int code, std::string_view end_reason) {
   if (call.cdr_written) return;
   call.cdr_written = true;
   call.state = CallState::ended;
@@ -119,7 +119,7 @@ void SipCore::finish_call(core::Instant now, Call& call, int code, std::string_v
   if (on_cdr) on_cdr(r);
 }
 
-void SipCore::release_media(Call& call) {
+void CallController::release_media(Call& call) {
   // Every way a call ends passes here once (finish_call): the port pair and buffers come back.
   if (call.media_id == 0) return;
   by_media_.erase(call.media_id);
@@ -128,7 +128,7 @@ void SipCore::release_media(Call& call) {
   kMediaSessionsReleased.inc();
 }
 
-void SipCore::handle_media_ended(core::Instant now, media::SessionId id, media::MediaEnd why) {
+void CallController::handle_media_ended(core::Instant now, media::SessionId id, media::MediaEnd why) {
   auto m = by_media_.find(id);
   if (m == by_media_.end()) return;
   auto it = calls_.find(m->second);
@@ -140,7 +140,7 @@ void SipCore::handle_media_ended(core::Instant now, media::SessionId id, media::
 // ---------------------------------------------------------------------------------------------
 // A new call
 
-void SipCore::start_call(core::Instant now, core::ConnId flow, const sip::MessageView& invite, AuthDecision&& who) {
+void CallController::start_call(core::Instant now, core::ConnId flow, const sip::MessageView& invite, AuthDecision&& who) {
   const std::string called(uri_user(invite.request_uri()));
   CallRecord rec;
   rec.call_id = std::string(sip::call_id(invite));
@@ -267,7 +267,7 @@ void SipCore::start_call(core::Instant now, core::ConnId flow, const sip::Messag
 // ---------------------------------------------------------------------------------------------
 // Browser CANCEL and in-dialog requests
 
-void SipCore::on_browser_cancel(core::Instant now, core::ConnId flow, const sip::MessageView& cancel) {
+void CallController::on_browser_cancel(core::Instant now, core::ConnId flow, const sip::MessageView& cancel) {
   Call* call = find_browser_call(sip::call_id(cancel), sip::from_tag(cancel));
   if (call == nullptr || !(call->flow == flow)) {
     kSipUnknownDialog.inc();
@@ -284,7 +284,7 @@ void SipCore::on_browser_cancel(core::Instant now, core::ConnId flow, const sip:
   pump(now, *call);
 }
 
-void SipCore::on_browser_in_dialog(core::Instant now, core::ConnId flow, const sip::MessageView& req) {
+void CallController::on_browser_in_dialog(core::Instant now, core::ConnId flow, const sip::MessageView& req) {
   const sip::Method m = req.method();
   Call* call = find_browser_call(sip::call_id(req), sip::from_tag(req));
   if (call == nullptr || !(call->flow == flow) || sip::to_tag(req) != call->b_local_tag) {
@@ -379,7 +379,7 @@ void SipCore::on_browser_in_dialog(core::Instant now, core::ConnId flow, const s
 // ---------------------------------------------------------------------------------------------
 // Trunk in-dialog requests
 
-void SipCore::on_trunk_in_dialog(core::Instant now, const core::SockAddr& from, const sip::MessageView& req) {
+void CallController::on_trunk_in_dialog(core::Instant now, const core::SockAddr& from, const sip::MessageView& req) {
   const sip::Method m = req.method();
   Call* call = find_trunk_call(sip::call_id(req));
   if (m == sip::Method::cancel) {

@@ -1,11 +1,11 @@
-#include "edge/sip_shard.hpp"
+#include "edge/edge_shard.hpp"
 
 #include "core/log.hpp"
 #include "core/log_sampler.hpp"
 
 namespace webtrunk::edge {
 
-core::Result<core::SockAddr> SipShard::open(core::Shard& shard, const core::SockAddr& local) {
+core::Result<core::SockAddr> EdgeShard::open(core::Shard& shard, const core::SockAddr& local) {
   core::UdpOptions opts;
   opts.recv_buffer = 4 << 20;  // bursts of INVITEs and retransmissions
   auto id = shard.open_udp(local, *this, opts);
@@ -14,7 +14,7 @@ core::Result<core::SockAddr> SipShard::open(core::Shard& shard, const core::Sock
   return shard.udp_address(udp_);
 }
 
-void SipShard::on_ws_message(core::Shard& shard, core::ConnId flow, const core::WsMessage& msg) {
+void EdgeShard::on_ws_message(core::Shard& shard, core::ConnId flow, const core::WsMessage& msg) {
   // Until the flow has registered, each message counts against its source's request rate.
   if (door_ != nullptr && !door_->trusted(flow) && !door_->admit_request(shard, flow)) return;
   core_->handle_ws_message(shard.now(), flow, msg.text());
@@ -22,25 +22,25 @@ void SipShard::on_ws_message(core::Shard& shard, core::ConnId flow, const core::
   flush(shard);
 }
 
-void SipShard::on_flow_closed(core::Shard& shard, core::ConnId flow) {
+void EdgeShard::on_flow_closed(core::Shard& shard, core::ConnId flow) {
   core_->handle_flow_closed(shard.now(), flow);
   flush(shard);
 }
 
-void SipShard::on_media_ended(core::Shard& shard, media::SessionId id, media::MediaEnd why) {
+void EdgeShard::on_media_ended(core::Shard& shard, media::SessionId id, media::MediaEnd why) {
   if (!core_) return;
   core_->handle_media_ended(shard.now(), id, why);
   flush(shard);
 }
 
-void SipShard::on_datagram(core::Shard& shard, core::UdpId, const core::SockAddr& peer, std::span<std::byte> payload) {
+void EdgeShard::on_datagram(core::Shard& shard, core::UdpId, const core::SockAddr& peer, std::span<std::byte> payload) {
   if (!core_) return;
   core_->handle_trunk_datagram(shard.now(),
                                peer, std::string_view(reinterpret_cast<const char*>(payload.data()), payload.size()));
   flush(shard);
 }
 
-void SipShard::flush(core::Shard& shard) {
+void EdgeShard::flush(core::Shard& shard) {
   while (auto t = core_->poll_transmit()) {
     bool ok = false;
     if (t->to == SipTransmit::To::flow) {
