@@ -192,6 +192,7 @@ void CallController::on_browser_request(core::Instant now, core::ConnId flow, co
   const sip::Method m = req.method();
   if (m == sip::Method::cancel) return on_browser_cancel(now, flow, req);
   if (in_dialog) return on_browser_in_dialog(now, flow, req);
+  if ((m == sip::Method::register_ || m == sip::Method::invite) && refuse_if_draining(now, flow, req)) return;
   switch (m) {
     case sip::Method::register_: return on_register(now, flow, req);
     case sip::Method::options: return answer_options(flow, req);
