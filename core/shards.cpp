@@ -223,8 +223,10 @@ Result<void> Shards::run_until_signal(Init init) {
       if (rc < 0) break;
       if (fds[0].revents & POLLIN) {
         signalfd_siginfo si{};
-        if (::read(sfd, &si, sizeof(si)) == static_cast<ssize_t>(sizeof(si)) && on_terminate_) {
-          on_terminate_(++terminations);
+        const bool got = ::read(sfd, &si, sizeof(si)) == static_cast<ssize_t>(sizeof(si));
+        const bool terminate = got && (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM);
+        if (terminate && on_terminate_) {
+          on_terminate_(++terminations);  // the hook drains and calls request_stop() when done
           continue;
         }
         log(LogLevel::info, "shards.signal", "signal={} stopping {} shards", si.ssi_signo, n_);

@@ -69,6 +69,7 @@ CallController::~CallController() {
   for (const auto& [id, call] : calls_) live += call->cdr_written ? 0 : 1;
   kCallsActive.add(-live);
   kRegistrations.add(-registrations_reported_);
+  if (draining_) kDraining.dec();
 }
 
 std::int64_t CallController::unix_at(core::Instant now) const { return cfg_.unix_time(now); }
