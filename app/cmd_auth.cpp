@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "app/commands.hpp"
+#include "app/http_drain.hpp"
 #include "auth/account_store.hpp"
 #include "auth/auth_service.hpp"
 #include "auth/secrets_file.hpp"
@@ -199,9 +200,11 @@ int run_auth(const FlagValues& flags) {
   core::HttpServer server(ho, [&service](const core::HttpRequest& req) {
     return service.handle(req, core::monotonic_now());
   });
+  HttpDrain drain(shards, server, "auth");
   auto init = [&](core::Shard& shard) -> core::Result<void> {
     auto l = server.listen(shard, *addr);
     if (!l) return core::Error{l.error().code, "--listen " + addr->to_string() + ": " + l.error().message};
+    drain.set_listener(*l);
     core::log(core::LogLevel::info, "auth.start", "listen={} db={} accounts={} edge_kid={} uris={}",
               shard.listener_address(*l).to_string(), flags.get("db"), (*store)->size(), mint->kid,
               flags.all("edge-uri").empty() ? flags.get("edge-uri") : flags.all("edge-uri").front());

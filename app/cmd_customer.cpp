@@ -5,6 +5,7 @@
 #include <string>
 
 #include "app/commands.hpp"
+#include "app/http_drain.hpp"
 #include "app/customer_servlet.hpp"
 #include "auth/customer_token.hpp"
 #include "core/clock.hpp"
@@ -103,9 +104,11 @@ int run_servlet(const FlagValues& flags) {
   core::Shards shards(sc);
   CustomerServlet servlet(cfg);
   core::HttpServer http({}, [&](const core::HttpRequest& req) { return servlet.handle(req, req.unix_time); });
+  HttpDrain drain(shards, http, "servlet");
   auto init = [&](core::Shard& shard) -> core::Result<void> {
     auto l = http.listen(shard, *listen);
     if (!l) return core::Error{l.error().code, "--listen " + listen->to_string() + ": " + l.error().message};
+    drain.set_listener(*l);
     const core::SockAddr bound = shard.listener_address(*l);
     servlet.set_own_origin("http://" + bound.to_string());
     core::log(core::LogLevel::info, "servlet.listen", "http=http://{}/ account={} origins={} static={}",

@@ -40,6 +40,8 @@ namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 
 constexpr auto kStartTimeout = std::chrono::seconds(15);
+// The demo edge's --drain-timeout: Ctrl-C should not keep a demo waiting for calls for 30 s.
+constexpr int kEdgeDrainS = 2;
 
 std::string random_hex(std::size_t bytes) {
   std::vector<unsigned char> b(bytes);
@@ -215,7 +217,7 @@ bool Demo::start(const fs::path& web) {
   std::vector<std::string> edge = {"edge", "--ws", p_.at(p_.ws), "--trunk", "udp:" + p_.at(p_.trunk), "--sip-listen",
                                    p_.host, "--sip-port", std::to_string(p_.sip), "--edge-secret-file",
                                    (dir_ / "edge.secrets").string(), "--shards", flags_.get("shards"),
-                                   "--origin", page_origin()};
+                                   "--origin", page_origin(), "--drain-timeout", std::to_string(kEdgeDrainS)};
   if (p_.host == "127.0.0.1") edge.insert(edge.end(), {"--origin", fmt::format("http://localhost:{}", p_.http)});
   for (const auto& a : flags_.all("edge-arg")) edge.push_back(a);
   if (!launch("edge", edge)) return false;
@@ -279,8 +281,10 @@ int Demo::wait() {
 
 void Demo::stop_all() {
   // Reverse order: the servlet and the edge go before the services they use.
+  // Each gets SIGTERM and drains: the edge hangs up its calls (BYE to the browser and to the echo
+  // trunk, which is still up) within kEdgeDrainS plus its settle and close steps.
   for (auto it = children_.rbegin(); it != children_.rend(); ++it) {
-    if (it->running()) it->stop();
+    if (it->running()) it->stop(std::chrono::seconds(kEdgeDrainS + 6));
   }
   children_.clear();
 }

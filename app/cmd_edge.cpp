@@ -1,4 +1,5 @@
-// `webtrunk edge`: start the shards, install the WebSocket front door on each, run until SIGTERM.
+// `webtrunk edge`: start the shards, install the WebSocket front door on each, run until SIGTERM
+// (then drain: app/edge_drain.hpp).
 #include <sys/resource.h>
 
 #include <fmt/ranges.h>
@@ -8,6 +9,7 @@
 #include <memory>
 
 #include "app/commands.hpp"
+#include "app/edge_drain.hpp"
 #include "app/edge_flags.hpp"
 #include "auth/edge_authenticator.hpp"
 #include "auth/secrets_file.hpp"
@@ -17,6 +19,7 @@
 #include "edge/auth_gate.hpp"
 #include "edge/call_controller.hpp"
 #include "edge/edge_shard.hpp"
+#include "edge/shard_drain.hpp"
 #include "edge/ws_front_door.hpp"
 #include "media/bridge.hpp"
 #include "media/dtls.hpp"
@@ -123,6 +126,9 @@ int run_edge(const FlagValues& flags) {
   std::vector<std::unique_ptr<media::MediaBridge>> bridges(shards.size());
   std::vector<std::unique_ptr<edge::WsFrontDoor>> doors(shards.size());
   std::vector<std::unique_ptr<edge::EdgeShard>> sips(shards.size());
+  std::vector<std::unique_ptr<edge::ShardDrain>> drains(shards.size());
+  EdgeDrain drain(shards, drains, std::chrono::seconds(cfg->drain_timeout_s));
+  shards.set_on_terminate([&drain](int count) { drain.on_terminate(count); });
   auto init = [&](core::Shard& shard) -> core::Result<void> {
     const unsigned k = shard.index();
     if (cfg->sip_port + k > 65535) return core::Error{ERANGE, "--sip-port + shard index is beyond 65535"};
@@ -188,6 +194,7 @@ int run_edge(const FlagValues& flags) {
         return core::Error{r.error().code, "--ws " + a.to_string() + ": " + r.error().message};
       }
     }
+    drains[k] = std::make_unique<edge::ShardDrain>(*sip, *door);
     return {};
   };
   core::log(core::LogLevel::info, "edge.start",

@@ -92,6 +92,10 @@ FlagSet edge_flags() {
          "PCMU,PCMA", false});
   f.add({"consent-timeout", "SECONDS",
          "hang up a call when the browser's ICE consent (RFC 7675) or media is not seen for this long", "30", false});
+  f.add({"drain-timeout", "SECONDS",
+         "on SIGTERM/SIGINT: refuse new connections, calls and registrations (503) and let calls in progress run "
+         "this long before hanging them up; 0 hangs up at once. A second signal hangs up at once",
+         "30", false});
   add_limit_flags(f);
   f.add({"log-level", "LEVEL", "debug, info, warn or error", "info", false});
   f.add({"log-format", "FORMAT", "json or text", "json", false});
@@ -181,6 +185,9 @@ core::Result<edge::EdgeConfig> edge_config_from(const FlagValues& flags) {
   auto ct = flags.get_int("consent-timeout", 5, 3600);
   if (!ct) return ct.error();
   c.consent_timeout_s = static_cast<unsigned>(*ct);
+  auto dt = flags.get_int("drain-timeout", 0, 86400);
+  if (!dt) return dt.error();
+  c.drain_timeout_s = static_cast<unsigned>(*dt);
 
   core::LogLevel level;
   if (!core::parse_log_level(flags.get("log-level"), level)) {

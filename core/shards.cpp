@@ -216,15 +216,20 @@ Result<void> Shards::run_until_signal(Init init) {
   if (started) {
     // start() restored the mask it found, which is ours with the signals blocked.
     pollfd fds[2] = {{sfd, POLLIN, 0}, {stop_waker_->fd(), POLLIN, 0}};
+    int terminations = 0;
     for (;;) {
       const int rc = ::poll(fds, 2, -1);
       if (rc < 0 && errno == EINTR) continue;
       if (rc < 0) break;
       if (fds[0].revents & POLLIN) {
         signalfd_siginfo si{};
-        if (::read(sfd, &si, sizeof(si)) == static_cast<ssize_t>(sizeof(si))) {
-          log(LogLevel::info, "shards.signal", "signal={} stopping {} shards", si.ssi_signo, n_);
+        const bool got = ::read(sfd, &si, sizeof(si)) == static_cast<ssize_t>(sizeof(si));
+        const bool terminate = got && (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM);
+        if (terminate && on_terminate_) {
+          on_terminate_(++terminations);  // the hook drains and calls request_stop() when done
+          continue;
         }
+        log(LogLevel::info, "shards.signal", "signal={} stopping {} shards", si.ssi_signo, n_);
         break;
       }
       if (fds[1].revents & POLLIN) break;

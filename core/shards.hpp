@@ -1,5 +1,7 @@
 // Shards: N shard threads, each pinned to one CPU, each creating and running its own Shard; a
 // mailbox between them; SIGINT/SIGTERM handled in the calling thread (signalfd), never in a shard.
+// With an on_terminate hook the signals do not stop the shards: the hook decides (graceful drain)
+// and calls request_stop() when it is done.
 //
 // Start-up is all or nothing: every shard runs `init` (the edge installs its listeners there) and
 // waits; only if every init succeeded do the loops start. Otherwise all stop and start() returns
@@ -55,6 +57,10 @@ class Shards {
   // start(), then wait for SIGINT/SIGTERM (blocked in every thread, read through a signalfd) or
   // request_stop(); stop every shard, join, return. Restores the caller's signal mask at the end.
   Result<void> run_until_signal(Init init);
+  // Before run_until_signal(): each SIGTERM/SIGINT calls `hook(count)` on the signal thread (count
+  // is 1 for the first, 2 for the second, ...) instead of stopping; the loop runs on until
+  // request_stop(). The hook may only post() to shards, never touch them.
+  void set_on_terminate(std::function<void(int count)> hook) { on_terminate_ = std::move(hook); }
 
   // From a thread that is not a shard (one such thread at a time per call; serialized inside).
   // False if `to` is out of range or its lane is full.
@@ -83,6 +89,7 @@ class Shards {
   bool stop_ = false;
   Result<void> first_error_;
   std::mutex post_mu_;
+  std::function<void(int)> on_terminate_;
 };
 
 }  // namespace webtrunk::core

@@ -178,6 +178,9 @@ std::optional<WsEvent> WsConnection::on_head(const HttpRequestHead& head, std::s
     kWsUpgradeRejectsTotal.inc();
     return reject(status, why, extra);
   };
+  if (config_->unavailable && config_->unavailable()) {
+    return refuse(503, "shutting down: connect to another server", "Retry-After: 5");
+  }
   if (head.method != "GET") return refuse(400, "WebSocket upgrade must be a GET");
   if (head.minor_version < 1) return refuse(400, "WebSocket upgrade needs HTTP/1.1");
   if (!head.has_token("Connection", "upgrade")) return refuse(400, "Connection header lacks the upgrade token");

@@ -48,7 +48,7 @@ namespace webtrunk::core {
 
 inline const Counter kWsUpgradesTotal{"webtrunk_ws_upgrades_total", "WebSocket upgrades accepted (101)"};
 inline const Counter kWsUpgradeRejectsTotal{"webtrunk_ws_upgrade_rejects_total",
-                                            "WebSocket upgrade requests refused (400, 403, 426)"};
+                                            "WebSocket upgrade requests refused (400, 403, 426, 503 while draining)"};
 inline const Counter kWsOriginRejectsTotal{"webtrunk_ws_origin_rejects_total",
                                            "WebSocket upgrades refused by the origin policy (403)"};
 inline const Counter kHttpBadRequestsTotal{"webtrunk_http_bad_requests_total",
@@ -107,6 +107,9 @@ struct WsConfig {
   // Called once per otherwise valid upgrade, on the data path: must not throw. False answers 403.
   // Empty: every origin is allowed.
   std::function<bool(const WsUpgradeRequest&)> origin_policy;
+  // Called once per upgrade request: true answers 503 with Retry-After (the server is draining;
+  // plain HTTP requests such as /healthz are still handed out). Empty: never.
+  std::function<bool()> unavailable;
 };
 
 // The 101 was sent; frames flow from now on.

@@ -69,6 +69,7 @@ CallController::~CallController() {
   for (const auto& [id, call] : calls_) live += call->cdr_written ? 0 : 1;
   kCallsActive.add(-live);
   kRegistrations.add(-registrations_reported_);
+  if (draining_) kDraining.dec();
 }
 
 std::int64_t CallController::unix_at(core::Instant now) const { return cfg_.unix_time(now); }
@@ -192,6 +193,7 @@ void CallController::on_browser_request(core::Instant now, core::ConnId flow, co
   const sip::Method m = req.method();
   if (m == sip::Method::cancel) return on_browser_cancel(now, flow, req);
   if (in_dialog) return on_browser_in_dialog(now, flow, req);
+  if ((m == sip::Method::register_ || m == sip::Method::invite) && refuse_if_draining(now, flow, req)) return;
   switch (m) {
     case sip::Method::register_: return on_register(now, flow, req);
     case sip::Method::options: return answer_options(flow, req);

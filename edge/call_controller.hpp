@@ -109,6 +109,11 @@ inline const core::Counter kDtmfInfoConverted{"webtrunk_dtmf_info_converted_tota
                                               "DTMF SIP INFO from browsers sent to the trunk as RFC 4733 events"};
 inline const core::Counter kDtmfInfoRelayed{"webtrunk_dtmf_info_relayed_total",
                                             "DTMF SIP INFO relayed as INFO (the trunk took no telephone-event)"};
+inline const core::Gauge kDraining{"webtrunk_draining", "1 while the shard drains (SIGTERM): no new calls or registrations"};
+inline const core::Counter kCallsEndedByShutdown{"webtrunk_calls_ended_by_shutdown_total",
+                                                 "calls hung up because the edge shut down (drain timeout or second signal)"};
+inline const core::Counter kSipRefusedDraining{"webtrunk_sip_refused_draining_total",
+                                               "INVITEs and REGISTERs answered 503 because the edge is draining"};
 inline const core::Counter kDtmfInfoBad{"webtrunk_dtmf_info_bad_total", "DTMF SIP INFO with an unreadable body (400)"};
 
 struct CallControllerConfig {
@@ -184,6 +189,20 @@ class CallController {
 
   std::function<void(const CallRecord&)> on_cdr;  // optional, after the log line
 
+  // Graceful drain (call_controller_drain.cpp, README "Shutdown and restarts"). From begin_drain()
+  // on, new INVITEs and REGISTERs are answered 503 with Retry-After; calls in progress go on.
+  void begin_drain(std::uint32_t retry_after_s) noexcept;
+  bool draining() const noexcept { return draining_; }
+  // Calls not yet over (ringing or up); calls that ended may still be finishing transactions.
+  [[nodiscard]] std::size_t live_calls() const noexcept;
+  // Ends every live call because the edge shuts down: BYE on both legs with a Reason (RFC 3326)
+  // once answered, else 503 to the browser and CANCEL to the trunk; CDR "edge shutdown". Returns
+  // how many calls it ended.
+  std::size_t hang_up_all(core::Instant now);
+  // Requests the edge sent (BYE, CANCEL, ...) still waiting for a final response. Transactions
+  // that only linger to absorb retransmissions (RFC 3261 Timer K, D) do not count.
+  [[nodiscard]] std::size_t unanswered_requests() const noexcept;
+
   const Registrar& registrar() const noexcept { return registrar_; }
   std::size_t active_calls() const noexcept { return calls_.size(); }
   const CallControllerConfig& config() const noexcept { return cfg_; }
@@ -207,6 +226,8 @@ class CallController {
   std::string binding_of(core::ConnId flow) const;
   std::int64_t unix_at(core::Instant now) const;
   void update_registration_gauge();
+  // While draining: answers `req` 503 with Retry-After and returns true.
+  bool refuse_if_draining(core::Instant now, core::ConnId flow, const sip::MessageView& req);
 
   // call_controller_calls.cpp: the B2BUA.
   void start_call(core::Instant now, core::ConnId flow, const sip::MessageView& invite, AuthDecision&& who);
@@ -241,6 +262,8 @@ class CallController {
   std::unordered_map<std::uint64_t, std::unordered_set<std::uint64_t>> by_flow_;
   std::set<std::pair<core::Instant, std::uint64_t>> deadlines_;
   std::vector<std::uint64_t> reap_list_;
+  bool draining_ = false;
+  std::uint32_t retry_after_s_ = 0;
 };
 
 }  // namespace webtrunk::edge

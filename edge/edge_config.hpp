@@ -46,6 +46,7 @@ struct EdgeConfig {
   media::SrtpEngine srtp_engine = media::SrtpEngine::own;
   std::vector<media::SrtpProfile> srtp_profiles;  // empty: the DTLS identity's default order
   unsigned consent_timeout_s = 30;  // RFC 7675
+  unsigned drain_timeout_s = 30;    // SIGTERM: how long calls may go on (README "Shutdown and restarts")
   std::vector<std::string> codecs = default_codec_preference();  // --codecs, in order of preference
 };
 

@@ -40,6 +40,12 @@ void EdgeShard::on_datagram(core::Shard& shard, core::UdpId, const core::SockAdd
   flush(shard);
 }
 
+std::size_t EdgeShard::hang_up_all(core::Shard& shard) {
+  const std::size_t n = core_->hang_up_all(shard.now());
+  flush(shard);
+  return n;
+}
+
 void EdgeShard::flush(core::Shard& shard) {
   while (auto t = core_->poll_transmit()) {
     bool ok = false;

@@ -40,6 +40,9 @@ class EdgeShard final : public core::UdpHandler {
   void on_datagram(core::Shard& shard, core::UdpId id, const core::SockAddr& peer,
                    std::span<std::byte> payload) override;
 
+  // Graceful drain: ends every live call (CallController::hang_up_all) and sends what that wrote.
+  std::size_t hang_up_all(core::Shard& shard);
+
   CallController& sip() noexcept { return *core_; }
 
  private:

@@ -40,12 +40,33 @@ WsFrontDoor::WsFrontDoor(const EdgeConfig& config, Sink sink)
       return std::find(allowed.begin(), allowed.end(), req.origin) != allowed.end();
     };
   }
+  ws_config_.unavailable = [this] { return draining_; };
 }
 
 core::Result<void> WsFrontDoor::listen(core::Shard& shard, const core::SockAddr& addr) {
   auto l = shard.listen_tcp(addr, *this);
   if (!l) return l.error();
+  listeners_.push_back(*l);
   return {};
+}
+
+void WsFrontDoor::shut_down(core::Shard& shard) {
+  draining_ = true;
+  for (core::ListenerId l : listeners_) shard.close_listener(l);
+  listeners_.clear();
+  std::vector<core::ConnId> ids;
+  for (const auto& e : conns_) {
+    if (e) ids.push_back(e->id);
+  }
+  for (core::ConnId id : ids) {
+    Entry* e = find(id);
+    if (e == nullptr) continue;
+    if (e->upgraded) {
+      close(shard, id, core::kWsCloseGoingAway, "server shutting down");
+    } else {
+      shard.close(id);  // an HTTP request or an upgrade in progress: nothing to say goodbye to
+    }
+  }
 }
 
 WsFrontDoor::Entry* WsFrontDoor::find(core::ConnId id) noexcept {
@@ -204,7 +225,7 @@ void WsFrontDoor::answer_http(core::Shard& shard, Entry& e, const core::WsHttpRe
     ok = e.ws.send_http_response(405, h, "only GET and HEAD are served here\n");
   } else if (path == "/healthz") {
     std::array<core::HttpHeader, 1> h{{{"Content-Type", "text/plain"}}};
-    ok = e.ws.send_http_response(200, h, "ok\n");
+    ok = draining_ ? e.ws.send_http_response(503, h, "draining\n") : e.ws.send_http_response(200, h, "ok\n");
   } else if (path == "/metrics") {
     std::array<core::HttpHeader, 1> h{{{"Content-Type", "text/plain; version=0.0.4"}}};
     ok = e.ws.send_http_response(200, h, core::render_metrics());

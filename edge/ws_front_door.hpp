@@ -86,6 +86,13 @@ class WsFrontDoor final : public core::TcpHandler {
   void on_data(core::Shard& shard, core::ConnId id, std::span<const std::byte> data) override;
   void on_closed(core::Shard& shard, core::ConnId id, int reason) override;
 
+  // Graceful drain (README "Shutdown and restarts"): from now on /healthz answers 503 "draining"
+  // and WebSocket upgrades 503 with Retry-After, so a load balancer takes the node out while the
+  // connections already open carry on.
+  void set_draining() noexcept { draining_ = true; }
+  // The end of a drain: the listeners close and every connection gets a 1001 (going away) close.
+  void shut_down(core::Shard& shard);
+
   std::size_t open_connections() const noexcept { return open_; }
   std::size_t buffered_bytes() const noexcept { return buffered_; }
 
@@ -118,6 +125,8 @@ class WsFrontDoor final : public core::TcpHandler {
   std::vector<std::optional<Entry>> conns_;  // by ConnId::index
   std::size_t open_ = 0;
   std::size_t buffered_ = 0;  // sum of Entry::accounted
+  std::vector<core::ListenerId> listeners_;
+  bool draining_ = false;
 };
 
 }  // namespace webtrunk::edge

@@ -123,6 +123,33 @@ TEST(WsConnection, OriginPolicyRefusalIs403) {
   EXPECT_EQ(ok.feed(upgrade_request())[0].kind, Ev::upgraded);
 }
 
+TEST(WsConnection, WhileUnavailableUpgradesAre503WithRetryAfterButHttpRequestsPass) {
+  bool draining = true;
+  Harness t;
+  t.config.unavailable = [&] { return draining; };
+  const auto before = kWsUpgradeRejectsTotal.total();
+  auto evs = t.feed(upgrade_request());
+  ASSERT_EQ(evs.size(), 1u);
+  EXPECT_EQ(evs[0].kind, Ev::rejected);
+  EXPECT_EQ(evs[0].code, 503);
+  const std::string out = t.take_output();
+  EXPECT_EQ(out.rfind("HTTP/1.1 503 Service Unavailable\r\n", 0), 0u) << out;
+  EXPECT_NE(out.find("\r\nRetry-After: 5\r\n"), std::string::npos) << out;
+  EXPECT_EQ(kWsUpgradeRejectsTotal.total(), before + 1);
+
+  // /healthz (a plain GET) is still handed to the owner, which answers it "draining".
+  Harness h;
+  h.config.unavailable = [&] { return draining; };
+  auto hev = h.feed("GET /healthz HTTP/1.1\r\nHost: edge.test\r\n\r\n");
+  ASSERT_EQ(hev.size(), 1u);
+  EXPECT_NE(hev[0].kind, Ev::rejected);
+
+  draining = false;
+  Harness ok;
+  ok.config.unavailable = [&] { return draining; };
+  EXPECT_EQ(ok.feed(upgrade_request())[0].kind, Ev::upgraded);
+}
+
 TEST(WsConnection, OversizedHeadIs431AndIsNotBuffered) {
   Harness t;
   const auto before = kHttpHeadTooLargeTotal.total();
