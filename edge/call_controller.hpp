@@ -95,6 +95,10 @@ inline const core::Counter kCallsBadTrunkSdp{"webtrunk_calls_bad_trunk_sdp_total
                                              "trunk SDP refused (unreadable, or no codec in common with the browser)"};
 inline const core::Counter kCallsCodecFailover{"webtrunk_calls_codec_failover_total",
                                                "trunk INVITEs sent again with the next --codecs codec (the trunk refused one)"};
+inline const core::Counter kTrunkAuthAnswered{"webtrunk_trunk_auth_answered_total",
+                                              "trunk 401/407 challenges answered with the route's credentials"};
+inline const core::Counter kTrunkAuthFailed{"webtrunk_trunk_auth_failed_total",
+                                            "trunk challenges not answered: no credentials, refused, or unanswerable"};
 inline const core::Counter kCallsNoCommonCodec{"webtrunk_calls_failed_no_common_codec_total",
                                                "calls refused 488: no --codecs codec in the offer, or the trunk took none"};
 inline const core::Counter kCallsBrowserReoffers{"webtrunk_calls_browser_reoffers_total",
