@@ -476,7 +476,7 @@ void Call::on_client_final(core::Instant now, CallClientTxn& t, const sip::TxnEv
           if (ev.kind == sip::TxnEvent::Kind::timeout) {
             fail_browser(now, 408, t_provisional ? "Request Timeout" : "Trunk did not answer", "trunk timeout");
           } else {
-            fail_browser(now, 503, "Trunk unreachable", "trunk unreachable");
+            fail_browser(now, 503, "Service Unavailable: trunk unreachable", "trunk unreachable");
           }
         } else if (state == CallState::ended) {
           // Cancelled and the trunk never answered the INVITE: nothing more to do.

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <cstring>
 
 #include "core/log.hpp"
 #include "edge/call.hpp"
@@ -330,11 +331,17 @@ void CallController::handle_flow_closed(core::Instant now, core::ConnId flow) {
   }
 }
 
-void CallController::handle_trunk_unreachable(core::Instant now, const core::SockAddr& addr) {
+void CallController::handle_trunk_unreachable(core::Instant now, const core::SockAddr& addr, int error) {
   std::vector<std::uint64_t> ids;
+  std::string_view route = "-";
   for (auto& [id, call] : calls_) {
-    if (call->trunk_dest == addr) ids.push_back(id);
+    if (call->trunk_dest != addr) continue;
+    ids.push_back(id);
+    if (call->trunk != nullptr) route = call->trunk->spec;
   }
+  kTrunkUnreachable.inc();
+  core::log_sampled(log_sampler_, now, core::address_key(addr), core::LogLevel::warn, "sip.trunk_unreachable",
+                    "trunk={} route={} calls={} error={}", addr.to_string(), route, ids.size(), std::strerror(error));
   for (std::uint64_t id : ids) {
     auto it = calls_.find(id);
     if (it == calls_.end()) continue;

@@ -8,6 +8,7 @@ namespace webtrunk::edge {
 core::Result<core::SockAddr> EdgeShard::open(core::Shard& shard, const core::SockAddr& local) {
   core::UdpOptions opts;
   opts.recv_buffer = 4 << 20;  // bursts of INVITEs and retransmissions
+  opts.recv_errors = true;     // a trunk that is not listening answers ICMP port unreachable
   auto id = shard.open_udp(local, *this, opts);
   if (!id) return id.error();
   udp_ = *id;
@@ -37,6 +38,12 @@ void EdgeShard::on_datagram(core::Shard& shard, core::UdpId, const core::SockAdd
   if (!core_) return;
   core_->handle_trunk_datagram(shard.now(),
                                peer, std::string_view(reinterpret_cast<const char*>(payload.data()), payload.size()));
+  flush(shard);
+}
+
+void EdgeShard::on_unreachable(core::Shard& shard, core::UdpId, const core::SockAddr& dest, int error) {
+  if (!core_) return;
+  core_->handle_trunk_unreachable(shard.now(), dest, error);
   flush(shard);
 }
 
