@@ -161,6 +161,15 @@ void CallController::handle_ws_message(core::Instant now, core::ConnId flow, std
 
 void CallController::handle_trunk_datagram(core::Instant now, const core::SockAddr& from, std::string_view bytes) {
   if (bytes.find_first_not_of("\r\n") == std::string_view::npos) return;  // CRLF keep-alive
+  // Requests come only from the configured trunks: anyone else gets no answer at all (not even a
+  // 400), so the port is no oracle and no amplifier. Responses are matched to our own transactions
+  // (a trunk's in-dialog Contact may be another host).
+  if (!bytes.starts_with("SIP/") && !cfg_.routes->is_trunk_address(from)) {
+    kTrunkPortRefused.inc();
+    core::log_sampled(log_sampler_, now, core::address_key(from), core::LogLevel::info, "sip.not_a_trunk",
+                      "from={} bytes={}", from.to_string(), bytes.size());
+    return;
+  }
   sip::MessageView msg;
   const sip::ParseResult pr = sip::parse_message(bytes, msg);
   if (pr.status != sip::ParseStatus::ok) {

@@ -96,6 +96,8 @@ inline const core::Counter kCallsBadTrunkSdp{"webtrunk_calls_bad_trunk_sdp_total
                                              "trunk SDP refused (unreadable, or no codec in common with the browser)"};
 inline const core::Counter kCallsCodecFailover{"webtrunk_calls_codec_failover_total",
                                                "trunk INVITEs sent again with the next --codecs codec (the trunk refused one)"};
+inline const core::Counter kTrunkPortRefused{"webtrunk_sip_not_a_trunk_total",
+                                             "requests on the trunk-side port from an address that is no configured trunk (dropped)"};
 inline const core::Counter kTrunkUnreachable{"webtrunk_trunk_unreachable_total",
                                              "ICMP unreachable from a trunk address (calls toward it failed 503)"};
 inline const core::Counter kTrunkAuthAnswered{"webtrunk_trunk_auth_answered_total",

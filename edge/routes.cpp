@@ -203,6 +203,15 @@ core::Result<RouteTable> RouteTable::load_file(const std::string& path) {
   return parse(ss.str(), path);
 }
 
+bool RouteTable::is_trunk_address(const core::SockAddr& addr) const noexcept {
+  for (const Route& r : routes_) {
+    core::SockAddr a = addr;
+    a.set_port(r.trunk.addr.port());
+    if (a == r.trunk.addr) return true;
+  }
+  return false;
+}
+
 const TrunkTarget* RouteTable::lookup(std::string_view number) const noexcept {
   number = strip_plus(number);
   for (const Route& r : routes_) {

@@ -61,6 +61,9 @@ class RouteTable {
 
   // The route for `number` (longest prefix, else "*"), or nullptr: no route.
   const TrunkTarget* lookup(std::string_view number) const noexcept;
+  // True when `addr`'s IP address (any port: a trunk may send from another port than it listens on)
+  // is one of the routes' trunks.
+  [[nodiscard]] bool is_trunk_address(const core::SockAddr& addr) const noexcept;
 
   const std::vector<Route>& routes() const noexcept { return routes_; }
   bool empty() const noexcept { return routes_.empty(); }
