@@ -52,9 +52,11 @@ FlagSet edge_flags() {
   f.add({"max-message", "BYTES", "largest WebSocket message accepted (larger closes with 1009)", "65536", false});
   f.add({"max-head", "BYTES", "largest HTTP upgrade request head (larger is answered 431)", "8192", false});
   f.add({"trunk", "udp:HOST:PORT", "the SIP trunk every call goes to (or use --routes)", "", false});
+  f.add({"trunk-user", "NAME", "user name for the --trunk's digest challenges (401/407)", "", false});
+  f.add({"trunk-password-file", "FILE", "file whose first line is the --trunk's digest password", "", false});
   f.add({"routes", "FILE",
-         "called-number routes, one `PREFIX udp:HOST:PORT` per line, longest prefix wins, `*` = default; "
-         "no route answers 404",
+         "called-number routes, one `PREFIX udp:HOST:PORT [user=NAME password-file=FILE]` per line, longest "
+         "prefix wins, `*` = default; no route answers 404",
          "", false});
   f.add({"sip-listen", "ADDR", "trunk-side SIP address (UDP), also put in Via and Contact", "127.0.0.1", false});
   f.add({"sip-port", "P", "trunk-side SIP port of shard 0; shard k uses P+k (0: any free port per shard)", "5060", false});
@@ -133,10 +135,14 @@ core::Result<edge::EdgeConfig> edge_config_from(const FlagValues& flags) {
   const std::string& trunk = flags.get("trunk");
   const std::string& routes = flags.get("routes");
   if (!trunk.empty() && !routes.empty()) return core::Error{EINVAL, "give --trunk or --routes, not both"};
+  if (trunk.empty() && (!flags.get("trunk-user").empty() || !flags.get("trunk-password-file").empty())) {
+    return core::Error{EINVAL, "--trunk-user/--trunk-password-file go with --trunk (--routes lines carry their own)"};
+  }
   if (trunk.empty() && routes.empty()) {
     c.routes = std::make_shared<const edge::RouteTable>();  // every INVITE gets 404 (run_edge warns)
   } else {
-    auto table = trunk.empty() ? edge::RouteTable::load_file(routes) : edge::RouteTable::single(trunk);
+    auto table = trunk.empty() ? edge::RouteTable::load_file(routes) : edge::RouteTable::single(trunk, flags.get("trunk-user"),
+                                                                                       flags.get("trunk-password-file"));
     if (!table) return table.error();
     c.routes = std::make_shared<const edge::RouteTable>(std::move(*table));
   }

@@ -76,6 +76,11 @@ class UdpHandler {
   // it on without a copy, call shard.forward() from here. shard.datagram_tailroom() tells how many
   // bytes past the payload's end are writable too (room for an SRTP auth tag).
   virtual void on_datagram(Shard& shard, UdpId id, const SockAddr& peer, std::span<std::byte> payload) = 0;
+  // A socket opened with UdpOptions::recv_errors: an ICMP error came back for a datagram sent to
+  // `dest` (`error`: ECONNREFUSED for port unreachable, EHOSTUNREACH, ...).
+  virtual void on_unreachable(Shard& shard, UdpId id, const SockAddr& dest, int error) {
+    (void)shard, (void)id, (void)dest, (void)error;
+  }
 };
 
 struct ShardConfig {

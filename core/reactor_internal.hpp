@@ -17,6 +17,8 @@
 namespace webtrunk::core {
 namespace reactor_detail {
 
+inline const Counter kUdpIcmpErrors{"webtrunk_udp_icmp_errors_total",
+                                    "ICMP errors (port or host unreachable) read from UDP sockets' error queues"};
 inline const Counter kUdpRxDropped{"webtrunk_udp_rx_dropped_total",
                                    "UDP datagrams dropped on receive: truncated (larger than a buffer) or malformed"};
 inline const Counter kUdpTxDropped{"webtrunk_udp_tx_dropped_total",
@@ -45,6 +47,7 @@ constexpr std::uint16_t kHot = 1 << 9;           // wanted mode: poll + recvmmsg
 constexpr std::uint16_t kPolling = 1 << 10;      // the one-shot poll is armed (its CQE not seen)
 constexpr std::uint16_t kDrainQueued = 1 << 11;  // in hot_pending_
 constexpr std::uint16_t kDraining = 1 << 12;     // drain_hot_udp is reading it (a close waits)
+constexpr std::uint16_t kRecvErrors = 1 << 13;   // UdpOptions::recv_errors: read the error queue
 
 // Not in liburing 2.3's headers: the kernel's minimum-wait feature bit (Linux 6.12), and liburing's
 // own flag for a ring whose fd is registered (INT_FLAG_REG_RING, stable since 2.2).

@@ -44,7 +44,7 @@ Result<UdpId> Shard::open_udp(const SockAddr& local, UdpHandler& handler, const 
   u.local = bound.value();
   u.remote = opts.connect_to;
   u.sends = 0;
-  u.flags = kLive;
+  u.flags = opts.recv_errors ? static_cast<std::uint16_t>(kLive | kRecvErrors) : kLive;
   u.msg = msghdr{};
   u.msg.msg_namelen = SockAddr::capacity();
   u.fixed = -1;
@@ -181,6 +181,21 @@ void Shard::on_udp_recv_cqe(Shard& s, Op& op, const io_uring_cqe& cqe) {
       s.starved_udp_.push_back(op.index);
     }
   } else {
+    // IP_RECVERR: a pending ICMP error ends the receive with -ECONNREFUSED (or another -errno);
+    // the error queue says for which destination. Bounded: the queue is re-read on the next error.
+    if (cqe.res < 0 && cqe.res != -ECANCELED && (u.flags & kRecvErrors)) {
+      SockAddr dest;
+      int error = 0;
+      for (int i = 0; i < 64 && read_udp_error(u.fd.get(), dest, error); ++i) {
+        kUdpIcmpErrors.inc();
+        u.handler->on_unreachable(s, UdpId{u.self, u.generation}, dest, error);
+        if (u.flags & kClosing) break;
+      }
+      if (u.flags & kClosing) {
+        s.maybe_release_udp(u);  // the handler closed it
+        return;
+      }
+    }
     ++s.stats_.recv_rearms;
     s.arm_udp_recv(u, k);
   }

@@ -1,9 +1,13 @@
 #include "core/socket.hpp"
 
 #include <arpa/inet.h>
+#include <linux/errqueue.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -180,6 +184,12 @@ Result<Fd> open_udp_socket(const SockAddr& local, const UdpOptions& opts) {
   // Buffer sizes are capped by net.core.[rw]mem_max; a smaller buffer than asked is not an error.
   if (opts.recv_buffer > 0) (void)sys_setsockopt_int(s, SOL_SOCKET, SO_RCVBUF, opts.recv_buffer);
   if (opts.send_buffer > 0) (void)sys_setsockopt_int(s, SOL_SOCKET, SO_SNDBUF, opts.send_buffer);
+  if (opts.recv_errors) {
+    const bool v6 = local.data()->sa_family == AF_INET6;
+    if (int r = sys_setsockopt_int(s, v6 ? SOL_IPV6 : SOL_IP, v6 ? IPV6_RECVERR : IP_RECVERR, 1); r < 0) {
+      return Error::from_errno(r, "IP_RECVERR");
+    }
+  }
   if (::bind(s, local.data(), local.size()) != 0) {
     return Error::from_errno(-errno, fmt::format("bind udp {}", local.to_string()));
   }
@@ -187,6 +197,32 @@ Result<Fd> open_udp_socket(const SockAddr& local, const UdpOptions& opts) {
     return Error::from_errno(-errno, fmt::format("connect udp {}", opts.connect_to.to_string()));
   }
   return fd;
+}
+
+bool read_udp_error(int fd, SockAddr& dest, int& error) noexcept {
+  sockaddr_in6 name{};
+  std::array<char, 64> payload{};  // the start of the datagram that failed: not needed
+  alignas(cmsghdr) std::array<char, 256> control{};
+  iovec iov{payload.data(), payload.size()};
+  msghdr msg{};
+  msg.msg_name = &name;
+  msg.msg_namelen = sizeof(name);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.data();
+  msg.msg_controllen = control.size();
+  if (::recvmsg(fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) return false;
+  dest = SockAddr::from_sockaddr(reinterpret_cast<const sockaddr*>(&name), msg.msg_namelen);
+  error = 0;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    const bool v4 = c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR;
+    const bool v6 = c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR;
+    if (!v4 && !v6) continue;
+    sock_extended_err ee{};
+    std::memcpy(&ee, CMSG_DATA(c), sizeof(ee));
+    error = static_cast<int>(ee.ee_errno);
+  }
+  return true;
 }
 
 Result<SockAddr> local_address(int fd) {

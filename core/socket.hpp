@@ -91,7 +91,16 @@ struct UdpOptions {
   // If set, the socket is connected: it receives only from this peer (the shard then uses a plain
   // multishot recv, no per-datagram source address) and sends to it skip the route lookup.
   SockAddr connect_to;
+  // IP_RECVERR / IPV6_RECVERR: ICMP errors (port unreachable, host unreachable) for datagrams sent
+  // to any peer are queued on the socket's error queue (ip(7)); without it an unconnected socket
+  // never hears of them. The shard reads that queue (read_udp_error) when a receive fails.
+  bool recv_errors = false;
 };
+
+// One entry of a UDP socket's error queue (MSG_ERRQUEUE, non-blocking): the destination of the
+// datagram that drew the ICMP error and its errno (ECONNREFUSED for port unreachable, EHOSTUNREACH,
+// ...). False when the queue is empty.
+[[nodiscard]] bool read_udp_error(int fd, SockAddr& dest, int& error) noexcept;
 
 // socket + SO_REUSEADDR (+ SO_REUSEPORT) + bind + listen. The socket is blocking: io_uring polls it.
 Result<Fd> open_tcp_listener(const SockAddr& local, const TcpListenOptions& opts = {});

@@ -21,6 +21,7 @@ namespace {
 using Purpose = CallClientTxn::Purpose;
 using Pairs = std::vector<sip::HeaderPair>;
 constexpr std::string_view kAllow = kDialogAllow;
+constexpr std::string_view kTrunkRefusedCredentials = "Forbidden: trunk refused our credentials";
 
 // Where an in-dialog request toward the trunk goes: the first Route, else the remote target, when
 // it names an IP address; otherwise the configured trunk address (names are not resolved on the
@@ -56,11 +57,20 @@ std::string Call::trunk_via() const { return host_port(core.cfg_.sip_host, core.
 
 void Call::send_trunk_request(core::Instant now, sip::Method m, Purpose purpose, std::span<const sip::HeaderPair> extra,
                               std::string_view content_type, std::string_view body,
-                              std::unique_ptr<sip::OwnedMessage> origin, std::uint64_t origin_server) {
+                              std::unique_ptr<sip::OwnedMessage> origin, std::uint64_t origin_server,
+                              const TrunkAuthAnswer* auth) {
   if (!t_dialog) return;
   const std::string branch = core.ids_.branch();
-  std::string bytes = t_dialog->make_request(m, trunk_via(), branch, extra, body.empty() ? "" : content_type, body);
+  Pairs all(extra.begin(), extra.end());
+  if (auth != nullptr) all.emplace_back(auth->header_name, auth->header_value);
+  std::string bytes = t_dialog->make_request(m, trunk_via(), branch, all, body.empty() ? "" : content_type, body);
   auto t = std::make_unique<CallClientTxn>();
+  t->with_credentials = auth != nullptr;
+  if (trunk != nullptr && !trunk->credentials.empty()) {
+    for (const auto& [n, v] : extra) t->extra.emplace_back(n, v);
+    t->content_type = std::string(content_type);
+    t->body = std::string(body);
+  }
   t->txn = std::make_unique<sip::ClientTransaction>(now, m, std::move(bytes), branch, sip::Transport::udp,
                                                     core.cfg_.timers);
   t->leg = Leg::trunk;
@@ -97,6 +107,40 @@ void Call::send_browser_request(core::Instant now, sip::Method m, Purpose purpos
   t->origin = std::move(origin);
   t->origin_server = origin_server;
   clients.push_back(std::move(t));
+}
+
+bool Call::retry_with_credentials(core::Instant now, CallClientTxn& t, const sip::MessageView& challenge,
+                                  TrunkAuthOutcome& why) {
+  why = TrunkAuthOutcome::no_credentials;
+  sip::MessageView req;
+  if (trunk == nullptr || t.method == sip::Method::cancel ||
+      sip::parse_message(t.txn->request(), req).status != sip::ParseStatus::ok) {
+    kTrunkAuthFailed.inc();
+    return false;
+  }
+  const TrunkAuthAnswer a =
+      t_auth.answer(challenge, req.method_text(), req.request_uri(), t.with_credentials, trunk->credentials, core.ids_.tag());
+  why = a.outcome;
+  if (a.outcome != TrunkAuthOutcome::answered) {
+    kTrunkAuthFailed.inc();
+    const std::string_view what = a.outcome == TrunkAuthOutcome::no_credentials ? "no credentials configured"
+                                  : a.outcome == TrunkAuthOutcome::refused     ? "credentials refused"
+                                                                               : "no challenge we can answer";
+    core::log_sampled(core.log_sampler_, now, core::address_key(trunk->addr), core::LogLevel::warn, "call.trunk_auth_failed",
+                      "call={} trunk={} method={} code={} why={}", b_call_id, trunk->spec, req.method_text(),
+                      challenge.status_code(), what);
+    return false;
+  }
+  kTrunkAuthAnswered.inc();
+  if (t.purpose == Purpose::invite) {
+    // RFC 3261 §22.2: the same Call-ID, From and To, the next CSeq.
+    ++t_cseq;
+    send_trunk_invite(now, &a);
+    return true;
+  }
+  const Pairs extra(t.extra.begin(), t.extra.end());
+  send_trunk_request(now, t.method, t.purpose, extra, t.content_type, t.body, std::move(t.origin), t.origin_server, &a);
+  return true;
 }
 
 CallServerTxn* Call::trunk_server(std::uint64_t sid) {
@@ -153,7 +197,7 @@ void Call::answer_browser(core::Instant now, const sip::MessageView& resp, std::
   b_answered = true;
 }
 
-void Call::send_trunk_invite(core::Instant now) {
+void Call::send_trunk_invite(core::Instant now, const TrunkAuthAnswer* auth) {
   const std::string branch = core.ids_.branch();
   t_invite_bytes.clear();
   sip::MessageWriter w(t_invite_bytes);
@@ -170,6 +214,7 @@ void Call::send_trunk_invite(core::Instant now) {
   const sip::SessionTimerHeaders st = t_timer.request_headers();
   st.write_to(w);
   w.header("User-Agent", core.cfg_.user_agent);
+  if (auth != nullptr) w.header(auth->header_name, auth->header_value);
   w.header(sip::HeaderId::content_type, "application/sdp");
   w.finish(trunk_offer());
 
@@ -179,6 +224,7 @@ void Call::send_trunk_invite(core::Instant now) {
   txn->leg = Leg::trunk;
   txn->purpose = Purpose::invite;
   txn->method = sip::Method::invite;
+  txn->with_credentials = auth != nullptr;
   invite_txn = txn.get();
   clients.push_back(std::move(txn));
 }
@@ -208,7 +254,6 @@ bool Call::fail_over_codec(core::Instant now, std::string_view why) {
 }
 
 void Call::on_invite_response(core::Instant now, CallClientTxn& t, const sip::TxnEvent& ev) {
-  (void)t;
   if (!ev.message || !ev.message->parsed) return;
   const sip::MessageView& resp = ev.message->view;
   const int status = ev.status;
@@ -256,9 +301,21 @@ void Call::on_invite_response(core::Instant now, CallClientTxn& t, const sip::Tx
     return;
   }
   // 3xx-6xx: the browser sees the trunk's code and reason. A trunk's own challenge means nothing
-  // to the browser (its credentials are ours): that is a configuration problem at the trunk.
+  // to the browser (its credentials are ours): answered here, or a configuration problem.
   invite_txn = nullptr;
   if (state != CallState::calling || t_cancelled) return;
+  if (status == 401 || status == 407) {
+    TrunkAuthOutcome why{};
+    if (retry_with_credentials(now, t, resp, why)) return;
+    if (why == TrunkAuthOutcome::no_credentials) {
+      return fail_browser(now, 503, "Service Unavailable: trunk asks for authentication", "trunk auth");
+    }
+    if (why == TrunkAuthOutcome::unsupported) {
+      return fail_browser(now, 503, "Service Unavailable: trunk asks for an authentication we cannot answer",
+                          "trunk auth");
+    }
+    return fail_browser(now, 403, kTrunkRefusedCredentials, "trunk refused credentials");
+  }
   // RFC 3264 §5 / RFC 3261 §21.4.26, §21.6.4: the trunk cannot take the codec we offered; the
   // next one of --codecs goes out before the browser hears of it.
   if ((status == 488 || status == 606) && fail_over_codec(now, fmt::format("{} {}", status, resp.reason_phrase()))) {
@@ -271,9 +328,6 @@ void Call::on_invite_response(core::Instant now, CallClientTxn& t, const sip::Tx
     return fail_browser(now, 488, safe_reason(fmt::format("Not Acceptable Here: the trunk refused {}", fmt::join(tried, ", "))),
                         "no common codec");
   }
-  if (status == 401 || status == 407) {
-    return fail_browser(now, 503, "Service Unavailable: trunk asks for authentication", "trunk auth");
-  }
   const std::string reason = safe_reason(resp.reason_phrase());
   const std::string_view why = status == 486 ? "busy" : status == 487 ? "cancelled by trunk" : "rejected";
   fail_browser(now, status, reason, why);
@@ -281,8 +335,16 @@ void Call::on_invite_response(core::Instant now, CallClientTxn& t, const sip::Tx
 
 void Call::on_client_final(core::Instant now, CallClientTxn& t, const sip::TxnEvent& ev) {
   const bool response = ev.kind == sip::TxnEvent::Kind::response && ev.message && ev.message->parsed;
-  const int status = response ? ev.status : (ev.kind == sip::TxnEvent::Kind::timeout ? 408 : 503);
-  if (response && status < 200) return;
+  if (response && ev.status < 200) return;
+  // A trunk challenge: the request again with our credentials, else the request fails with 403
+  // (the browser must not see the trunk's challenge: it would answer with its own credentials).
+  bool auth_refused = false;
+  if (response && t.leg == Leg::trunk && (ev.status == 401 || ev.status == 407)) {
+    TrunkAuthOutcome why{};
+    if (retry_with_credentials(now, t, ev.message->view, why)) return;
+    auth_refused = true;
+  }
+  const int status = auth_refused ? 403 : response ? ev.status : (ev.kind == sip::TxnEvent::Kind::timeout ? 408 : 503);
   if (response) {
     if (t.leg == Leg::trunk && t_dialog) t_dialog->handle_response(ev.message->view);
     if (t.leg == Leg::browser && b_dialog) b_dialog->handle_response(ev.message->view);
@@ -292,8 +354,9 @@ void Call::on_client_final(core::Instant now, CallClientTxn& t, const sip::TxnEv
       if (t.method == sip::Method::invite || t.method == sip::Method::update) reinvite_pending = false;
       if (!t.origin || !t.origin->parsed) return;
       const sip::MessageView& origin = t.origin->view;
-      const std::string_view reason =
-          response ? ev.message->view.reason_phrase() : (status == 408 ? "Request Timeout" : "Service Unavailable");
+      const std::string_view reason = auth_refused ? kTrunkRefusedCredentials
+                                      : response   ? ev.message->view.reason_phrase()
+                                                   : (status == 408 ? "Request Timeout" : "Service Unavailable");
       std::string_view body = response ? ev.message->view.body() : std::string_view{};
       std::string_view ct = response && !body.empty() ? content_type_of(ev.message->view) : std::string_view{};
       const bool ok = status >= 200 && status < 300;
@@ -413,7 +476,7 @@ void Call::on_client_final(core::Instant now, CallClientTxn& t, const sip::TxnEv
           if (ev.kind == sip::TxnEvent::Kind::timeout) {
             fail_browser(now, 408, t_provisional ? "Request Timeout" : "Trunk did not answer", "trunk timeout");
           } else {
-            fail_browser(now, 503, "Trunk unreachable", "trunk unreachable");
+            fail_browser(now, 503, "Service Unavailable: trunk unreachable", "trunk unreachable");
           }
         } else if (state == CallState::ended) {
           // Cancelled and the trunk never answered the INVITE: nothing more to do.

@@ -15,6 +15,9 @@
 //   trunk 488/606 -> the next codec of the preference in a new trunk INVITE (same Call-ID, higher
 //     CSeq); none left -> 488 to the browser with the reason. A 2xx answering no codec the browser
 //     has -> ACK, BYE, and the same failover in a new dialog
+//   trunk 401/407 to any request -> the same request again with our credentials (edge/trunk_auth.hpp);
+//     refused again -> 403 "Forbidden: trunk refused our credentials" to the browser's INVITE (or
+//     its relayed request); no credentials configured -> 503 "trunk asks for authentication"
 //   trunk 3xx-6xx -> the same code and reason to the browser
 //   CANCEL from the browser -> 200, 487 to the browser, CANCEL to the trunk once it sent a 1xx
 //   BYE from either side -> 200, BYE on the other leg
@@ -41,6 +44,7 @@
 #include "core/socket.hpp"
 #include "edge/media_sdp.hpp"
 #include "edge/routes.hpp"
+#include "edge/trunk_auth.hpp"
 #include "edge/call_controller.hpp"
 #include "sip/client_transaction.hpp"
 #include "sip/dialog.hpp"
@@ -74,6 +78,11 @@ struct CallClientTxn {
   sip::Method method = sip::Method::unknown;
   std::unique_ptr<sip::OwnedMessage> origin;  // relay: the request on the other leg
   std::uint64_t origin_server = 0;            // relay from the trunk: the ServerTransaction id
+  // Toward a trunk with credentials: what is needed to send the request again after a 401/407.
+  bool with_credentials = false;  // this request carried our Authorization / Proxy-Authorization
+  std::vector<std::pair<std::string, std::string>> extra;
+  std::string content_type;
+  std::string body;
 };
 
 // A server transaction for a request from the trunk (UDP: retransmissions are absorbed there).
@@ -108,7 +117,11 @@ struct Call {
   void send_trunk_request(core::Instant now, sip::Method m, CallClientTxn::Purpose purpose,
                           std::span<const sip::HeaderPair> extra, std::string_view content_type,
                           std::string_view body, std::unique_ptr<sip::OwnedMessage> origin = {},
-                          std::uint64_t origin_server = 0);
+                          std::uint64_t origin_server = 0, const TrunkAuthAnswer* auth = nullptr);
+  // A trunk 401/407 to `t`: true if the request went out again with our credentials; false when
+  // the challenge stays unanswered (`why` then says what the browser is told).
+  bool retry_with_credentials(core::Instant now, CallClientTxn& t, const sip::MessageView& challenge,
+                              TrunkAuthOutcome& why);
   void send_browser_request(core::Instant now, sip::Method m, CallClientTxn::Purpose purpose,
                             std::span<const sip::HeaderPair> extra, std::string_view content_type,
                             std::string_view body, std::unique_ptr<sip::OwnedMessage> origin = {},
@@ -116,7 +129,7 @@ struct Call {
   void on_client_final(core::Instant now, CallClientTxn& t, const sip::TxnEvent& ev);
   void on_invite_response(core::Instant now, CallClientTxn& t, const sip::TxnEvent& ev);
   // The trunk INVITE (the first, or a codec failover's) offering t_candidates[t_candidate].
-  void send_trunk_invite(core::Instant now);
+  void send_trunk_invite(core::Instant now, const TrunkAuthAnswer* auth = nullptr);
   // The trunk refused our codec (488/606, or a 2xx answer with nothing in common): true if the
   // next codec went out in a new INVITE, false if none is left.
   bool fail_over_codec(core::Instant now, std::string_view why);
@@ -195,6 +208,7 @@ struct Call {
   std::string t_ack;            // the ACK for the trunk's 2xx, resent on 2xx retransmissions
   std::string t_sdp;            // the last SDP the trunk gave (same use)
   bool t_provisional = false;
+  TrunkAuth t_auth;  // nonce and nc of our answers to the trunk's digest challenges
   bool t_cancelled = false;
   // RFC 3261 §13.3.1.4 toward the trunk: our 2xx to its re-INVITE, until its ACK.
   std::optional<sip::TwoXxRetransmitter> t_ack_wait;

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <cstring>
 
 #include "core/log.hpp"
 #include "edge/call.hpp"
@@ -161,6 +162,15 @@ void CallController::handle_ws_message(core::Instant now, core::ConnId flow, std
 
 void CallController::handle_trunk_datagram(core::Instant now, const core::SockAddr& from, std::string_view bytes) {
   if (bytes.find_first_not_of("\r\n") == std::string_view::npos) return;  // CRLF keep-alive
+  // Requests come only from the configured trunks: anyone else gets no answer at all (not even a
+  // 400), so the port is no oracle and no amplifier. Responses are matched to our own transactions
+  // (a trunk's in-dialog Contact may be another host).
+  if (!bytes.starts_with("SIP/") && !cfg_.routes->is_trunk_address(from)) {
+    kTrunkPortRefused.inc();
+    core::log_sampled(log_sampler_, now, core::address_key(from), core::LogLevel::info, "sip.not_a_trunk",
+                      "from={} bytes={}", from.to_string(), bytes.size());
+    return;
+  }
   sip::MessageView msg;
   const sip::ParseResult pr = sip::parse_message(bytes, msg);
   if (pr.status != sip::ParseStatus::ok) {
@@ -332,11 +342,17 @@ void CallController::handle_flow_closed(core::Instant now, core::ConnId flow) {
   }
 }
 
-void CallController::handle_trunk_unreachable(core::Instant now, const core::SockAddr& addr) {
+void CallController::handle_trunk_unreachable(core::Instant now, const core::SockAddr& addr, int error) {
   std::vector<std::uint64_t> ids;
+  std::string_view route = "-";
   for (auto& [id, call] : calls_) {
-    if (call->trunk_dest == addr) ids.push_back(id);
+    if (call->trunk_dest != addr) continue;
+    ids.push_back(id);
+    if (call->trunk != nullptr) route = call->trunk->spec;
   }
+  kTrunkUnreachable.inc();
+  core::log_sampled(log_sampler_, now, core::address_key(addr), core::LogLevel::warn, "sip.trunk_unreachable",
+                    "trunk={} route={} calls={} error={}", addr.to_string(), route, ids.size(), std::strerror(error));
   for (std::uint64_t id : ids) {
     auto it = calls_.find(id);
     if (it == calls_.end()) continue;

@@ -27,6 +27,7 @@
 // must outlive the CallController (the gate is owned; the table is shared).
 #pragma once
 
+#include <cerrno>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -95,6 +96,14 @@ inline const core::Counter kCallsBadTrunkSdp{"webtrunk_calls_bad_trunk_sdp_total
                                              "trunk SDP refused (unreadable, or no codec in common with the browser)"};
 inline const core::Counter kCallsCodecFailover{"webtrunk_calls_codec_failover_total",
                                                "trunk INVITEs sent again with the next --codecs codec (the trunk refused one)"};
+inline const core::Counter kTrunkPortRefused{"webtrunk_sip_not_a_trunk_total",
+                                             "requests on the trunk-side port from an address that is no configured trunk (dropped)"};
+inline const core::Counter kTrunkUnreachable{"webtrunk_trunk_unreachable_total",
+                                             "ICMP unreachable from a trunk address (calls toward it failed 503)"};
+inline const core::Counter kTrunkAuthAnswered{"webtrunk_trunk_auth_answered_total",
+                                              "trunk 401/407 challenges answered with the route's credentials"};
+inline const core::Counter kTrunkAuthFailed{"webtrunk_trunk_auth_failed_total",
+                                            "trunk challenges not answered: no credentials, refused, or unanswerable"};
 inline const core::Counter kCallsNoCommonCodec{"webtrunk_calls_failed_no_common_codec_total",
                                                "calls refused 488: no --codecs codec in the offer, or the trunk took none"};
 inline const core::Counter kCallsBrowserReoffers{"webtrunk_calls_browser_reoffers_total",
@@ -178,7 +187,10 @@ class CallController {
   void handle_trunk_datagram(core::Instant now, const core::SockAddr& from, std::string_view bytes);
   void handle_flow_closed(core::Instant now, core::ConnId flow);
   // The trunk at `addr` could not be reached (ICMP unreachable on send): its transactions fail.
-  void handle_trunk_unreachable(core::Instant now, const core::SockAddr& addr);
+  // ICMP port/host unreachable for a datagram we sent to `addr` (`error`: its errno, for the log):
+  // every trunk transaction of the calls toward it fails as a transport error (RFC 3261 §8.1.3.1),
+  // so a call still ringing gets 503 "trunk unreachable" at once.
+  void handle_trunk_unreachable(core::Instant now, const core::SockAddr& addr, int error = ECONNREFUSED);
   void handle_timeout(core::Instant now);
   // A media session ended by itself (MediaSessions::on_ended, wired by the owner): its call hangs
   // up both legs (BYE with a Reason header), or fails if it was still ringing.

@@ -8,6 +8,7 @@ namespace webtrunk::edge {
 core::Result<core::SockAddr> EdgeShard::open(core::Shard& shard, const core::SockAddr& local) {
   core::UdpOptions opts;
   opts.recv_buffer = 4 << 20;  // bursts of INVITEs and retransmissions
+  opts.recv_errors = true;     // a trunk that is not listening answers ICMP port unreachable
   auto id = shard.open_udp(local, *this, opts);
   if (!id) return id.error();
   udp_ = *id;
@@ -44,6 +45,12 @@ std::size_t EdgeShard::hang_up_all(core::Shard& shard) {
   const std::size_t n = core_->hang_up_all(shard.now());
   flush(shard);
   return n;
+}
+
+void EdgeShard::on_unreachable(core::Shard& shard, core::UdpId, const core::SockAddr& dest, int error) {
+  if (!core_) return;
+  core_->handle_trunk_unreachable(shard.now(), dest, error);
+  flush(shard);
 }
 
 void EdgeShard::flush(core::Shard& shard) {

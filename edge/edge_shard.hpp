@@ -39,6 +39,8 @@ class EdgeShard final : public core::UdpHandler {
 
   void on_datagram(core::Shard& shard, core::UdpId id, const core::SockAddr& peer,
                    std::span<std::byte> payload) override;
+  // ICMP port/host unreachable for a datagram to `dest` (IP_RECVERR on the trunk-side socket).
+  void on_unreachable(core::Shard& shard, core::UdpId id, const core::SockAddr& dest, int error) override;
 
   // Graceful drain: ends every live call (CallController::hang_up_all) and sends what that wrote.
   std::size_t hang_up_all(core::Shard& shard);

@@ -42,6 +42,32 @@ core::Result<core::SockAddr> resolve(const std::string& host, std::uint16_t port
   return out;
 }
 
+// The first line of `path`: a password. Errors say which file, never what is in it.
+core::Result<std::string> read_password(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return core::Error{ENOENT, fmt::format("cannot read password file '{}'", path)};
+  std::string line;
+  std::getline(in, line);
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
+  if (line.empty()) return core::Error{EINVAL, fmt::format("password file '{}' is empty", path)};
+  return line;
+}
+
+core::Result<TrunkCredentials> credentials(std::string_view user, std::string_view password_file) {
+  if (user.empty() && password_file.empty()) return TrunkCredentials{};
+  if (user.empty() || password_file.empty()) {
+    return core::Error{EINVAL, "trunk credentials need both user=NAME and password-file=FILE"};
+  }
+  for (char c : user) {
+    if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20) {
+      return core::Error{EINVAL, "trunk user name has a quote, backslash or control character"};
+    }
+  }
+  auto pw = read_password(std::string(password_file));
+  if (!pw) return pw.error();
+  return TrunkCredentials{std::string(user), std::move(*pw)};
+}
+
 }  // namespace
 
 std::string TrunkTarget::hostport() const {
@@ -93,9 +119,13 @@ core::Result<TrunkTarget> parse_trunk(std::string_view text) {
   return t;
 }
 
-core::Result<RouteTable> RouteTable::single(std::string_view trunk) {
+core::Result<RouteTable> RouteTable::single(std::string_view trunk, std::string_view user,
+                                           std::string_view password_file) {
   auto t = parse_trunk(trunk);
   if (!t) return core::Error{t.error().code, "--trunk " + t.error().message};
+  auto creds = credentials(user, password_file);
+  if (!creds) return core::Error{creds.error().code, "--trunk-user/--trunk-password-file: " + creds.error().message};
+  t->credentials = std::move(*creds);
   RouteTable table;
   table.routes_.push_back(Route{"*", std::move(*t)});
   return table;
@@ -119,8 +149,23 @@ core::Result<RouteTable> RouteTable::parse(std::string_view content, std::string
     if (sp == std::string_view::npos) return fail(fmt::format("'{}' has no trunk (expected: PREFIX udp:HOST:PORT)", line));
     std::string_view prefix = line.substr(0, sp);
     std::string_view trunk = trim(line.substr(sp + 1));
-    if (trunk.find_first_of(" \t") != std::string_view::npos) {
-      return fail(fmt::format("too many fields in '{}' (expected: PREFIX udp:HOST:PORT)", line));
+    std::string_view user, password_file;
+    if (const auto end = trunk.find_first_of(" \t"); end != std::string_view::npos) {
+      std::string_view opts = trim(trunk.substr(end));
+      trunk = trunk.substr(0, end);
+      while (!opts.empty()) {
+        const auto e = opts.find_first_of(" \t");
+        const std::string_view opt = opts.substr(0, e);
+        opts = e == std::string_view::npos ? std::string_view{} : trim(opts.substr(e));
+        if (opt.starts_with("user=")) {
+          user = opt.substr(5);
+        } else if (opt.starts_with("password-file=")) {
+          password_file = opt.substr(14);
+        } else {
+          return fail(fmt::format("unknown field '{}' (expected: PREFIX udp:HOST:PORT [user=NAME password-file=FILE])",
+                                  opt));
+        }
+      }
     }
     if (prefix != "*") {
       prefix = strip_plus(prefix);
@@ -136,6 +181,9 @@ core::Result<RouteTable> RouteTable::parse(std::string_view content, std::string
     }
     auto t = parse_trunk(trunk);
     if (!t) return fail(t.error().message);
+    auto creds = credentials(user, password_file);
+    if (!creds) return fail(creds.error().message);
+    t->credentials = std::move(*creds);
     table.routes_.push_back(Route{std::string(prefix), std::move(*t)});
   }
   if (table.routes_.empty()) return core::Error{EINVAL, fmt::format("{}: no routes", source)};
@@ -153,6 +201,15 @@ core::Result<RouteTable> RouteTable::load_file(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return parse(ss.str(), path);
+}
+
+bool RouteTable::is_trunk_address(const core::SockAddr& addr) const noexcept {
+  for (const Route& r : routes_) {
+    core::SockAddr a = addr;
+    a.set_port(r.trunk.addr.port());
+    if (a == r.trunk.addr) return true;
+  }
+  return false;
 }
 
 const TrunkTarget* RouteTable::lookup(std::string_view number) const noexcept {

@@ -1,8 +1,13 @@
 // Call routing: which SIP trunk a call goes to, by the called number (the Request-URI user).
 //
 //   --trunk udp:HOST:PORT     every call goes there (a table with one "*" entry)
-//   --routes FILE             one route per line: "PREFIX udp:HOST:PORT"; '#' starts a comment;
-//                             the longest matching prefix wins; "*" is the default route
+//   --routes FILE             one route per line: "PREFIX udp:HOST:PORT [user=NAME password-file=FILE]";
+//                             '#' starts a comment; the longest matching prefix wins; "*" is the
+//                             default route
+//   --trunk-user NAME --trunk-password-file FILE   credentials for --trunk
+//
+// Credentials answer the trunk's digest challenges (edge/trunk_auth.hpp). The password file's first
+// line is the password (trailing CR/LF/blanks dropped); it is read once here and never logged.
 //
 // A leading '+' is ignored on both sides, so "+1555" and "1555" are the same prefix. HOST is an
 // IPv4 address, a bracketed IPv6 address or a name, resolved once when the table is built
@@ -19,6 +24,7 @@
 
 #include "core/result.hpp"
 #include "core/socket.hpp"
+#include "edge/trunk_auth.hpp"
 
 namespace webtrunk::edge {
 
@@ -28,6 +34,7 @@ struct TrunkTarget {
   std::uint16_t port = 5060;
   core::SockAddr addr;    // resolved
   bool ipv6_literal = false;
+  TrunkCredentials credentials;  // empty: the trunk trusts our address
 
   // "host:port" (IPv6 in brackets), for Request-URIs toward the trunk.
   std::string hostport() const;
@@ -46,13 +53,17 @@ class RouteTable {
   RouteTable() = default;
 
   // Every call to one trunk.
-  static core::Result<RouteTable> single(std::string_view trunk);
+  static core::Result<RouteTable> single(std::string_view trunk, std::string_view user = {},
+                                         std::string_view password_file = {});
   // File content; `source` names it in errors ("routes.txt:3: ...").
   static core::Result<RouteTable> parse(std::string_view content, std::string_view source);
   static core::Result<RouteTable> load_file(const std::string& path);
 
   // The route for `number` (longest prefix, else "*"), or nullptr: no route.
   const TrunkTarget* lookup(std::string_view number) const noexcept;
+  // True when `addr`'s IP address (any port: a trunk may send from another port than it listens on)
+  // is one of the routes' trunks.
+  [[nodiscard]] bool is_trunk_address(const core::SockAddr& addr) const noexcept;
 
   const std::vector<Route>& routes() const noexcept { return routes_; }
   bool empty() const noexcept { return routes_.empty(); }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <functional>
@@ -635,6 +636,47 @@ TEST(ShardUdp, ConnectedSocketReceivesFromItsPeerOnly) {
   EXPECT_EQ(reply, "rtp");
   ASSERT_EQ(h.from.size(), 1u);
   EXPECT_TRUE(h.from[0] == peer);
+}
+
+// IP_RECVERR: a datagram to a port nobody listens on draws ICMP port unreachable; the handler hears
+// of it with the destination, and the socket keeps receiving afterwards.
+TEST(ShardUdp, PortUnreachableReachesTheHandlerAndReceivingGoesOn) {
+  auto shard = make_shard();
+  ASSERT_TRUE(shard);
+  const int closed_fd = udp_client();
+  const SockAddr closed = local_address(closed_fd).value();
+  ::close(closed_fd);  // nothing listens there now
+  const int peer_fd = udp_client();
+  struct Handler : UdpHandler {
+    std::vector<std::pair<SockAddr, int>> unreachable;
+    std::vector<std::string> got;
+    void on_datagram(Shard&, UdpId, const SockAddr&, std::span<std::byte> payload) override {
+      got.emplace_back(reinterpret_cast<const char*>(payload.data()), payload.size());
+    }
+    void on_unreachable(Shard&, UdpId, const SockAddr& dest, int error) override {
+      unreachable.emplace_back(dest, error);
+    }
+  } h;
+  UdpOptions opts;
+  opts.recv_errors = true;
+  auto u = shard->open_udp(SockAddr::ipv4_loopback(0), h, opts);
+  ASSERT_TRUE(u) << u.error().message;
+  const SockAddr addr = shard->udp_address(u.value());
+  const std::string_view invite = "INVITE";
+  shard->add_timer(1ms, [&] { EXPECT_TRUE(shard->send_to(u.value(), closed, std::as_bytes(std::span(invite)))); });
+  run_with_client(
+      *shard,
+      [&] {
+        std::this_thread::sleep_for(100ms);
+        ::sendto(peer_fd, "after", 5, 0, addr.data(), addr.size());
+      },
+      [&] { return !h.unreachable.empty() && !h.got.empty(); });
+  ::close(peer_fd);
+  ASSERT_FALSE(h.unreachable.empty());
+  EXPECT_TRUE(h.unreachable[0].first == closed);
+  EXPECT_EQ(h.unreachable[0].second, ECONNREFUSED);
+  ASSERT_EQ(h.got.size(), 1u);
+  EXPECT_EQ(h.got[0], "after");
 }
 
 // Hot-socket mode (ShardConfig::udp_hot_threshold): a burst switches the socket to poll + recvmmsg

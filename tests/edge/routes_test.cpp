@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <fstream>
+
 namespace webtrunk::edge {
 namespace {
 
@@ -56,9 +59,34 @@ TEST(Routes, ErrorsNameFileAndLine) {
   expect_error("1555 udp:127.0.0.1:99999\n", "routes.txt:1:");
   expect_error("1555 udp:127.0.0.1\n", "routes.txt:1:");
   expect_error("1555 udp:127.0.0.1:5081\n1555 udp:127.0.0.1:5082\n", "routes.txt:2: prefix '1555' is given twice");
-  expect_error("1555 udp:127.0.0.1:5081 extra\n", "routes.txt:1: too many fields");
+  expect_error("1555 udp:127.0.0.1:5081 extra\n", "routes.txt:1: unknown field 'extra'");
+  expect_error("1555 udp:127.0.0.1:5081 user=pbx\n", "routes.txt:1: trunk credentials need both");
+  expect_error("1555 udp:127.0.0.1:5081 user=pbx password-file=/nonexistent/pw\n",
+               "routes.txt:1: cannot read password file '/nonexistent/pw'");
   expect_error("# nothing\n", "routes.txt: no routes");
   expect_error("* udp:::1:5060\n", "IPv6");
+}
+
+TEST(Routes, CredentialsPerRouteFromAPasswordFile) {
+  const std::string pw = ::testing::TempDir() + "routes_test_pw";
+  {
+    std::ofstream(pw) << "s3cret \r\nignored second line\n";
+  }
+  auto t = RouteTable::parse("1555 udp:127.0.0.1:5081 user=pbx password-file=" + pw + "\n* udp:127.0.0.1:5082\n",
+                             "routes.txt");
+  ASSERT_TRUE(t.ok()) << t.error().message;
+  EXPECT_EQ(t->lookup("15550001")->credentials.user, "pbx");
+  EXPECT_EQ(t->lookup("15550001")->credentials.password, "s3cret");
+  EXPECT_TRUE(t->lookup("4930")->credentials.empty());
+  auto single = RouteTable::single("udp:127.0.0.1:5080", "acme", pw);
+  ASSERT_TRUE(single.ok());
+  EXPECT_EQ(single->lookup("1")->credentials.password, "s3cret");
+  // An error names the file, never what is in it.
+  std::ofstream(pw) << "\n";
+  auto empty = RouteTable::single("udp:127.0.0.1:5080", "acme", pw);
+  ASSERT_FALSE(empty.ok());
+  EXPECT_NE(empty.error().message.find("is empty"), std::string::npos);
+  std::remove(pw.c_str());
 }
 
 TEST(Routes, TrunkSpecErrors) {

@@ -275,7 +275,7 @@ TEST(SipCall, UnreachableTrunkIs503) {
   sim.deliver();
   Msg r = b.next();
   EXPECT_EQ(r->view.status_code(), 503);
-  EXPECT_EQ(r->view.reason_phrase(), "Trunk unreachable");
+  EXPECT_EQ(r->view.reason_phrase(), "Service Unavailable: trunk unreachable");
 }
 
 TEST(SipCall, SessionTimerExpiryHangsUpBothLegs) {

@@ -211,6 +211,8 @@ struct SimOptions {
   bool bind_from_user = false;
   std::string routes = "udp:127.0.0.1:5080";
   bool routes_file = false;  // `routes` is file content
+  std::string trunk_user;           // --trunk-user (with `routes` a single trunk)
+  std::string trunk_password_file;  // --trunk-password-file
   std::vector<std::string> codecs = edge::default_codec_preference();  // --codecs
 };
 
@@ -233,7 +235,7 @@ struct Sim {
     c.shard = 0;
     c.sip_host = "127.0.0.1";
     c.sip_port = 5070;
-    auto table = o.routes_file ? edge::RouteTable::parse(o.routes, "routes") : edge::RouteTable::single(o.routes);
+    auto table = o.routes_file ? edge::RouteTable::parse(o.routes, "routes") : edge::RouteTable::single(o.routes, o.trunk_user, o.trunk_password_file);
     EXPECT_TRUE(table.ok());
     c.routes = std::make_shared<const edge::RouteTable>(std::move(*table));
     const core::Instant base = t0;
