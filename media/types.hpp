@@ -114,6 +114,8 @@ struct BrowserRemote {
 enum class MediaEnd : std::uint8_t {
   consent_lost,  // RFC 7675: 30 s without a valid ICE check or SRTP from the browser
   dtls_failed,   // handshake failed or the fingerprint did not match
+  media_setup_timeout,  // ICE + DTLS not done within --media-setup-timeout of the trunk's answer
+  trunk_rtp_timeout,    // no RTP/RTCP from the trunk for --trunk-rtp-timeout
 };
 std::string_view to_string(MediaEnd e) noexcept;
 
