@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "bench/tools/media_browser.hpp"
-#include "core/bytes.hpp"
 #include "media/rtp.hpp"
+#include "tests/media/media_test_support.hpp"
 
 namespace webtrunk::media {
 namespace {
@@ -24,27 +24,12 @@ using core::SockAddr;
 
 constexpr SessionId kSession = 7;
 
-IceCredentials browser_ice() { return IceCredentials{"brWs", "browserpasswordbrowserpw"}; }
+using test::browser_ice;
+using test::opus_pcmu_dtmf;
 
 std::size_t write_rtp(std::span<std::byte> out, std::uint8_t pt, std::uint16_t seq, std::uint32_t ts,
                       std::uint32_t ssrc, std::size_t payload_len) {
-  out[0] = std::byte{0x80};
-  out[1] = static_cast<std::byte>(pt);
-  core::store_be16(out.data() + 2, seq);
-  core::store_be32(out.data() + 4, ts);
-  core::store_be32(out.data() + 8, ssrc);
-  for (std::size_t i = 0; i < payload_len; ++i) out[12 + i] = static_cast<std::byte>((seq + i) & 0xff);
-  return 12 + payload_len;
-}
-
-CodecMap opus_pcmu_dtmf() {
-  CodecMap m;
-  m.codecs.push_back(CodecMapping{111, 96, 48000, "opus"});
-  m.codecs.push_back(CodecMapping{0, 0, 8000, "PCMU"});
-  m.codecs.push_back(CodecMapping{126, 101, 8000, "telephone-event"});
-  m.trunk_dtmf_pt = 101;
-  m.browser_dtmf_pt = 126;
-  return m;
+  return test::write_rtp(out, pt, false, seq, ts, ssrc, payload_len);
 }
 
 // One datagram the relay sent, copied out with where it came from.
@@ -73,8 +58,8 @@ class RelayTest : public ::testing::Test {
     lm.trunk_addr = SockAddr::ipv4_loopback(20000);
     relay->add_session(now, kSession, lm);
   }
-  void answer(bench::BrowserTls& tls) {
-    relay->set_browser_remote(kSession, BrowserRemote{browser_ice(), tls.fingerprint()});
+  void answer(const bench::BrowserTls& browser_tls) {
+    relay->set_browser_remote(kSession, BrowserRemote{browser_ice(), browser_tls.fingerprint()});
     relay->set_trunk_remote(now, kSession, trunk_addr, opus_pcmu_dtmf());
   }
 
@@ -117,29 +102,40 @@ class RelayTest : public ::testing::Test {
   }
 
   // ICE (a nominating check) and DTLS between the emulated browser and the relay, no sockets.
-  void set_up(bench::EmulatedBrowser& em) {
+  void set_up(bench::EmulatedBrowser& b) {
     std::array<std::byte, 512> req{};
-    const std::size_t n = em.make_check(req, true);
+    const std::size_t n = b.make_check(req, true);
     auto reply = deliver(RelayPort{}, browser_addr, std::span(req.data(), n));
     ASSERT_EQ(reply.size(), 1u);
     EXPECT_FALSE(reply[0].in_place);
     EXPECT_TRUE(reply[0].to == browser_addr);
-    ASSERT_TRUE(em.check_answered(reply[0].data));
-    ASSERT_TRUE(em.start_dtls());
-    for (int i = 0; i < 20 && !em.connected() && em.error().empty(); ++i) {
-      while (auto d = em.poll_dtls()) {
-        for (const Sent& s : deliver(RelayPort{}, browser_addr, *d)) em.on_dtls(s.data);
+    ASSERT_TRUE(b.check_answered(reply[0].data));
+    ASSERT_TRUE(b.start_dtls());
+    for (int i = 0; i < 20 && !b.connected() && b.error().empty(); ++i) {
+      while (auto d = b.poll_dtls()) {
+        for (const Sent& s : deliver(RelayPort{}, browser_addr, *d)) b.on_dtls(s.data);
       }
     }
-    while (auto d = em.poll_dtls()) (void)deliver(RelayPort{}, browser_addr, *d);
-    ASSERT_TRUE(em.connected()) << em.error();
+    while (auto d = b.poll_dtls()) (void)deliver(RelayPort{}, browser_addr, *d);
+    ASSERT_TRUE(b.connected()) << b.error();
     ASSERT_TRUE(relay->stats(kSession)->dtls_connected);
   }
 
-  std::vector<Sent> browser_sends(bench::EmulatedBrowser& em, std::uint8_t pt, std::uint16_t seq) {
+  // A session with the browser's offer and the trunk's answer set, ICE and DTLS done.
+  void connect(RelayConfig cfg = {}) {
+    tls = bench::BrowserTls::make();
+    ASSERT_TRUE(tls);
+    make_relay(cfg);
+    answer(*tls);
+    em = std::make_unique<bench::EmulatedBrowser>(*tls, browser_ice(), relay->local(kSession)->ice,
+                                                  identity->fingerprint_sha256());
+    set_up(*em);
+  }
+
+  std::vector<Sent> browser_sends(bench::EmulatedBrowser& b, std::uint8_t pt, std::uint16_t seq) {
     std::array<std::byte, 1500> buf{};
     const std::size_t n = write_rtp(buf, pt, seq, seq * 160u, 0x1234, 160);
-    auto r = em.tx().protect_rtp(buf, n);
+    auto r = b.tx().protect_rtp(buf, n);
     EXPECT_TRUE(r);
     return deliver(RelayPort{}, browser_addr, std::span(buf.data(), r ? r.value() : 0));
   }
@@ -153,21 +149,18 @@ class RelayTest : public ::testing::Test {
   std::shared_ptr<DtlsIdentity> identity;
   std::optional<Relay> relay;
   std::vector<std::byte> rxbuf;
+  std::unique_ptr<bench::BrowserTls> tls;
+  std::unique_ptr<bench::EmulatedBrowser> em;
   SockAddr edge_addr = SockAddr::ipv4_loopback(40000);
   SockAddr browser_addr = SockAddr::ipv4_loopback(50000);
   SockAddr trunk_addr = SockAddr::ipv4_loopback(30000);
 };
 
 TEST_F(RelayTest, AudioGoesBothWaysMappedAndInPlace) {
-  auto tls = bench::BrowserTls::make();
-  ASSERT_TRUE(tls);
-  make_relay();
-  answer(*tls);
-  bench::EmulatedBrowser em(*tls, browser_ice(), relay->local(kSession)->ice, identity->fingerprint_sha256());
-  set_up(em);
+  ASSERT_NO_FATAL_FAILURE(connect());
 
   // Browser Opus (111) -> trunk as 96, unprotected in place, from the session's trunk RTP port.
-  auto out = browser_sends(em, 111, 500);
+  auto out = browser_sends(*em, 111, 500);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_TRUE(out[0].in_place);
   EXPECT_EQ(out[0].from.kind, PortKind::trunk_rtp);
@@ -185,7 +178,7 @@ TEST_F(RelayTest, AudioGoesBothWaysMappedAndInPlace) {
   EXPECT_TRUE(out[0].in_place);
   EXPECT_EQ(out[0].from.kind, PortKind::browser);
   EXPECT_TRUE(out[0].to == browser_addr);
-  auto r = em.rx().unprotect_rtp(out[0].data, out[0].data.size());
+  auto r = em->rx().unprotect_rtp(out[0].data, out[0].data.size());
   ASSERT_TRUE(r);
   EXPECT_EQ(r.value(), 12u + 160u);
   EXPECT_EQ(parse_rtp(std::span(out[0].data.data(), r.value()))->seq, 77);
@@ -198,12 +191,7 @@ TEST_F(RelayTest, AudioGoesBothWaysMappedAndInPlace) {
 }
 
 TEST_F(RelayTest, TrunkPacketsFromElsewhereOrWithoutTailroomAreDroppedAndCounted) {
-  auto tls = bench::BrowserTls::make();
-  ASSERT_TRUE(tls);
-  make_relay();
-  answer(*tls);
-  bench::EmulatedBrowser em(*tls, browser_ice(), relay->local(kSession)->ice, identity->fingerprint_sha256());
-  set_up(em);
+  ASSERT_NO_FATAL_FAILURE(connect());
   const std::uint64_t dropped = relay->stats(kSession)->dropped;
   EXPECT_TRUE(trunk_sends(0, 1, SockAddr::ipv4_loopback(30002)).empty());
   EXPECT_TRUE(trunk_sends(0, 2, trunk_addr, 4).empty());  // no room for the SRTP tag
@@ -213,7 +201,7 @@ TEST_F(RelayTest, TrunkPacketsFromElsewhereOrWithoutTailroomAreDroppedAndCounted
 }
 
 TEST_F(RelayTest, NothingReachesTheBrowserBeforeDtls) {
-  auto tls = bench::BrowserTls::make();
+  tls = bench::BrowserTls::make();
   ASSERT_TRUE(tls);
   make_relay();
   answer(*tls);
@@ -222,7 +210,7 @@ TEST_F(RelayTest, NothingReachesTheBrowserBeforeDtls) {
 }
 
 TEST_F(RelayTest, BrowserThatNeverFinishesDtlsEndsAsMediaSetupTimeout) {
-  auto tls = bench::BrowserTls::make();
+  tls = bench::BrowserTls::make();
   ASSERT_TRUE(tls);
   make_relay();  // default: 10 s from the trunk's answer
   advance_to(now + 60s);  // ringing without an answer: no limit yet
@@ -242,68 +230,48 @@ TEST_F(RelayTest, BrowserThatNeverFinishesDtlsEndsAsMediaSetupTimeout) {
 }
 
 TEST_F(RelayTest, ConnectedSessionOutlivesTheSetupTimeout) {
-  auto tls = bench::BrowserTls::make();
-  ASSERT_TRUE(tls);
-  make_relay();
-  answer(*tls);
-  bench::EmulatedBrowser em(*tls, browser_ice(), relay->local(kSession)->ice, identity->fingerprint_sha256());
-  set_up(em);
+  ASSERT_NO_FATAL_FAILURE(connect());
   // Media keeps consent (RFC 7675 §5.1) for 25 s of virtual time, one packet a second.
   for (std::uint16_t i = 0; i < 25; ++i) {
     advance_to(now + 1s);
-    (void)browser_sends(em, 0, static_cast<std::uint16_t>(100 + i));
+    (void)browser_sends(*em, 0, static_cast<std::uint16_t>(100 + i));
   }
   EXPECT_TRUE(events().empty());
 }
 
 TEST_F(RelayTest, TrunkSilenceEndsAsTrunkRtpTimeoutWhenConfigured) {
-  auto tls = bench::BrowserTls::make();
-  ASSERT_TRUE(tls);
   RelayConfig cfg;
   cfg.trunk_rtp_timeout = 5s;
-  make_relay(cfg);
-  answer(*tls);
-  bench::EmulatedBrowser em(*tls, browser_ice(), relay->local(kSession)->ice, identity->fingerprint_sha256());
-  set_up(em);
+  ASSERT_NO_FATAL_FAILURE(connect(cfg));
   for (std::uint16_t i = 0; i < 8; ++i) {  // 8 s of trunk RTP every second: alive
     advance_to(now + 1s);
     (void)trunk_sends(0, i, trunk_addr);
-    (void)browser_sends(em, 0, i);
+    (void)browser_sends(*em, 0, i);
   }
   EXPECT_TRUE(events().empty());
   for (int i = 0; i < 4; ++i) {  // the browser keeps talking, the trunk goes silent
     advance_to(now + 1s);
-    (void)browser_sends(em, 0, static_cast<std::uint16_t>(50 + i));
+    (void)browser_sends(*em, 0, static_cast<std::uint16_t>(50 + i));
   }
   EXPECT_TRUE(events().empty());
   advance_to(now + 2s);
   const auto ev = events();
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_EQ(ev[0].second, MediaEnd::trunk_rtp_timeout);
-  EXPECT_TRUE(browser_sends(em, 0, 99).empty());  // nothing flows after the end
+  EXPECT_TRUE(browser_sends(*em, 0, 99).empty());  // nothing flows after the end
 }
 
 TEST_F(RelayTest, TrunkRtpTimeoutIsOffByDefault) {
-  auto tls = bench::BrowserTls::make();
-  ASSERT_TRUE(tls);
-  make_relay();
-  answer(*tls);
-  bench::EmulatedBrowser em(*tls, browser_ice(), relay->local(kSession)->ice, identity->fingerprint_sha256());
-  set_up(em);
+  ASSERT_NO_FATAL_FAILURE(connect());
   for (std::uint16_t i = 0; i < 20; ++i) {
     advance_to(now + 1s);
-    (void)browser_sends(em, 0, i);
+    (void)browser_sends(*em, 0, i);
   }
   EXPECT_TRUE(events().empty());
 }
 
 TEST_F(RelayTest, ConsentLapseEndsTheSession) {
-  auto tls = bench::BrowserTls::make();
-  ASSERT_TRUE(tls);
-  make_relay();
-  answer(*tls);
-  bench::EmulatedBrowser em(*tls, browser_ice(), relay->local(kSession)->ice, identity->fingerprint_sha256());
-  set_up(em);
+  ASSERT_NO_FATAL_FAILURE(connect());
   advance_to(now + 29s);
   EXPECT_TRUE(events().empty());
   advance_to(now + 2s);
@@ -313,13 +281,8 @@ TEST_F(RelayTest, ConsentLapseEndsTheSession) {
 }
 
 TEST_F(RelayTest, DtmfGoesOutEvery20msAndTheAudioSequenceContinuesAfterIt) {
-  auto tls = bench::BrowserTls::make();
-  ASSERT_TRUE(tls);
-  make_relay();
-  answer(*tls);
-  bench::EmulatedBrowser em(*tls, browser_ice(), relay->local(kSession)->ice, identity->fingerprint_sha256());
-  set_up(em);
-  auto first = browser_sends(em, 0, 1000);
+  ASSERT_NO_FATAL_FAILURE(connect());
+  auto first = browser_sends(*em, 0, 1000);
   ASSERT_EQ(first.size(), 1u);
   ASSERT_TRUE(relay->send_dtmf(now, kSession, '5', 100));
   std::vector<Sent> dtmf = drain();
@@ -335,20 +298,20 @@ TEST_F(RelayTest, DtmfGoesOutEvery20msAndTheAudioSequenceContinuesAfterIt) {
     EXPECT_EQ(h->payload_type, 101);
     EXPECT_EQ(h->seq, ++seq);
   }
-  auto next = browser_sends(em, 0, 1001);
+  auto next = browser_sends(*em, 0, 1001);
   ASSERT_EQ(next.size(), 1u);
   EXPECT_EQ(parse_rtp(next[0].data)->seq, seq + 1);
 }
 
 TEST_F(RelayTest, StunForAnUnknownUfragIsDroppedAndBindsNothing) {
-  auto tls = bench::BrowserTls::make();
+  tls = bench::BrowserTls::make();
   ASSERT_TRUE(tls);
   make_relay();
   answer(*tls);
-  bench::EmulatedBrowser em(*tls, browser_ice(), IceCredentials{"otherUfr", "edgepasswordedgepassword"},
-                            identity->fingerprint_sha256());
+  bench::EmulatedBrowser stranger(*tls, browser_ice(), IceCredentials{"otherUfr", "edgepasswordedgepassword"},
+                                  identity->fingerprint_sha256());
   std::array<std::byte, 512> req{};
-  const std::size_t n = em.make_check(req, true);
+  const std::size_t n = stranger.make_check(req, true);
   EXPECT_TRUE(deliver(RelayPort{}, browser_addr, std::span(req.data(), n)).empty());
   EXPECT_FALSE(relay->stats(kSession)->ice_selected);
 }
