@@ -316,5 +316,87 @@ TEST_F(RelayTest, StunForAnUnknownUfragIsDroppedAndBindsNothing) {
   EXPECT_FALSE(relay->stats(kSession)->ice_selected);
 }
 
+TEST_F(RelayTest, ReplayedAndForgedBrowserPacketsAreDroppedAndCounted) {
+  ASSERT_NO_FATAL_FAILURE(connect());
+  std::array<std::byte, 1500> buf{};
+  const std::size_t n = write_rtp(buf, 0, 50, 50, 9, 160);
+  auto r = em->tx().protect_rtp(buf, n);
+  ASSERT_TRUE(r);
+  const std::vector<std::byte> once(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(r.value()));
+  const auto replay0 = kMediaDropReplay.total();
+  const auto auth0 = kMediaDropAuth.total();
+  EXPECT_EQ(deliver(RelayPort{}, browser_addr, once).size(), 1u);
+  EXPECT_TRUE(deliver(RelayPort{}, browser_addr, once).empty());  // the same packet again
+  std::vector<std::byte> forged = once;
+  forged[3] = std::byte{51};  // a new sequence number under the old tag
+  EXPECT_TRUE(deliver(RelayPort{}, browser_addr, forged).empty());
+  EXPECT_EQ(kMediaDropReplay.total() - replay0, 1);
+  EXPECT_EQ(kMediaDropAuth.total() - auth0, 1);
+  EXPECT_EQ(relay->stats(kSession)->dropped, 2u);
+}
+
+TEST_F(RelayTest, HoldDropsTheDirectionThatMustNotFlow) {
+  ASSERT_NO_FATAL_FAILURE(connect());
+  relay->set_direction(kSession, Direction::sendonly);  // the browser put the call on hold
+  EXPECT_EQ(browser_sends(*em, 0, 10).size(), 1u) << "sendonly: the browser's music on hold reaches the trunk";
+  EXPECT_TRUE(trunk_sends(0, 1, trunk_addr).empty()) << "sendonly: nothing from the trunk reaches the browser";
+  relay->set_direction(kSession, Direction::sendrecv);
+  EXPECT_EQ(trunk_sends(0, 2, trunk_addr).size(), 1u);
+}
+
+TEST_F(RelayTest, RtcpGoesBothWaysOnTheTrunksRtcpPort) {
+  ASSERT_NO_FATAL_FAILURE(connect());
+  // A receiver report (RFC 3550 §6.4.2) with no report blocks.
+  std::array<std::byte, 64> rr{};
+  rr[0] = std::byte{0x80};
+  rr[1] = std::byte{201};
+  core::store_be16(rr.data() + 2, 1);
+  core::store_be32(rr.data() + 4, 0x9999);
+  SockAddr trunk_rtcp = trunk_addr;
+  trunk_rtcp.set_port(static_cast<std::uint16_t>(trunk_addr.port() + 1));
+  auto out = deliver(RelayPort{PortKind::trunk_rtcp, kSession}, trunk_rtcp, std::span(rr.data(), 8));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(out[0].in_place);
+  EXPECT_TRUE(out[0].to == browser_addr);
+  auto back = em->rx().unprotect_rtcp(out[0].data, out[0].data.size());
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back.value(), 8u);
+
+  auto p = em->tx().protect_rtcp(rr, 8);
+  ASSERT_TRUE(p);
+  out = deliver(RelayPort{}, browser_addr, std::span(rr.data(), p.value()));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].from.kind, PortKind::trunk_rtcp);
+  EXPECT_TRUE(out[0].to == trunk_rtcp);
+  EXPECT_EQ(out[0].data.size(), 8u);
+}
+
+TEST_F(RelayTest, WrongFingerprintEndsTheSessionAsDtlsFailed) {
+  tls = bench::BrowserTls::make();
+  ASSERT_TRUE(tls);
+  auto other = bench::BrowserTls::make();
+  ASSERT_TRUE(other);
+  make_relay();
+  answer(*other);  // the SDP names another certificate than the one the browser shows
+  bench::EmulatedBrowser b(*tls, browser_ice(), relay->local(kSession)->ice, identity->fingerprint_sha256());
+  std::array<std::byte, 512> req{};
+  ASSERT_EQ(deliver(RelayPort{}, browser_addr, std::span(req.data(), b.make_check(req, true))).size(), 1u);
+  ASSERT_TRUE(b.start_dtls());
+  std::vector<std::pair<SessionId, MediaEnd>> ev;
+  for (int i = 0; i < 20 && !b.connected() && b.error().empty() && ev.empty(); ++i) {
+    bool sent = false;
+    while (auto d = b.poll_dtls()) {
+      sent = true;
+      for (const Sent& x : deliver(RelayPort{}, browser_addr, *d)) b.on_dtls(x.data);
+    }
+    for (const auto& e : events()) ev.push_back(e);
+    if (!sent) break;
+  }
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].second, MediaEnd::dtls_failed);
+  EXPECT_FALSE(relay->stats(kSession)->dtls_connected);
+  EXPECT_TRUE(trunk_sends(0, 1, trunk_addr).empty());
+}
+
 }  // namespace
 }  // namespace webtrunk::media
