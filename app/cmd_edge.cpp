@@ -163,6 +163,8 @@ int run_edge(const FlagValues& flags) {
     mcfg.engine = cfg->srtp_engine;
     mcfg.identity = *identity;
     mcfg.consent_timeout = std::chrono::seconds(cfg->consent_timeout_s);
+    mcfg.media_setup_timeout = std::chrono::seconds(cfg->media_setup_timeout_s);
+    mcfg.trunk_rtp_timeout = std::chrono::seconds(cfg->trunk_rtp_timeout_s);
     auto bridge = media::MediaBridge::open(shard, std::move(mcfg));
     if (!bridge) {
       return core::Error{bridge.error().code, "--media-listen/--media-port " + media_local->to_string() + ": " +

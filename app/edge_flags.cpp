@@ -92,6 +92,12 @@ FlagSet edge_flags() {
          "audio codecs a call may use, in order of preference: a comma list of PCMU, PCMA, G722, opus. The first "
          "the browser offers is the one offered to the trunk (with telephone-event), the next after a 488",
          "PCMU,PCMA", false});
+  f.add({"media-setup-timeout", "SECONDS",
+         "hang up a call whose browser has not finished ICE and DTLS this long after the trunk's answer "
+         "(reason \"media setup timeout\"); 0: never", "10", false});
+  f.add({"trunk-rtp-timeout", "SECONDS",
+         "hang up a call when the trunk sends no RTP or RTCP for this long (reason \"trunk RTP timeout\"; "
+         "a trunk that stops sending on hold needs a value above its hold times); 0: off", "0", false});
   f.add({"consent-timeout", "SECONDS",
          "hang up a call when the browser's ICE consent (RFC 7675) or media is not seen for this long", "30", false});
   f.add({"drain-timeout", "SECONDS",
@@ -188,6 +194,12 @@ core::Result<edge::EdgeConfig> edge_config_from(const FlagValues& flags) {
   auto codecs = edge::parse_codec_preference(flags.get("codecs"));
   if (!codecs) return core::Error{EINVAL, "--codecs: " + codecs.error().message};
   c.codecs = std::move(*codecs);
+  auto mst = flags.get_int("media-setup-timeout", 0, 3600);
+  if (!mst) return mst.error();
+  c.media_setup_timeout_s = static_cast<unsigned>(*mst);
+  auto trt = flags.get_int("trunk-rtp-timeout", 0, 86400);
+  if (!trt) return trt.error();
+  c.trunk_rtp_timeout_s = static_cast<unsigned>(*trt);
   auto ct = flags.get_int("consent-timeout", 5, 3600);
   if (!ct) return ct.error();
   c.consent_timeout_s = static_cast<unsigned>(*ct);

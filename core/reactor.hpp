@@ -217,7 +217,8 @@ class Shard {
   // Inside on_datagram only: sends `view`, which must lie in the datagram being handled (it may be
   // the payload modified in place, shorter, or longer into the tailroom), from that very buffer;
   // the buffer goes back to the kernel once the send is done (after the turn's sendmmsg, or on the
-  // send's CQE). Anything else falls back to send_to.
+  // send's CQE). Anything else falls back to send_to, counted in webtrunk_udp_forward_copies_total
+  // (media::RxBuf and Relay's Transmit::in_place say beforehand which views qualify).
   bool forward(UdpId out, const SockAddr& peer, std::span<const std::byte> view);
   std::size_t datagram_tailroom() const noexcept { return rx_tailroom_; }
   // Whether ShardConfig::wait_batch is in effect (set, and the kernel has the minimum wait).

@@ -23,6 +23,9 @@ inline const Counter kUdpRxDropped{"webtrunk_udp_rx_dropped_total",
                                    "UDP datagrams dropped on receive: truncated (larger than a buffer) or malformed"};
 inline const Counter kUdpTxDropped{"webtrunk_udp_tx_dropped_total",
                                    "UDP sends dropped before the kernel: no send slot or copy block free, or too large"};
+inline const Counter kUdpForwardCopies{
+    "webtrunk_udp_forward_copies_total",
+    "Shard::forward() views outside the datagram being delivered, sent as copies (a caller's bug: use send_to)"};
 inline const Counter kUdpTxErrors{"webtrunk_udp_tx_errors_total", "UDP sends the kernel failed"};
 inline const Counter kEnobufs{"webtrunk_reactor_enobufs_total",
                               "Receives that ran out of provided buffers (re-armed, nothing dropped)"};

@@ -401,8 +401,12 @@ bool Shard::send_to(UdpId out, const SockAddr& peer, std::span<const std::byte> 
 }
 
 bool Shard::forward(UdpId out, const SockAddr& peer, std::span<const std::byte> view) {
-  // Not inside the buffer being delivered (rx_end_ is null between deliveries): a copy.
-  if (view.data() < rx_begin_ || view.data() + view.size() > rx_end_) return send_to(out, peer, view);
+  // Not inside the buffer being delivered (rx_end_ is null between deliveries): a copy, counted so
+  // that a relay that meant to forward in place and does not shows in /metrics.
+  if (view.data() < rx_begin_ || view.data() + view.size() > rx_end_) {
+    kUdpForwardCopies.inc();
+    return send_to(out, peer, view);
+  }
   const auto bid = static_cast<std::uint16_t>(rx_bid_);
   UdpSocket* u = live_udp(out);
   if (u == nullptr) return false;

@@ -1,24 +1,13 @@
-// MediaBridge: one shard's media sessions on real sockets (issue 4, the relay). It implements
-// MediaSessions (media/types.hpp) for the call controller and is the UdpHandler of the shard's
-// browser-side media port.
+// MediaBridge: one shard's media sessions on real sockets. It implements MediaSessions
+// (media/types.hpp) for the call controller and is thin glue between the shard and media::Relay
+// (media/relay.hpp), the sans-IO relay that does the demux, ICE, DTLS, SRTP and mapping.
 //
-// Browser side: ONE UDP socket per shard carries every browser's media (like a single-port WebRTC
-// server). A datagram is sorted by its first byte (RFC 7983, media/rtp.hpp classify()):
-//   STUN  -> the session whose local ufrag the USERNAME names (stun_request_local_ufrag); its
-//            IceLiteAgent answers; a valid check binds the sender's address to the session;
-//   DTLS  -> the session bound to the sender's address; its DtlsEndpoint; once connected the SRTP
-//            keys are taken and the SSL object is gone;
-//   RTP/RTCP (SRTP/SRTCP, rtcp-mux) -> the session bound to the sender's address; unprotected in
-//            place, payload type mapped, sent to the trunk from the SAME receive buffer
-//            (Shard::forward, no copy).
-// Trunk side: an RTP/RTCP port pair per session from the shard's slice of --rtp-ports. Packets
-// count only from the address the trunk's SDP gave (symmetric RTP, pinned, no learning); they are
-// mapped, protected in place into the receive buffer's tailroom and forwarded to the browser's
-// selected ICE path.
-//
-// Every rejected packet is dropped and counted (the kMedia* metrics below and the session's
-// stats().dropped); nothing goes to the browser before DTLS is connected. A shard timer checks
-// consent freshness (RFC 7675) and DTLS failure and reports either once through on_ended.
+// Sockets: ONE browser-side UDP socket per shard carries every browser's media; each session has a
+// trunk-side RTP/RTCP port pair from the shard's slice of --rtp-ports. Every datagram goes to the
+// relay with the RxBuf (payload + tailroom) it arrived in; the relay's transmits marked in_place
+// leave from that very buffer (Shard::forward, no copy), the others (STUN replies, DTLS flights,
+// RFC 4733 packets) are copies through Shard::send_to, counted in kMediaCopiedSends. One shard
+// timer follows the relay's poll_timeout().
 //
 // Threading and lifetimes: one MediaBridge per shard, created and used on the shard's thread only;
 // the Shard must outlive it. Destroying it closes every session's sockets without callbacks; that
@@ -32,6 +21,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -42,48 +32,18 @@
 #include "core/reactor.hpp"
 #include "core/socket.hpp"
 #include "media/dtls.hpp"
-#include "media/ice_lite.hpp"
 #include "media/port_pool.hpp"
-#include "media/srtp.hpp"
+#include "media/relay.hpp"
 #include "media/types.hpp"
 
 namespace webtrunk::media {
 
-inline const core::Counter kMediaToTrunk{"webtrunk_media_to_trunk_total",
-                                         "RTP/RTCP packets relayed from browsers to trunks"};
-inline const core::Counter kMediaToBrowser{"webtrunk_media_to_browser_total",
-                                           "SRTP/SRTCP packets relayed from trunks to browsers"};
-inline const core::Counter kMediaDropAuth{"webtrunk_media_dropped_auth_total",
-                                          "browser SRTP/SRTCP that failed authentication"};
-inline const core::Counter kMediaDropReplay{"webtrunk_media_dropped_replay_total",
-                                            "browser SRTP/SRTCP replayed or too old"};
-inline const core::Counter kMediaDropMalformed{
-    "webtrunk_media_dropped_malformed_total",
-    "media datagrams with an unknown first byte (RFC 7983), a bad RTP/RTCP header or no room for the SRTP tag"};
-inline const core::Counter kMediaDropUnknownSession{
-    "webtrunk_media_dropped_unknown_session_total",
-    "browser-side datagrams from an address no valid ICE check bound, or STUN for an unknown ufrag"};
-inline const core::Counter kMediaDropNotPinned{"webtrunk_media_dropped_not_pinned_total",
-                                               "trunk-side datagrams not from the trunk's SDP address"};
-inline const core::Counter kMediaDropNoPath{
-    "webtrunk_media_dropped_no_path_total",
-    "media with nowhere to go yet: no selected ICE path, DTLS not connected or no trunk address"};
-inline const core::Counter kMediaDropUnknownPt{"webtrunk_media_dropped_unknown_pt_total",
-                                               "RTP with a payload type the codec map does not carry"};
-inline const core::Counter kMediaDropDirection{"webtrunk_media_dropped_direction_total",
-                                               "RTP in a direction the session's hold state stops"};
-inline const core::Counter kMediaDropEnded{"webtrunk_media_dropped_ended_total",
-                                           "media for a session that already ended (consent lost, DTLS failed)"};
-inline const core::Counter kMediaDtmfPackets{"webtrunk_media_dtmf_packets_total",
-                                             "RFC 4733 packets the edge made toward trunks (from SIP INFO)"};
+inline const core::Counter kMediaCopiedSends{
+    "webtrunk_media_copied_sends_total",
+    "media datagrams sent as a copy rather than from their receive buffer (STUN replies, DTLS flights, RFC 4733)"};
 inline const core::Gauge kMediaSessionsActive{"webtrunk_media_sessions_active", "media sessions open"};
 inline const core::Counter kMediaSessionsRefused{"webtrunk_media_sessions_refused_total",
                                                  "media sessions refused: the shard's RTP ports are used up"};
-inline const core::Counter kMediaDtlsOk{"webtrunk_media_dtls_ok_total", "DTLS handshakes completed"};
-inline const core::Counter kMediaDtlsFailed{"webtrunk_media_dtls_failed_total",
-                                            "DTLS handshakes failed (or alerts after connect)"};
-inline const core::Counter kMediaConsentLost{"webtrunk_media_consent_lost_total",
-                                             "sessions ended because ICE consent expired (RFC 7675)"};
 
 struct MediaConfig {
   core::SockAddr browser_listen;  // this shard's browser-side UDP socket (all browser media of the shard)
@@ -95,14 +55,17 @@ struct MediaConfig {
   SrtpEngine engine = SrtpEngine::own;
   std::shared_ptr<DtlsIdentity> identity;
   core::Duration consent_timeout = std::chrono::seconds(30);
-  // How often the consent/DTLS-failure check runs; the end of a session is seen this late at most.
+  // From the trunk's answer to DTLS connected (zero: no limit); trunk RTP silence (zero: off).
+  core::Duration media_setup_timeout = std::chrono::seconds(10);
+  core::Duration trunk_rtp_timeout = core::Duration::zero();
+  // How often consent and the media timeouts are checked; the end of a session is seen this late at most.
   core::Duration check_interval = std::chrono::seconds(1);
   // Socket buffers of the browser-side socket (one socket carries every browser of the shard).
   int browser_socket_buffer = 4 << 20;
 };
 
-struct BridgeSession;
 class TrunkPort;
+struct TrunkPorts;
 
 class MediaBridge final : public MediaSessions, public core::UdpHandler {
  public:
@@ -128,7 +91,7 @@ class MediaBridge final : public MediaSessions, public core::UdpHandler {
   std::optional<MediaSessionStats> stats(SessionId id) const override;
 
   core::SockAddr browser_address() const;  // bound address of the browser-side socket
-  std::size_t sessions() const noexcept { return sessions_.size(); }
+  std::size_t sessions() const noexcept { return trunk_.size(); }
   std::size_t free_port_pairs() const noexcept { return ports_.free_pairs(); }
 
   // core::UdpHandler: the browser-side socket.
@@ -136,48 +99,28 @@ class MediaBridge final : public MediaSessions, public core::UdpHandler {
                    std::span<std::byte> payload) override;
 
  private:
-  friend class TrunkPort;  // a session's trunk-side socket handler (media/bridge_session.hpp)
-  // The trunk side's datagrams, from the session's port handlers.
-  void on_trunk_datagram(BridgeSession& s, bool rtcp, const core::SockAddr& peer, std::span<std::byte> payload);
-
+  friend class TrunkPort;  // a session's trunk-side socket handler
   MediaBridge(core::Shard& shard, MediaConfig cfg);
 
-  struct AddrHash {
-    std::size_t operator()(const core::SockAddr& a) const noexcept;
-  };
-  struct StringHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-  };
-
-  BridgeSession* find(SessionId id) const noexcept;
-  void on_stun(const core::SockAddr& peer, std::span<std::byte> pkt);
-  void on_dtls(BridgeSession& s, const core::SockAddr& peer, std::span<const std::byte> pkt);
-  void on_srtp(BridgeSession& s, const core::SockAddr& peer, std::span<std::byte> payload, bool rtcp);
-  void bind_path(BridgeSession& s, const core::SockAddr& peer);
-  void pump_dtls(BridgeSession& s);
-  void arm_dtls_timer(BridgeSession& s);
-  void dtmf_tick(SessionId id);
-  void start_next_digit(BridgeSession& s);
-  void arm_check();
-  void end_soon(BridgeSession& s, MediaEnd why);
-  void check_sessions();
-  void drop(BridgeSession* s, const core::Counter& why) noexcept;
+  // Hands one datagram to the relay, then sends what it made.
+  void deliver(RelayPort port, const core::SockAddr& peer, std::span<std::byte> payload);
+  // Sends the relay's transmits, follows its deadline and queues its events for on_ended.
+  void flush();
+  void arm_timer();
 
   core::Shard& shard_;
   MediaConfig cfg_;
+  Relay relay_;
   core::UdpId browser_udp_;
   core::SockAddr browser_addr_;     // bound
   core::SockAddr candidate_addr_;   // what LocalMedia::browser_addr says (public_ip)
   PortPool ports_;
   std::uint64_t next_id_ = 1;
-  core::TimerHandle check_timer_;
+  core::TimerHandle timer_;
+  std::optional<core::Instant> timer_at_;
   core::TimerHandle end_timer_;
-  std::vector<std::pair<SessionId, MediaEnd>> ending_;  // check_sessions()'s scratch
-  std::unordered_map<SessionId, std::unique_ptr<BridgeSession>> sessions_;
-  std::unordered_map<std::string, BridgeSession*, StringHash, std::equal_to<>> by_ufrag_;
-  std::unordered_map<core::SockAddr, BridgeSession*, AddrHash> by_peer_;
-  std::array<std::byte, kIceMaxReply> stun_out_{};
+  std::vector<std::pair<SessionId, MediaEnd>> ending_;  // from the relay, not yet reported
+  std::unordered_map<SessionId, std::unique_ptr<TrunkPorts>> trunk_;
 };
 
 }  // namespace webtrunk::media

@@ -27,6 +27,8 @@ std::string_view to_string(MediaEnd e) noexcept {
   switch (e) {
     case MediaEnd::consent_lost: return "consent lost";
     case MediaEnd::dtls_failed: return "DTLS failed";
+    case MediaEnd::media_setup_timeout: return "media setup timeout";
+    case MediaEnd::trunk_rtp_timeout: return "trunk RTP timeout";
   }
   return "?";
 }

@@ -1,11 +1,13 @@
 // The vocabulary the media module shares with the rest of the edge (issue 4): SRTP key material
 // as DTLS exports it, ICE credentials, the codec mapping between the two legs, and MediaSessions,
 // the interface through which the call controller (edge/, sans-IO) drives one shard's media
-// sessions. media/bridge.hpp implements it on a real shard; the simulations fake it.
+// sessions. media/bridge.hpp implements it on a real shard (around media/relay.hpp, the sans-IO
+// relay); the simulations fake it.
 //
 // Who writes what (docs/media.md): srtp.* and rtp.* the SRTP transform and RTP/RTCP views;
-// ice_lite.* and dtls.* the ICE-lite agent and the DTLS endpoint; bridge.* the shard glue and
-// relay; the SDP lives in sip/sdp.* (data) and edge/media_sdp.* (offer/answer from call state).
+// ice_lite.* and dtls.* the ICE-lite agent and the DTLS endpoint; relay.* the relay (demux, path
+// binding, SRTP, mapping, RFC 4733, media timeouts), bridge.* its shard glue; the SDP lives in
+// sip/sdp.* (data) and edge/media_sdp.* (offer/answer from call state).
 #pragma once
 
 #include <array>
@@ -114,6 +116,8 @@ struct BrowserRemote {
 enum class MediaEnd : std::uint8_t {
   consent_lost,  // RFC 7675: 30 s without a valid ICE check or SRTP from the browser
   dtls_failed,   // handshake failed or the fingerprint did not match
+  media_setup_timeout,  // ICE + DTLS not done within --media-setup-timeout of the trunk's answer
+  trunk_rtp_timeout,    // no RTP/RTCP from the trunk for --trunk-rtp-timeout
 };
 std::string_view to_string(MediaEnd e) noexcept;
 

@@ -21,6 +21,7 @@
 #include "bench/tools/media_browser.hpp"
 #include "core/bytes.hpp"
 #include "media/rtp.hpp"
+#include "tests/media/media_test_support.hpp"
 
 namespace webtrunk::media {
 namespace {
@@ -129,19 +130,9 @@ struct Trunk {
   }
 };
 
-IceCredentials browser_ice() { return IceCredentials{"brWs", "browserpasswordbrowserpw"}; }
-
-// Writes an RTP packet (12-byte header) with `payload_len` bytes of a pattern after it.
-std::size_t write_rtp(std::span<std::byte> out, std::uint8_t pt, bool marker, std::uint16_t seq, std::uint32_t ts,
-                      std::uint32_t ssrc, std::size_t payload_len) {
-  out[0] = std::byte{0x80};
-  out[1] = static_cast<std::byte>((marker ? 0x80 : 0) | pt);
-  core::store_be16(out.data() + 2, seq);
-  core::store_be32(out.data() + 4, ts);
-  core::store_be32(out.data() + 8, ssrc);
-  for (std::size_t i = 0; i < payload_len; ++i) out[12 + i] = static_cast<std::byte>((seq + i) & 0xff);
-  return 12 + payload_len;
-}
+using test::browser_ice;
+using test::opus_pcmu_dtmf;
+using test::write_rtp;
 
 // The shard and its bridge, stepped on the test thread; tasks posted from the client thread run
 // on the shard (MediaSessions calls must be made there).
@@ -237,16 +228,6 @@ class BridgeTest : public ::testing::Test {
     bridge->set_browser_remote(id.value(), BrowserRemote{browser_ice(), tls.fingerprint()});
     bridge->set_trunk_remote(id.value(), trunk.rtp->local, codecs);
     return id.value();
-  }
-
-  static CodecMap opus_pcmu_dtmf() {
-    CodecMap m;
-    m.codecs.push_back(CodecMapping{111, 96, 48000, "opus"});
-    m.codecs.push_back(CodecMapping{0, 0, 8000, "PCMU"});
-    m.codecs.push_back(CodecMapping{126, 101, 8000, "telephone-event"});
-    m.trunk_dtmf_pt = 101;
-    m.browser_dtmf_pt = 126;
-    return m;
   }
 
   // Waits (bounded) until every port of the range can be bound: a shard destroyed by an earlier

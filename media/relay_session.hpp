@@ -1,9 +1,9 @@
-// The state MediaBridge keeps per media session, shared by media/bridge.cpp (sessions, relay,
-// session end) and media/bridge_dtmf.cpp (RFC 4733 from SIP INFO). Internal to the bridge: the
-// call controller sees only SessionId and media/types.hpp.
+// The state Relay keeps per media session, shared by media/relay.cpp (sessions, relay, session
+// end) and media/relay_dtmf.cpp (RFC 4733 from SIP INFO). Internal to the relay: the call
+// controller sees only SessionId and media/types.hpp.
 //
-// Lifetimes: a BridgeSession lives from MediaBridge::create() to release(), at a fixed address
-// (held by unique_ptr) because the lookup maps and its ports' handlers point to it.
+// Lifetimes: a RelaySession lives from Relay::add_session() to remove_session(), at a fixed
+// address (held by unique_ptr) because the lookup maps point to it.
 #pragma once
 
 #include <array>
@@ -15,9 +15,9 @@
 #include <string>
 #include <vector>
 
-#include "media/bridge.hpp"
+#include "media/relay.hpp"
 
-namespace webtrunk::media::bridge_detail {
+namespace webtrunk::media::relay_detail {
 
 constexpr std::uint8_t kNoPt = 0xff;  // no mapping for this payload type
 // RFC 4733 §2.5.1.2: updates at the audio packet interval; §2.5.1.4: the final packet three times.
@@ -28,34 +28,20 @@ constexpr std::size_t kMaxQueuedDigits = 16;
 constexpr std::uint32_t kDtmfMinMs = 40;
 constexpr std::uint32_t kDtmfMaxMs = 5000;
 
-}  // namespace webtrunk::media::bridge_detail
+}  // namespace webtrunk::media::relay_detail
 
 namespace webtrunk::media {
-
-// One trunk-side socket of a session: tells the bridge which session and whether RTP or RTCP.
-class TrunkPort final : public core::UdpHandler {
- public:
-  TrunkPort(MediaBridge& bridge, BridgeSession& session, bool rtcp) : bridge_(bridge), session_(session), rtcp_(rtcp) {}
-  void on_datagram(core::Shard&, core::UdpId, const core::SockAddr& peer, std::span<std::byte> payload) override {
-    bridge_.on_trunk_datagram(session_, rtcp_, peer, payload);
-  }
-
- private:
-  MediaBridge& bridge_;
-  BridgeSession& session_;
-  bool rtcp_;
-};
 
 struct DtmfDigit {
   std::uint8_t event = 0;
   std::uint32_t duration_ms = 0;
 };
 
-struct BridgeSession {
-  BridgeSession(MediaBridge& bridge, SessionId session_id, const IceCredentials& creds, core::Duration consent)
-      : id(session_id), ice(creds, consent), rtp_port(bridge, *this, false), rtcp_port(bridge, *this, true) {
-    to_trunk_pt.fill(bridge_detail::kNoPt);
-    to_browser_pt.fill(bridge_detail::kNoPt);
+struct RelaySession {
+  RelaySession(SessionId session_id, const IceCredentials& creds, core::Duration consent)
+      : id(session_id), ice(creds, consent) {
+    to_trunk_pt.fill(relay_detail::kNoPt);
+    to_browser_pt.fill(relay_detail::kNoPt);
   }
 
   SessionId id;
@@ -69,15 +55,8 @@ struct BridgeSession {
   std::unique_ptr<SrtpTransform> srtp_tx;  // protects what goes to the browser
   std::optional<SrtpProfile> profile;
   core::SockAddr dtls_peer;  // where DTLS flights go: the last address DTLS came from
-  core::TimerHandle dtls_timer;
-  std::optional<core::Instant> dtls_timer_at;
   std::vector<core::SockAddr> paths;  // addresses bound to this session by valid checks
 
-  TrunkPort rtp_port;
-  TrunkPort rtcp_port;
-  core::UdpId rtp_udp;
-  core::UdpId rtcp_udp;
-  std::uint16_t port = 0;
   core::SockAddr trunk_rtp;   // pinned from the trunk's SDP
   core::SockAddr trunk_rtcp;  // its port + 1
   std::array<std::uint8_t, 128> to_trunk_pt{};
@@ -86,8 +65,11 @@ struct BridgeSession {
   std::uint32_t dtmf_clock = 8000;
   Direction direction = Direction::sendrecv;
 
-  std::optional<MediaEnd> ending;  // found, not yet reported
-  bool ended = false;              // reported through on_ended: nothing flows any more
+  bool ended = false;  // reported through poll_event: nothing flows any more
+  // Set when the trunk's answer arrives: DTLS must be connected by then (media_setup_timeout).
+  std::optional<core::Instant> setup_deadline;
+  // The trunk's last RTP/RTCP (or its answer, before any): for trunk_rtp_timeout.
+  std::optional<core::Instant> trunk_heard;
   MediaSessionStats st;
 
   // The RTP stream toward the trunk, so injected DTMF continues it (RFC 4733 §2.1: same SSRC,
@@ -108,7 +90,8 @@ struct BridgeSession {
   std::uint32_t dtmf_total = 0;  // samples
   std::uint32_t dtmf_sent = 0;   // duration of the last packet sent, samples
   unsigned dtmf_end_sent = 0;
-  core::TimerHandle dtmf_timer;
+  std::optional<core::Instant> dtmf_at;  // the next RFC 4733 packet (or the next digit's start)
+  bool dtmf_next_digit = false;          // dtmf_at starts the next digit rather than sending a packet
 };
 
 }  // namespace webtrunk::media

@@ -1,30 +1,32 @@
-// MediaBridge: DTMF from SIP INFO (JsSIP's default) turned into RFC 4733 events toward the trunk,
-// in the browser stream's SSRC and sequence (the relay in media/bridge.cpp shifts the browser's
+// Relay: DTMF from SIP INFO (JsSIP's default) turned into RFC 4733 events toward the trunk, in
+// the browser stream's SSRC and sequence (the relay in media/relay.cpp shifts the browser's
 // sequence numbers by the packets injected here).
 #include <algorithm>
 #include <array>
 
-#include "media/bridge.hpp"
-#include "media/bridge_session.hpp"
+#include "media/relay.hpp"
+#include "media/relay_session.hpp"
 #include "media/rtp.hpp"
 
 namespace webtrunk::media {
 
-using namespace bridge_detail;  // NOLINT(google-build-using-namespace): the bridge's own constants
+using namespace relay_detail;  // NOLINT(google-build-using-namespace): the relay's own constants
 
 // ---- DTMF from SIP INFO (RFC 4733 §2.5) ----
 
-bool MediaBridge::send_dtmf(SessionId id, char digit, std::uint32_t duration_ms) {
-  BridgeSession* s = find(id);
+bool Relay::send_dtmf(core::Instant now, SessionId id, char digit, std::uint32_t duration_ms) {
+  start_output();
+  RelaySession* s = find(id);
   if (s == nullptr || s->ended || !s->trunk_dtmf_pt || !s->trunk_rtp.is_set()) return false;
   const std::optional<std::uint8_t> ev = dtmf_event(digit);
   if (!ev || s->digits.size() >= kMaxQueuedDigits) return false;
   s->digits.push_back(DtmfDigit{*ev, std::clamp(duration_ms, kDtmfMinMs, kDtmfMaxMs)});
-  if (!s->dtmf_active) start_next_digit(*s);
+  if (!s->dtmf_active) start_next_digit(now, *s);
+  update_timed(*s);
   return true;
 }
 
-void MediaBridge::start_next_digit(BridgeSession& s) {
+void Relay::start_next_digit(core::Instant now, RelaySession& s) {
   if (s.digits.empty()) {
     s.dtmf_active = false;
     return;
@@ -33,7 +35,7 @@ void MediaBridge::start_next_digit(BridgeSession& s) {
   s.digits.pop_front();
   const std::uint64_t clock = s.dtmf_clock;
   // The stream's timestamp now: the last one relayed plus the time since (RFC 4733 §2.3.1).
-  const auto elapsed_us = std::chrono::duration_cast<std::chrono::microseconds>(shard_.now() - s.last_ts_at).count();
+  const auto elapsed_us = std::chrono::duration_cast<std::chrono::microseconds>(now - s.last_ts_at).count();
   s.dtmf_ts = s.last_ts + static_cast<std::uint32_t>(static_cast<std::uint64_t>(std::max<std::int64_t>(0, elapsed_us)) *
                                                      clock / 1'000'000);
   s.dtmf_event = d.event;
@@ -42,14 +44,11 @@ void MediaBridge::start_next_digit(BridgeSession& s) {
   s.dtmf_end_sent = 0;
   s.dtmf_first = true;
   s.dtmf_active = true;
-  dtmf_tick(s.id);
+  dtmf_tick(now, s);
 }
 
-void MediaBridge::dtmf_tick(SessionId id) {
-  BridgeSession* sp = find(id);
-  if (sp == nullptr) return;
-  BridgeSession& s = *sp;
-  s.dtmf_timer = {};
+void Relay::dtmf_tick(core::Instant now, RelaySession& s) {
+  s.dtmf_at.reset();
   if (s.ended || !s.dtmf_active || !s.trunk_dtmf_pt || !s.trunk_rtp.is_set()) {
     s.dtmf_active = false;
     s.digits.clear();
@@ -67,24 +66,19 @@ void MediaBridge::dtmf_tick(SessionId id) {
   ++s.seq_offset;
   s.injected = true;
   s.dtmf_first = false;
-  if (shard_.send_to(s.rtp_udp, s.trunk_rtp, std::span<const std::byte>(pkt.data(), n))) {
-    ++s.st.trunk_tx;
-    kMediaDtmfPackets.inc();
-  }
+  emit_copy(RelayPort{PortKind::trunk_rtp, s.id}, s.trunk_rtp, std::span<const std::byte>(pkt.data(), n));
+  ++s.st.trunk_tx;
+  kMediaDtmfPackets.inc();
   if (end && ++s.dtmf_end_sent >= kDtmfEndPackets) {
     s.dtmf_active = false;
     if (s.digits.empty()) return;
     // The next digit after one packet interval of silence.
-    s.dtmf_timer = shard_.add_timer(kDtmfInterval, [this, id] {
-      if (BridgeSession* t = find(id)) {
-        t->dtmf_timer = {};
-        start_next_digit(*t);
-      }
-    });
+    s.dtmf_at = now + kDtmfInterval;
+    s.dtmf_next_digit = true;
     s.dtmf_active = true;  // a digit is pending: send_dtmf must not start another meanwhile
     return;
   }
-  s.dtmf_timer = shard_.add_timer(kDtmfInterval, [this, id] { dtmf_tick(id); });
+  s.dtmf_at = now + kDtmfInterval;
 }
 
 }  // namespace webtrunk::media
