@@ -45,6 +45,7 @@
 #include "core/reactor.hpp"
 #include "core/socket.hpp"
 #include "edge/auth_gate.hpp"
+#include "edge/inbound_call.hpp"
 #include "edge/media_sdp.hpp"
 #include "edge/registrar.hpp"
 #include "edge/routes.hpp"
@@ -222,6 +223,15 @@ class CallController {
   void release_media(Call& call);
   void reap(Call& call);
 
+  // call_controller_inbound.cpp: calls from a trunk to registered browsers (edge/inbound_call.hpp).
+  void start_inbound(core::Instant now, const core::SockAddr& from, const sip::MessageView& invite);
+  bool is_configured_trunk(const core::SockAddr& from) const noexcept;
+  InboundCall* find_inbound_trunk(std::string_view call_id);
+  InboundCall* find_inbound_browser(std::string_view call_id);
+  void pump_inbound(core::Instant now, InboundCall& call);
+  void inbound_flow_closed(core::Instant now, core::ConnId flow);
+  void inbound_timeout(core::Instant now);
+
   CallControllerConfig cfg_;
   std::unique_ptr<AuthGate> gate_;
   Registrar registrar_;
@@ -241,6 +251,14 @@ class CallController {
   std::unordered_map<std::uint64_t, std::unordered_set<std::uint64_t>> by_flow_;
   std::set<std::pair<core::Instant, std::uint64_t>> deadlines_;
   std::vector<std::uint64_t> reap_list_;
+
+  struct InboundEntry {
+    std::unique_ptr<InboundCall> call;
+    std::optional<core::Instant> scheduled;
+  };
+  std::unordered_map<std::string, InboundEntry> inbound_;               // the trunk's Call-ID
+  std::unordered_map<std::string, std::string> inbound_by_browser_;     // our browser Call-ID -> trunk's
+  std::set<std::pair<core::Instant, std::string>> inbound_deadlines_;  // -> the trunk's Call-ID
 };
 
 }  // namespace webtrunk::edge
