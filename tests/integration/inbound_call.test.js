@@ -1,5 +1,5 @@
 // Calls from the trunk to a registered browser (README "Calls to browsers") with real peers on
-// loopback: JsSIP in headless Chromium registers as `agent` and answers whatever rings; sipp, the
+// loopback: JsSIP and SIP.js (one case each) in headless Chromium register as `agent` and answers whatever rings; sipp, the
 // configured trunk, calls sip:agent@<edge> (sipp/call-browser.xml) with an RTP/AVP offer whose
 // address is a small relay (lib/rtp_relay.js) in front of sipp's -rtp_echo. The call connects, audio
 // goes both ways (the browser gets back >= 90% of what it sent, through the trunk), and the trunk's
@@ -18,7 +18,7 @@ const SECRET = 'edge-test-secret';
 const shared = useSharedBrowser();
 
 describe('calls to browsers: sipp (trunk) -> webtrunk edge -> Chromium', { timeout: 90000 }, () => {
-  for (const client of ['jssip']) {
+  for (const client of ['jssip', 'sipjs']) {
     it(`${client}: a registered agent answers, audio both ways, the trunk hangs up`, { timeout: 60000 }, async () => {
       const trunkPort = await freeUdpPorts(1);
       const echoPort = await freeUdpPorts(3);
