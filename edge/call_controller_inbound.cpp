@@ -43,7 +43,8 @@ void CallController::start_inbound(core::Instant now, const core::SockAddr& from
   // used>): every AOR whose user part is the Request-URI's user.
   const std::string user(uri_user(invite.request_uri()));
   const std::vector<const Binding*> bindings = registrar_.lookup_user(user);
-  InboundContext ctx{out_, ids_, cfg_.media, cfg_.timers, cfg_.sip_host, cfg_.sip_port, cfg_.user_agent};
+  InboundContext ctx{out_,         ids_,          cfg_.media, cfg_.timers, cfg_.sip_host, cfg_.sip_port,
+                     cfg_.user_agent, cfg_.max_ringing};
   auto call = std::make_unique<InboundCall>(std::move(ctx), now, from, invite, bindings, cfg_.codecs);
   InboundCall& c = *call;
   inbound_by_browser_[c.browser_call_id()] = c.trunk_call_id();

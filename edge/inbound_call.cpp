@@ -140,6 +140,7 @@ InboundCall::InboundCall(InboundContext ctx, core::Instant now, const core::Sock
                                                         sip::Transport::ws, ctx_.timers);
     branches_.push_back(std::move(b));
   }
+  ring_deadline_ = now + ctx_.max_ringing;
   kInboundCallsStarted.inc();
   core::log(core::LogLevel::info, "call.inbound", "trunk_call_id={} called={} branches={} codec={} media={}", t_call_id_,
             called, branches_.size(), codec_.name, media_id_);
@@ -489,6 +490,13 @@ void InboundCall::handle_timeout(core::Instant now) {
   if (t_ack_wait_) {
     if (auto d = t_ack_wait_->poll_timeout(); d && *d <= now) t_ack_wait_->handle_timeout(now);
   }
+  if (state_ == State::ringing && now >= ring_deadline_) {
+    // RFC 3261 §16.6 Timer C: a browser that rings for ever is not an answer.
+    ring_deadline_ = core::Instant::max();
+    kInboundRingTimeouts.inc();
+    answer_trunk(now, 408, "Request Timeout: nobody answered", "ring timeout");
+    cancel_branches(now, nullptr);
+  }
 }
 
 std::optional<core::Instant> InboundCall::next_deadline() const {
@@ -502,6 +510,7 @@ std::optional<core::Instant> InboundCall::next_deadline() const {
   for (const Client& c : clients_) take(c.txn->poll_timeout());
   take(t_txn_->poll_timeout());
   if (t_ack_wait_) take(t_ack_wait_->poll_timeout());
+  if (state_ == State::ringing) take(ring_deadline_);
   return best;
 }
 

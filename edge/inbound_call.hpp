@@ -11,6 +11,7 @@
 //   a later 2xx -> ACK + BYE on that branch (RFC 3261 §13.2.2.4)
 //   every branch failed -> the best final response to the trunk (RFC 3261 §16.7 step 6)
 //   CANCEL from the trunk -> 200, 487 to its INVITE, CANCEL on every branch
+//   nobody answers within max_ringing (RFC 3261 §16.6 Timer C) -> 408 to the trunk, CANCEL on every branch
 //   BYE from either side -> 200, BYE on the other leg
 //
 // Sans-IO like Call: it owns no socket and reads no clock; what it sends goes to the `out` queue
@@ -59,6 +60,8 @@ inline const core::Counter kInboundBadAnswer{"webtrunk_inbound_bad_browser_answe
                                              "browser 2xx with an unusable answer (ACKed and hung up)"};
 inline const core::Counter kInboundLateAnswers{"webtrunk_inbound_late_answers_total",
                                                "browser 2xx after another branch won (ACK + BYE, RFC 3261 §13.2.2.4)"};
+inline const core::Counter kInboundRingTimeouts{"webtrunk_inbound_ring_timeouts_total",
+                                                "calls from a trunk no browser answered within the ringing limit (3 min, 408)"};
 inline const core::Counter kInboundCancelled{"webtrunk_inbound_cancelled_total",
                                              "calls from a trunk cancelled by the trunk while ringing (487)"};
 
@@ -71,6 +74,7 @@ struct InboundContext {
   std::string sip_host;
   std::uint16_t sip_port = 5060;
   std::string user_agent;
+  core::Duration max_ringing = std::chrono::minutes(3);  // RFC 3261 §16.6 Timer C
 };
 
 class InboundCall {
@@ -145,6 +149,7 @@ class InboundCall {
   std::optional<sip::Dialog> t_dialog_;
   std::optional<sip::TwoXxRetransmitter> t_ack_wait_;
   bool t_ringing_sent_ = false;
+  core::Instant ring_deadline_ = core::Instant::max();
   TrunkSdp t_offer_;
   std::string t_answer_;
 

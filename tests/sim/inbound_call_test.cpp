@@ -318,5 +318,21 @@ TEST(InboundCall, CancelFromTheTrunkStopsTheRingingEverywhere) {
   EXPECT_EQ(sim.core->poll_timeout(), sim.core->registrar().next_expiry());  // nothing left
 }
 
+TEST(InboundCall, NobodyAnsweringWithinMaxRingingIs408AndTheBrowsersAreCancelled) {
+  Sim sim;
+  auto [a, b, c, inv_a, inv_b] = ring_two(sim);
+  a.send(browser_response(inv_a->view, 180, "Ringing", "tag-a"));
+  b.send(browser_response(inv_b->view, 180, "Ringing", "tag-b"));
+  sim.advance(std::chrono::minutes(3) - std::chrono::seconds(1));
+  EXPECT_FALSE(trunk_got_final(sim.trunk));
+  sim.advance(std::chrono::seconds(2));
+  Msg r = trunk_final(sim.trunk);
+  EXPECT_EQ(r->view.status_code(), 408);
+  EXPECT_EQ(r->view.reason_phrase(), "Request Timeout: nobody answered");
+  next_request(a, "CANCEL");
+  next_request(b, "CANCEL");
+  EXPECT_TRUE(sim.media.live.empty());
+}
+
 }  // namespace
 }  // namespace webtrunk::sim
