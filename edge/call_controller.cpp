@@ -116,11 +116,15 @@ std::optional<SipTransmit> CallController::poll_transmit() {
 std::optional<core::Instant> CallController::poll_timeout() const {
   std::optional<core::Instant> t = registrar_.next_expiry();
   if (!deadlines_.empty() && (!t || deadlines_.begin()->first < *t)) t = deadlines_.begin()->first;
+  if (!inbound_deadlines_.empty() && (!t || inbound_deadlines_.begin()->first < *t)) {
+    t = inbound_deadlines_.begin()->first;
+  }
   return t;
 }
 
 void CallController::handle_timeout(core::Instant now) {
   if (registrar_.expire(now) > 0) update_registration_gauge();
+  inbound_timeout(now);
   // Collect first: pumping a call reschedules it (and may reap it).
   std::vector<std::uint64_t> due;
   while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
@@ -201,6 +205,12 @@ void CallController::on_browser_request(core::Instant now, core::ConnId flow, co
   }
   const bool in_dialog = !sip::to_tag(req).empty();
   const sip::Method m = req.method();
+  if (in_dialog) {
+    if (InboundCall* ic = find_inbound_browser(sip::call_id(req))) {
+      ic->on_browser_request(now, flow, req);
+      return pump_inbound(now, *ic);
+    }
+  }
   if (m == sip::Method::cancel) return on_browser_cancel(now, flow, req);
   if (in_dialog) return on_browser_in_dialog(now, flow, req);
   if ((m == sip::Method::register_ || m == sip::Method::invite) && refuse_if_draining(now, flow, req)) return;
@@ -276,6 +286,10 @@ void CallController::on_browser_response(core::Instant now, core::ConnId flow, c
     kSipInvalidResponses.inc();
     return;
   }
+  if (InboundCall* ic = find_inbound_browser(sip::call_id(resp))) {
+    ic->on_browser_response(now, flow, resp);
+    return pump_inbound(now, *ic);
+  }
   // Responses to our requests on the browser leg: From tag is ours, To tag is the browser's.
   Call* call = find_browser_call(sip::call_id(resp), sip::to_tag(resp));
   if (call == nullptr || !(call->flow == flow)) {
@@ -310,6 +324,10 @@ void CallController::on_trunk_request(core::Instant now, const core::SockAddr& f
     if (req.method() != sip::Method::ack) reply_udp(from, req, v.code, v.reason);
     return;
   }
+  if (InboundCall* ic = find_inbound_trunk(sip::call_id(req))) {
+    ic->on_trunk_request(now, from, req);
+    return pump_inbound(now, *ic);
+  }
   if (!sip::to_tag(req).empty() || req.method() == sip::Method::cancel) return on_trunk_in_dialog(now, from, req);
   switch (req.method()) {
     case sip::Method::options: {
@@ -319,10 +337,7 @@ void CallController::on_trunk_request(core::Instant now, const core::SockAddr& f
       return send_udp(from, std::move(out));
     }
     case sip::Method::ack: return;
-    case sip::Method::invite:
-      // Calls from the trunk toward browsers are not in this scope.
-      kSipUnsupported.inc();
-      return reply_udp(from, req, 403, "Calls toward browsers are not accepted here");
+    case sip::Method::invite: return start_inbound(now, from, req);
     default: {
       kSipUnsupported.inc();
       return reply_udp(from, req, 405, "Method Not Allowed");
@@ -332,6 +347,7 @@ void CallController::on_trunk_request(core::Instant now, const core::SockAddr& f
 
 void CallController::handle_flow_closed(core::Instant now, core::ConnId flow) {
   if (registrar_.remove_flow(flow) > 0) update_registration_gauge();
+  inbound_flow_closed(now, flow);
   std::vector<std::uint64_t> ids;
   if (auto f = by_flow_.find(flow_key(flow)); f != by_flow_.end()) ids.assign(f->second.begin(), f->second.end());
   for (std::uint64_t id : ids) {

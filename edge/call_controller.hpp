@@ -46,6 +46,7 @@
 #include "core/reactor.hpp"
 #include "core/socket.hpp"
 #include "edge/auth_gate.hpp"
+#include "edge/inbound_call.hpp"
 #include "edge/media_sdp.hpp"
 #include "edge/registrar.hpp"
 #include "edge/routes.hpp"
@@ -255,6 +256,15 @@ class CallController {
   void release_media(Call& call);
   void reap(Call& call);
 
+  // call_controller_inbound.cpp: calls from a trunk to registered browsers (edge/inbound_call.hpp).
+  void start_inbound(core::Instant now, const core::SockAddr& from, const sip::MessageView& invite);
+  bool is_configured_trunk(const core::SockAddr& from) const noexcept;
+  InboundCall* find_inbound_trunk(std::string_view call_id);
+  InboundCall* find_inbound_browser(std::string_view call_id);
+  void pump_inbound(core::Instant now, InboundCall& call);
+  void inbound_flow_closed(core::Instant now, core::ConnId flow);
+  void inbound_timeout(core::Instant now);
+
   CallControllerConfig cfg_;
   std::unique_ptr<AuthGate> gate_;
   Registrar registrar_;
@@ -276,6 +286,14 @@ class CallController {
   std::vector<std::uint64_t> reap_list_;
   bool draining_ = false;
   std::uint32_t retry_after_s_ = 0;
+
+  struct InboundEntry {
+    std::unique_ptr<InboundCall> call;
+    std::optional<core::Instant> scheduled;
+  };
+  std::unordered_map<std::string, InboundEntry> inbound_;               // the trunk's Call-ID
+  std::unordered_map<std::string, std::string> inbound_by_browser_;     // our browser Call-ID -> trunk's
+  std::set<std::pair<core::Instant, std::string>> inbound_deadlines_;  // -> the trunk's Call-ID
 };
 
 }  // namespace webtrunk::edge

@@ -31,18 +31,6 @@ std::string browser_key(std::string_view call_id, std::string_view tag) {
   return k;
 }
 
-// A user part we can put in a URI as is: RFC 3261 §25.1 unreserved and user-unreserved characters
-// (escapes kept). Anything else is dropped; an empty result is "anonymous".
-std::string uri_safe_user(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    std::string_view("-_.!~*'()&=+$,;?/%").find(c) != std::string_view::npos;
-    if (ok && out.size() < 64) out.push_back(c);
-  }
-  return out.empty() ? "anonymous" : out;
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------

@@ -174,7 +174,7 @@ void write_rejected(sdp::Writer& w, const SdpOtherStream& s, const core::SockAdd
 }
 
 void write_audio_answer(sdp::Writer& w, const BrowserOffer& offer, const media::CodecMap& codecs,
-                        media::Direction dir, const media::LocalMedia& local) {
+                        media::Direction dir, const media::LocalMedia& local, std::string_view setup = "passive") {
   std::vector<std::uint8_t> pts;
   for (const media::CodecMapping& m : codecs.codecs) pts.push_back(m.browser_pt);
   // telephone-event is in codecs.codecs when map_codecs() found it; a hand-made map may carry only
@@ -201,7 +201,7 @@ void write_audio_answer(sdp::Writer& w, const BrowserOffer& offer, const media::
   w.out() += "\r\n";
   // RFC 5763 §5: the answerer picks its role; the edge is always the DTLS server, and the same role
   // in every answer of the dialog (Chrome fails "Failed to set SSL role" on a flip).
-  w.attribute("setup", "passive");
+  w.attribute("setup", setup);
   w.attribute(media::to_string(dir));
   w.attribute("rtcp-mux");
   if (offer.rtcp_rsize) w.attribute("rtcp-rsize");
@@ -515,6 +515,31 @@ std::string write_browser_answer(const BrowserOffer& offer, const media::CodecMa
       write_rejected(w, offer.others[k < audio_at ? k : k - 1], local.browser_addr);
     }
   }
+  return out;
+}
+
+std::string write_browser_offer(const SdpCodec& codec, const std::optional<SdpCodec>& dtmf, media::Direction dir,
+                                const media::LocalMedia& local, const SdpOrigin& origin) {
+  // The offer is the answer's shape with the edge's own choices as "what was offered": one audio
+  // section, mid 0, the browser profile, the one codec (and telephone-event).
+  BrowserOffer mine;
+  mine.mid = "0";
+  mine.proto = "UDP/TLS/RTP/SAVPF";
+  mine.codecs.push_back(codec);
+  media::CodecMap map;
+  map.codecs.push_back(media::CodecMapping{codec.pt, codec.pt, codec.clock_rate, codec.name});
+  if (dtmf) {
+    mine.codecs.push_back(*dtmf);
+    map.browser_dtmf_pt = dtmf->pt;
+  }
+  std::string out;
+  out.reserve(768);
+  sdp::Writer w(out);
+  w.version().origin("-", origin.session_id, origin.version, local.browser_addr).session_name("-").timing();
+  w.attribute("ice-lite");
+  w.attribute("group", "BUNDLE 0");
+  // RFC 5763 §5: an offerer says actpass; the browser answers active, so the edge stays the DTLS server.
+  write_audio_answer(w, mine, map, dir, local, "actpass");
   return out;
 }
 

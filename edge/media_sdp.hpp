@@ -132,6 +132,13 @@ media::CodecMap offered_codecs(const BrowserOffer& offer, const SdpCodec& codec)
 std::string write_browser_answer(const BrowserOffer& offer, const media::CodecMap& codecs, media::Direction dir,
                                  const media::LocalMedia& local, const SdpOrigin& origin);
 
+// Toward the browser in a call from the trunk (edge/inbound_call.hpp): the edge offers, in the
+// same dialect as write_browser_answer, with a=setup:actpass (RFC 5763 §5: the browser answers
+// active and the edge stays the DTLS server), mid 0 in a BUNDLE of one, `codec` alone with the
+// trunk's payload number, and `dtmf` (telephone-event at the codec's clock) when the trunk offered it.
+std::string write_browser_offer(const SdpCodec& codec, const std::optional<SdpCodec>& dtmf, media::Direction dir,
+                                const media::LocalMedia& local, const SdpOrigin& origin);
+
 // What we answer to an offered direction (RFC 3264 §6.1): sendonly -> recvonly, recvonly -> sendonly,
 // sendrecv and inactive unchanged.
 media::Direction answer_direction(media::Direction offered);

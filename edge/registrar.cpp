@@ -227,4 +227,14 @@ std::vector<const Binding*> Registrar::lookup(std::string_view aor) const {
   return out;
 }
 
+std::vector<const Binding*> Registrar::lookup_user(std::string_view user) const {
+  std::vector<const Binding*> out;
+  if (user.empty()) return out;
+  const std::string prefix = "sip:" + std::string(user) + "@";
+  for (auto it = by_aor_.lower_bound(prefix); it != by_aor_.end() && it->first.starts_with(prefix); ++it) {
+    for (auto id : it->second) out.push_back(&by_id_.at(id));
+  }
+  return out;
+}
+
 }  // namespace webtrunk::edge

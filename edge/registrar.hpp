@@ -75,6 +75,8 @@ class Registrar {
   std::optional<core::Instant> next_expiry() const;
 
   std::vector<const Binding*> lookup(std::string_view aor) const;
+  // Every binding of `user` under any host (sip:USER@*): a trunk calls a user, not a domain.
+  std::vector<const Binding*> lookup_user(std::string_view user) const;
   // Whether some binding lives on this flow (a browser registered on it).
   bool has_flow(core::ConnId flow) const { return by_flow_.count(flow_key(flow)) != 0; }
   std::size_t size() const noexcept { return by_id_.size(); }

@@ -192,4 +192,15 @@ DtmfInfo read_dtmf_info(std::string_view content_type, std::string_view body) no
   return d;
 }
 
+std::string uri_safe_user(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    std::string_view("-_.!~*'()&=+$,;?/%").find(c) != std::string_view::npos;
+    if (ok && out.size() < 64) out.push_back(c);
+  }
+  return out.empty() ? "anonymous" : out;
+}
+
+
 }  // namespace webtrunk::edge

@@ -50,6 +50,9 @@ std::string_view content_type_of(const sip::MessageView& m) noexcept;
 
 // A value safe to put in a reason phrase (printable ASCII, at most 80 characters).
 std::string safe_reason(std::string_view text);
+// A user part we can put in a URI as is: RFC 3261 §25.1 unreserved and user-unreserved characters
+// (escapes kept), at most 64. Anything else is dropped; an empty result is "anonymous".
+std::string uri_safe_user(std::string_view s);
 
 // RFC 3261 §20.43 Warning value: `code agent "text"` (text made safe, quotes and backslashes dropped).
 std::string warning_value(int code, std::string_view agent, std::string_view text);

@@ -215,6 +215,25 @@ TEST(MediaSdp, TrunkOfferIsPlainRtpWithTheOneChosenCodec) {
   EXPECT_EQ(t.codecs.size(), 2u);
 }
 
+TEST(MediaSdp, BrowserOfferForACallFromTheTrunkIsActpassWithTheOneCodecAndItsDtmf) {
+  const SdpCodec pcma{8, "PCMA", 8000, 1, {}};
+  const SdpCodec dtmf{101, "telephone-event", 8000, 1, "0-16"};
+  const std::string sdp = write_browser_offer(pcma, dtmf, media::Direction::sendrecv, local_media(), SdpOrigin{7, 1});
+  // Chromium takes it as an offer: readable as one, the edge's ICE and fingerprint, actpass.
+  auto read = read_browser_offer(sdp);
+  ASSERT_TRUE(read.ok()) << read.error().message << "\n" << sdp;
+  EXPECT_EQ(read->setup, "actpass");
+  EXPECT_EQ(read->mid, "0");
+  ASSERT_EQ(read->codecs.size(), 2u);
+  EXPECT_EQ(read->codecs[0].name, "PCMA");
+  EXPECT_EQ(read->codecs[1].pt, 101);
+  for (std::string_view line : {"a=ice-lite", "a=group:BUNDLE 0", "a=rtcp-mux", "UDP/TLS/RTP/SAVPF 8 101", "typ host"}) {
+    EXPECT_NE(sdp.find(line), std::string::npos) << line << "\n" << sdp;
+  }
+  const std::string no_dtmf = write_browser_offer(pcma, std::nullopt, media::Direction::sendrecv, local_media(), SdpOrigin{7, 1});
+  EXPECT_EQ(no_dtmf.find("telephone-event"), std::string::npos) << no_dtmf;
+}
+
 TEST(MediaSdp, CodecCandidatesFollowThePreferenceNotTheBrowsersOrder) {
   const BrowserOffer o = offer_of(chromium_offer());  // opus, red, G722, PCMU, PCMA, CN, 2 x telephone-event
   auto names = [](const std::vector<SdpCodec>& cs) {

@@ -55,6 +55,18 @@ TEST(Registrar, JsSipRegisterMakesABindingOnTheFlow) {
   EXPECT_EQ(r.next_expiry(), kT0 + std::chrono::seconds(600));
 }
 
+TEST(Registrar, LookupByUserFindsTheUserUnderAnyHostAndNoOtherUser) {
+  Registrar r;
+  Req req({kJsSipContact, "Expires: 600"});
+  ASSERT_EQ(r.handle_register(kT0, req.view, core::ConnId{3, 1}, "alice").code, 200);
+  // A trunk calls sip:alice@<the edge's address>: the realm the browser registered under differs.
+  ASSERT_EQ(r.lookup_user("alice").size(), 1u);
+  EXPECT_EQ(r.lookup_user("alice")[0]->flow, (core::ConnId{3, 1}));
+  EXPECT_TRUE(r.lookup_user("ali").empty());
+  EXPECT_TRUE(r.lookup_user("alicex").empty());
+  EXPECT_TRUE(r.lookup_user("").empty());
+}
+
 TEST(Registrar, SameInstanceOnANewFlowReplacesTheOldOne) {
   Registrar r;
   Req req({kJsSipContact});

@@ -101,6 +101,8 @@ struct Browser {
   Token token;
   std::deque<Msg> inbox;
   std::string host = "9v41u07uh5vh.invalid";
+  // RFC 5626 +sip.instance: two tabs of one agent register two instances.
+  std::string instance = "fbdc327a-460a-4d74-8047-b41673616bc6";
   std::uint32_t cseq = 4689;
   int counter = 0;
 
@@ -328,9 +330,8 @@ struct Sim {
     const std::string ftag = b.rnd("ft");
     const std::string to = fmt::format("<sip:{}@{}>", b.user, kRealm);
     const std::string contact = fmt::format(
-        "Contact: <sip:uoggfa7q@{};transport=ws>;+sip.ice;reg-id=1;+sip.instance=\"<urn:uuid:fbdc327a-460a-4d74-8047-"
-        "b41673616bc6>\";expires={}",
-        b.host, expires);
+        "Contact: <sip:uoggfa7q@{};transport=ws>;+sip.ice;reg-id=1;+sip.instance=\"<urn:uuid:{}>\";expires={}",
+        b.host, b.instance, expires);
     const std::vector<std::string> base{contact, fmt::format("Expires: {}", expires),
                                         "Supported: path,gruu,outbound"};
     b.send(b.request("REGISTER", "sip:edge.test", call_id, ftag, to, ++b.cseq, base));

@@ -1,0 +1,338 @@
+// Calls from the trunk to registered browsers (edge/inbound_call.hpp), whole calls on the fake clock:
+// the trunk (sipp-like UAC) calls a user, every browser registered as that user rings, the first
+// 2xx wins.
+#include "sip_sim.hpp"
+
+namespace webtrunk::sim {
+namespace {
+
+// The trunk's offer as sipp's uac_pcap scenario sends it: PCMU, PCMA, telephone-event.
+const std::string kTrunkOffer =
+    "v=0\r\no=user1 53655765 2353687637 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+    "m=audio 6000 RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n"
+    "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=sendrecv\r\n";
+
+// Chromium's answer to the edge's offer (a=setup:active: the edge stays the DTLS server).
+const std::string kBrowserAnswer =
+    "v=0\r\no=- 1904810274573520196 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n"
+    "a=msid-semantic: WMS\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0 101\r\nc=IN IP4 0.0.0.0\r\na=rtcp:9 IN IP4 0.0.0.0\r\n"
+    "a=ice-ufrag:Brw1\r\na=ice-pwd:browserpassword0123456789\r\na=ice-options:trickle\r\n"
+    "a=fingerprint:sha-256 "
+    "02:FA:96:EF:A1:32:50:67:82:18:D9:88:A0:22:E1:55:07:7B:18:ED:7D:31:3D:89:C8:E8:48:B7:31:9F:8A:38\r\n"
+    "a=setup:active\r\na=mid:0\r\na=sendrecv\r\na=rtcp-mux\r\na=rtpmap:0 PCMU/8000\r\n"
+    "a=rtpmap:101 telephone-event/8000\r\n";
+
+struct TrunkCall {
+  std::string call_id = "inbound-1@127.0.0.1";
+  std::string tag = "sippfrom1";
+  std::string invite;
+  std::string to_tag;  // the edge's
+};
+
+std::string trunk_invite(TrunkCall& c, std::string_view user, std::string_view sdp = kTrunkOffer) {
+  std::string out;
+  sip::MessageWriter w(out);
+  w.request_line("INVITE", fmt::format("sip:{}@127.0.0.1:5070", user));
+  w.header("Via", "SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bK-inbound-1");
+  w.header("Max-Forwards", "70");
+  w.header("From", fmt::format("<sip:15550001111@127.0.0.1:5080>;tag={}", c.tag));
+  w.header("To", fmt::format("<sip:{}@127.0.0.1:5070>", user));
+  w.header("Call-ID", c.call_id);
+  w.header("CSeq", "1 INVITE");
+  w.header("Contact", "<sip:sipp@127.0.0.1:5080>");
+  if (!sdp.empty()) w.header("Content-Type", "application/sdp");
+  w.finish(sdp);
+  c.invite = out;
+  return out;
+}
+
+// A request from the trunk inside the call (ACK, BYE, CANCEL).
+std::string trunk_request(const TrunkCall& c, std::string_view method, std::uint32_t cs, bool with_tag,
+                          std::string_view branch) {
+  std::string out;
+  sip::MessageWriter w(out);
+  w.request_line(method, "sip:edge@127.0.0.1:5070");
+  w.header("Via", fmt::format("SIP/2.0/UDP 127.0.0.1:5080;branch={}", branch));
+  w.header("Max-Forwards", "70");
+  w.header("From", fmt::format("<sip:15550001111@127.0.0.1:5080>;tag={}", c.tag));
+  w.header("To", with_tag ? fmt::format("<sip:alice@127.0.0.1:5070>;tag={}", c.to_tag) : "<sip:alice@127.0.0.1:5070>");
+  w.header("Call-ID", c.call_id);
+  w.header("CSeq", fmt::format("{} {}", cs, method));
+  w.finish({});
+  return out;
+}
+
+// The browser's response to the edge's request `req` (its own To tag `tag`).
+std::string browser_response(const sip::MessageView& req, int code, std::string_view reason, std::string_view tag,
+                             std::string_view sdp = {}) {
+  const std::vector<std::pair<std::string_view, std::string_view>> h{{"Contact", "<sip:agent@x.invalid;transport=ws>"}};
+  return edge::build_response(req, code, reason, tag, h, sdp.empty() ? "" : "application/sdp", sdp);
+}
+
+Browser& registered(Sim& sim, std::string_view user, std::string_view instance) {
+  Browser& b = sim.browser(user);
+  b.instance = std::string(instance);
+  Msg r = sim.register_(b);
+  EXPECT_EQ(r->view.status_code(), 200) << r->view.raw();
+  return b;
+}
+
+Msg next_request(Browser& b, std::string_view method) {
+  while (!b.inbox.empty()) {
+    Msg m = b.next();
+    if (m->view.is_request() && m->view.method_text() == method) return m;
+  }
+  ADD_FAILURE() << "browser " << b.user << ": no " << method;
+  return std::make_unique<OwnedMessage>("SIP/2.0 999 Nothing\r\n\r\n");
+}
+
+Msg trunk_final(Trunk& t) {
+  while (!t.inbox.empty()) {
+    Msg m = t.next();
+    if (m->view.is_response() && m->view.status_code() >= 200) return m;
+  }
+  ADD_FAILURE() << "trunk: no final response";
+  return std::make_unique<OwnedMessage>("SIP/2.0 999 Nothing\r\n\r\n");
+}
+
+// Two tabs registered as alice; the trunk calls alice; both get the INVITE.
+struct TwoRinging {
+  Browser& a;
+  Browser& b;
+  TrunkCall c;
+  Msg inv_a;
+  Msg inv_b;
+};
+
+TwoRinging ring_two(Sim& sim) {
+  Browser& a = registered(sim, "alice", "inst-a");
+  Browser& b = registered(sim, "alice", "inst-b");
+  TrunkCall c;
+  sim.from_trunk(trunk_invite(c, "alice"));
+  Msg inv_a = next_request(a, "INVITE");
+  Msg inv_b = next_request(b, "INVITE");
+  return TwoRinging{a, b, std::move(c), std::move(inv_a), std::move(inv_b)};
+}
+
+// Whether a final response waits in the trunk's inbox (consumed up to it).
+bool trunk_got_final(Trunk& t) {
+  while (!t.inbox.empty()) {
+    Msg m = t.next();
+    if (m->view.is_response() && m->view.status_code() >= 200) return true;
+  }
+  return false;
+}
+
+TEST(InboundCall, InviteFromAnAddressThatIsNoTrunkIs403) {
+  Sim sim;
+  registered(sim, "alice", "inst-a");
+  TrunkCall c;
+  sim.core->handle_trunk_datagram(sim.now, core::SockAddr::ipv4_loopback(5999), trunk_invite(c, "alice"));
+  auto t = sim.core->poll_transmit();
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(t->addr, core::SockAddr::ipv4_loopback(5999));
+  OwnedMessage r(t->bytes);
+  EXPECT_EQ(r.view.status_code(), 403);
+  EXPECT_EQ(r.view.reason_phrase(), "Forbidden: not a configured trunk");
+  EXPECT_FALSE(sim.core->poll_transmit().has_value());  // nothing rang
+  EXPECT_TRUE(sim.media.live.empty());
+}
+
+TEST(InboundCall, NobodyRegisteredIs480NamingTheUser) {
+  Sim sim;
+  TrunkCall c;
+  sim.from_trunk(trunk_invite(c, "bob"));
+  Msg r = trunk_final(sim.trunk);
+  EXPECT_EQ(r->view.status_code(), 480);
+  EXPECT_EQ(r->view.reason_phrase(), "Temporarily Unavailable: bob is not registered");
+  sim.from_trunk(trunk_request(c, "ACK", 1, false, "z9hG4bK-inbound-1"));
+  sim.advance(std::chrono::seconds(40));
+  EXPECT_EQ(sim.core->poll_timeout(), sim.core->registrar().next_expiry());  // the call is gone
+}
+
+TEST(InboundCall, OneBrowserAnswersMediaBridgedBothWaysThenTrunkHangsUp) {
+  Sim sim;
+  Browser& agent = registered(sim, "alice", "inst-a");
+  TrunkCall c;
+  sim.from_trunk(trunk_invite(c, "alice"));
+
+  Msg inv = next_request(agent, "INVITE");
+  const std::string offer(inv->view.body());
+  // The edge offers the browser ICE-lite + DTLS actpass, the trunk's codec chosen by --codecs
+  // (PCMU first), telephone-event, rtcp-mux, BUNDLE.
+  for (std::string_view line : {"a=ice-lite", "a=group:BUNDLE 0", "m=audio 3478 UDP/TLS/RTP/SAVPF 0 101",
+                                "a=setup:actpass", "a=rtcp-mux", "a=rtpmap:0 PCMU/8000",
+                                "a=rtpmap:101 telephone-event/8000", "a=mid:0", "typ host"}) {
+    EXPECT_NE(offer.find(line), std::string::npos) << line << " not in\n" << offer;
+  }
+  EXPECT_EQ(offer.find("PCMA"), std::string::npos) << offer;
+  EXPECT_EQ(inv->view.request_uri(), "sip:uoggfa7q@9v41u07uh5vh.invalid;transport=ws");
+
+  agent.send(browser_response(inv->view, 180, "Ringing", "agenttag"));
+  Msg ringing = sim.trunk.next();
+  while (ringing->view.status_code() == 100) ringing = sim.trunk.next();
+  EXPECT_EQ(ringing->view.status_code(), 180);
+  c.to_tag = std::string(sip::to_tag(ringing->view));
+  EXPECT_FALSE(c.to_tag.empty());
+
+  agent.send(browser_response(inv->view, 200, "OK", "agenttag", kBrowserAnswer));
+  Msg ack = next_request(agent, "ACK");
+  EXPECT_EQ(sip::to_tag(ack->view), "agenttag");
+  Msg ok = trunk_final(sim.trunk);
+  EXPECT_EQ(ok->view.status_code(), 200);
+  EXPECT_EQ(sip::to_tag(ok->view), c.to_tag);
+  const std::string answer(ok->view.body());
+  expect_trunk_offer(answer, "sendrecv");
+  EXPECT_NE(answer.find("m=audio 40002 RTP/AVP 0 101"), std::string::npos) << answer;
+
+  // The media session: the browser's ICE and fingerprint, the trunk's RTP address and codec.
+  ASSERT_EQ(sim.media.live.size(), 1u);
+  const auto& s = sim.media.live.begin()->second;
+  ASSERT_FALSE(s.browser.empty());
+  EXPECT_EQ(s.browser.back().ice.ufrag, "Brw1");
+  ASSERT_TRUE(s.trunk_rtp.has_value());
+  EXPECT_EQ(*s.trunk_rtp, core::SockAddr::ipv4_loopback(6000));
+
+  sim.from_trunk(trunk_request(c, "ACK", 1, true, "z9hG4bK-inbound-ack"));
+  sim.from_trunk(trunk_request(c, "BYE", 2, true, "z9hG4bK-inbound-bye"));
+  Msg bye_ok = trunk_final(sim.trunk);
+  EXPECT_EQ(bye_ok->view.status_code(), 200);
+  Msg bye = next_request(agent, "BYE");
+  agent.send(browser_response(bye->view, 200, "OK", {}));
+  EXPECT_TRUE(sim.media.live.empty());
+  sim.advance(std::chrono::seconds(40));
+  EXPECT_EQ(sim.core->poll_timeout(), sim.core->registrar().next_expiry());
+}
+
+TEST(InboundCall, BrowserHangsUpTheAnsweredCall) {
+  Sim sim;
+  Browser& agent = registered(sim, "alice", "inst-a");
+  TrunkCall c;
+  sim.from_trunk(trunk_invite(c, "alice"));
+  Msg inv = next_request(agent, "INVITE");
+  agent.send(browser_response(inv->view, 200, "OK", "agenttag", kBrowserAnswer));
+  Msg ok = trunk_final(sim.trunk);
+  c.to_tag = std::string(sip::to_tag(ok->view));
+  sim.from_trunk(trunk_request(c, "ACK", 1, true, "z9hG4bK-inbound-ack"));
+  Msg ack = next_request(agent, "ACK");
+  // The browser's BYE, in the dialog its 200 made (From: its tag, To: ours).
+  std::string bye;
+  sip::MessageWriter w(bye);
+  w.request_line("BYE", "sip:edge@127.0.0.1:5070;transport=ws");
+  w.header("Via", "SIP/2.0/WSS x.invalid;branch=z9hG4bKbrowserbye");
+  w.header("Max-Forwards", "70");
+  w.header("From", std::string(inv->view.value(sip::HeaderId::to)) + ";tag=agenttag");
+  w.header("To", inv->view.value(sip::HeaderId::from));
+  w.header("Call-ID", inv->view.value(sip::HeaderId::call_id));
+  w.header("CSeq", "1 BYE");
+  w.finish({});
+  agent.send(bye);
+  Msg r = agent.next_response(200);
+  EXPECT_EQ(r->view.status_code(), 200);
+  Msg trunk_bye = sim.trunk.next_request("BYE");
+  EXPECT_EQ(sip::call_id(trunk_bye->view), c.call_id);
+  EXPECT_EQ(sip::from_tag(trunk_bye->view), c.to_tag);
+  EXPECT_TRUE(sim.media.live.empty());
+}
+
+TEST(InboundCall, TwoBrowsersRingFirst200WinsOtherIsCancelled) {
+  Sim sim;
+  auto [a, b, c, inv_a, inv_b] = ring_two(sim);
+  EXPECT_EQ(inv_a->view.body(), inv_b->view.body());  // one offer, one media session
+  a.send(browser_response(inv_a->view, 180, "Ringing", "tag-a"));
+  b.send(browser_response(inv_b->view, 180, "Ringing", "tag-b"));
+
+  b.send(browser_response(inv_b->view, 200, "OK", "tag-b", kBrowserAnswer));
+  Msg ack = next_request(b, "ACK");
+  Msg cancel = next_request(a, "CANCEL");
+  EXPECT_EQ(sip::call_id(cancel->view), sip::call_id(inv_a->view));
+  a.send(browser_response(cancel->view, 200, "OK", "tag-a"));
+  a.send(browser_response(inv_a->view, 487, "Request Terminated", "tag-a"));
+  Msg a_ack = next_request(a, "ACK");  // the transaction's ACK for the 487
+  EXPECT_EQ(sip::to_tag(a_ack->view), "tag-a");
+  Msg ok = trunk_final(sim.trunk);
+  EXPECT_EQ(ok->view.status_code(), 200);
+  EXPECT_EQ(sim.trunk.inbox.size(), 0u);  // one final for the trunk, nothing else
+}
+
+TEST(InboundCall, RacingSecond200IsAckedAndHungUp) {
+  Sim sim;
+  auto [a, b, c, inv_a, inv_b] = ring_two(sim);
+  a.send(browser_response(inv_a->view, 200, "OK", "tag-a", kBrowserAnswer));
+  b.send(browser_response(inv_b->view, 200, "OK", "tag-b", kBrowserAnswer));  // crossed our CANCEL
+  next_request(a, "ACK");
+  Msg b_ack = next_request(b, "ACK");
+  EXPECT_EQ(sip::to_tag(b_ack->view), "tag-b");
+  Msg b_bye = next_request(b, "BYE");
+  EXPECT_EQ(sip::to_tag(b_bye->view), "tag-b");
+  b.send(browser_response(b_bye->view, 200, "OK", {}));
+  Msg ok = trunk_final(sim.trunk);
+  EXPECT_EQ(ok->view.status_code(), 200);
+  EXPECT_FALSE(trunk_got_final(sim.trunk)) << "one 200 only";
+}
+
+TEST(InboundCall, BusyBrowserGives486AndA603WinsOverIt) {
+  {
+    Sim sim;
+    Browser& a = registered(sim, "alice", "inst-a");
+    TrunkCall c;
+    sim.from_trunk(trunk_invite(c, "alice"));
+    Msg inv = next_request(a, "INVITE");
+    a.send(browser_response(inv->view, 486, "Busy Here", "tag-a"));
+    Msg r = trunk_final(sim.trunk);
+    EXPECT_EQ(r->view.status_code(), 486);
+    EXPECT_EQ(r->view.reason_phrase(), "Busy Here");
+    EXPECT_TRUE(sim.media.live.empty());
+  }
+  {
+    Sim sim;
+    auto [a, b, c, inv_a, inv_b] = ring_two(sim);
+    a.send(browser_response(inv_a->view, 486, "Busy Here", "tag-a"));
+    EXPECT_FALSE(trunk_got_final(sim.trunk)) << "b still rings";
+    b.send(browser_response(inv_b->view, 603, "Decline", "tag-b"));
+    Msg r = trunk_final(sim.trunk);
+    EXPECT_EQ(r->view.status_code(), 603);  // RFC 3261 §16.7: a 6xx wins
+  }
+}
+
+TEST(InboundCall, CancelFromTheTrunkStopsTheRingingEverywhere) {
+  Sim sim;
+  auto [a, b, c, inv_a, inv_b] = ring_two(sim);
+  a.send(browser_response(inv_a->view, 180, "Ringing", "tag-a"));
+  b.send(browser_response(inv_b->view, 180, "Ringing", "tag-b"));
+  sim.trunk.inbox.clear();
+  sim.from_trunk(trunk_request(c, "CANCEL", 1, false, "z9hG4bK-inbound-1"));
+  Msg cancel_ok = sim.trunk.next();
+  EXPECT_EQ(cancel_ok->view.status_code(), 200);
+  EXPECT_EQ(sip::cseq(cancel_ok->view)->method, sip::Method::cancel);
+  Msg r = trunk_final(sim.trunk);
+  EXPECT_EQ(r->view.status_code(), 487);
+  for (auto [br, inv, tag] : {std::tuple{&a, &inv_a, "tag-a"}, std::tuple{&b, &inv_b, "tag-b"}}) {
+    Msg cancel = next_request(*br, "CANCEL");
+    br->send(browser_response(cancel->view, 200, "OK", tag));
+    br->send(browser_response((*inv)->view, 487, "Request Terminated", tag));
+  }
+  sim.from_trunk(trunk_request(c, "ACK", 1, false, "z9hG4bK-inbound-1"));
+  EXPECT_TRUE(sim.media.live.empty());
+  sim.advance(std::chrono::seconds(40));
+  EXPECT_EQ(sim.core->poll_timeout(), sim.core->registrar().next_expiry());  // nothing left
+}
+
+TEST(InboundCall, NobodyAnsweringWithinMaxRingingIs408AndTheBrowsersAreCancelled) {
+  Sim sim;
+  auto [a, b, c, inv_a, inv_b] = ring_two(sim);
+  a.send(browser_response(inv_a->view, 180, "Ringing", "tag-a"));
+  b.send(browser_response(inv_b->view, 180, "Ringing", "tag-b"));
+  sim.advance(std::chrono::minutes(3) - std::chrono::seconds(1));
+  EXPECT_FALSE(trunk_got_final(sim.trunk));
+  sim.advance(std::chrono::seconds(2));
+  Msg r = trunk_final(sim.trunk);
+  EXPECT_EQ(r->view.status_code(), 408);
+  EXPECT_EQ(r->view.reason_phrase(), "Request Timeout: nobody answered");
+  next_request(a, "CANCEL");
+  next_request(b, "CANCEL");
+  EXPECT_TRUE(sim.media.live.empty());
+}
+
+}  // namespace
+}  // namespace webtrunk::sim
