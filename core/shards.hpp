@@ -56,6 +56,12 @@ class Shards {
   // request_stop(); stop every shard, join, return. Restores the caller's signal mask at the end.
   Result<void> run_until_signal(Init init);
 
+  // SIGHUP (blocked and read with SIGINT/SIGTERM, so it never kills the process): `fn` runs in
+  // the thread of run_until_signal, which posts what is to change to the shards. Set before run.
+  void set_on_reload(std::function<void()> fn) { on_reload_ = std::move(fn); }
+  // Runs in that thread every 5 s while the shards run (a file watch). Set before run.
+  void set_on_watch(std::function<void()> fn) { on_watch_ = std::move(fn); }
+
   // From a thread that is not a shard (one such thread at a time per call; serialized inside).
   // False if `to` is out of range or its lane is full.
   bool post(unsigned to, Task task);
@@ -83,6 +89,8 @@ class Shards {
   bool stop_ = false;
   Result<void> first_error_;
   std::mutex post_mu_;
+  std::function<void()> on_reload_;
+  std::function<void()> on_watch_;
 };
 
 }  // namespace webtrunk::core

@@ -42,10 +42,17 @@ WsFrontDoor::WsFrontDoor(const EdgeConfig& config, Sink sink)
   }
 }
 
-core::Result<void> WsFrontDoor::listen(core::Shard& shard, const core::SockAddr& addr) {
-  auto l = shard.listen_tcp(addr, *this);
+core::Result<void> WsFrontDoor::listen(core::Shard& shard, const core::SockAddr& addr,
+                                       std::shared_ptr<const core::TlsContext> tls) {
+  const bool is_tls = tls != nullptr;
+  auto l = shard.listen_tcp(addr, *this, {}, std::move(tls));
   if (!l) return l.error();
+  if (is_tls) tls_listeners_.push_back(*l);
   return {};
+}
+
+void WsFrontDoor::set_tls(core::Shard& shard, std::shared_ptr<const core::TlsContext> tls) {
+  for (const auto id : tls_listeners_) shard.set_listener_tls(id, tls);
 }
 
 WsFrontDoor::Entry* WsFrontDoor::find(core::ConnId id) noexcept {
