@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <system_error>
 
 #include "core/log.hpp"
@@ -107,6 +108,38 @@ std::shared_ptr<const core::TlsContext> TlsReloader::reload(bool force) {
   core::log(core::LogLevel::info, "tls.reloaded", "certificates={} first={} not_after={}", infos.size(),
             infos.empty() ? "" : infos.front().subject, infos.empty() ? "" : infos.front().not_after);
   return *ctx;
+}
+
+core::Result<std::shared_ptr<const core::TlsContext>> serve_tls_from_flags(const FlagValues& flags,
+                                                                          core::Shards& shards, ApplyTls apply) {
+  auto keys = core::TlsTicketKeys::create();
+  auto config = tls_server_config_from(flags, keys);
+  if (!config) return config.error();
+  if (!*config) return std::shared_ptr<const core::TlsContext>{};
+  const std::int64_t lifetime_s = (*config)->ticket_lifetime_s;
+  auto reloader = std::make_shared<TlsReloader>(std::move(**config));
+  auto ctx = reloader->load();
+  if (!ctx) return ctx.error();
+  auto post = [&shards, apply](std::shared_ptr<const core::TlsContext> fresh) {
+    for (unsigned k = 0; k < shards.size(); ++k) {
+      if (!shards.post(k, [apply, fresh](core::Shard& sh) { apply(sh, fresh); })) {
+        core::log(core::LogLevel::error, "tls.reload_post_failed", "shard={} mailbox full", k);
+      }
+    }
+  };
+  shards.set_on_reload([reloader, post] {
+    if (auto fresh = reloader->reload(true)) post(fresh);
+  });
+  auto last_rotation = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
+  shards.set_on_watch([reloader, post, keys, last_rotation, lifetime_s] {
+    if (auto fresh = reloader->reload(false)) post(fresh);
+    // A ticket key seals for one ticket lifetime at most (RFC 8446 §C.4), opens for two.
+    if (std::chrono::steady_clock::now() - *last_rotation >= std::chrono::seconds(lifetime_s)) {
+      keys->rotate();
+      *last_rotation = std::chrono::steady_clock::now();
+    }
+  });
+  return ctx;
 }
 
 }  // namespace webtrunk::app

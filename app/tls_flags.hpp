@@ -10,6 +10,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,6 +18,7 @@
 
 #include "app/flags.hpp"
 #include "core/result.hpp"
+#include "core/shards.hpp"
 #include "core/tls_context.hpp"
 
 namespace webtrunk::app {
@@ -47,5 +49,14 @@ class TlsReloader {
   core::TlsServerConfig config_;
   std::string stamp_;
 };
+
+// For a command with TLS listeners on its shards (auth, servlet): the context the flags name
+// (nullptr: no --tls-cert), with one TlsTicketKeys for the process rotated every ticket lifetime,
+// and a reload on SIGHUP or a certificate file change that calls `apply` on every shard with the
+// new context (through the mailbox). An error names the flag and file at fault.
+using ApplyTls = std::function<void(core::Shard&, std::shared_ptr<const core::TlsContext>)>;
+[[nodiscard]] core::Result<std::shared_ptr<const core::TlsContext>> serve_tls_from_flags(const FlagValues& flags,
+                                                                                         core::Shards& shards,
+                                                                                         ApplyTls apply);
 
 }  // namespace webtrunk::app
