@@ -16,6 +16,7 @@
 
 #include "app/commands.hpp"
 #include "app/http_drain.hpp"
+#include "app/tls_flags.hpp"
 #include "auth/account_store.hpp"
 #include "auth/auth_service.hpp"
 #include "auth/secrets_file.hpp"
@@ -112,12 +113,14 @@ FlagSet auth_flags() {
   FlagSet f("auth", "The hosted auth service: trades a customer token for an edge token.");
   f.positionals("       webtrunk auth account ...   manage accounts in --db without a running service:\n" +
                 std::string(kAccountUsage));
-  f.add({"listen", "ADDR:PORT", "HTTP listen address", "127.0.0.1:8443", false});
+  f.add({"listen", "ADDR:PORT", "HTTP listen address (HTTPS with --tls-cert)", "127.0.0.1:8443", false});
+  add_tls_flags(f);
   f.add({"db", "FILE", "SQLite account store (WAL)", "webtrunk-accounts.db", false});
   f.add({"edge-secret-file", "FILE", "secrets shared with the edges, one `kid:secret` per line; the first with a kid mints", "", false});
   f.add({"admin-token", "TOKEN", "bearer token for the admin API (empty: admin API off)", "", false});
   f.add({"admin-token-file", "FILE", "read the admin token from the first line of FILE instead", "", false});
-  f.add({"edge-uri", "URL", "WebSocket URI of the edge handed to browsers", "ws://127.0.0.1:8080", true});
+  f.add({"edge-uri", "URL", "WebSocket URI of the edge handed to browsers (default: wss://127.0.0.1:8080 with --tls-cert)",
+         "ws://127.0.0.1:8080", true});
   f.add({"ice-server", "URL", "STUN/TURN URL handed to browsers as ice_servers", "", true});
   f.add({"clock-skew", "SECONDS", "tolerated clock difference for token expiry", "30", false});
   f.add({"token-ttl", "SECONDS", "lifetime of the edge tokens issued", "3600", false});
@@ -149,7 +152,10 @@ int run_auth(const FlagValues& flags) {
   if (!token) return fail(2, token.error().message);
   opts.admin_token = *token;
   opts.edge_uris = flags.all("edge-uri");
-  if (opts.edge_uris.empty()) opts.edge_uris.push_back(flags.get("edge-uri"));
+  if (opts.edge_uris.empty()) {
+    // A page on https can open only wss://: with TLS configured the default edge is a wss one.
+    opts.edge_uris.push_back(tls_configured(flags) ? "wss://127.0.0.1:8080" : flags.get("edge-uri"));
+  }
   opts.ice_servers = flags.all("ice-server");
   auto skew = flags.get_int("clock-skew", 0, 3600);
   auto ttl = flags.get_int("token-ttl", 60, 24 * 3600);
@@ -201,8 +207,14 @@ int run_auth(const FlagValues& flags) {
     return service.handle(req, core::monotonic_now());
   });
   HttpDrain drain(shards, server, "auth");
+  std::vector<core::ListenerId> listeners(shards.size());
+  auto tls = serve_tls_from_flags(flags, shards, [&](core::Shard& sh, std::shared_ptr<const core::TlsContext> ctx) {
+    sh.set_listener_tls(listeners[sh.index()], std::move(ctx));
+  });
+  if (!tls) return fail(2, tls.error().message);
   auto init = [&](core::Shard& shard) -> core::Result<void> {
-    auto l = server.listen(shard, *addr);
+    auto l = server.listen(shard, *addr, {}, *tls);
+    if (l) listeners[shard.index()] = *l;
     if (!l) return core::Error{l.error().code, "--listen " + addr->to_string() + ": " + l.error().message};
     drain.set_listener(*l);
     core::log(core::LogLevel::info, "auth.start", "listen={} db={} accounts={} edge_kid={} uris={}",

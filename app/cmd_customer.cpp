@@ -6,6 +6,7 @@
 
 #include "app/commands.hpp"
 #include "app/http_drain.hpp"
+#include "app/tls_flags.hpp"
 #include "app/customer_servlet.hpp"
 #include "auth/customer_token.hpp"
 #include "core/clock.hpp"
@@ -30,7 +31,8 @@ FlagSet mint_flags() {
 
 FlagSet servlet_flags() {
   FlagSet f("servlet", "The customer-side token endpoint, run beside the customer's web site.");
-  f.add({"listen", "ADDR:PORT", "HTTP listen address", "127.0.0.1:8081", false});
+  f.add({"listen", "ADDR:PORT", "HTTP listen address (HTTPS with --tls-cert)", "127.0.0.1:8081", false});
+  add_tls_flags(f);
   f.add({"account", "ID", "account id at the auth service", "", false});
   f.add({"secret-file", "FILE", "file holding the customer secret (as for `mint`)", "", false});
   f.add({"origin", "URL",
@@ -105,14 +107,24 @@ int run_servlet(const FlagValues& flags) {
   CustomerServlet servlet(cfg);
   core::HttpServer http({}, [&](const core::HttpRequest& req) { return servlet.handle(req, req.unix_time); });
   HttpDrain drain(shards, http, "servlet");
+  std::vector<core::ListenerId> listeners(shards.size());
+  auto tls = serve_tls_from_flags(flags, shards, [&](core::Shard& sh, std::shared_ptr<const core::TlsContext> ctx) {
+    sh.set_listener_tls(listeners[sh.index()], std::move(ctx));
+  });
+  if (!tls) {
+    std::fprintf(stderr, "webtrunk servlet: %s\n", tls.error().message.c_str());
+    return 2;
+  }
+  const char* scheme = *tls ? "https" : "http";
   auto init = [&](core::Shard& shard) -> core::Result<void> {
-    auto l = http.listen(shard, *listen);
+    auto l = http.listen(shard, *listen, {}, *tls);
+    if (l) listeners[shard.index()] = *l;
     if (!l) return core::Error{l.error().code, "--listen " + listen->to_string() + ": " + l.error().message};
     drain.set_listener(*l);
     const core::SockAddr bound = shard.listener_address(*l);
-    servlet.set_own_origin("http://" + bound.to_string());
-    core::log(core::LogLevel::info, "servlet.listen", "http=http://{}/ account={} origins={} static={}",
-              bound.to_string(), cfg.minter.account, cfg.origins.size(),
+    servlet.set_own_origin(std::string(scheme) + "://" + bound.to_string());
+    core::log(core::LogLevel::info, "servlet.listen", "url={}://{}/ account={} origins={} static={}",
+              scheme, bound.to_string(), cfg.minter.account, cfg.origins.size(),
               cfg.static_dir.empty() ? "-" : cfg.static_dir);
     return {};
   };

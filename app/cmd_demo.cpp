@@ -262,9 +262,16 @@ int Demo::wait() {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGCHLD);
+  sigaddset(&set, SIGHUP);
   for (;;) {
     timespec ts{1, 0};
     const int sig = ::sigtimedwait(&set, nullptr, &ts);
+    if (sig == SIGHUP) {  // a reload, passed on: each child reloads what it holds
+      for (auto& c : children_) {
+        if (c.running()) (void)::kill(c.pid(), SIGHUP);
+      }
+      continue;
+    }
     if (sig == SIGINT || sig == SIGTERM) {
       std::printf("\nwebtrunk demo: stopping (%s)\n", sig == SIGINT ? "Ctrl-C" : "SIGTERM");
       return 0;
@@ -354,12 +361,13 @@ int run_demo(const FlagValues& flags) {
     return 1;
   }
 
-  // SIGINT/SIGTERM/SIGCHLD are taken with sigtimedwait; children get an empty mask back.
+  // SIGINT/SIGTERM/SIGCHLD/SIGHUP are taken with sigtimedwait; children get an empty mask back.
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGCHLD);
+  sigaddset(&set, SIGHUP);
   ::sigprocmask(SIG_BLOCK, &set, nullptr);
 
   char tmpl[] = "/tmp/webtrunk-demo-XXXXXX";

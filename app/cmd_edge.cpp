@@ -5,12 +5,15 @@
 #include <fmt/ranges.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <memory>
+#include <optional>
 
 #include "app/commands.hpp"
 #include "app/edge_drain.hpp"
 #include "app/edge_flags.hpp"
+#include "app/tls_flags.hpp"
 #include "auth/edge_authenticator.hpp"
 #include "auth/secrets_file.hpp"
 #include "core/log.hpp"
@@ -27,6 +30,9 @@
 
 namespace webtrunk::app {
 namespace {
+
+const core::Counter kSecretReloadErrorsTotal{"webtrunk_edge_secret_reload_errors_total",
+                                             "--edge-secret-file reloads refused (the previous secrets stay)"};
 
 // One connection is one descriptor: lift the soft limit to the hard one so that a few thousand
 // browsers do not hit the default 1024.
@@ -46,14 +52,42 @@ int run_edge(const FlagValues& flags) {
     std::fprintf(stderr, "webtrunk edge: %s\n", cfg.error().message.c_str());
     return 2;
   }
-  std::vector<core::SockAddr> ws_addrs;
-  for (const auto& a : cfg->ws_listen) {
-    auto addr = core::SockAddr::parse(a);
-    if (!addr) {
-      std::fprintf(stderr, "webtrunk edge: --ws '%s': %s\n", a.c_str(), addr.error().message.c_str());
+  // "ADDR:PORT" texts of --ws / --wss to addresses (nullopt: printed why, exit 2).
+  auto parse_addrs = [](const std::vector<std::string>& texts, const char* flag) {
+    std::optional<std::vector<core::SockAddr>> out{std::in_place};
+    for (const auto& a : texts) {
+      auto addr = core::SockAddr::parse(a);
+      if (!addr) {
+        std::fprintf(stderr, "webtrunk edge: --%s '%s': %s\n", flag, a.c_str(), addr.error().message.c_str());
+        return std::optional<std::vector<core::SockAddr>>{};
+      }
+      out->push_back(*addr);
+    }
+    return out;
+  };
+  auto ws_parsed = parse_addrs(cfg->ws_listen, "ws");
+  auto wss_parsed = parse_addrs(cfg->wss_listen, "wss");
+  if (!ws_parsed || !wss_parsed) return 2;
+  const std::vector<core::SockAddr> ws_addrs = std::move(*ws_parsed);
+  const std::vector<core::SockAddr> wss_addrs = std::move(*wss_parsed);
+  // TLS: one context for every shard, one set of ticket keys for the process (a browser that
+  // reconnects to another shard resumes its session).
+  auto ticket_keys = core::TlsTicketKeys::create();
+  auto tls_config = tls_server_config_from(flags, ticket_keys);
+  if (!tls_config) {
+    std::fprintf(stderr, "webtrunk edge: %s\n", tls_config.error().message.c_str());
+    return 2;
+  }
+  std::unique_ptr<TlsReloader> tls_reloader;
+  std::shared_ptr<const core::TlsContext> tls_ctx;
+  if (*tls_config && !wss_addrs.empty()) {
+    tls_reloader = std::make_unique<TlsReloader>(**tls_config);
+    auto ctx = tls_reloader->load();
+    if (!ctx) {
+      std::fprintf(stderr, "webtrunk edge: %s\n", ctx.error().message.c_str());
       return 2;
     }
-    ws_addrs.push_back(*addr);
+    tls_ctx = *ctx;
   }
   core::raise_nofile_limit();
   // The token check: secrets shared by every shard (rotation-safe store), one nonce key per process.
@@ -196,12 +230,57 @@ int run_edge(const FlagValues& flags) {
         return core::Error{r.error().code, "--ws " + a.to_string() + ": " + r.error().message};
       }
     }
+    for (const auto& a : wss_addrs) {
+      if (auto r = door->listen(shard, a, tls_ctx); !r) {
+        return core::Error{r.error().code, "--wss " + a.to_string() + ": " + r.error().message};
+      }
+    }
     drains[k] = std::make_unique<edge::ShardDrain>(*sip, *door);
     return {};
   };
+  // SIGHUP: new certificates (for new handshakes only) and edge secrets; the file watch: the
+  // certificates when their files change, and the ticket keys' rotation.
+  auto post_tls = [&](std::shared_ptr<const core::TlsContext> ctx) {
+    for (unsigned k = 0; k < shards.size(); ++k) {
+      edge::WsFrontDoor* door = doors[k].get();
+      if (!shards.post(k, [door, ctx](core::Shard& sh) { door->set_tls(sh, ctx); })) {
+        core::log(core::LogLevel::error, "tls.reload_post_failed", "shard={} mailbox full; retried at the next change", k);
+      }
+    }
+  };
+  auto reload_secrets = [&] {
+    if (cfg->no_auth) return;
+    auto secrets = auth::load_secrets_file(cfg->edge_secret_file);
+    auto r = secrets ? store->set_secrets(*secrets) : core::Result<void>(secrets.error());
+    if (!r) {
+      kSecretReloadErrorsTotal.inc();
+      core::log(core::LogLevel::error, "edge.secrets_reload_failed", "--edge-secret-file: {}; the previous secrets stay",
+                r.error().message);
+    } else {
+      core::log(core::LogLevel::info, "edge.secrets_reloaded", "secrets={}", secrets->size());
+    }
+  };
+  shards.set_on_reload([&] {
+    if (tls_reloader) {
+      if (auto ctx = tls_reloader->reload(true)) post_tls(ctx);
+    }
+    reload_secrets();
+  });
+  const std::int64_t ticket_lifetime_s = *tls_config ? (*tls_config)->ticket_lifetime_s : 7200;
+  auto last_rotation = std::chrono::steady_clock::now();
+  shards.set_on_watch([&] {
+    if (tls_reloader) {
+      if (auto ctx = tls_reloader->reload(false)) post_tls(ctx);
+    }
+    // A ticket key seals for one ticket lifetime at most (RFC 8446 §C.4), opens for two.
+    if (std::chrono::steady_clock::now() - last_rotation >= std::chrono::seconds(ticket_lifetime_s)) {
+      ticket_keys->rotate();
+      last_rotation = std::chrono::steady_clock::now();
+    }
+  });
   core::log(core::LogLevel::info, "edge.start",
-            "shards={} ws={} sip={}:{}+k media={}:{}+k public_ip={} rtp_ports={} srtp={} routes={} auth={} realm={}",
-            shards.size(), fmt::join(cfg->ws_listen, ","), cfg->sip_listen, cfg->sip_port, cfg->media_listen,
+            "shards={} ws={} wss={} sip={}:{}+k media={}:{}+k public_ip={} rtp_ports={} srtp={} routes={} auth={} realm={}",
+            shards.size(), fmt::join(cfg->ws_listen, ","), fmt::join(cfg->wss_listen, ","), cfg->sip_listen, cfg->sip_port, cfg->media_listen,
             cfg->media_port, cfg->public_ip, cfg->rtp_ports,
             cfg->srtp_engine == media::SrtpEngine::own ? "own" : "libsrtp", cfg->routes->routes().size(),
             cfg->no_auth ? "off" : "on", cfg->realm);

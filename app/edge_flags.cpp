@@ -1,4 +1,5 @@
 #include "app/edge_flags.hpp"
+#include "app/tls_flags.hpp"
 
 #include <fmt/format.h>
 
@@ -46,6 +47,11 @@ FlagSet edge_flags() {
   FlagSet f("edge", "The WebRTC edge: browsers connect over WebSocket (SIP, RFC 7118); calls go to the SIP trunk.");
   f.add({"ws", "ADDR:PORT", "WebSocket listen address ([::1]:PORT for IPv6); also serves /healthz and /metrics",
          "127.0.0.1:8080", true});
+  f.add({"wss", "ADDR:PORT",
+         "WebSocket-over-TLS listen address (needs --tls-cert); beside or instead of --ws (without --ws only wss "
+         "ports are opened); also serves /healthz and /metrics",
+         "", true});
+  add_tls_flags(f);
   f.add({"shards", "N", "shards (threads, one io_uring each); 0 = one per online CPU", "0", false});
   f.add({"cpu-list", "LIST", "CPUs to pin shards to, e.g. 0,2,4-7 (default: shard k on CPU k)", "", false});
   f.add({"origin", "URL", "page Origin allowed to open a WebSocket (default: any)", "", true});
@@ -113,7 +119,11 @@ FlagSet edge_flags() {
 core::Result<edge::EdgeConfig> edge_config_from(const FlagValues& flags) {
   edge::EdgeConfig c;
   c.ws_listen = flags.all("ws");
-  if (c.ws_listen.empty()) c.ws_listen.push_back(flags.get("ws"));
+  c.wss_listen = flags.all("wss");
+  if (c.ws_listen.empty() && c.wss_listen.empty()) c.ws_listen.push_back(flags.get("ws"));
+  if (!c.wss_listen.empty() && !tls_configured(flags)) {
+    return core::Error{EINVAL, "--wss needs a certificate: --tls-cert FILE --tls-key FILE (or --tls-cert DIR)"};
+  }
   auto shards = flags.get_int("shards", 0, 64);
   if (!shards) return shards.error();
   c.shards = static_cast<unsigned>(*shards);

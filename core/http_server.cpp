@@ -379,8 +379,9 @@ void HttpServerConnection::consume_output(std::size_t n) noexcept {
 
 HttpServer::HttpServer(HttpServerOptions opts, Handler handler) : opts_(std::move(opts)), handler_(std::move(handler)) {}
 
-Result<ListenerId> HttpServer::listen(Shard& shard, const SockAddr& addr, const TcpListenOptions& lo) {
-  return shard.listen_tcp(addr, *this, lo);
+Result<ListenerId> HttpServer::listen(Shard& shard, const SockAddr& addr, const TcpListenOptions& lo,
+                                      std::shared_ptr<const TlsContext> tls) {
+  return shard.listen_tcp(addr, *this, lo, std::move(tls));
 }
 
 HttpServer::Entry* HttpServer::find(ConnId id) noexcept {

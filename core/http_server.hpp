@@ -190,7 +190,9 @@ class HttpServer final : public TcpHandler {
   HttpServer(HttpServerOptions opts, Handler handler);
   ~HttpServer() override = default;
 
-  Result<ListenerId> listen(Shard& shard, const SockAddr& addr, const TcpListenOptions& lo = {});
+  // `tls` set: an https:// listener (see Shard::listen_tcp).
+  Result<ListenerId> listen(Shard& shard, const SockAddr& addr, const TcpListenOptions& lo = {},
+                            std::shared_ptr<const TlsContext> tls = nullptr);
   std::size_t open_connections() const noexcept { return open_; }
 
   bool on_accept(Shard& shard, ConnId id, const SockAddr& peer) override;

@@ -344,7 +344,8 @@ bool Shard::post(unsigned to, Task task) {
 
 // ---- TCP ----
 
-Result<ListenerId> Shard::listen_tcp(const SockAddr& local, TcpHandler& handler, const TcpListenOptions& opts) {
+Result<ListenerId> Shard::listen_tcp(const SockAddr& local, TcpHandler& handler, const TcpListenOptions& opts,
+                                     std::shared_ptr<const TlsContext> tls) {
   auto fd = open_tcp_listener(local, opts);
   if (!fd) return fd.error();
   auto bound = local_address(fd->get());
@@ -354,6 +355,7 @@ Result<ListenerId> Shard::listen_tcp(const SockAddr& local, TcpHandler& handler,
   l.accept_op = Op{&Shard::on_accept_cqe, idx};
   l.fd = std::move(fd.value());
   l.handler = &handler;
+  l.tls = std::move(tls);
   l.local = bound.value();
   arm_accept(l);
   return ListenerId{idx};
@@ -414,6 +416,7 @@ void Shard::on_accept_cqe(Shard& s, Op& op, const io_uring_cqe& cqe) {
     auto peer = peer_address(c.fd);
     ++s.conn_count_;
     ++s.stats_.accepted;
+    if (l.tls) s.start_tls(c, l);
     if (!l.handler->on_accept(s, id, peer ? peer.value() : SockAddr{})) {
       ++s.stats_.refused;
       kRefused.inc();
@@ -421,6 +424,7 @@ void Shard::on_accept_cqe(Shard& s, Op& op, const io_uring_cqe& cqe) {
       (void)sys_close(c.fd);
       c.flags = 0;
       c.pending = {};
+      s.end_tls(c);
       c.generation = next_generation(c.generation);
       s.free_conns_.push_back(idx);
     } else if (!(c.flags & kClosing)) {
@@ -468,10 +472,7 @@ void Shard::on_recv_cqe(Shard& s, Op& op, const io_uring_cqe& cqe) {
   if (cqe.res > 0 && (cqe.flags & IORING_CQE_F_BUFFER)) {
     const auto bid = static_cast<std::uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
     s.tcp_bufs_->take(bid);
-    if (!(c.flags & kClosing)) {
-      c.handler->on_data(s, ConnId{op.index, c.generation},
-                         {s.tcp_bufs_->data(bid), static_cast<std::size_t>(cqe.res)});
-    }
+    if (!(c.flags & kClosing)) s.deliver(c, {s.tcp_bufs_->data(bid), static_cast<std::size_t>(cqe.res)});
     s.tcp_bufs_->unref(bid);
     if (more) return;
     if (c.flags & kClosing) {
@@ -516,6 +517,7 @@ bool Shard::send(ConnId id, std::span<const std::byte> data) {
   Conn* c = live_conn(id);
   if (c == nullptr || (c->flags & kClosing)) return false;
   if (data.empty()) return true;
+  if (c->tls) return tls_send(*c, data);
   c->pending.insert(c->pending.end(), data.begin(), data.end());
   queue_flush(*c);
   return true;
@@ -572,6 +574,7 @@ void Shard::on_send_cqe(Shard& s, Op& op, const io_uring_cqe& cqe) {
 bool Shard::close(ConnId id) {
   Conn* c = live_conn(id);
   if (c == nullptr) return false;
+  if (c->tls && !(c->flags & kClosing)) tls_close(*c);
   c->flags |= kClosing;
   maybe_finish(*c);
   return true;
@@ -587,7 +590,8 @@ bool Shard::abort(ConnId id) {
 
 std::size_t Shard::output_queued(ConnId id) const {
   const Conn* c = live_conn(id);
-  return c == nullptr ? 0 : c->out.size() - c->out_offset + c->pending.size();
+  if (c == nullptr) return 0;
+  return c->out.size() - c->out_offset + c->pending.size() + (c->tls ? c->tls->early.size() : 0);
 }
 
 void Shard::fail_conn(Conn& c, int reason) {
@@ -628,6 +632,7 @@ void Shard::release_conn(Conn& c) {
   c.out = {};
   c.pending = {};
   c.out_offset = 0;
+  end_tls(c);
   c.generation = next_generation(c.generation);  // stale before the handler hears of it
   --conn_count_;
   TcpHandler* h = c.handler;

@@ -41,6 +41,7 @@
 namespace webtrunk::core {
 
 class Shard;
+class TlsContext;
 
 struct ConnId {
   std::uint32_t index = 0;
@@ -191,7 +192,19 @@ class Shard {
 
   // ---- TCP ----
   // A SO_REUSEPORT listener on this shard with multishot accept. `local` may have port 0.
-  Result<ListenerId> listen_tcp(const SockAddr& local, TcpHandler& handler, const TcpListenOptions& opts = {});
+  // `tls` set: every connection it accepts is TLS (a TlsStream on this shard, no other thread): the
+  // handler sees the decrypted bytes in on_data and send() takes plaintext, exactly as on a plain
+  // port; the handshake has the context's deadline. A connection that fails TLS (plaintext on the
+  // port, a bad record, the deadline) is closed after any alert is sent, counted in the
+  // webtrunk_tls_* metrics and logged (rate limited) by the stream; the handler sees only its
+  // on_closed (reason -EPROTO).
+  Result<ListenerId> listen_tcp(const SockAddr& local, TcpHandler& handler, const TcpListenOptions& opts = {},
+                                std::shared_ptr<const TlsContext> tls = nullptr);
+  // New connections on the listener use `tls` from now on (a reload); established ones keep
+  // theirs. Ignored for a plaintext listener (null keeps it TLS with the old context).
+  void set_listener_tls(ListenerId id, std::shared_ptr<const TlsContext> tls);
+  // Whether `id` is a TLS connection (false if stale).
+  bool is_tls(ConnId id) const;
   SockAddr listener_address(ListenerId id) const;
   // Stops accepting; existing connections stay.
   void close_listener(ListenerId id);
@@ -202,7 +215,8 @@ class Shard {
   bool close(ConnId id);
   // Closes now; queued output is dropped. False if stale.
   bool abort(ConnId id);
-  // Bytes queued or in flight: a handler applies backpressure when this grows.
+  // Bytes queued or in flight: a handler applies backpressure when this grows. On a TLS
+  // connection: the ciphertext queued and in flight plus plaintext sent before the handshake was done.
   std::size_t output_queued(ConnId id) const;
   std::size_t connection_count() const noexcept { return conn_count_; }
 
@@ -250,6 +264,7 @@ class Shard {
   struct UdpSend;
   struct QueuedDatagram;
   struct HotReceive;
+  struct TlsConn;
 
   explicit Shard(const ShardConfig& cfg);
   Result<void> init(ShardMailbox* mailbox, Waker* waker);
@@ -278,6 +293,15 @@ class Shard {
   void fail_conn(Conn& c, int reason);
   void maybe_finish(Conn& c);
   void release_conn(Conn& c);
+  // TLS connections (reactor_tls.cpp).
+  void start_tls(Conn& c, const Listener& l);
+  void deliver(Conn& c, std::span<const std::byte> data);
+  void pump_tls(Conn& c);
+  bool tls_send(Conn& c, std::span<const std::byte> data);
+  void tls_take_output(Conn& c);
+  void tls_close(Conn& c);
+  void arm_tls_timer(Conn& c);
+  void end_tls(Conn& c);
   Conn* live_conn(ConnId id) noexcept;
   const Conn* live_conn(ConnId id) const noexcept;
   void arm_udp_recv(UdpSocket& u, unsigned k);

@@ -13,6 +13,7 @@
 
 #include "core/metrics.hpp"
 #include "core/reactor.hpp"
+#include "core/tls_stream.hpp"
 
 namespace webtrunk::core {
 namespace reactor_detail {
@@ -65,6 +66,7 @@ struct Shard::Listener {
   Op accept_op;
   Fd fd;
   TcpHandler* handler = nullptr;
+  std::shared_ptr<const TlsContext> tls;  // null: plaintext
   SockAddr local;
   bool accepting = false;
   bool closing = false;
@@ -77,11 +79,22 @@ struct Shard::Conn {
   std::vector<std::byte> out;      // in flight: must not move until its send completes
   std::vector<std::byte> pending;  // queued behind `out`
   TcpHandler* handler = nullptr;
+  std::unique_ptr<TlsConn> tls;    // TLS connections only (8 bytes on a plaintext one)
   std::uint32_t out_offset = 0;
   int fd = -1;
   std::uint32_t generation = 1;
   int reason = 0;
   std::uint16_t flags = 0;
+};
+
+// The TLS state of a connection on a TLS listener. Its ciphertext output goes straight into the
+// connection's send queue (Conn::pending), so the send-queue bounds count it; what the TlsStream
+// itself may hold is bounded by TlsStream's own limits.
+struct Shard::TlsConn {
+  explicit TlsConn(TlsStream s) noexcept : stream(std::move(s)) {}
+  TlsStream stream;
+  std::vector<std::byte> early;  // plaintext sent before the handshake finished
+  TimerHandle timer{};           // the handshake deadline
 };
 
 constexpr unsigned kMaxUdpRecvDepth = 4;

@@ -23,6 +23,7 @@ sigset_t stop_signals() {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);  // reload, never a stop (see set_on_reload)
   return set;
 }
 
@@ -218,12 +219,21 @@ Result<void> Shards::run_until_signal(Init init) {
     pollfd fds[2] = {{sfd, POLLIN, 0}, {stop_waker_->fd(), POLLIN, 0}};
     int terminations = 0;
     for (;;) {
-      const int rc = ::poll(fds, 2, -1);
+      const int rc = ::poll(fds, 2, on_watch_ ? 5000 : -1);
       if (rc < 0 && errno == EINTR) continue;
       if (rc < 0) break;
+      if (rc == 0) {
+        on_watch_();
+        continue;
+      }
       if (fds[0].revents & POLLIN) {
         signalfd_siginfo si{};
         const bool got = ::read(sfd, &si, sizeof(si)) == static_cast<ssize_t>(sizeof(si));
+        if (got && si.ssi_signo == SIGHUP) {
+          log(LogLevel::info, "shards.signal", "signal={} reload", si.ssi_signo);
+          if (on_reload_) on_reload_();
+          continue;
+        }
         const bool terminate = got && (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM);
         if (terminate && on_terminate_) {
           on_terminate_(++terminations);  // the hook drains and calls request_stop() when done

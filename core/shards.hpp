@@ -62,6 +62,12 @@ class Shards {
   // request_stop(). The hook may only post() to shards, never touch them.
   void set_on_terminate(std::function<void(int count)> hook) { on_terminate_ = std::move(hook); }
 
+  // SIGHUP (blocked and read with SIGINT/SIGTERM, so it never kills the process): `fn` runs in
+  // the thread of run_until_signal, which posts what is to change to the shards. Set before run.
+  void set_on_reload(std::function<void()> fn) { on_reload_ = std::move(fn); }
+  // Runs in that thread every 5 s while the shards run (a file watch). Set before run.
+  void set_on_watch(std::function<void()> fn) { on_watch_ = std::move(fn); }
+
   // From a thread that is not a shard (one such thread at a time per call; serialized inside).
   // False if `to` is out of range or its lane is full.
   bool post(unsigned to, Task task);
@@ -90,6 +96,8 @@ class Shards {
   Result<void> first_error_;
   std::mutex post_mu_;
   std::function<void(int)> on_terminate_;
+  std::function<void()> on_reload_;
+  std::function<void()> on_watch_;
 };
 
 }  // namespace webtrunk::core

@@ -17,6 +17,7 @@ namespace webtrunk::edge {
 
 struct EdgeConfig {
   std::vector<std::string> ws_listen;   // "ADDR:PORT", each opened on every shard (SO_REUSEPORT)
+  std::vector<std::string> wss_listen;  // the same, TLS (wss://, https:// for /healthz and /metrics)
   unsigned shards = 0;                  // 0: one per online CPU
   std::vector<unsigned> cpus;           // shard k pinned to cpus[k % size]; empty: the allowed CPUs
   std::size_t max_message_bytes = 65536;

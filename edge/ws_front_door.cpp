@@ -43,17 +43,25 @@ WsFrontDoor::WsFrontDoor(const EdgeConfig& config, Sink sink)
   ws_config_.unavailable = [this] { return draining_; };
 }
 
-core::Result<void> WsFrontDoor::listen(core::Shard& shard, const core::SockAddr& addr) {
-  auto l = shard.listen_tcp(addr, *this);
+core::Result<void> WsFrontDoor::listen(core::Shard& shard, const core::SockAddr& addr,
+                                       std::shared_ptr<const core::TlsContext> tls) {
+  const bool is_tls = tls != nullptr;
+  auto l = shard.listen_tcp(addr, *this, {}, std::move(tls));
   if (!l) return l.error();
   listeners_.push_back(*l);
+  if (is_tls) tls_listeners_.push_back(*l);
   return {};
+}
+
+void WsFrontDoor::set_tls(core::Shard& shard, std::shared_ptr<const core::TlsContext> tls) {
+  for (const auto id : tls_listeners_) shard.set_listener_tls(id, tls);
 }
 
 void WsFrontDoor::shut_down(core::Shard& shard) {
   draining_ = true;
   for (core::ListenerId l : listeners_) shard.close_listener(l);
   listeners_.clear();
+  tls_listeners_.clear();
   std::vector<core::ConnId> ids;
   for (const auto& e : conns_) {
     if (e) ids.push_back(e->id);

@@ -27,6 +27,7 @@
 #include "core/log_sampler.hpp"
 #include "core/metrics.hpp"
 #include "core/reactor.hpp"
+#include "core/tls_context.hpp"
 #include "core/ws_connection.hpp"
 #include "edge/edge_config.hpp"
 
@@ -66,7 +67,11 @@ class WsFrontDoor final : public core::TcpHandler {
 
   WsFrontDoor(const EdgeConfig& config, Sink sink);
 
-  core::Result<void> listen(core::Shard& shard, const core::SockAddr& addr);
+  // `tls` set: a wss:// (and https://) port with that context.
+  core::Result<void> listen(core::Shard& shard, const core::SockAddr& addr,
+                            std::shared_ptr<const core::TlsContext> tls = nullptr);
+  // New TLS handshakes on this shard's wss ports use `tls` (a reload); established connections keep theirs.
+  void set_tls(core::Shard& shard, std::shared_ptr<const core::TlsContext> tls);
 
   // Sends one text message on an open WebSocket (a SIP message from the edge). False if gone, or
   // if the peer's send queue is full (the connection is then being closed with 1008).
@@ -127,6 +132,7 @@ class WsFrontDoor final : public core::TcpHandler {
   std::size_t buffered_ = 0;  // sum of Entry::accounted
   std::vector<core::ListenerId> listeners_;
   bool draining_ = false;
+  std::vector<core::ListenerId> tls_listeners_;
 };
 
 }  // namespace webtrunk::edge

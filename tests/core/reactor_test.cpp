@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/bytes.hpp"
+#include "tests/core/reactor_test_support.hpp"
 
 namespace webtrunk::core {
 namespace {
@@ -83,42 +84,8 @@ std::unique_ptr<Shard> make_shard(const ShardConfig& cfg = test_config()) {
   return s ? std::move(s.value()) : nullptr;
 }
 
-// Runs the loop on this thread while `client` runs on another, until `done()` holds (checked every
-// millisecond on the loop) or 5 s pass.
-void run_with_client(Shard& shard, const std::function<void()>& client, const std::function<bool()>& done) {
-  std::atomic<bool> client_done{false};
-  bool timed_out = false;
-  const Instant deadline = monotonic_now() + 5s;
-  std::function<void()> check = [&] {
-    if (client_done && done()) {
-      shard.request_stop();
-    } else if (monotonic_now() > deadline) {
-      timed_out = true;
-      shard.request_stop();
-    } else {
-      shard.add_timer(1ms, check);
-    }
-  };
-  shard.add_timer(1ms, check);
-  std::thread t([&] {
-    client();
-    client_done = true;
-  });
-  auto r = shard.run();
-  t.join();
-  EXPECT_TRUE(r) << (r ? "" : r.error().message);
-  EXPECT_FALSE(timed_out) << "the shard did not reach the expected state within 5 s";
-}
-
-int tcp_client(const SockAddr& to, int rcvbuf = 0) {
-  const int fd = ::socket(to.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
-  timeval tv{3, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-  if (rcvbuf > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-  if (::connect(fd, to.data(), to.size()) != 0) ADD_FAILURE() << "connect: " << std::strerror(errno);
-  return fd;
-}
+using test::run_with_client;
+using test::tcp_client;
 
 bool write_all(int fd, const std::string& s) {
   std::size_t off = 0;

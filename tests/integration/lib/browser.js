@@ -23,6 +23,8 @@ const FLAGS = [
   '--disable-default-apps', '--disable-domain-reliability', '--no-pings',
   '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
   '--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns',
+  // wss:// and https:// tests use certificates made at test time (loopback only).
+  '--ignore-certificate-errors',
 ];
 
 function withTimeout(p, ms, what) {

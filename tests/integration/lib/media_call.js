@@ -18,12 +18,14 @@ const TRUNK_DTMF_PT = 101;  // telephone-event in the sipp scenarios that do not
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // One case: sipp (`scenario`, -rtp_echo) behind an RTP relay as the trunk, the edge (extra flags
-// `edgeArgs`, optionally behind a TCP relay for the WebSocket), a fresh caller page for `client`
+// `edgeArgs`, optionally behind a TCP relay for the WebSocket, or reached at `wsUrl`), a fresh caller page for `client`
 // ('jssip' or 'sipjs') that registers only when `register`. `shared` is lib/browser.js's
 // useSharedBrowser(). Everything is stopped whatever happens; a failure carries the browser's events,
 // both SIP traces, the relay's counts and the edge's log. sippCalls: sipp's -m.
 async function withMediaCall(shared, scenario, opts, body) {
-  const { client = 'jssip', edgeArgs = [], wsRelay = false, sippTimeout = 30, sippCalls = 1, register = false } = opts;
+  const {
+    client = 'jssip', edgeArgs = [], wsRelay = false, sippTimeout = 30, sippCalls = 1, register = false, wsUrl = null,
+  } = opts;
   const echoPort = await freeUdpPorts(3);
   const rtp = await startRtpRelay({ echoPort, dtmfPt: TRUNK_DTMF_PT });
   let sipp, edge, relay, caller;
@@ -36,7 +38,7 @@ async function withMediaCall(shared, scenario, opts, body) {
     if (wsRelay) relay = await startTcpRelay(edge.port);
     caller = await openCaller(shared.browser, shared.pageServer.pageUrl(client));
     const cred = ephemeralToken({ user: 'alice', secret: SECRET });
-    await caller.start({ wsUrl: relay ? relay.url : edge.url, uri: CALLER_URI, authUser: cred.username,
+    await caller.start({ wsUrl: wsUrl || (relay ? relay.url : edge.url), uri: CALLER_URI, authUser: cred.username,
       password: cred.password, register });
     await body({ sipp, edge, relay, caller, rtp });
     if (process.env.VERBOSE) {
