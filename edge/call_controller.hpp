@@ -45,6 +45,7 @@
 #include "core/reactor.hpp"
 #include "core/socket.hpp"
 #include "edge/auth_gate.hpp"
+#include "edge/call_limits.hpp"
 #include "edge/media_sdp.hpp"
 #include "edge/registrar.hpp"
 #include "edge/routes.hpp"
@@ -133,6 +134,8 @@ struct CallControllerConfig {
   // This shard's media sessions (media::MediaBridge, or a simulation's fake); must outlive the
   // CallController. Null: no media here, so every INVITE is refused 503 (signalling-only harnesses).
   media::MediaSessions* media = nullptr;
+  // Concurrent calls per account (calls= claim) and per token id (edge/call_limits.hpp).
+  CallLimitConfig call_limits;
 };
 
 struct SipTransmit {
@@ -241,6 +244,7 @@ class CallController {
   std::unordered_map<std::uint64_t, std::unordered_set<std::uint64_t>> by_flow_;
   std::set<std::pair<core::Instant, std::uint64_t>> deadlines_;
   std::vector<std::uint64_t> reap_list_;
+  CallLimiter limiter_;
 };
 
 }  // namespace webtrunk::edge

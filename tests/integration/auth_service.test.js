@@ -163,7 +163,7 @@ test('auth service: exchange, errors, CORS, admin API and CLI on one account fil
     assert.equal(r.headers['access-control-allow-origin'], ORIGIN);
     assert.equal(r.headers.vary, 'Origin');
     const now = Math.floor(Date.now() / 1000);
-    assert.match(r.json.username, /^\d+:kid=e1~acct=shop~num=15551230000\.1555124\*~dur=600~u=alice$/);
+    assert.match(r.json.username, /^\d+:kid=e1~acct=shop~num=15551230000\.1555124\*~dur=600~calls=100~u=alice$/);
     assert.ok(Math.abs(r.json.expires_at - (now + 3600)) <= 2);
     assert.equal(r.json.ttl, 3600);
     assert.deepEqual(r.json.uris, ['ws://127.0.0.1:1']);
