@@ -175,6 +175,7 @@ int run_edge(const FlagValues& flags) {
     scfg.sip_port = bound->port();  // P+k, or the kernel's pick with --sip-port 0
     scfg.routes = cfg->routes;
     scfg.codecs = cfg->codecs;
+    scfg.call_limits = {cfg->limits.max_calls_per_token, static_cast<unsigned>(shards.size())};
     sip->set_core(std::make_unique<edge::CallController>(std::move(scfg), std::move(gate)));
     core::log(core::LogLevel::info, "sip.listen", "shard={} udp={}", k, bound->to_string());
     edge::WsFrontDoor::Sink sink;

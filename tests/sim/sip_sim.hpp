@@ -212,6 +212,7 @@ struct SimOptions {
   std::string routes = "udp:127.0.0.1:5080";
   bool routes_file = false;  // `routes` is file content
   std::vector<std::string> codecs = edge::default_codec_preference();  // --codecs
+  edge::CallLimitConfig call_limits;  // --max-calls-per-token, --shards
 };
 
 struct Sim {
@@ -243,6 +244,7 @@ struct Sim {
     c.id_seed = 42;
     c.media = &media;
     c.codecs = o.codecs;
+    c.call_limits = o.call_limits;
     std::unique_ptr<auth::EdgeAuthenticator> a;
     if (o.auth) {
       auth::VerifierOptions vo;
