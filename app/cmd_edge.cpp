@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "app/admin_endpoint.hpp"
 #include "app/commands.hpp"
 #include "app/edge_flags.hpp"
 #include "auth/edge_authenticator.hpp"
@@ -123,8 +124,16 @@ int run_edge(const FlagValues& flags) {
   std::vector<std::unique_ptr<media::MediaBridge>> bridges(shards.size());
   std::vector<std::unique_ptr<edge::WsFrontDoor>> doors(shards.size());
   std::vector<std::unique_ptr<edge::EdgeShard>> sips(shards.size());
+  // --admin-listen on shard 0 (metrics are process-wide); it must outlive the shard's loop.
+  core::HttpServer admin({}, [](const core::HttpRequest& req) { return admin_response(req); });
   auto init = [&](core::Shard& shard) -> core::Result<void> {
     const unsigned k = shard.index();
+    if (k == 0 && !cfg->admin_listen.empty()) {
+      const auto admin_addr = core::SockAddr::parse(cfg->admin_listen);  // checked with the flags
+      auto l = admin.listen(shard, admin_addr.value());
+      if (!l) return core::Error{l.error().code, "--admin-listen " + cfg->admin_listen + ": " + l.error().message};
+      core::log(core::LogLevel::info, "admin.listen", "http={}", shard.listener_address(*l).to_string());
+    }
     if (cfg->sip_port + k > 65535) return core::Error{ERANGE, "--sip-port + shard index is beyond 65535"};
     std::unique_ptr<auth::EdgeAuthenticator> authn;
     if (!cfg->no_auth) {
