@@ -28,6 +28,7 @@
 #include "auth/customer_token.hpp"
 #include "auth/hmac.hpp"
 #include "core/http_server.hpp"
+#include "core/log_sampler.hpp"
 #include "core/metrics.hpp"
 #include "core/result.hpp"
 
@@ -61,6 +62,9 @@ auth::CustomerToken mint(const MinterOptions& opts, std::int64_t now);
 inline const core::Counter kServletTokensTotal{"webtrunk_servlet_tokens_total", "customer tokens handed out"};
 inline const core::Counter kServletRefusedTotal{"webtrunk_servlet_refused_total",
                                                 "servlet requests refused (origin not allowed, bad method, bad path)"};
+inline const core::Counter kServletOutsideRootTotal{
+    "webtrunk_servlet_outside_root_total",
+    "--static requests refused 404: the path resolves outside the directory (a symlink out of it)"};
 
 // "scheme://host[:port]" with scheme http or https, no path, no trailing '/'.
 bool valid_origin(std::string_view origin) noexcept;
@@ -86,10 +90,11 @@ class CustomerServlet {
  private:
   bool origin_allowed(const core::HttpRequest& req) const;
   core::HttpResponse token(const core::HttpRequest& req, std::int64_t now) const;
-  core::HttpResponse file(const core::HttpRequest& req) const;
+  core::HttpResponse file(const core::HttpRequest& req, std::int64_t now) const;
 
   ServletConfig cfg_;
   std::string own_origin_;
+  mutable core::LogSampler log_sampler_;  // paths refused outside the root, per peer address
 };
 
 }  // namespace webtrunk::app
