@@ -9,6 +9,8 @@
 //   OPTIONS /token        CORS preflight
 //   GET /healthz          ok
 //   GET|HEAD /<file>      the files of --static DIR (the customer's site; "/" is index.html)
+//                         only what resolves inside DIR: a symlink out of it is 404 (openat2
+//                         RESOLVE_BENEATH), so a link to a secret file next to the site is not served
 // Origins: a request from a page is allowed when it is same-origin (Sec-Fetch-Site: same-origin, or
 // an Origin equal to the servlet's own), or its Origin is on the --origin list; then the answer
 // carries Access-Control-Allow-Origin for it. Any other Origin gets 403 {"error":"origin_not_allowed"}.
