@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include "core/clock.hpp"
 #include "core/log.hpp"
@@ -27,7 +28,14 @@ constexpr const char* kSchema =
     " id TEXT PRIMARY KEY,"
     " doc TEXT NOT NULL,"          // stored_json(): secrets, origins, numbers, limits
     " updated_at INTEGER NOT NULL"  // unix seconds, for operators
-    ") WITHOUT ROWID";
+    ") WITHOUT ROWID;"
+    // Used customer tokens: the replay cache survives a restart (a token exchanged once stays
+    // refused until it could no longer verify anyway).
+    "CREATE TABLE IF NOT EXISTS used_tokens ("
+    " id BLOB PRIMARY KEY,"         // ReplayCache::id_of(customer_token_id())
+    " until INTEGER NOT NULL"       // unix seconds: expiry + skew
+    ") WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS used_tokens_until ON used_tokens(until)";
 
 struct Stmt {
   sqlite3_stmt* s;
@@ -72,6 +80,8 @@ core::Result<std::unique_ptr<AccountStore>> AccountStore::open(const std::string
       {"DELETE FROM accounts WHERE id = ?1", &st->del_},
       {"SELECT 1 FROM accounts WHERE id = ?1", &st->exists_},
       {"PRAGMA data_version", &st->version_},
+      {"INSERT OR IGNORE INTO used_tokens(id, until) VALUES(?1, ?2)", &st->remember_},
+      {"DELETE FROM used_tokens WHERE until < ?1", &st->prune_},
   };
   for (const auto& s : stmts) {
     if (sqlite3_prepare_v3(st->db_, s.sql, -1, SQLITE_PREPARE_PERSISTENT, s.out, nullptr) != SQLITE_OK) {
@@ -83,7 +93,7 @@ core::Result<std::unique_ptr<AccountStore>> AccountStore::open(const std::string
 }
 
 AccountStore::~AccountStore() {
-  for (sqlite3_stmt* s : {put_, del_, exists_, version_}) sqlite3_finalize(s);
+  for (sqlite3_stmt* s : {put_, del_, exists_, version_, remember_, prune_}) sqlite3_finalize(s);
   if (db_ != nullptr) sqlite3_close_v2(db_);
 }
 
@@ -190,6 +200,40 @@ bool AccountStore::any_allows_origin(std::string_view origin) const noexcept {
     if (a.allows_origin(origin)) return true;
   }
   return false;
+}
+
+core::Result<void> AccountStore::remember_token(const TokenId& id, std::int64_t until) {
+  Stmt g{remember_};
+  sqlite3_bind_blob(remember_, 1, id.data(), static_cast<int>(id.size()), SQLITE_STATIC);
+  sqlite3_bind_int64(remember_, 2, until);
+  if (sqlite3_step(remember_) != SQLITE_DONE) return sql_error("remember token");
+  return {};
+}
+
+core::Result<std::size_t> AccountStore::prune_tokens(std::int64_t now) {
+  Stmt g{prune_};
+  sqlite3_bind_int64(prune_, 1, now);
+  if (sqlite3_step(prune_) != SQLITE_DONE) return sql_error("prune tokens");
+  return static_cast<std::size_t>(sqlite3_changes(db_));
+}
+
+core::Result<std::vector<std::pair<AccountStore::TokenId, std::int64_t>>> AccountStore::used_tokens(std::int64_t now) {
+  sqlite3_stmt* q = nullptr;
+  if (sqlite3_prepare_v2(db_, "SELECT id, until FROM used_tokens WHERE until >= ?1", -1, &q, nullptr) != SQLITE_OK) {
+    return sql_error("prepare used tokens");
+  }
+  sqlite3_bind_int64(q, 1, now);
+  std::vector<std::pair<TokenId, std::int64_t>> out;
+  int rc;
+  while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+    TokenId id{};
+    if (sqlite3_column_bytes(q, 0) != static_cast<int>(id.size())) continue;  // not ours: ignored
+    std::memcpy(id.data(), sqlite3_column_blob(q, 0), id.size());
+    out.emplace_back(id, sqlite3_column_int64(q, 1));
+  }
+  sqlite3_finalize(q);
+  if (rc != SQLITE_DONE) return sql_error("load used tokens");
+  return out;
 }
 
 }  // namespace webtrunk::auth

@@ -16,6 +16,7 @@
 // Lifetimes: a const Account* from find() is valid until the next put(), remove() or refresh().
 #pragma once
 
+#include <array>
 #include <map>
 #include <memory>
 #include <string>
@@ -53,6 +54,15 @@ class AccountStore {
   // changed (one prepared statement).
   core::Result<void> refresh();
 
+  // Used customer tokens (the replay cache's ids), so a token is single use across restarts too
+  // (auth/README.md "Storage"). Durable when remember_token returns, like put().
+  using TokenId = std::array<std::uint8_t, 16>;
+  core::Result<void> remember_token(const TokenId& id, std::int64_t until);
+  // Forgets tokens whose `until` is before `now`; returns how many.
+  core::Result<std::size_t> prune_tokens(std::int64_t now);
+  // Tokens still remembered at `now`.
+  core::Result<std::vector<std::pair<TokenId, std::int64_t>>> used_tokens(std::int64_t now);
+
  private:
   AccountStore() = default;
   core::Result<void> exec(const char* sql);
@@ -65,6 +75,8 @@ class AccountStore {
   sqlite3_stmt* del_ = nullptr;
   sqlite3_stmt* exists_ = nullptr;
   sqlite3_stmt* version_ = nullptr;
+  sqlite3_stmt* remember_ = nullptr;
+  sqlite3_stmt* prune_ = nullptr;
   std::int64_t seen_version_ = -1;
   std::map<std::string, Account, std::less<>> accounts_;
 };

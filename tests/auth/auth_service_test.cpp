@@ -251,6 +251,29 @@ TEST_F(AuthServiceTest, EachRefusalSaysWhyWithTheRightStatus) {
   EXPECT_NE(std::string(body_of(late)["reason"]).find("expired 31 s ago"), std::string::npos) << late.body;
 }
 
+TEST_F(AuthServiceTest, ReplayIsRefusedAfterARestartToo) {
+  const std::string tok = token_json("shop", "alice", kCustSecret);
+  const std::string other = token_json("shop", "bob", kCustSecret);
+  ASSERT_EQ(post_token(tok).run(svc_).status, 200);
+  // A new service on the same store: what a restart of the process is, the memory gone.
+  AuthService restarted = make();
+  auto n = restarted.restore_replay(kNow);
+  ASSERT_TRUE(n) << n.error().message;
+  EXPECT_EQ(*n, 1u);
+  auto again = post_token(tok).run(restarted);
+  EXPECT_EQ(again.status, 403) << again.body;
+  EXPECT_EQ(body_of(again)["error"], "token_replayed");
+  EXPECT_EQ(post_token(other).run(restarted).status, 200);  // other tokens are not held
+  // Once past its expiry + skew a token is pruned from the store: nothing grows for ever.
+  AuthService later = make();
+  auto none = later.restore_replay(kNow + kCustomerTokenTtl + 31);
+  ASSERT_TRUE(none);
+  EXPECT_EQ(*none, 0u);
+  auto left = store_->used_tokens(0);
+  ASSERT_TRUE(left);
+  EXPECT_TRUE(left->empty());
+}
+
 TEST_F(AuthServiceTest, ReplayIsRefusedAndARateLimitedTokenIsNotBurned) {
   const std::string t = token_json("shop", "carol", kCustSecret);
   EXPECT_EQ(post_token(t).run(svc_).status, 200);
