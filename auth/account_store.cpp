@@ -82,6 +82,8 @@ core::Result<std::unique_ptr<AccountStore>> AccountStore::open(const std::string
       {"PRAGMA data_version", &st->version_},
       {"INSERT OR IGNORE INTO used_tokens(id, until) VALUES(?1, ?2)", &st->remember_},
       {"DELETE FROM used_tokens WHERE until < ?1", &st->prune_},
+      {"PRAGMA synchronous=NORMAL", &st->sync_normal_},
+      {"PRAGMA synchronous=FULL", &st->sync_full_},
   };
   for (const auto& s : stmts) {
     if (sqlite3_prepare_v3(st->db_, s.sql, -1, SQLITE_PREPARE_PERSISTENT, s.out, nullptr) != SQLITE_OK) {
@@ -93,7 +95,7 @@ core::Result<std::unique_ptr<AccountStore>> AccountStore::open(const std::string
 }
 
 AccountStore::~AccountStore() {
-  for (sqlite3_stmt* s : {put_, del_, exists_, version_, remember_, prune_}) sqlite3_finalize(s);
+  for (sqlite3_stmt* s : {put_, del_, exists_, version_, remember_, prune_, sync_normal_, sync_full_}) sqlite3_finalize(s);
   if (db_ != nullptr) sqlite3_close_v2(db_);
 }
 
@@ -203,10 +205,20 @@ bool AccountStore::any_allows_origin(std::string_view origin) const noexcept {
 }
 
 core::Result<void> AccountStore::remember_token(const TokenId& id, std::int64_t until) {
+  // synchronous=NORMAL for this commit only: in WAL mode the commit is in the WAL (the OS page
+  // cache) when it returns, so it survives kill -9 and a restart, with no fsync; a power cut can lose
+  // the last ones. An fsync per exchange would cap the service at the disk's fsyncs per second
+  // (~100-150 here) instead of tens of thousands of exchanges (bench/RESULTS.md "Auth service").
+  Stmt n{sync_normal_};
+  if (sqlite3_step(sync_normal_) != SQLITE_DONE) return sql_error("synchronous");
   Stmt g{remember_};
   sqlite3_bind_blob(remember_, 1, id.data(), static_cast<int>(id.size()), SQLITE_STATIC);
   sqlite3_bind_int64(remember_, 2, until);
-  if (sqlite3_step(remember_) != SQLITE_DONE) return sql_error("remember token");
+  const bool ok = sqlite3_step(remember_) == SQLITE_DONE;
+  Stmt f{sync_full_};
+  const bool back = sqlite3_step(sync_full_) == SQLITE_DONE;  // accounts stay fsynced at every commit
+  if (!ok) return sql_error("remember token");
+  if (!back) return sql_error("synchronous");
   return {};
 }
 

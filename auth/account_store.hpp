@@ -55,7 +55,8 @@ class AccountStore {
   core::Result<void> refresh();
 
   // Used customer tokens (the replay cache's ids), so a token is single use across restarts too
-  // (auth/README.md "Storage"). Durable when remember_token returns, like put().
+  // (auth/README.md "Storage"). remember_token's commit survives kill -9 when it returns, but is
+  // not fsynced (a power cut can lose the last ones), unlike put().
   using TokenId = std::array<std::uint8_t, 16>;
   core::Result<void> remember_token(const TokenId& id, std::int64_t until);
   // Forgets tokens whose `until` is before `now`; returns how many.
@@ -77,6 +78,8 @@ class AccountStore {
   sqlite3_stmt* version_ = nullptr;
   sqlite3_stmt* remember_ = nullptr;
   sqlite3_stmt* prune_ = nullptr;
+  sqlite3_stmt* sync_normal_ = nullptr;
+  sqlite3_stmt* sync_full_ = nullptr;
   std::int64_t seen_version_ = -1;
   std::map<std::string, Account, std::less<>> accounts_;
 };
