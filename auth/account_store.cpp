@@ -70,6 +70,7 @@ core::Result<std::unique_ptr<AccountStore>> AccountStore::open(const std::string
   }
   if (auto r = st->exec("PRAGMA synchronous=FULL"); !r) return r.error();
   if (auto r = st->exec(kSchema); !r) return r.error();
+
   const struct {
     const char* sql;
     sqlite3_stmt** out;
@@ -82,8 +83,6 @@ core::Result<std::unique_ptr<AccountStore>> AccountStore::open(const std::string
       {"PRAGMA data_version", &st->version_},
       {"INSERT OR IGNORE INTO used_tokens(id, until) VALUES(?1, ?2)", &st->remember_},
       {"DELETE FROM used_tokens WHERE until < ?1", &st->prune_},
-      {"PRAGMA synchronous=NORMAL", &st->sync_normal_},
-      {"PRAGMA synchronous=FULL", &st->sync_full_},
   };
   for (const auto& s : stmts) {
     if (sqlite3_prepare_v3(st->db_, s.sql, -1, SQLITE_PREPARE_PERSISTENT, s.out, nullptr) != SQLITE_OK) {
@@ -91,11 +90,15 @@ core::Result<std::unique_ptr<AccountStore>> AccountStore::open(const std::string
     }
   }
   if (auto r = st->load_all(); !r) return r.error();
+  // Between account writes the connection runs NORMAL, for the used-token commits of the exchange
+  // path (remember_token); put() and remove() commit under FULL (full_sync_step). SQLite applies
+  // this pragma when it is compiled, so it is run with exec each time, never kept prepared.
+  if (auto r = st->exec("PRAGMA synchronous=NORMAL"); !r) return r.error();
   return st;
 }
 
 AccountStore::~AccountStore() {
-  for (sqlite3_stmt* s : {put_, del_, exists_, version_, remember_, prune_, sync_normal_, sync_full_}) sqlite3_finalize(s);
+  for (sqlite3_stmt* s : {put_, del_, exists_, version_, remember_, prune_}) sqlite3_finalize(s);
   if (db_ != nullptr) sqlite3_close_v2(db_);
 }
 
@@ -153,6 +156,14 @@ core::Result<void> AccountStore::refresh() {
   return load_all();
 }
 
+bool AccountStore::full_sync_step(sqlite3_stmt* s) {
+  // FULL: the WAL is fsynced at this commit, so an acknowledged account write survives power loss.
+  const bool full = exec("PRAGMA synchronous=FULL").ok();
+  const bool ok = full && sqlite3_step(s) == SQLITE_DONE;
+  (void)exec("PRAGMA synchronous=NORMAL");  // a failure is counted in the store's error metric
+  return ok;
+}
+
 core::Result<bool> AccountStore::put(const Account& account) {
   if (auto r = refresh(); !r) return r.error();
   const std::string doc = stored_json(account);
@@ -167,7 +178,7 @@ core::Result<bool> AccountStore::put(const Account& account) {
     sqlite3_bind_text(put_, 1, account.id.data(), static_cast<int>(account.id.size()), SQLITE_STATIC);
     sqlite3_bind_text(put_, 2, doc.data(), static_cast<int>(doc.size()), SQLITE_STATIC);
     sqlite3_bind_int64(put_, 3, core::unix_now());
-    if (sqlite3_step(put_) != SQLITE_DONE) return sql_error("put " + account.id);
+    if (!full_sync_step(put_)) return sql_error("put " + account.id);
   }
   kStoreWrites.inc();
   accounts_.insert_or_assign(account.id, account);
@@ -178,7 +189,7 @@ core::Result<bool> AccountStore::remove(std::string_view id) {
   if (auto r = refresh(); !r) return r.error();
   Stmt g{del_};
   sqlite3_bind_text(del_, 1, id.data(), static_cast<int>(id.size()), SQLITE_STATIC);
-  if (sqlite3_step(del_) != SQLITE_DONE) return sql_error(fmt::format("delete {}", id));
+  if (!full_sync_step(del_)) return sql_error(fmt::format("delete {}", id));
   const bool existed = sqlite3_changes(db_) > 0;
   kStoreWrites.inc();
   if (auto it = accounts_.find(id); it != accounts_.end()) accounts_.erase(it);
@@ -209,16 +220,11 @@ core::Result<void> AccountStore::remember_token(const TokenId& id, std::int64_t 
   // cache) when it returns, so it survives kill -9 and a restart, with no fsync; a power cut can lose
   // the last ones. An fsync per exchange would cap the service at the disk's fsyncs per second
   // (~100-150 here) instead of tens of thousands of exchanges (bench/RESULTS.md "Auth service").
-  Stmt n{sync_normal_};
-  if (sqlite3_step(sync_normal_) != SQLITE_DONE) return sql_error("synchronous");
+  // The connection runs NORMAL; account writes switch to FULL for their commit (full_sync_step).
   Stmt g{remember_};
   sqlite3_bind_blob(remember_, 1, id.data(), static_cast<int>(id.size()), SQLITE_STATIC);
   sqlite3_bind_int64(remember_, 2, until);
-  const bool ok = sqlite3_step(remember_) == SQLITE_DONE;
-  Stmt f{sync_full_};
-  const bool back = sqlite3_step(sync_full_) == SQLITE_DONE;  // accounts stay fsynced at every commit
-  if (!ok) return sql_error("remember token");
-  if (!back) return sql_error("synchronous");
+  if (sqlite3_step(remember_) != SQLITE_DONE) return sql_error("remember token");
   return {};
 }
 

@@ -69,6 +69,8 @@ class AccountStore {
   core::Result<void> exec(const char* sql);
   core::Result<void> load_all();
   core::Result<std::int64_t> data_version();
+  // Steps a write statement with synchronous=FULL for its commit, then back to NORMAL.
+  bool full_sync_step(sqlite3_stmt* s);
   core::Error sql_error(std::string_view what) const;
 
   sqlite3* db_ = nullptr;
@@ -78,8 +80,6 @@ class AccountStore {
   sqlite3_stmt* version_ = nullptr;
   sqlite3_stmt* remember_ = nullptr;
   sqlite3_stmt* prune_ = nullptr;
-  sqlite3_stmt* sync_normal_ = nullptr;
-  sqlite3_stmt* sync_full_ = nullptr;
   std::int64_t seen_version_ = -1;
   std::map<std::string, Account, std::less<>> accounts_;
 };
