@@ -201,6 +201,9 @@ int run_auth(const FlagValues& flags) {
   sc.shard.udp_buffers = 16;  // no UDP here; keep the ring small
   core::Shards shards(sc);
   auth::AuthService service(**store, *mint, std::move(opts));
+  auto restored = service.restore_replay(core::unix_now());
+  if (!restored) return fail(1, restored.error().message);
+  core::log(core::LogLevel::info, "auth.replay_restored", "used_tokens={}", *restored);
   core::HttpServerOptions ho;
   ho.limits.max_body_bytes = 16 * 1024;  // an account document or a token is well under this
   core::HttpServer server(ho, [&service](const core::HttpRequest& req) {

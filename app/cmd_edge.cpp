@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 
+#include "app/admin_endpoint.hpp"
 #include "app/commands.hpp"
 #include "app/edge_drain.hpp"
 #include "app/edge_flags.hpp"
@@ -163,8 +164,16 @@ int run_edge(const FlagValues& flags) {
   std::vector<std::unique_ptr<edge::ShardDrain>> drains(shards.size());
   EdgeDrain drain(shards, drains, std::chrono::seconds(cfg->drain_timeout_s));
   shards.set_on_terminate([&drain](int count) { drain.on_terminate(count); });
+  // --admin-listen on shard 0 (metrics are process-wide); it must outlive the shard's loop.
+  core::HttpServer admin({}, [](const core::HttpRequest& req) { return admin_response(req); });
   auto init = [&](core::Shard& shard) -> core::Result<void> {
     const unsigned k = shard.index();
+    if (k == 0 && !cfg->admin_listen.empty()) {
+      const auto admin_addr = core::SockAddr::parse(cfg->admin_listen);  // checked with the flags
+      auto l = admin.listen(shard, admin_addr.value());
+      if (!l) return core::Error{l.error().code, "--admin-listen " + cfg->admin_listen + ": " + l.error().message};
+      core::log(core::LogLevel::info, "admin.listen", "http={}", shard.listener_address(*l).to_string());
+    }
     if (cfg->sip_port + k > 65535) return core::Error{ERANGE, "--sip-port + shard index is beyond 65535"};
     std::unique_ptr<auth::EdgeAuthenticator> authn;
     if (!cfg->no_auth) {
@@ -217,6 +226,7 @@ int run_edge(const FlagValues& flags) {
     scfg.sip_port = bound->port();  // P+k, or the kernel's pick with --sip-port 0
     scfg.routes = cfg->routes;
     scfg.codecs = cfg->codecs;
+    scfg.call_limits = {cfg->limits.max_calls_per_token, static_cast<unsigned>(shards.size())};
     sip->set_core(std::make_unique<edge::CallController>(std::move(scfg), std::move(gate)));
     core::log(core::LogLevel::info, "sip.listen", "shard={} udp={}", k, bound->to_string());
     edge::WsFrontDoor::Sink sink;

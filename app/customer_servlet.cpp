@@ -1,10 +1,16 @@
 #include "app/customer_servlet.hpp"
 
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
+#include <climits>
+#include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "auth/secrets_file.hpp"
 #include "core/log.hpp"
@@ -38,6 +44,36 @@ bool safe_path(std::string_view p) noexcept {
     if (p[i - 1] == '/' && (c == '.' || c == '/')) return false;  // "..", ".hidden", "//"
   }
   return true;
+}
+
+// Opens `rel` (no leading '/') for reading only if it resolves inside `root`, symlinks included:
+// a link that leads out of the served directory (to /etc, to a home directory) must not publish
+// what it points to. openat2(RESOLVE_BENEATH) refuses any resolution that leaves the root (EXDEV),
+// absolute links included, and RESOLVE_NO_MAGICLINKS the /proc/self/fd kind; before Linux 5.6
+// (ENOSYS) the real path is compared with the root's instead. -1 with errno set on refusal.
+int open_beneath(const std::string& root, const std::string& rel) {
+  const int dir = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return -1;
+  open_how how{};
+  how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+  int fd = static_cast<int>(::syscall(SYS_openat2, dir, rel.c_str(), &how, sizeof how));
+  const int saved = errno;
+  ::close(dir);
+  if (fd >= 0 || saved != ENOSYS) {
+    errno = saved;
+    return fd;
+  }
+  char real_root[PATH_MAX];
+  char real_file[PATH_MAX];
+  const std::string full = root + "/" + rel;
+  if (::realpath(root.c_str(), real_root) == nullptr || ::realpath(full.c_str(), real_file) == nullptr) return -1;
+  const std::string_view r(real_root), f(real_file);
+  if (!(f.starts_with(r) && f.size() > r.size() && f[r.size()] == '/')) {
+    errno = EXDEV;
+    return -1;
+  }
+  return ::open(real_file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 }
 
 std::string_view content_type(std::string_view path) noexcept {
@@ -114,7 +150,7 @@ core::HttpResponse CustomerServlet::handle(const core::HttpRequest& req, std::in
   if (req.path == "/healthz" && (req.method == "GET" || req.method == "HEAD")) {
     return core::HttpResponse::text(200, "ok\n");
   }
-  if (!cfg_.static_dir.empty() && (req.method == "GET" || req.method == "HEAD")) return file(req);
+  if (!cfg_.static_dir.empty() && (req.method == "GET" || req.method == "HEAD")) return file(req, now);
   return refuse(404, "not_found", "this servlet serves /token and /healthz");
 }
 
@@ -136,19 +172,42 @@ core::HttpResponse CustomerServlet::token(const core::HttpRequest& req, std::int
   return r;
 }
 
-core::HttpResponse CustomerServlet::file(const core::HttpRequest& req) const {
+core::HttpResponse CustomerServlet::file(const core::HttpRequest& req, std::int64_t now) const {
   std::string path(req.path);
   if (!path.empty() && path.back() == '/') path += "index.html";
   if (!safe_path(path)) return refuse(404, "not_found", "no such file");
-  const std::filesystem::path full = std::filesystem::path(cfg_.static_dir) / path.substr(1);
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(full, ec)) return refuse(404, "not_found", "no such file");
   // Read per request: the files are small, and a rebuilt page shows without a restart.
-  std::ifstream in(full, std::ios::binary);
-  std::ostringstream body;
-  body << in.rdbuf();
-  if (!in.good() && !in.eof()) return core::HttpResponse::json_error(500, "read_failed", "the file cannot be read");
-  auto r = core::HttpResponse::with_body(200, std::string(content_type(path)), body.str());
+  const int fd = open_beneath(cfg_.static_dir, path.substr(1));
+  if (fd < 0) {
+    if (errno == EXDEV || errno == ELOOP) {
+      kServletOutsideRootTotal.inc();
+      core::log_sampled(log_sampler_, core::Instant{} + std::chrono::seconds(now), core::address_key(req.peer),
+                        core::LogLevel::warn, "servlet.outside_root", "path={} peer={}", path, req.peer.to_string());
+    }
+    return refuse(404, "not_found", "no such file");
+  }
+  struct stat st {};
+  std::string body;
+  bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  if (!ok) {
+    ::close(fd);
+    return refuse(404, "not_found", "no such file");
+  }
+  body.resize(static_cast<std::size_t>(st.st_size));
+  std::size_t got = 0;
+  while (ok && got < body.size()) {
+    const ssize_t n = ::read(fd, body.data() + got, body.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ok = n == 0;  // shrank while read: serve what is there
+      break;
+    }
+    got += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  if (!ok) return core::HttpResponse::json_error(500, "read_failed", "the file cannot be read");
+  body.resize(got);
+  auto r = core::HttpResponse::with_body(200, std::string(content_type(path)), std::move(body));
   r.set("Cache-Control", "no-cache");
   r.set("X-Content-Type-Options", "nosniff");
   return r;

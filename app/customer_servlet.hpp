@@ -9,6 +9,8 @@
 //   OPTIONS /token        CORS preflight
 //   GET /healthz          ok
 //   GET|HEAD /<file>      the files of --static DIR (the customer's site; "/" is index.html)
+//                         only what resolves inside DIR: a symlink out of it is 404 (openat2
+//                         RESOLVE_BENEATH), so a link to a secret file next to the site is not served
 // Origins: a request from a page is allowed when it is same-origin (Sec-Fetch-Site: same-origin, or
 // an Origin equal to the servlet's own), or its Origin is on the --origin list; then the answer
 // carries Access-Control-Allow-Origin for it. Any other Origin gets 403 {"error":"origin_not_allowed"}.
@@ -28,6 +30,7 @@
 #include "auth/customer_token.hpp"
 #include "auth/hmac.hpp"
 #include "core/http_server.hpp"
+#include "core/log_sampler.hpp"
 #include "core/metrics.hpp"
 #include "core/result.hpp"
 
@@ -61,6 +64,9 @@ auth::CustomerToken mint(const MinterOptions& opts, std::int64_t now);
 inline const core::Counter kServletTokensTotal{"webtrunk_servlet_tokens_total", "customer tokens handed out"};
 inline const core::Counter kServletRefusedTotal{"webtrunk_servlet_refused_total",
                                                 "servlet requests refused (origin not allowed, bad method, bad path)"};
+inline const core::Counter kServletOutsideRootTotal{
+    "webtrunk_servlet_outside_root_total",
+    "--static requests refused 404: the path resolves outside the directory (a symlink out of it)"};
 
 // "scheme://host[:port]" with scheme http or https, no path, no trailing '/'.
 bool valid_origin(std::string_view origin) noexcept;
@@ -86,10 +92,11 @@ class CustomerServlet {
  private:
   bool origin_allowed(const core::HttpRequest& req) const;
   core::HttpResponse token(const core::HttpRequest& req, std::int64_t now) const;
-  core::HttpResponse file(const core::HttpRequest& req) const;
+  core::HttpResponse file(const core::HttpRequest& req, std::int64_t now) const;
 
   ServletConfig cfg_;
   std::string own_origin_;
+  mutable core::LogSampler log_sampler_;  // paths refused outside the root, per peer address
 };
 
 }  // namespace webtrunk::app

@@ -45,13 +45,17 @@ core::Result<std::vector<media::SrtpProfile>> parse_srtp_profiles(std::string_vi
 
 FlagSet edge_flags() {
   FlagSet f("edge", "The WebRTC edge: browsers connect over WebSocket (SIP, RFC 7118); calls go to the SIP trunk.");
-  f.add({"ws", "ADDR:PORT", "WebSocket listen address ([::1]:PORT for IPv6); also serves /healthz and /metrics",
+  f.add({"ws", "ADDR:PORT", "WebSocket listen address ([::1]:PORT for IPv6); also serves /healthz and /metrics unless --admin-listen",
          "127.0.0.1:8080", true});
   f.add({"wss", "ADDR:PORT",
          "WebSocket-over-TLS listen address (needs --tls-cert); beside or instead of --ws (without --ws only wss "
          "ports are opened); also serves /healthz and /metrics",
          "", true});
   add_tls_flags(f);
+  f.add({"admin-listen", "ADDR:PORT",
+         "serve /metrics and /healthz here instead of on the --ws port (which then answers 404 for them); keep it "
+         "off the public network",
+         "", false});
   f.add({"shards", "N", "shards (threads, one io_uring each); 0 = one per online CPU", "0", false});
   f.add({"cpu-list", "LIST", "CPUs to pin shards to, e.g. 0,2,4-7 (default: shard k on CPU k)", "", false});
   f.add({"origin", "URL", "page Origin allowed to open a WebSocket (default: any)", "", true});
@@ -139,6 +143,12 @@ core::Result<edge::EdgeConfig> edge_config_from(const FlagValues& flags) {
   if (!mh) return mh.error();
   c.max_head_bytes = static_cast<std::size_t>(*mh);
   c.allowed_origins = flags.all("origin");
+  c.admin_listen = flags.get("admin-listen");
+  if (!c.admin_listen.empty()) {
+    if (auto a = core::SockAddr::parse(c.admin_listen); !a) {
+      return core::Error{EINVAL, fmt::format("--admin-listen '{}': {}", c.admin_listen, a.error().message)};
+    }
+  }
   if (auto r = limits_from(flags, c.limits); !r) return r.error();
 
   c.sip_listen = flags.get("sip-listen");

@@ -35,6 +35,11 @@ void add_limit_flags(FlagSet& f) {
          "ceiling on the WebSocket buffers and send queues of one shard; past it the growing connection is closed "
          "with 1013 and new ones are refused",
          "256", false});
+  f.add({"max-calls-per-token", "N",
+         "concurrent calls one token id (u= claim, else the account; a legacy token's id) may hold on this edge, "
+         "split evenly between shards (each admits ceil(N / shards)); over it an INVITE gets 403 (0: no limit). "
+         "An account is held by its tokens' calls= claim",
+         "100", false});
   f.add({"log-sample-interval", "SECONDS",
          "repeated refusals from one source are logged once per interval, with a count of those left out", "10",
          false});
@@ -70,7 +75,8 @@ core::Result<void> limits_from(const FlagValues& flags, edge::EdgeLimits& out) {
         secs("ws-partial-timeout", 0, 3600, out.partial_timeout),
         secs("ws-ping-interval", 0, 86'400, out.ping_interval), secs("ws-idle-timeout", 0, 86'400, out.idle_timeout),
         millis("ws-close-timeout", out.close_timeout), num("max-memory-per-shard", 1, 1 << 20, mib),
-        secs("log-sample-interval", 0, 3600, out.log_sample_interval)}) {
+        secs("log-sample-interval", 0, 3600, out.log_sample_interval),
+        num("max-calls-per-token", 0, 0x7fffffff, out.max_calls_per_token)}) {
     if (!r) return r.error();
   }
   out.max_memory_per_shard = mib << 20;

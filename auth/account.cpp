@@ -76,7 +76,7 @@ core::Result<void> parse_string_list(const json& v, std::string_view field, std:
 }
 
 core::Result<void> parse_limits(const json& v, AccountLimits& out) {
-  if (!v.is_object()) return bad("limits: an object {\"max_call_seconds\",\"tokens_per_minute\"}");
+  if (!v.is_object()) return bad("limits: an object {\"max_call_seconds\",\"tokens_per_minute\",\"max_calls\"}");
   for (const auto& [k, val] : v.items()) {
     if (k == "max_call_seconds") {
       if (val.is_null()) continue;
@@ -89,6 +89,11 @@ core::Result<void> parse_limits(const json& v, AccountLimits& out) {
         return bad("limits.tokens_per_minute: a whole number, 1 to 100000000");
       }
       out.tokens_per_minute = static_cast<std::uint32_t>(val.get<std::int64_t>());
+    } else if (k == "max_calls") {
+      if (!val.is_number_integer() || val.get<std::int64_t>() < 1 || val.get<std::int64_t>() > 0x7fffffff) {
+        return bad("limits.max_calls: a whole number of concurrent calls per edge, 1 to 2147483647");
+      }
+      out.max_calls = static_cast<std::uint32_t>(val.get<std::int64_t>());
     } else {
       return bad(fmt::format("limits: unknown field \"{}\"", k));
     }
@@ -107,6 +112,7 @@ MintClaims Account::claims() const {
   c.account = id;
   c.numbers = numbers;
   c.max_duration_s = limits.max_call_seconds;
+  c.max_calls = limits.max_calls;
   return c;
 }
 
@@ -154,7 +160,7 @@ core::Result<Account> account_from_json(std::string_view id, std::string_view te
 std::string public_json(const Account& a) {
   json secrets = json::array();
   for (const Secret& s : a.secrets) secrets.push_back({{"kid", s.kid}, {"fingerprint", secret_fingerprint(s.key)}});
-  json limits = {{"tokens_per_minute", a.limits.tokens_per_minute}};
+  json limits = {{"tokens_per_minute", a.limits.tokens_per_minute}, {"max_calls", a.limits.max_calls}};
   limits["max_call_seconds"] = a.limits.max_call_seconds ? json(*a.limits.max_call_seconds) : json(nullptr);
   const json doc = {{"id", a.id}, {"secrets", secrets}, {"origins", a.origins}, {"numbers", a.numbers}, {"limits", limits}};
   return doc.dump();
@@ -163,7 +169,7 @@ std::string public_json(const Account& a) {
 std::string stored_json(const Account& a) {
   json secrets = json::array();
   for (const Secret& s : a.secrets) secrets.push_back({{"kid", s.kid}, {"secret", s.key}});
-  json limits = {{"tokens_per_minute", a.limits.tokens_per_minute}};
+  json limits = {{"tokens_per_minute", a.limits.tokens_per_minute}, {"max_calls", a.limits.max_calls}};
   if (a.limits.max_call_seconds) limits["max_call_seconds"] = *a.limits.max_call_seconds;
   const json doc = {{"secrets", secrets}, {"origins", a.origins}, {"numbers", a.numbers}, {"limits", limits}};
   return doc.dump();

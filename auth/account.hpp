@@ -3,7 +3,7 @@
 // tokens, the numbers its calls may reach, and its limits. The admin API and the CLI speak it as
 //
 //   {"secrets":[{"kid":"k1","secret":"..."}],"origins":["https://shop.example"],
-//    "numbers":["+15551230000","1555124*"],"limits":{"max_call_seconds":3600,"tokens_per_minute":600}}
+//    "numbers":["+15551230000","1555124*"],"limits":{"max_call_seconds":3600,"tokens_per_minute":600,"max_calls":100}}
 //
 // and never hand a secret back: public_json() lists kids and fingerprints only.
 //
@@ -29,10 +29,14 @@ inline constexpr std::size_t kMaxAccountOrigins = 32;
 inline constexpr std::size_t kMinCustomerSecretSize = 16;
 inline constexpr std::size_t kMaxCustomerSecretSize = 256;
 inline constexpr std::uint32_t kDefaultTokensPerMinute = 600;
+// Concurrent calls of one account on one edge when the admin sets none: enough for a small
+// contact centre, far below what one edge holds, so one account cannot take the whole edge.
+inline constexpr std::uint32_t kDefaultMaxCalls = 100;
 
 struct AccountLimits {
   std::optional<std::uint32_t> max_call_seconds;       // dur= claim; absent: no limit from the token
   std::uint32_t tokens_per_minute = kDefaultTokensPerMinute;  // token exchanges for this account
+  std::uint32_t max_calls = kDefaultMaxCalls;  // calls= claim: concurrent calls per edge
 };
 
 struct Account {

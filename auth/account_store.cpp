@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include "core/clock.hpp"
 #include "core/log.hpp"
@@ -27,7 +28,14 @@ constexpr const char* kSchema =
     " id TEXT PRIMARY KEY,"
     " doc TEXT NOT NULL,"          // stored_json(): secrets, origins, numbers, limits
     " updated_at INTEGER NOT NULL"  // unix seconds, for operators
-    ") WITHOUT ROWID";
+    ") WITHOUT ROWID;"
+    // Used customer tokens: the replay cache survives a restart (a token exchanged once stays
+    // refused until it could no longer verify anyway).
+    "CREATE TABLE IF NOT EXISTS used_tokens ("
+    " id BLOB PRIMARY KEY,"         // ReplayCache::id_of(customer_token_id())
+    " until INTEGER NOT NULL"       // unix seconds: expiry + skew
+    ") WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS used_tokens_until ON used_tokens(until)";
 
 struct Stmt {
   sqlite3_stmt* s;
@@ -62,6 +70,7 @@ core::Result<std::unique_ptr<AccountStore>> AccountStore::open(const std::string
   }
   if (auto r = st->exec("PRAGMA synchronous=FULL"); !r) return r.error();
   if (auto r = st->exec(kSchema); !r) return r.error();
+
   const struct {
     const char* sql;
     sqlite3_stmt** out;
@@ -72,6 +81,8 @@ core::Result<std::unique_ptr<AccountStore>> AccountStore::open(const std::string
       {"DELETE FROM accounts WHERE id = ?1", &st->del_},
       {"SELECT 1 FROM accounts WHERE id = ?1", &st->exists_},
       {"PRAGMA data_version", &st->version_},
+      {"INSERT OR IGNORE INTO used_tokens(id, until) VALUES(?1, ?2)", &st->remember_},
+      {"DELETE FROM used_tokens WHERE until < ?1", &st->prune_},
   };
   for (const auto& s : stmts) {
     if (sqlite3_prepare_v3(st->db_, s.sql, -1, SQLITE_PREPARE_PERSISTENT, s.out, nullptr) != SQLITE_OK) {
@@ -79,11 +90,15 @@ core::Result<std::unique_ptr<AccountStore>> AccountStore::open(const std::string
     }
   }
   if (auto r = st->load_all(); !r) return r.error();
+  // Between account writes the connection runs NORMAL, for the used-token commits of the exchange
+  // path (remember_token); put() and remove() commit under FULL (full_sync_step). SQLite applies
+  // this pragma when it is compiled, so it is run with exec each time, never kept prepared.
+  if (auto r = st->exec("PRAGMA synchronous=NORMAL"); !r) return r.error();
   return st;
 }
 
 AccountStore::~AccountStore() {
-  for (sqlite3_stmt* s : {put_, del_, exists_, version_}) sqlite3_finalize(s);
+  for (sqlite3_stmt* s : {put_, del_, exists_, version_, remember_, prune_}) sqlite3_finalize(s);
   if (db_ != nullptr) sqlite3_close_v2(db_);
 }
 
@@ -141,6 +156,14 @@ core::Result<void> AccountStore::refresh() {
   return load_all();
 }
 
+bool AccountStore::full_sync_step(sqlite3_stmt* s) {
+  // FULL: the WAL is fsynced at this commit, so an acknowledged account write survives power loss.
+  const bool full = exec("PRAGMA synchronous=FULL").ok();
+  const bool ok = full && sqlite3_step(s) == SQLITE_DONE;
+  (void)exec("PRAGMA synchronous=NORMAL");  // a failure is counted in the store's error metric
+  return ok;
+}
+
 core::Result<bool> AccountStore::put(const Account& account) {
   if (auto r = refresh(); !r) return r.error();
   const std::string doc = stored_json(account);
@@ -155,7 +178,7 @@ core::Result<bool> AccountStore::put(const Account& account) {
     sqlite3_bind_text(put_, 1, account.id.data(), static_cast<int>(account.id.size()), SQLITE_STATIC);
     sqlite3_bind_text(put_, 2, doc.data(), static_cast<int>(doc.size()), SQLITE_STATIC);
     sqlite3_bind_int64(put_, 3, core::unix_now());
-    if (sqlite3_step(put_) != SQLITE_DONE) return sql_error("put " + account.id);
+    if (!full_sync_step(put_)) return sql_error("put " + account.id);
   }
   kStoreWrites.inc();
   accounts_.insert_or_assign(account.id, account);
@@ -166,7 +189,7 @@ core::Result<bool> AccountStore::remove(std::string_view id) {
   if (auto r = refresh(); !r) return r.error();
   Stmt g{del_};
   sqlite3_bind_text(del_, 1, id.data(), static_cast<int>(id.size()), SQLITE_STATIC);
-  if (sqlite3_step(del_) != SQLITE_DONE) return sql_error(fmt::format("delete {}", id));
+  if (!full_sync_step(del_)) return sql_error(fmt::format("delete {}", id));
   const bool existed = sqlite3_changes(db_) > 0;
   kStoreWrites.inc();
   if (auto it = accounts_.find(id); it != accounts_.end()) accounts_.erase(it);
@@ -190,6 +213,45 @@ bool AccountStore::any_allows_origin(std::string_view origin) const noexcept {
     if (a.allows_origin(origin)) return true;
   }
   return false;
+}
+
+core::Result<void> AccountStore::remember_token(const TokenId& id, std::int64_t until) {
+  // synchronous=NORMAL for this commit only: in WAL mode the commit is in the WAL (the OS page
+  // cache) when it returns, so it survives kill -9 and a restart, with no fsync; a power cut can lose
+  // the last ones. An fsync per exchange would cap the service at the disk's fsyncs per second
+  // (~100-150 here) instead of tens of thousands of exchanges (bench/RESULTS.md "Auth service").
+  // The connection runs NORMAL; account writes switch to FULL for their commit (full_sync_step).
+  Stmt g{remember_};
+  sqlite3_bind_blob(remember_, 1, id.data(), static_cast<int>(id.size()), SQLITE_STATIC);
+  sqlite3_bind_int64(remember_, 2, until);
+  if (sqlite3_step(remember_) != SQLITE_DONE) return sql_error("remember token");
+  return {};
+}
+
+core::Result<std::size_t> AccountStore::prune_tokens(std::int64_t now) {
+  Stmt g{prune_};
+  sqlite3_bind_int64(prune_, 1, now);
+  if (sqlite3_step(prune_) != SQLITE_DONE) return sql_error("prune tokens");
+  return static_cast<std::size_t>(sqlite3_changes(db_));
+}
+
+core::Result<std::vector<std::pair<AccountStore::TokenId, std::int64_t>>> AccountStore::used_tokens(std::int64_t now) {
+  sqlite3_stmt* q = nullptr;
+  if (sqlite3_prepare_v2(db_, "SELECT id, until FROM used_tokens WHERE until >= ?1", -1, &q, nullptr) != SQLITE_OK) {
+    return sql_error("prepare used tokens");
+  }
+  sqlite3_bind_int64(q, 1, now);
+  std::vector<std::pair<TokenId, std::int64_t>> out;
+  int rc;
+  while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+    TokenId id{};
+    if (sqlite3_column_bytes(q, 0) != static_cast<int>(id.size())) continue;  // not ours: ignored
+    std::memcpy(id.data(), sqlite3_column_blob(q, 0), id.size());
+    out.emplace_back(id, sqlite3_column_int64(q, 1));
+  }
+  sqlite3_finalize(q);
+  if (rc != SQLITE_DONE) return sql_error("load used tokens");
+  return out;
 }
 
 }  // namespace webtrunk::auth

@@ -16,6 +16,7 @@
 // Lifetimes: a const Account* from find() is valid until the next put(), remove() or refresh().
 #pragma once
 
+#include <array>
 #include <map>
 #include <memory>
 #include <string>
@@ -53,11 +54,23 @@ class AccountStore {
   // changed (one prepared statement).
   core::Result<void> refresh();
 
+  // Used customer tokens (the replay cache's ids), so a token is single use across restarts too
+  // (auth/README.md "Storage"). remember_token's commit survives kill -9 when it returns, but is
+  // not fsynced (a power cut can lose the last ones), unlike put().
+  using TokenId = std::array<std::uint8_t, 16>;
+  core::Result<void> remember_token(const TokenId& id, std::int64_t until);
+  // Forgets tokens whose `until` is before `now`; returns how many.
+  core::Result<std::size_t> prune_tokens(std::int64_t now);
+  // Tokens still remembered at `now`.
+  core::Result<std::vector<std::pair<TokenId, std::int64_t>>> used_tokens(std::int64_t now);
+
  private:
   AccountStore() = default;
   core::Result<void> exec(const char* sql);
   core::Result<void> load_all();
   core::Result<std::int64_t> data_version();
+  // Steps a write statement with synchronous=FULL for its commit, then back to NORMAL.
+  bool full_sync_step(sqlite3_stmt* s);
   core::Error sql_error(std::string_view what) const;
 
   sqlite3* db_ = nullptr;
@@ -65,6 +78,8 @@ class AccountStore {
   sqlite3_stmt* del_ = nullptr;
   sqlite3_stmt* exists_ = nullptr;
   sqlite3_stmt* version_ = nullptr;
+  sqlite3_stmt* remember_ = nullptr;
+  sqlite3_stmt* prune_ = nullptr;
   std::int64_t seen_version_ = -1;
   std::map<std::string, Account, std::less<>> accounts_;
 };

@@ -134,6 +134,16 @@ AuthService::AuthService(AccountStore& store, Secret edge_secret, AuthServiceOpt
       per_account_(opts_.rate_limit_keys),
       replay_(opts_.replay_capacity) {}
 
+core::Result<std::size_t> AuthService::restore_replay(std::int64_t now) {
+  if (auto r = store_.prune_tokens(now); !r) return r.error();
+  auto used = store_.used_tokens(now);
+  if (!used) return used.error();
+  std::size_t n = 0;
+  for (const auto& [id, until] : *used) n += replay_.restore(now, id, until) ? 1 : 0;
+  last_token_prune_ = now;
+  return n;
+}
+
 HttpResponse AuthService::handle(const HttpRequest& req, core::Instant now) {
   const std::string_view path = req.path;
   if (path == kTokenPath) {
@@ -260,8 +270,22 @@ HttpResponse AuthService::token(const HttpRequest& req, core::Instant now) {
     core::log_sampled(log_sampler_, now, core::address_key(req.peer), core::LogLevel::info, "auth.rate_limited", "account={} scope=account", acct->id);
     return answer(too_many("rate_limited", "this account asked for too many tokens: try again later", d.retry_after_s));
   }
-  switch (replay_.check_and_insert(unix_now, customer_token_id(t), t.expires + opts_.customer.skew_s)) {
+  const std::string token_id = customer_token_id(t);
+  const std::int64_t remember_until = t.expires + opts_.customer.skew_s;
+  switch (replay_.check_and_insert(unix_now, token_id, remember_until)) {
     case ReplayResult::fresh:
+      // On disk before the edge token goes out, so that neither a restart nor a kill -9 lets the
+      // customer token be exchanged again. Not durable: refuse rather than hand out a replayable one.
+      if (auto r = store_.remember_token(ReplayCache::id_of(token_id), remember_until); !r) {
+        core::log(core::LogLevel::error, "auth.store_failed", "what=remember_token why={}", r.error().message);
+        HttpResponse busy = error(503, "busy", "the service is busy: try again in a moment");
+        busy.set("Retry-After", "1");
+        return answer(std::move(busy));
+      }
+      if (unix_now - last_token_prune_ >= 60) {
+        last_token_prune_ = unix_now;
+        (void)store_.prune_tokens(unix_now);  // counted in the store's error metric if it fails
+      }
       break;
     case ReplayResult::replayed:
       kReplayedTok.inc();

@@ -55,6 +55,10 @@ class AuthService {
   // `now` drives the rate limits; req.unix_time drives token expiry.
   core::HttpResponse handle(const core::HttpRequest& req, core::Instant now);
 
+  // Loads the customer tokens used before a restart (still live at `now`, unix seconds) into the
+  // replay cache, after dropping the dead ones from the store; returns how many. Call once at start.
+  core::Result<std::size_t> restore_replay(std::int64_t now);
+
  private:
   core::HttpResponse token(const core::HttpRequest& req, core::Instant now);
   core::HttpResponse token_preflight(const core::HttpRequest& req, core::Instant now);
@@ -76,6 +80,7 @@ class AuthService {
   core::LogSampler log_sampler_;
   core::Instant last_refresh_{};
   bool refreshed_once_ = false;
+  std::int64_t last_token_prune_ = 0;  // unix seconds
 };
 
 }  // namespace webtrunk::auth

@@ -49,8 +49,8 @@ bool valid_number_list(std::string_view list) noexcept {
   }
 }
 
-// dur=: 1..10 digits, 1 <= value <= 2^31-1 (no sign, no leading zero).
-std::optional<std::uint32_t> parse_duration(std::string_view v) noexcept {
+// dur= and calls=: 1..10 digits, 1 <= value <= 2^31-1 (no sign, no leading zero).
+std::optional<std::uint32_t> parse_positive_int31(std::string_view v) noexcept {
   if (v.empty() || v.size() > 10 || v.front() == '0') return std::nullopt;
   std::uint64_t n = 0;
   for (char c : v) {
@@ -78,9 +78,9 @@ bool parse_expiry(std::string_view s, std::int64_t& out) noexcept {
   return true;
 }
 
-// Claims: "kid=K~acct=A[~num=L][~dur=D][~u=U]", in this order, each at most once.
+// Claims: "kid=K~acct=A[~num=L][~dur=D][~calls=C][~u=U]", in this order, each at most once.
 bool parse_claims(std::string_view rest, EdgeClaims& c) noexcept {
-  static constexpr std::array<std::string_view, 5> kKeys = {"kid", "acct", "num", "dur", "u"};
+  static constexpr std::array<std::string_view, 6> kKeys = {"kid", "acct", "num", "dur", "calls", "u"};
   std::size_t next_key = 0;  // claims must come in kKeys order
   bool have_kid = false;
   bool have_acct = false;
@@ -112,8 +112,13 @@ bool parse_claims(std::string_view rest, EdgeClaims& c) noexcept {
         c.has_numbers = true;
         break;
       case 3:
-        c.max_duration_s = parse_duration(val);
+        c.max_duration_s = parse_positive_int31(val);
         if (!c.max_duration_s) return false;
+        break;
+      case 4:
+        // A limit of 0 calls would be no token at all, so 0 is refused like dur=0.
+        c.max_calls = parse_positive_int31(val);
+        if (!c.max_calls) return false;
         break;
       default:
         if (!valid_value(val)) return false;
@@ -222,6 +227,9 @@ core::Result<EdgeToken> mint_edge_token(const Secret& secret, std::int64_t expir
   if (claims.max_duration_s && (*claims.max_duration_s == 0 || *claims.max_duration_s > 0x7fffffffu)) {
     return bad("mint: max duration must be 1 to 2147483647 seconds");
   }
+  if (claims.max_calls && (*claims.max_calls == 0 || *claims.max_calls > 0x7fffffffu)) {
+    return bad("mint: max calls must be 1 to 2147483647");
+  }
 
   std::string u = fmt::format("{}:kid={}~acct={}", expiry, secret.kid, claims.account);
   if (!claims.numbers.empty()) {
@@ -237,6 +245,7 @@ core::Result<EdgeToken> mint_edge_token(const Secret& secret, std::int64_t expir
     }
   }
   if (claims.max_duration_s) u += fmt::format("~dur={}", *claims.max_duration_s);
+  if (claims.max_calls) u += fmt::format("~calls={}", *claims.max_calls);
   if (!id.empty()) {
     u += "~u=";
     u += id;

@@ -3,10 +3,10 @@
 // base64(HMAC(secret, username)), split at the FIRST ':'. Tokens we mint carry claims in <rest>,
 // all covered by the MAC because the MAC input is the whole username:
 //
-//   1767225600:kid=k1~acct=shop~num=15551230000.1555123*~dur=3600~u=alice
+//   1767225600:kid=k1~acct=shop~num=15551230000.1555123*~dur=3600~calls=20~u=alice
 //
 // auth/README.md "Edge token username" is the normative description; in short: fields separated by
-// '~', in this order, kid and acct required, num/dur/u optional, each value in a small safe
+// '~', in this order, kid and acct required, num/dur/calls/u optional, each value in a small safe
 // alphabet, so the username survives a SIP quoted-string (JsSIP authorization_user must parse as
 // one), a SIP URI user part, a URL query and a cookie without escaping (auth.md §5.16).
 //
@@ -52,6 +52,7 @@ struct EdgeClaims {
   std::string_view numbers;  // raw num= value, e.g. "15551230000.1555123*"; empty: no num claim
   std::string_view user;     // u=, may be empty
   std::optional<std::uint32_t> max_duration_s;
+  std::optional<std::uint32_t> max_calls;  // calls=: concurrent calls of the account on one edge
   bool has_numbers = false;
 
   // True if the num claim is absent (unrestricted: the auth service always sets it for customers),
@@ -87,6 +88,7 @@ struct MintClaims {
   std::string account;                          // required, [A-Za-z0-9._@-]{1,64}
   std::vector<std::string> numbers;             // digits, optional trailing '*' for a prefix, or "*"
   std::optional<std::uint32_t> max_duration_s;  // >= 1
+  std::optional<std::uint32_t> max_calls = std::nullopt;  // >= 1: calls= claim
 };
 
 struct EdgeToken {
@@ -94,7 +96,7 @@ struct EdgeToken {
   std::string password;  // base64(HMAC(secret.key, username)), standard alphabet, padded
 };
 
-// Mints "<expiry>:kid=<secret.kid>~acct=..~num=..~dur=..~u=<id>". `id` may be empty (no u=).
+// Mints "<expiry>:kid=<secret.kid>~acct=..~num=..~dur=..~calls=..~u=<id>". `id` may be empty (no u=).
 // Errors (-EINVAL) name the offending field: empty kid, bad characters, too many numbers, ...
 core::Result<EdgeToken> mint_edge_token(const Secret& secret, std::int64_t expiry, std::string_view id,
                                         const MintClaims& claims, HmacAlgo algo = HmacAlgo::sha256);

@@ -44,7 +44,7 @@ void ReplayCache::purge(std::int64_t now) {
   }
 }
 
-ReplayResult ReplayCache::check_and_insert(std::int64_t now, std::string_view token_id, std::int64_t remember_until) {
+ReplayCache::Id ReplayCache::id_of(std::string_view token_id) noexcept {
   Id id{};
   if (token_id.size() == id.size()) {
     std::memcpy(id.data(), token_id.data(), id.size());
@@ -53,6 +53,18 @@ ReplayResult ReplayCache::check_and_insert(std::int64_t now, std::string_view to
     SHA256(reinterpret_cast<const unsigned char*>(token_id.data()), token_id.size(), md);
     std::memcpy(id.data(), md, id.size());
   }
+  return id;
+}
+
+bool ReplayCache::restore(std::int64_t now, const Id& id, std::int64_t remember_until) {
+  if (remember_until < now || live_.size() >= capacity_ || live_.contains(id)) return false;
+  live_.emplace(id, remember_until);
+  due_.push(Due{remember_until, id});
+  return true;
+}
+
+ReplayResult ReplayCache::check_and_insert(std::int64_t now, std::string_view token_id, std::int64_t remember_until) {
+  const Id id = id_of(token_id);
   purge(now);
   if (live_.contains(id)) {
     kReplayed.inc();

@@ -30,7 +30,15 @@ std::string_view reason_phrase(ReplayResult r) noexcept;
 
 class ReplayCache {
  public:
+  using Id = std::array<std::uint8_t, 16>;
+
   explicit ReplayCache(std::size_t capacity = 100'000);
+
+  // The 16 bytes a token id is remembered by (what the account store persists).
+  [[nodiscard]] static Id id_of(std::string_view token_id) noexcept;
+  // Remembers an id used before a restart (AccountStore::used_tokens); false when it is already
+  // past, already known, or the cache is full.
+  bool restore(std::int64_t now, const Id& id, std::int64_t remember_until);
 
   // `token_id`: any bytes naming the token (customer_token_id(); longer ids are hashed down to 16
   // bytes). `remember_until`: unix seconds after which the token can no longer verify.
@@ -42,7 +50,6 @@ class ReplayCache {
   std::size_t capacity() const noexcept { return capacity_; }
 
  private:
-  using Id = std::array<std::uint8_t, 16>;
   struct IdHash {
     std::size_t operator()(const Id& id) const noexcept;
   };

@@ -110,6 +110,7 @@ AuthDecision AuthGate::check(std::int64_t now, const sip::MessageView& req, std:
     d.identity = std::string(!r.token.claims.user.empty() ? r.token.claims.user : r.token.claims.account);
     d.account = std::string(r.token.claims.account);
     d.max_duration_s = r.token.claims.max_duration_s;
+    d.max_calls = r.token.claims.max_calls;
   }
   if (options_.bind_from_user && from_user(req) != d.identity) {
     kAuthFromMismatch.inc();

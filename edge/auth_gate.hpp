@@ -59,6 +59,7 @@ struct AuthDecision {
   std::string identity;                  // accept: the token id (u= or legacy id), else the From user
   std::string account;                   // accept: acct= claim ("" for legacy tokens)
   std::optional<std::uint32_t> max_duration_s;  // accept: dur= claim
+  std::optional<std::uint32_t> max_calls;       // accept: calls= claim (the account's concurrent calls)
 };
 
 class AuthGate {

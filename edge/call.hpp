@@ -243,6 +243,7 @@ struct Call {
   bool t_refresh_by_invite = false;  // the trunk refused UPDATE (405/501): refresh by re-INVITE
   core::Instant ring_deadline = core::Instant::max();
   std::optional<std::uint32_t> max_duration_s;  // the token's dur= claim
+  CallSlot limit_slot;                          // its place in the account and token call limits
   core::Instant hard_stop = core::Instant::max();  // answer + max_duration_s
 
   // CDR.

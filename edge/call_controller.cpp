@@ -53,7 +53,8 @@ CallController::CallController(CallControllerConfig config, std::unique_ptr<Auth
     : cfg_(std::move(config)),
       gate_(std::move(gate)),
       registrar_(cfg_.registrar),
-      ids_(cfg_.id_seed == 0 ? sip::IdGenerator() : sip::IdGenerator(cfg_.id_seed)) {
+      ids_(cfg_.id_seed == 0 ? sip::IdGenerator() : sip::IdGenerator(cfg_.id_seed)),
+      limiter_(cfg_.call_limits) {
   if (!cfg_.routes) cfg_.routes = std::make_shared<const RouteTable>();
   if (!cfg_.unix_time) {
     // Anchor the wall clock to the monotonic one once: unix time at `now` without reading a clock.

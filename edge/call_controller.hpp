@@ -47,6 +47,7 @@
 #include "core/socket.hpp"
 #include "edge/auth_gate.hpp"
 #include "edge/inbound_call.hpp"
+#include "edge/call_limits.hpp"
 #include "edge/media_sdp.hpp"
 #include "edge/registrar.hpp"
 #include "edge/routes.hpp"
@@ -148,6 +149,8 @@ struct CallControllerConfig {
   // This shard's media sessions (media::MediaBridge, or a simulation's fake); must outlive the
   // CallController. Null: no media here, so every INVITE is refused 503 (signalling-only harnesses).
   media::MediaSessions* media = nullptr;
+  // Concurrent calls per account (calls= claim) and per token id (edge/call_limits.hpp).
+  CallLimitConfig call_limits;
 };
 
 struct SipTransmit {
@@ -294,6 +297,7 @@ class CallController {
   std::unordered_map<std::string, InboundEntry> inbound_;               // the trunk's Call-ID
   std::unordered_map<std::string, std::string> inbound_by_browser_;     // our browser Call-ID -> trunk's
   std::set<std::pair<core::Instant, std::string>> inbound_deadlines_;  // -> the trunk's Call-ID
+  CallLimiter limiter_;
 };
 
 }  // namespace webtrunk::edge

@@ -6,6 +6,7 @@
 #include <array>
 
 #include "core/log.hpp"
+#include "core/log_sampler.hpp"
 #include "edge/call.hpp"
 #include "edge/call_controller.hpp"
 #include "edge/sip_messages.hpp"
@@ -20,6 +21,9 @@ namespace {
 using Purpose = CallClientTxn::Purpose;
 using Pairs = std::vector<sip::HeaderPair>;
 constexpr std::string_view kAllow = kDialogAllow;
+// Log sampler key for calls refused over a limit (call_controller.cpp uses 1 and 2): one line per
+// interval however many a client tries.
+constexpr std::uint64_t kCallLimitLogKey = 3;
 
 
 std::string browser_key(std::string_view call_id, std::string_view tag) {
@@ -103,6 +107,7 @@ void CallController::finish_call(core::Instant now, Call& call, int code, std::s
   call.b_timer.stop();
   call.t_timer.stop();
   release_media(call);
+  limiter_.release(call.limit_slot);
   core::log(core::LogLevel::info, "cdr", "{}", r.to_json());
   if (on_cdr) on_cdr(r);
 }
@@ -178,8 +183,18 @@ void CallController::start_call(core::Instant now, core::ConnId flow, const sip:
     return refuse(404, reason, "no route");
   }
   if (cfg_.media == nullptr) return refuse(503, "Service Unavailable: no media on this edge", "no media");
+  // Before any media port is taken: an account at its limit costs the edge nothing more.
+  CallSlot slot;
+  if (const auto v = limiter_.try_acquire(who.account, who.identity, who.max_calls, slot); v != CallLimiter::Verdict::ok) {
+    kCallsForbidden.inc();
+    core::log_sampled(log_sampler_, now, kCallLimitLogKey, core::LogLevel::info, "call.over_limit",
+                      "call={} account={} caller={} limit={}", rec.call_id, who.account, who.identity,
+                      v == CallLimiter::Verdict::account_full ? "account" : "token");
+    return refuse(403, "Forbidden: too many calls for this account", "too many calls");
+  }
   auto session = cfg_.media->create();
   if (!session) {
+    limiter_.release(slot);
     kCallsNoMedia.inc();
     core::log(core::LogLevel::warn, "call.no_media", "call={} why={}", rec.call_id, session.error().message);
     const std::string warning = warning_value(399, agent, session.error().message);
@@ -224,6 +239,7 @@ void CallController::start_call(core::Instant now, core::ConnId flow, const sip:
   call.cdr.trunk_call_id = call.t_call_id;
   call.ring_deadline = now + cfg_.max_ringing;
   call.max_duration_s = who.max_duration_s;
+  call.limit_slot = std::move(slot);
   call.b_timer.on_request_received(invite);
   call.b_timer.note_peer_allow(invite);
 

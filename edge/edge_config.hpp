@@ -24,6 +24,9 @@ struct EdgeConfig {
   std::size_t max_head_bytes = 8192;
   std::vector<std::string> allowed_origins;  // empty: any Origin
   EdgeLimits limits;                         // bounds and admission on the WebSocket port
+  // --admin-listen: /metrics and /healthz on their own listener (app/admin_endpoint.hpp); when set,
+  // the WebSocket port answers 404 for them.
+  std::string admin_listen;
 
   // SIP toward the trunk (issue 3). Shard k binds UDP sip_listen:(sip_port + k) and puts that
   // address in its Via and Contact, so replies and in-dialog requests come back to it.

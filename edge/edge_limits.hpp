@@ -25,6 +25,9 @@ struct EdgeLimits {
   // and new connections are refused until it is back under.
   std::size_t max_memory_per_shard = std::size_t{256} << 20;
   core::Duration log_sample_interval = std::chrono::seconds(10);  // one refusal line per source per interval
+  // Concurrent calls per token id on the whole edge (each shard admits its share,
+  // edge/call_limits.hpp); 0: none. Accounts are held by their tokens' calls= claim.
+  std::uint32_t max_calls_per_token = 100;
 };
 
 }  // namespace webtrunk::edge

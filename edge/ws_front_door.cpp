@@ -228,9 +228,14 @@ void WsFrontDoor::answer_http(core::Shard& shard, Entry& e, const core::WsHttpRe
   kHttpRequestsTotal.inc();
   std::string_view path = req.target.substr(0, req.target.find('?'));
   bool ok = true;
+  // With --admin-listen the counters are not for whoever reaches the browser port.
+  const bool admin_here = config_.admin_listen.empty();
   if (req.method != "GET" && req.method != "HEAD") {
     std::array<core::HttpHeader, 1> h{{{"Allow", "GET, HEAD"}}};
     ok = e.ws.send_http_response(405, h, "only GET and HEAD are served here\n");
+  } else if (!admin_here) {
+    std::array<core::HttpHeader, 1> h{{{"Content-Type", "text/plain"}}};
+    ok = e.ws.send_http_response(404, h, "not found: this port serves WebSocket (subprotocol sip)\n");
   } else if (path == "/healthz") {
     std::array<core::HttpHeader, 1> h{{{"Content-Type", "text/plain"}}};
     ok = draining_ ? e.ws.send_http_response(503, h, "draining\n") : e.ws.send_http_response(200, h, "ok\n");

@@ -241,6 +241,37 @@ TEST_F(ServletTest, StaticFilesStayInsideTheDirectory) {
   EXPECT_TRUE(check_static_dir(site.string()));
 }
 
+TEST_F(ServletTest, SymlinksOutOfTheDirectoryAre404) {
+  const auto site = dir_ / "site";
+  const auto outside = dir_ / "private";
+  std::filesystem::create_directories(site / "dist");
+  std::filesystem::create_directories(outside);
+  std::ofstream(site / "index.html") << "<h1>shop</h1>";
+  std::ofstream(site / "dist" / "app.js") << "let x = 1;";
+  std::ofstream(outside / "secret.txt") << "customer-secret-do-not-serve";
+  // Links out of the root, absolute and relative, to a file and to a directory.
+  std::filesystem::create_symlink(outside / "secret.txt", site / "abs.txt");
+  std::filesystem::create_symlink("../private/secret.txt", site / "rel.txt");
+  std::filesystem::create_directory_symlink(outside, site / "private");
+  std::filesystem::create_symlink("/etc/passwd", site / "passwd.txt");
+  // A link that stays inside is served.
+  std::filesystem::create_symlink("dist/app.js", site / "app.js");
+  const CustomerServlet s = make({}, site.string());
+  const auto before = kServletOutsideRootTotal.total();
+  for (const std::string bad : {"/abs.txt", "/rel.txt", "/private/secret.txt", "/passwd.txt"}) {
+    Req req{"GET", bad, "", {}};
+    const core::HttpResponse r = s.handle(req.view(), kNow);
+    EXPECT_EQ(r.status, 404) << bad;
+    EXPECT_EQ(r.body.find("customer-secret"), std::string::npos) << bad;
+    EXPECT_EQ(r.body.find("root:"), std::string::npos) << bad;
+  }
+  EXPECT_EQ(kServletOutsideRootTotal.total() - before, 4);
+  Req inside{"GET", "/app.js", "", {}};
+  const core::HttpResponse ok = s.handle(inside.view(), kNow);
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_EQ(ok.body, "let x = 1;");
+}
+
 TEST(Origin, Syntax) {
   EXPECT_TRUE(valid_origin("https://shop.example"));
   EXPECT_TRUE(valid_origin("http://127.0.0.1:8081"));

@@ -72,6 +72,18 @@ TEST(EdgeFlags, BadMediaValuesNameTheirFlag) {
   }
 }
 
+TEST(EdgeFlags, MaxCallsPerToken) {
+  auto d = config({});
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  EXPECT_EQ(d->limits.max_calls_per_token, 100u);
+  auto c = config({"--max-calls-per-token", "0"});
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->limits.max_calls_per_token, 0u);  // no per-token limit
+  auto bad = config({"--max-calls-per-token", "-1"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("--max-calls-per-token"), std::string::npos) << bad.error().message;
+}
+
 TEST(EdgeFlags, HelpDescribesTheMediaFlags) {
   const std::string help = edge_flags().help();
   for (const char* flag : {"--public-ip", "--media-listen", "--media-port", "--rtp-ports", "--dtls-cert", "--dtls-key",

@@ -16,7 +16,7 @@ namespace {
 constexpr const char* kDoc =
     R"({"secrets":[{"kid":"k1","secret":"cust-secret-0123456789"},{"kid":"k0","secret":"old-secret-abcdefghij"}],)"
     R"("origins":["https://shop.example","http://localhost:8000"],"numbers":["+15551230000","1555124*"],)"
-    R"("limits":{"max_call_seconds":3600,"tokens_per_minute":60}})";
+    R"("limits":{"max_call_seconds":3600,"tokens_per_minute":60,"max_calls":25}})";
 
 class TempDir {
  public:
@@ -46,11 +46,16 @@ TEST(Account, ParsesTheAdminDocument) {
   EXPECT_EQ(c.account, "shop");
   EXPECT_EQ(c.numbers, (std::vector<std::string>{"+15551230000", "1555124*"}));
   EXPECT_EQ(c.max_duration_s, 3600u);
-  // Defaults: no call limit, 600 tokens a minute, and "*" as an origin allows any page.
+  EXPECT_EQ(a->limits.max_calls, 25u);
+  EXPECT_EQ(c.max_calls, 25u);
+  // Defaults: no call length limit, kDefaultMaxCalls concurrent calls, 600 tokens a minute, and
+  // "*" as an origin allows any page.
   auto b = account_from_json("b", R"({"secrets":[{"kid":"k","secret":"0123456789abcdef"}],"numbers":["*"],"origins":["*"]})");
   ASSERT_TRUE(b) << b.error().message;
   EXPECT_FALSE(b->limits.max_call_seconds);
   EXPECT_EQ(b->limits.tokens_per_minute, kDefaultTokensPerMinute);
+  EXPECT_EQ(b->limits.max_calls, kDefaultMaxCalls);
+  EXPECT_EQ(b->claims().max_calls, kDefaultMaxCalls);  // every customer token carries calls=
   EXPECT_TRUE(b->allows_origin("https://anything.example"));
 }
 
@@ -75,7 +80,10 @@ TEST(Account, RefusesWhatCouldNotBeMintedAndNamesTheField) {
       {"shop", "{" + ok_secret + R"(,"numbers":["*"],"origins":["shop.example"]})", "origins[0]"},
       {"shop", "{" + ok_secret + R"(,"numbers":["*"],"limits":{"max_call_seconds":0}})", "max_call_seconds"},
       {"shop", "{" + ok_secret + R"(,"numbers":["*"],"limits":{"tokens_per_minute":"9"}})", "tokens_per_minute"},
-      {"shop", "{" + ok_secret + R"(,"numbers":["*"],"limits":{"max_calls":1}})", "unknown field \"max_calls\""},
+      {"shop", "{" + ok_secret + R"(,"numbers":["*"],"limits":{"max_calls":0}})", "limits.max_calls"},
+      {"shop", "{" + ok_secret + R"(,"numbers":["*"],"limits":{"max_calls":2147483648}})", "limits.max_calls"},
+      {"shop", "{" + ok_secret + R"(,"numbers":["*"],"limits":{"max_calls":null}})", "limits.max_calls"},
+      {"shop", "{" + ok_secret + R"(,"numbers":["*"],"limits":{"max_call":1}})", "unknown field \"max_call\""},
       {"shop", "{" + ok_secret + R"(,"numbers":["*"],"secret":"x"})", "unknown field \"secret\""},
       {"shop", "{" + ok_secret + R"(,"numbers":["*"],"id":"other"})", "id: must match"},
   };
@@ -101,6 +109,8 @@ TEST(Account, PublicJsonHasKidsAndFingerprintsNeverSecrets) {
   EXPECT_EQ(back->secrets[1].key, "old-secret-abcdefghij");
   EXPECT_EQ(back->origins, a->origins);
   EXPECT_EQ(back->limits.max_call_seconds, a->limits.max_call_seconds);
+  EXPECT_EQ(back->limits.max_calls, 25u);
+  EXPECT_NE(pub.find(R"("max_calls":25)"), std::string::npos) << pub;
 }
 
 TEST(AccountStore, PersistsAcrossReopenAndIsPrivate) {

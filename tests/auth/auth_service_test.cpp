@@ -81,7 +81,7 @@ class AuthServiceTest : public ::testing::Test {
     provision("shop", R"({"secrets":[{"kid":"k2","secret":")" + std::string(kCustSecret) +
                           R"("},{"kid":"k1","secret":")" + kOldSecret +
                           R"("}],"origins":["https://shop.example"],"numbers":["+15551230000","1555124*"],)"
-                          R"("limits":{"max_call_seconds":600,"tokens_per_minute":6000}})");
+                          R"("limits":{"max_call_seconds":600,"tokens_per_minute":6000,"max_calls":7}})");
   }
   AuthService make(AuthServiceOptions o = {}) {
     if (o.admin_token.empty()) o.admin_token = kAdmin;
@@ -114,7 +114,7 @@ TEST_F(AuthServiceTest, ExchangeAnswersAnEdgeTokenTheEdgeAccepts) {
   EXPECT_EQ(b["uris"], json::array({"wss://edge.example.net:443"}));
   EXPECT_EQ(b["ice_servers"], json::array());
   const std::string user = b["username"], pass = b["password"];
-  EXPECT_EQ(user, "1700003600:kid=e1~acct=shop~num=15551230000.1555124*~dur=600~u=alice");
+  EXPECT_EQ(user, "1700003600:kid=e1~acct=shop~num=15551230000.1555124*~dur=600~calls=7~u=alice");
   // Kamailio auth_ephemeral's derivation (auth.md §1.2) with SHA-256: what the edge recomputes.
   EXPECT_EQ(pass, ephemeral_password(kEdge.key, user, HmacAlgo::sha256));
 
@@ -180,7 +180,7 @@ TEST_F(AuthServiceTest, VoxboneServletOutputAndItsFormMangledCopy) {
   auto r = post_token(vox).run(svc_);
   ASSERT_EQ(r.status, 200) << r.body;
   const std::string user = body_of(r)["username"];
-  EXPECT_TRUE(user.starts_with("1700003600:kid=e1~acct=acme~num=*~u=acme")) << user;
+  EXPECT_TRUE(user.starts_with("1700003600:kid=e1~acct=acme~num=*~calls=100~u=acme")) << user;
   // The same token with '+' turned into ' ' by a form decoder (auth.md §5.3) is the same token.
   auto again = post_token(R"({"key":"/se dfqxK HsCpgEGNtlnOerokw=","expires":"1700000300","username":"acme"})").run(svc_);
   EXPECT_EQ(again.status, 403) << again.body;
@@ -249,6 +249,29 @@ TEST_F(AuthServiceTest, EachRefusalSaysWhyWithTheRightStatus) {
   EXPECT_EQ(post_token(token_json("shop", "a", kCustSecret, kNow - 320)).run(svc_).status, 200);
   auto late = post_token(token_json("shop", "b", kCustSecret, kNow - 331)).run(svc_);
   EXPECT_NE(std::string(body_of(late)["reason"]).find("expired 31 s ago"), std::string::npos) << late.body;
+}
+
+TEST_F(AuthServiceTest, ReplayIsRefusedAfterARestartToo) {
+  const std::string tok = token_json("shop", "alice", kCustSecret);
+  const std::string other = token_json("shop", "bob", kCustSecret);
+  ASSERT_EQ(post_token(tok).run(svc_).status, 200);
+  // A new service on the same store: what a restart of the process is, the memory gone.
+  AuthService restarted = make();
+  auto n = restarted.restore_replay(kNow);
+  ASSERT_TRUE(n) << n.error().message;
+  EXPECT_EQ(*n, 1u);
+  auto again = post_token(tok).run(restarted);
+  EXPECT_EQ(again.status, 403) << again.body;
+  EXPECT_EQ(body_of(again)["error"], "token_replayed");
+  EXPECT_EQ(post_token(other).run(restarted).status, 200);  // other tokens are not held
+  // Once past its expiry + skew a token is pruned from the store: nothing grows for ever.
+  AuthService later = make();
+  auto none = later.restore_replay(kNow + kCustomerTokenTtl + 31);
+  ASSERT_TRUE(none);
+  EXPECT_EQ(*none, 0u);
+  auto left = store_->used_tokens(0);
+  ASSERT_TRUE(left);
+  EXPECT_TRUE(left->empty());
 }
 
 TEST_F(AuthServiceTest, ReplayIsRefusedAndARateLimitedTokenIsNotBurned) {

@@ -147,6 +147,45 @@ TEST(ParseEdgeUsername, BadClaims) {
   }
 }
 
+TEST(ParseEdgeUsername, CallsClaim) {
+  ParsedUsername p;
+  ASSERT_EQ(parse_edge_username("1767225600:kid=k1~acct=shop~num=1555*~dur=60~calls=20~u=alice", p), TokenError::none);
+  EXPECT_EQ(p.claims.max_calls, 20u);
+  EXPECT_EQ(p.claims.max_duration_s, 60u);
+  EXPECT_EQ(p.claims.user, "alice");
+  ASSERT_EQ(parse_edge_username("1767225600:kid=k1~acct=shop~calls=1", p), TokenError::none);
+  EXPECT_EQ(p.claims.max_calls, 1u);
+  ASSERT_EQ(parse_edge_username("1767225600:kid=k1~acct=shop", p), TokenError::none);
+  EXPECT_FALSE(p.claims.max_calls);  // no claim: only the edge's --max-calls-per-token holds it
+
+  for (const char* u : {
+           "1767225600:kid=k1~acct=shop~calls=0",           // no calls at all is no token
+           "1767225600:kid=k1~acct=shop~calls=05",          // leading zero
+           "1767225600:kid=k1~acct=shop~calls=2147483648",  // > int32
+           "1767225600:kid=k1~acct=shop~calls=-1",
+           "1767225600:kid=k1~acct=shop~calls=",
+           "1767225600:kid=k1~acct=shop~calls=1~dur=60",    // out of order
+           "1767225600:kid=k1~acct=shop~calls=1~calls=2",   // repeated: a second value must not loosen it
+       }) {
+    EXPECT_EQ(parse_edge_username(u, p), TokenError::bad_claims) << u;
+  }
+}
+
+TEST(MintEdgeToken, CallsClaim) {
+  const Secret s{"k1", "edge-secret-k1-0123456789"};
+  MintClaims c{"shop", {"1555*"}, 3600};
+  c.max_calls = 20;
+  auto t = mint_edge_token(s, 1767225600, "alice", c);
+  ASSERT_TRUE(t.ok()) << t.error().message;
+  EXPECT_EQ(t->username, "1767225600:kid=k1~acct=shop~num=1555*~dur=3600~calls=20~u=alice");
+  EXPECT_EQ(t->password, ephemeral_password(s.key, t->username, HmacAlgo::sha256));  // the claim is under the MAC
+  ParsedUsername p;
+  ASSERT_EQ(parse_edge_username(t->username, p), TokenError::none);
+  EXPECT_EQ(p.claims.max_calls, 20u);
+  c.max_calls = 0u;
+  EXPECT_FALSE(mint_edge_token(s, 1767225600, "alice", c).ok());
+}
+
 TEST(EdgeClaims, AllowsNumber) {
   ParsedUsername p;
   ASSERT_EQ(parse_edge_username("1767225600:kid=k1~acct=shop~num=15551230000.1555123*", p), TokenError::none);

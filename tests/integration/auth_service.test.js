@@ -163,7 +163,7 @@ test('auth service: exchange, errors, CORS, admin API and CLI on one account fil
     assert.equal(r.headers['access-control-allow-origin'], ORIGIN);
     assert.equal(r.headers.vary, 'Origin');
     const now = Math.floor(Date.now() / 1000);
-    assert.match(r.json.username, /^\d+:kid=e1~acct=shop~num=15551230000\.1555124\*~dur=600~u=alice$/);
+    assert.match(r.json.username, /^\d+:kid=e1~acct=shop~num=15551230000\.1555124\*~dur=600~calls=100~u=alice$/);
     assert.ok(Math.abs(r.json.expires_at - (now + 3600)) <= 2);
     assert.equal(r.json.ttl, 3600);
     assert.deepEqual(r.json.uris, ['ws://127.0.0.1:1']);
@@ -252,12 +252,17 @@ test('auth service: exchange, errors, CORS, admin API and CLI on one account fil
   });
 });
 
-test('kill -9 during admin writes loses no acknowledged account', async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'webtrunk-auth-kill-'));
+// A fresh directory with the edge secret file and a database path, removed after the test.
+function authFiles(t, prefix) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const secretFile = path.join(dir, 'edge-secrets');
   fs.writeFileSync(secretFile, `e1:${EDGE_SECRET}\n`, { mode: 0o600 });
-  const db = path.join(dir, 'accounts.db');
+  return { secretFile, db: path.join(dir, 'accounts.db') };
+}
+
+test('kill -9 during admin writes loses no acknowledged account', async (t) => {
+  const { secretFile, db } = authFiles(t, 'webtrunk-auth-kill-');
   const acked = [];
   for (let round = 0; round < 3; round++) {
     const auth = await startAuth({ db, secretFile });
@@ -363,4 +368,23 @@ test('the returned edge token registers at an edge started with the same edge se
   const bad = await registerAtEdge(edge.url, tampered, r.json.password);
   assert.equal(bad.status, 403, `${bad.status} ${bad.reason}`);
   console.log(`# tampered edge token: ${bad.status} ${bad.reason}`);
+});
+
+test('a customer token exchanged once stays refused after kill -9 and restart', async (t) => {
+  const { secretFile, db } = authFiles(t, 'webtrunk-auth-replay-');
+  const first = await startAuth({ db, secretFile });
+  assert.equal((await admin(first, 'PUT', '/v1/accounts/shop', SHOP)).status, 200);
+  const used = mint({ account: 'shop', username: 'alice', secret: CUST_SECRET });
+  assert.equal((await exchange(first, used)).status, 200);
+  first.child.kill('SIGKILL');  // no clean shutdown: only what is on disk survives
+  assert.equal((await first.exited).signal, 'SIGKILL');
+
+  const second = await startAuth({ db, secretFile });
+  t.after(() => second.stop());
+  const again = await exchange(second, used);
+  assert.equal(again.status, 403, again.body);
+  assert.equal(again.json.error, 'token_replayed');
+  // A fresh token of the same account is exchanged as usual.
+  const fresh = await exchange(second, mint({ account: 'shop', username: 'bob', secret: CUST_SECRET }));
+  assert.equal(fresh.status, 200, fresh.body);
 });

@@ -216,6 +216,7 @@ struct SimOptions {
   std::string trunk_user;           // --trunk-user (with `routes` a single trunk)
   std::string trunk_password_file;  // --trunk-password-file
   std::vector<std::string> codecs = edge::default_codec_preference();  // --codecs
+  edge::CallLimitConfig call_limits;  // --max-calls-per-token, --shards
 };
 
 struct Sim {
@@ -247,6 +248,7 @@ struct Sim {
     c.id_seed = 42;
     c.media = &media;
     c.codecs = o.codecs;
+    c.call_limits = o.call_limits;
     std::unique_ptr<auth::EdgeAuthenticator> a;
     if (o.auth) {
       auth::VerifierOptions vo;

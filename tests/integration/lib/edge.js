@@ -38,7 +38,9 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Starts `webtrunk edge` with the given extra args; resolves once /healthz answers 200.
 // logLevel: the edge's --log-level (default warn).
-async function startEdge(args = [], { timeoutMs = 10000, logLevel = 'warn' } = {}) {
+// `healthz`: where /healthz answers once the edge is up (its --admin-listen, if given), default the
+// WebSocket port.
+async function startEdge(args = [], { timeoutMs = 10000, logLevel = 'warn', healthz } = {}) {
   const port = await freePort();
   const wsAddr = `127.0.0.1:${port}`;
   const child = spawn(BIN, ['edge', '--ws', wsAddr, '--log-level', logLevel, ...args], {
@@ -52,7 +54,7 @@ async function startEdge(args = [], { timeoutMs = 10000, logLevel = 'warn' } = {
   for (;;) {
     if (child.exitCode !== null) throw new Error(`edge exited early (${child.exitCode}): ${log}`);
     try {
-      const r = await httpGet(`http://${wsAddr}/healthz`, 500);
+      const r = await httpGet(`${healthz || `http://${wsAddr}`}/healthz`, 500);
       if (r.status === 200) break;
     } catch (_) { /* not up yet */ }
     if (Date.now() > deadline) {
