@@ -36,6 +36,18 @@
 namespace webtrunk::app {
 namespace {
 
+// What the demo takes with sigtimedwait (blocked from the start; children get an empty mask back):
+// stop on SIGINT/SIGTERM, a child's end on SIGCHLD, SIGHUP passed on to the children.
+sigset_t demo_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGCHLD);
+  sigaddset(&set, SIGHUP);
+  return set;
+}
+
 namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 
@@ -257,12 +269,7 @@ bool Demo::provision() {
 }
 
 int Demo::wait() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGCHLD);
-  sigaddset(&set, SIGHUP);
+  const sigset_t set = demo_signals();
   for (;;) {
     timespec ts{1, 0};
     const int sig = ::sigtimedwait(&set, nullptr, &ts);
@@ -362,12 +369,7 @@ int run_demo(const FlagValues& flags) {
   }
 
   // SIGINT/SIGTERM/SIGCHLD/SIGHUP are taken with sigtimedwait; children get an empty mask back.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGCHLD);
-  sigaddset(&set, SIGHUP);
+  const sigset_t set = demo_signals();
   ::sigprocmask(SIG_BLOCK, &set, nullptr);
 
   char tmpl[] = "/tmp/webtrunk-demo-XXXXXX";

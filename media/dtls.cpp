@@ -17,6 +17,7 @@
 
 #include "core/bytes.hpp"
 #include "core/log.hpp"
+#include "core/tls_context.hpp"
 
 namespace webtrunk::media {
 
@@ -80,14 +81,6 @@ std::string sha256_fingerprint(const X509* cert) {
 std::string upper(std::string s) {
   for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return s;
-}
-
-// The newest OpenSSL error on this thread, for a log line or a failure reason.
-std::string openssl_error(const char* what) {
-  const unsigned long e = ERR_peek_last_error();
-  ERR_clear_error();
-  const char* reason = e ? ERR_reason_error_string(e) : nullptr;
-  return reason ? std::string(what) + ": " + reason : std::string(what);
 }
 
 int ssl_ex_index() {
@@ -176,11 +169,11 @@ DtlsIdentity::~DtlsIdentity() { SSL_CTX_free(ctx_); }
 
 core::Result<std::shared_ptr<DtlsIdentity>> DtlsIdentity::generate() {
   std::unique_ptr<EVP_PKEY, PkeyFree> key(EVP_EC_gen("P-256"));
-  if (!key) return core::Error{-1, openssl_error("cannot generate the DTLS key (ECDSA P-256)")};
+  if (!key) return core::Error{-1, core::openssl_error_text("cannot generate the DTLS key (ECDSA P-256)")};
   std::unique_ptr<X509, X509Free> cert(X509_new());
   std::uint64_t serial = 0;
   if (!cert || RAND_bytes(reinterpret_cast<unsigned char*>(&serial), sizeof serial) != 1) {
-    return core::Error{-1, openssl_error("cannot make the DTLS certificate")};
+    return core::Error{-1, core::openssl_error_text("cannot make the DTLS certificate")};
   }
   // Browsers check only the fingerprint, never the dates or the name (RFC 8827 §6.5); the dates
   // are generous so a long-running edge never presents an expired certificate to a stricter peer.
@@ -193,7 +186,7 @@ core::Result<std::shared_ptr<DtlsIdentity>> DtlsIdentity::generate() {
                              0);
   X509_set_issuer_name(cert.get(), name);
   if (X509_set_pubkey(cert.get(), key.get()) != 1 || X509_sign(cert.get(), key.get(), EVP_sha256()) == 0) {
-    return core::Error{-1, openssl_error("cannot sign the DTLS certificate")};
+    return core::Error{-1, core::openssl_error_text("cannot sign the DTLS certificate")};
   }
   return from_cert_and_key(cert.get(), key.get());
 }
@@ -203,20 +196,20 @@ core::Result<std::shared_ptr<DtlsIdentity>> DtlsIdentity::load(const std::string
   std::unique_ptr<BIO, BioFree> cb(BIO_new_file(cert_pem.c_str(), "r"));
   if (!cb) return core::Error{-2, "cannot open the DTLS certificate file " + cert_pem};
   std::unique_ptr<X509, X509Free> cert(PEM_read_bio_X509(cb.get(), nullptr, nullptr, nullptr));
-  if (!cert) return core::Error{-22, openssl_error(("no PEM certificate in " + cert_pem).c_str())};
+  if (!cert) return core::Error{-22, core::openssl_error_text(("no PEM certificate in " + cert_pem).c_str())};
   std::unique_ptr<BIO, BioFree> kb(BIO_new_file(key_pem.c_str(), "r"));
   if (!kb) return core::Error{-2, "cannot open the DTLS key file " + key_pem};
   std::unique_ptr<EVP_PKEY, PkeyFree> key(PEM_read_bio_PrivateKey(kb.get(), nullptr, nullptr, nullptr));
-  if (!key) return core::Error{-22, openssl_error(("no PEM private key in " + key_pem).c_str())};
+  if (!key) return core::Error{-22, core::openssl_error_text(("no PEM private key in " + key_pem).c_str())};
   return from_cert_and_key(cert.get(), key.get());
 }
 
 core::Result<std::shared_ptr<DtlsIdentity>> DtlsIdentity::from_cert_and_key(X509* cert, EVP_PKEY* key) {
   SSL_CTX* ctx = SSL_CTX_new(DTLS_server_method());
-  if (!ctx) return core::Error{-1, openssl_error("cannot create the DTLS context")};
+  if (!ctx) return core::Error{-1, core::openssl_error_text("cannot create the DTLS context")};
   auto fail = [ctx](const char* what) {
     SSL_CTX_free(ctx);
-    return core::Error{-22, openssl_error(what)};
+    return core::Error{-22, core::openssl_error_text(what)};
   };
   if (X509_check_private_key(cert, key) != 1) return fail("the DTLS private key does not match the certificate");
   if (SSL_CTX_use_certificate(ctx, cert) != 1) return fail("DTLS certificate rejected");
@@ -245,7 +238,7 @@ core::Result<void> DtlsIdentity::set_srtp_profiles(std::span<const SrtpProfile> 
   }
   // OpenSSL quirk: this one returns 0 on success.
   if (SSL_CTX_set_tlsext_use_srtp(ctx_, list.c_str()) != 0) {
-    return core::Error{-22, openssl_error("SRTP profiles rejected")};
+    return core::Error{-22, core::openssl_error_text("SRTP profiles rejected")};
   }
   return {};
 }
@@ -296,7 +289,7 @@ DtlsEndpoint::DtlsEndpoint(std::shared_ptr<DtlsIdentity> identity, std::string r
     : identity_(std::move(identity)), remote_fp_(upper(std::move(remote_fingerprint_sha256))) {
   ssl_ = SSL_new(identity_->ssl_ctx());
   if (!ssl_) {
-    fail(openssl_error("cannot create the DTLS connection"));
+    fail(core::openssl_error_text("cannot create the DTLS connection"));
     return;
   }
   SSL_set_ex_data(ssl_, ssl_ex_index(), this);
@@ -373,7 +366,7 @@ void DtlsEndpoint::fail_from_openssl(int ssl_error) {
   } else if (peer_alert_ >= 0) {
     fail(std::string("peer sent alert: ") + SSL_alert_desc_string_long(peer_alert_));
   } else {
-    fail(openssl_error("DTLS protocol error"));
+    fail(core::openssl_error_text("DTLS protocol error"));
   }
 }
 
@@ -425,7 +418,7 @@ void DtlsEndpoint::drive(core::Instant now, bool client_hello) {
       const std::size_t len = 2 * (srtp_key_len(*profile) + srtp_salt_len(*profile));
       static constexpr char kLabel[] = "EXTRACTOR-dtls_srtp";
       if (SSL_export_keying_material(ssl_, material.data(), len, kLabel, sizeof kLabel - 1, nullptr, 0, 0) != 1) {
-        fail(openssl_error("cannot export the SRTP keys"));
+        fail(core::openssl_error_text("cannot export the SRTP keys"));
         return;
       }
       auto keys = split_dtls_srtp_keys(*profile, material.data(), len, true);
