@@ -34,11 +34,14 @@ async function startDemo(args = [], { timeoutMs = 30000 } = {}) {
     await new Promise((r) => setTimeout(r, 50));
   }
   const dir = (out.match(/logs, secrets, account db\s+(\S+)\//) || [])[1];
+  // The URLs as the demo printed them (https:// and wss:// with --tls).
+  const printed = (label) => (out.match(new RegExp(`${label}\\s+(\\S+)`)) || [])[1];
   return {
     ports,
     dir,
-    url: `http://127.0.0.1:${ports.http}/`,
-    authUrl: `http://127.0.0.1:${ports.auth}`,
+    url: printed('demo page \\+ token servlet'),
+    authUrl: printed('auth service').replace(/\/$/, ''),
+    edgeUrl: printed('edge \\(SIP over WebSocket\\)'),
     output: () => out,
     // The last lines of each part's log, for a failure message.
     logs(lines = 12) {
