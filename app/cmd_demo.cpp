@@ -29,6 +29,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -174,8 +175,10 @@ fs::path find_web_dir(const std::string& flag) {
 
 struct Ports {
   std::string host;
+  std::string name;  // in every URL and origin (--public-name; default: host)
   long http = 0, auth = 0, ws = 0, sip = 0, trunk = 0;
   std::string at(long port) const { return fmt::format("{}:{}", host, port); }
+  std::string public_at(long port) const { return fmt::format("{}:{}", name, port); }
   core::SockAddr addr(long port) const { return core::SockAddr::parse(at(port)).value(); }
 };
 
@@ -217,8 +220,10 @@ std::string read_file(const fs::path& p) {
 bool is_loopback(const std::string& host) { return host.starts_with("127."); }
 
 // What --tls, --no-tls, --tls-cert/--tls-key and --host ask for. With TLS and no --tls-cert, a
-// self-signed certificate for the host (and localhost, 127.0.0.1) is written into `dir`/tls/.
-core::Result<DemoTls> demo_tls(const FlagValues& flags, const std::string& host, const fs::path& dir) {
+// self-signed certificate for the public name, the host (and localhost, 127.0.0.1) is written into
+// `dir`/tls/.
+core::Result<DemoTls> demo_tls(const FlagValues& flags, const Ports& ports, const fs::path& dir) {
+  const std::string& host = ports.host;
   DemoTls t;
   const bool given = tls_configured(flags);
   if (flags.flag("no-tls") && (flags.flag("tls") || given)) {
@@ -239,10 +244,9 @@ core::Result<DemoTls> demo_tls(const FlagValues& flags, const std::string& host,
     return t;
   }
   core::TlsCertSpec spec;
-  spec.common_name = host;
-  spec.dns_names = {host};
-  for (const char* n : {"localhost", "127.0.0.1"}) {
-    if (host != n) spec.dns_names.emplace_back(n);
+  spec.common_name = ports.name;
+  for (const std::string& n : {ports.name, host, std::string("localhost"), std::string("127.0.0.1")}) {
+    if (std::find(spec.dns_names.begin(), spec.dns_names.end(), n) == spec.dns_names.end()) spec.dns_names.push_back(n);
   }
   spec.not_after_s = kCertDays * 86400;
   auto pem = core::make_tls_certificate(spec);
@@ -277,7 +281,7 @@ class Demo {
   bool launch(const std::string& name, std::vector<std::string> args);
   bool ready(Child& c, const std::function<bool()>& probe);
   bool provision();
-  std::string page_origin() const { return fmt::format("{}://{}", tls_.http(), p_.at(p_.http)); }
+  std::string page_origin() const { return fmt::format("{}://{}", tls_.http(), p_.public_at(p_.http)); }
   std::string localhost_origin() const { return fmt::format("{}://localhost:{}", tls_.http(), p_.http); }
   bool healthy(long port) const { return http_call(tls_.on, p_.addr(port), "GET", "/healthz").status == 200; }
   // `args` and, with TLS, the certificate flags.
@@ -331,7 +335,7 @@ bool Demo::start(const fs::path& web) {
   write_private(dir_ / "admin.token", admin_token_ + "\n");
   // The customer's site: the page plus its configuration.
   fs::copy(web, dir_ / "site", fs::copy_options::recursive);
-  const std::string auth_url = fmt::format("{}://{}", tls_.http(), p_.at(p_.auth));
+  const std::string auth_url = fmt::format("{}://{}", tls_.http(), p_.public_at(p_.auth));
   std::ofstream(dir_ / "site" / "config.json")
       << fmt::format("{{\"auth_url\":{},\"number\":{}}}\n", core::json_quote(auth_url),
                      core::json_quote(flags_.get("number")));
@@ -345,7 +349,7 @@ bool Demo::start(const fs::path& web) {
   if (!launch("auth", with_tls({"auth", "--listen", p_.at(p_.auth), "--db", (dir_ / "accounts.db").string(),
                                  "--edge-secret-file", (dir_ / "edge.secrets").string(), "--admin-token-file",
                                  (dir_ / "admin.token").string(), "--edge-uri",
-                                 fmt::format("{}://{}", tls_.ws(), p_.at(p_.ws)), "--clock-skew",
+                                 fmt::format("{}://{}", tls_.ws(), p_.public_at(p_.ws)), "--clock-skew",
                                  flags_.get("clock-skew")}))) {
     return false;
   }
@@ -441,6 +445,10 @@ FlagSet demo_flags() {
          "the page and servlet on https, the auth service on https, the edge on wss (a self-signed certificate "
          "made at start unless --tls-cert is given)",
          "", false});
+  f.add({"public-name", "NAME",
+         "host name (or address) in every URL and origin the demo prints and hands out, e.g. the name on "
+         "--tls-cert (default: --host)",
+         "", false});
   f.add({"no-tls", "", "plain http/ws even on an address other than loopback (e.g. behind a TLS proxy)", "", false});
   add_tls_flags(f);
   f.add({"http-port", "P", "the demo page and its token servlet", "8000", false});
@@ -473,6 +481,7 @@ int run_demo(const FlagValues& flags) {
     std::fprintf(stderr, "webtrunk demo: --host '%s' is not an IPv4 address\n", ports.host.c_str());
     return 2;
   }
+  ports.name = flags.has("public-name") ? flags.get("public-name") : ports.host;
   struct {
     const char* name;
     long* out;
@@ -512,7 +521,7 @@ int run_demo(const FlagValues& flags) {
     return 1;
   }
   const fs::path dir = tmpl;
-  auto tls = demo_tls(flags, ports.host, dir);
+  auto tls = demo_tls(flags, ports, dir);
   if (!tls) {
     std::fprintf(stderr, "webtrunk demo: %s\n", tls.error().message.c_str());
     fs::remove_all(dir, ec);
@@ -523,7 +532,7 @@ int run_demo(const FlagValues& flags) {
     Demo demo(flags, ports, *tls, dir);
     if (demo.start(web)) {
       const std::string& http = tls->http();
-      const std::string page = fmt::format("{}://{}:{}/", http, ports.host, ports.http);
+      const std::string page = fmt::format("{}://{}:{}/", http, ports.name, ports.http);
       std::printf(
           "webtrunk demo is running:\n"
           "  demo page + token servlet  %s   (the customer's web site)\n"
@@ -531,9 +540,9 @@ int run_demo(const FlagValues& flags) {
           "  edge (SIP over WebSocket)  %s://%s:%ld   (metrics: %s://%s:%ld/metrics)\n"
           "  echo trunk                 udp:%s:%ld   (answers every call, sends your audio back)\n"
           "  logs, secrets, account db  %s/\n\n",
-          page.c_str(), http.c_str(), ports.host.c_str(), ports.auth, flags.get("account").c_str(),
-          flags.get("number").c_str(), tls->ws().c_str(), ports.host.c_str(), ports.ws, http.c_str(),
-          ports.host.c_str(), ports.ws, ports.host.c_str(), ports.trunk, dir.string().c_str());
+          page.c_str(), http.c_str(), ports.name.c_str(), ports.auth, flags.get("account").c_str(),
+          flags.get("number").c_str(), tls->ws().c_str(), ports.name.c_str(), ports.ws, http.c_str(),
+          ports.name.c_str(), ports.ws, ports.host.c_str(), ports.trunk, dir.string().c_str());
       if (tls->on) {
         std::printf("TLS certificate            %s\n  SHA-256 fingerprint      %s\n", tls->cert_file.c_str(),
                     tls->fingerprint.empty() ? "(unreadable)" : tls->fingerprint.c_str());
@@ -548,8 +557,8 @@ int run_demo(const FlagValues& flags) {
             "and accept the warning on each after checking the fingerprint above; or import %s\n"
             "into the browser's (or the system's) trusted authorities; or give a real certificate with\n"
             "--tls-cert/--tls-key (README: \"TLS certificates\").\n\n",
-            static_cast<long long>(kCertDays), tls->names.c_str(), ports.host.c_str(), ports.ws,
-            ports.host.c_str(), ports.auth, page.c_str(), tls->cert_file.c_str());
+            static_cast<long long>(kCertDays), tls->names.c_str(), ports.name.c_str(), ports.ws,
+            ports.name.c_str(), ports.auth, page.c_str(), tls->cert_file.c_str());
       } else if (tls->on) {
         std::printf("\n");
       }
