@@ -28,6 +28,10 @@
 // and latencies; a progress line every --progress seconds shows the steady state being reached
 // (the edge keeps finished calls for a few seconds of transaction timers: its heap grows first).
 //
+// --tls: the same over WSS (the edge gets --wss, a certificate made at start, and --admin-listen
+// for /metrics); --compare-tls N: N pairs of runs, WS then WSS, each on a fresh edge, with each
+// run's edge CPU per call, the medians and the WSS/WS ratio (issue 11's target: <= 1.3).
+//
 // The tool is the function run_sip_load (bench/tools/load.hpp): bench_sip_load and
 // `webtrunk bench calls` both run it.
 // Files: sip_load_options.hpp (flags), sip_load_edge.hpp (the edge process, /proc),
@@ -47,6 +51,7 @@
 #include "bench/tools/load.hpp"
 #include "bench/tools/tool_flags.hpp"
 #include "core/shards.hpp"
+#include "core/tls_certificate.hpp"
 #include "sip/auth_params.hpp"
 #include "sip/parser.hpp"
 #include "sip_load_edge.hpp"
@@ -137,6 +142,8 @@ class Generator {
   bool connect_browsers(const wt::auth::Secret& secret, std::string& err);
   void run();
   const bn::RunStats& stats() const noexcept { return stats_; }
+  std::uint32_t tls_handshakes() const noexcept { return ws_.tls_handshakes(); }
+  std::uint32_t tls_resumed() const noexcept { return ws_.tls_resumed(); }
   bool all_ok() const noexcept { return stats_.attempted == o_.calls && stats_.completed == o_.calls; }
   // An authenticated INVITE as the browsers send it (for its size in the report).
   std::string sample_invite();
@@ -201,6 +208,7 @@ bool Generator::connect_browsers(const wt::auth::Secret& secret, std::string& er
     id.token_user = tok->username;
     id.token_password = tok->password;
   }
+  if (o_.tls && !ws_.enable_tls(err)) return false;
   return ws_.connect(o_.browsers, ws_port_, err);
 }
 
@@ -451,15 +459,10 @@ void pin_self(int cpu) {
   if (::sched_setaffinity(0, sizeof(set), &set) != 0) std::fprintf(stderr, "sip_load: cannot pin to CPU %d\n", cpu);
 }
 
-}  // namespace
-
-int webtrunk::bench::run_sip_load(int argc, char** argv) {
-  const char* prog = argc > 0 ? argv[0] : "bench_sip_load";
-  bn::Options o;
+// One run: its own temp dir, edge and browsers. The exit code (0: every call ok; 2: a bad flag);
+// `figures` gets what compare_tls prints.
+int run_once(const char* prog, bn::Options o, bn::RunFigures& figures) {
   std::string err;
-  const bool parsed = bn::parse_options(argc, argv, o, err);
-  if (auto rc = flags_outcome(prog, parsed, o.help, err, bn::usage(prog))) return *rc;
-  if (o.edge_bin.empty()) o.edge_bin = default_edge_bin();
   auto edge_cpus = wt::core::parse_cpu_list(o.edge_cpus);
   if (!edge_cpus) {
     std::fprintf(stderr, "%s: --edge-cpus: %s\n", prog, edge_cpus.error().message.c_str());
@@ -486,6 +489,29 @@ int webtrunk::bench::run_sip_load(int argc, char** argv) {
     f << "# bench_sip_load\n" << secret.kid << ':' << secret.key << '\n';
   }
   ::chmod(secret_path.c_str(), 0600);
+  // WSS: a certificate for 127.0.0.1 made now (ECDSA P-256, as the demo's), and /metrics on a
+  // plain admin port.
+  std::vector<std::string> tls_args;
+  std::uint16_t metrics_port = 0;
+  if (o.tls) {
+    wt::core::TlsCertSpec spec;
+    spec.common_name = "127.0.0.1";
+    spec.dns_names = {"127.0.0.1", "localhost"};
+    spec.not_after_s = 86400;
+    auto pem = wt::core::make_tls_certificate(spec);
+    if (!pem) {
+      std::fprintf(stderr, "%s: making a certificate: %s\n", prog, pem.error().message.c_str());
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+      return 1;
+    }
+    std::ofstream(dir + "/edge.crt") << pem->cert;
+    std::ofstream(dir + "/edge.key") << pem->key;
+    ::chmod((dir + "/edge.key").c_str(), 0600);
+    metrics_port = bn::free_tcp_port();
+    tls_args = {"--tls-cert", dir + "/edge.crt", "--tls-key", dir + "/edge.key", "--admin-listen",
+                fmt::format("127.0.0.1:{}", metrics_port)};
+  }
   auto cleanup = [&] {
     std::error_code ec;
     if (o.keep) {
@@ -505,7 +531,7 @@ int webtrunk::bench::run_sip_load(int argc, char** argv) {
   }
   std::vector<std::string> edge_argv{o.edge_bin,
                                      "edge",
-                                     "--ws",
+                                     o.tls ? "--wss" : "--ws",
                                      fmt::format("127.0.0.1:{}", ws_port),
                                      "--trunk",
                                      fmt::format("udp:127.0.0.1:{}", gen.trunk_port()),
@@ -529,6 +555,7 @@ int webtrunk::bench::run_sip_load(int argc, char** argv) {
                                      "1000000",
                                      "--max-unauth-requests-per-address",
                                      "1000000"};
+  edge_argv.insert(edge_argv.end(), tls_args.begin(), tls_args.end());
   if (!pin_edge.empty()) {
     edge_argv.push_back("--cpu-list");
     edge_argv.push_back(fmt::format("{}", fmt::join(pin_edge, ",")));
@@ -554,7 +581,12 @@ int webtrunk::bench::run_sip_load(int argc, char** argv) {
   gen.set_edge_pid(edge.pid());
   if (pin_gen) pin_self(o.gen_cpu);
 
-  if (!gen.connect_browsers(secret, err)) {
+  // The connections' cost (TCP, TLS handshakes, upgrades) apart from the calls': nanosecond CPU
+  // from schedstat, since a few dozen handshakes take less than one /proc/PID/stat tick.
+  const double connect_cpu0 = bn::process_sched(edge.pid()).cpu_s;
+  const bool connected = gen.connect_browsers(secret, err);
+  const double connect_cpu_s = bn::process_sched(edge.pid()).cpu_s - connect_cpu0;
+  if (!connected) {
     std::fprintf(stderr, "%s: %s\n", prog, err.c_str());
     std::printf("sip_load: edge %s\n", edge.stop(std::chrono::seconds(5)).c_str());
     cleanup();
@@ -563,14 +595,88 @@ int webtrunk::bench::run_sip_load(int argc, char** argv) {
   const std::size_t invite_size = gen.sample_invite().size();
   const std::size_t sdp_size = bn::make_offer(1, 40000).size();
   gen.run();
+  std::printf("sip_load: connections: transport=%s browsers=%u edge_cpu_us_per_connection=%.0f", o.tls ? "wss" : "ws",
+              o.browsers, 1e6 * connect_cpu_s / o.browsers);
+  if (o.tls) std::printf(" tls_handshakes=%u resumed=%u", gen.tls_handshakes(), gen.tls_resumed());
+  std::printf("\n");
 
-  const auto metrics = bn::nonzero_metrics(bn::http_get(ws_port, "/metrics"));
+  const auto metrics = bn::nonzero_metrics(bn::http_get(o.tls ? metrics_port : ws_port, "/metrics"));
   std::printf("sip_load: edge metrics (non-zero):\n");
   for (const auto& line : metrics) {
     if (line.find("shard=\"") == std::string::npos || o.shards > 1) std::printf("  %s\n", line.c_str());
   }
   std::printf("sip_load: edge %s\n", edge.stop(std::chrono::seconds(10)).c_str());
   bn::print_report(o, gen.stats(), sdp_size, invite_size);
+  figures = bn::run_figures(gen.stats());
+  figures.edge_cpu_us_per_connection = 1e6 * connect_cpu_s / o.browsers;
   cleanup();
   return gen.all_ok() ? 0 : 1;
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+// --compare-tls PAIRS: WS, WSS, WS, WSS, ... on the same flags, then one line per run, the medians
+// and the ratio. Alternating spreads a drift of the machine (neighbours, heat) over both.
+int compare_tls(const char* prog, const bn::Options& base) {
+  struct Row {
+    bool tls;
+    int rc;
+    bn::RunFigures f;
+  };
+  std::vector<Row> rows;
+  for (unsigned pair = 0; pair < base.compare_tls; ++pair) {
+    for (bool tls : {false, true}) {
+      bn::Options o = base;
+      o.tls = tls;
+      std::printf("sip_load: compare: run %zu of %u (%s)\n", rows.size() + 1, 2 * base.compare_tls, tls ? "wss" : "ws");
+      std::fflush(stdout);
+      Row r{tls, 0, {}};
+      r.rc = run_once(prog, o, r.f);
+      rows.push_back(r);
+      if (r.rc == 2) return 2;
+    }
+  }
+  std::vector<double> cpu[2], cps[2], p50[2], conn[2];
+  bool all_ok = true;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const Row& r = rows[i];
+    all_ok = all_ok && r.rc == 0;
+    std::printf(
+        "sip_load: compare run=%zu transport=%s ok=%llu failed=%llu cps=%.0f edge_cpu_us_per_call=%.1f "
+        "calls_per_edge_cpu_s=%.0f p50_us=%.0f p99_us=%.0f edge_cpu_us_per_connection=%.0f\n",
+        i + 1, r.tls ? "wss" : "ws", static_cast<unsigned long long>(r.f.ok), static_cast<unsigned long long>(r.f.failed),
+        r.f.cps, r.f.edge_cpu_us_per_call, r.f.calls_per_edge_cpu_s, r.f.p50_us, r.f.p99_us,
+        r.f.edge_cpu_us_per_connection);
+    cpu[r.tls].push_back(r.f.edge_cpu_us_per_call);
+    cps[r.tls].push_back(r.f.cps);
+    p50[r.tls].push_back(r.f.p50_us);
+    conn[r.tls].push_back(r.f.edge_cpu_us_per_connection);
+  }
+  const double ws = median(cpu[0]), wss = median(cpu[1]);
+  std::printf(
+      "sip_load: compare median ws: edge_cpu_us_per_call=%.1f cps=%.0f p50_us=%.0f edge_cpu_us_per_connection=%.0f | "
+      "wss: edge_cpu_us_per_call=%.1f cps=%.0f p50_us=%.0f edge_cpu_us_per_connection=%.0f | "
+      "wss/ws edge CPU per call=%.2f (target <= 1.3)\n",
+      ws, median(cps[0]), median(p50[0]), median(conn[0]), wss, median(cps[1]), median(p50[1]), median(conn[1]),
+      ws > 0 ? wss / ws : 0.0);
+  return all_ok ? 0 : 1;
+}
+
+}  // namespace
+
+int webtrunk::bench::run_sip_load(int argc, char** argv) {
+  const char* prog = argc > 0 ? argv[0] : "bench_sip_load";
+  bn::Options o;
+  std::string err;
+  const bool parsed = bn::parse_options(argc, argv, o, err);
+  if (auto rc = flags_outcome(prog, parsed, o.help, err, bn::usage(prog))) return *rc;
+  if (o.edge_bin.empty()) o.edge_bin = default_edge_bin();
+  if (o.compare_tls > 0) return compare_tls(prog, o);
+  bn::RunFigures figures;
+  return run_once(prog, o, figures);
 }

@@ -34,6 +34,8 @@ struct Options {
   double ready_timeout_s = 10;
   double warmup_s = 0;    // the headline figures leave out the first S seconds
   double progress_s = 5;  // a progress line every S seconds; 0: none
+  bool tls = false;             // the browsers over WSS (a TLS handshake each) instead of WS
+  unsigned compare_tls = 0;     // > 0: that many pairs of runs, WS then WSS, and their ratio
   bool keep = false;
   bool help = false;  // --help: print usage() and run nothing
 };
@@ -63,6 +65,11 @@ inline std::string usage(std::string_view prog) {
       "  --ready-timeout S     wait at most S seconds for the edge to listen (default 10)\n"
       "  --warmup S            leave the first S seconds out of the figures (default 0)\n"
       "  --progress S          a progress line every S seconds; 0: none (default 5)\n"
+      "  --tls                 the browsers connect over WSS (TLS 1.3 handshake each, resuming the session\n"
+      "                        of the previous one as browsers do) to the edge's --wss port, with a\n"
+      "                        certificate made at start (ECDSA P-256)\n"
+      "  --compare-tls PAIRS   run PAIRS pairs of the same load, WS then WSS, each on a fresh edge; print each\n"
+      "                        run's figures, the medians and the WSS/WS ratio of edge CPU per call\n"
       "  --keep                keep the temporary directory (secret file, edge log)\n"
       "Exit status: 0 when every call completed, 1 when one failed, 2 for a bad flag.\n",
       prog);
@@ -78,6 +85,10 @@ inline bool parse_options(int argc, char** argv, Options& o, std::string& err) {
     }
     if (name == "--keep") {
       o.keep = true;
+      continue;
+    }
+    if (name == "--tls") {
+      o.tls = true;
       continue;
     }
     if (auto eq = name.find('='); eq != std::string::npos) {
@@ -128,6 +139,8 @@ inline bool parse_options(int argc, char** argv, Options& o, std::string& err) {
       num(o.warmup_s);
     else if (name == "--progress")
       num(o.progress_s);
+    else if (name == "--compare-tls")
+      num(o.compare_tls);
     else if (name == "--edge-log-level")
       o.edge_log_level = value;
     else if (name == "--trunk-trying")
@@ -152,6 +165,10 @@ inline bool parse_options(int argc, char** argv, Options& o, std::string& err) {
     err = "--duration must be > 0 and --rate >= 0";
   else if (o.warmup_s < 0 || o.warmup_s >= o.duration_s)
     err = "--warmup: 0 <= S < --duration";
+  else if (o.compare_tls > 20)
+    err = "--compare-tls: 0..20 pairs";
+  else if (o.compare_tls > 0 && o.tls)
+    err = "--compare-tls runs both transports: leave out --tls";
   return err.empty();
 }
 

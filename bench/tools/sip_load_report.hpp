@@ -99,6 +99,28 @@ inline void print_progress(const Snapshot& begin, const Snapshot& from, const Sn
   std::fflush(stdout);
 }
 
+// The headline figures of a run (over the measured window), for --compare-tls.
+struct RunFigures {
+  std::uint64_t ok = 0, failed = 0;
+  double cps = 0, edge_cpu_us_per_call = 0, calls_per_edge_cpu_s = 0, p50_us = 0, p99_us = 0;
+  double edge_cpu_us_per_connection = 0;  // connecting the browsers (TLS handshakes, upgrades), before the calls
+};
+inline RunFigures run_figures(const RunStats& r) {
+  RunFigures f;
+  f.ok = r.completed;
+  f.failed = r.failed;
+  const double wall = static_cast<double>(r.end.t - r.measure.t) * 1e-9;
+  const auto ok = static_cast<double>(r.end.completed - r.measure.completed);
+  const double cpu = r.end.edge.total() - r.measure.edge.total();
+  f.cps = wall > 0 ? ok / wall : 0;
+  f.edge_cpu_us_per_call = ok > 0 ? 1e6 * cpu / ok : 0;
+  f.calls_per_edge_cpu_s = cpu > 0 ? ok / cpu : 0;
+  const Percentiles p = percentiles_us(r.invite_in_out);
+  f.p50_us = p.p50;
+  f.p99_us = p.p99;
+  return f;
+}
+
 inline void print_report(const Options& o, const RunStats& r, std::size_t sdp_size, std::size_t invite_size) {
   const Percentiles pl = percentiles_us(r.invite_in_out), pk = percentiles_us(r.invite_in_out_krx),
                     ps = percentiles_us(r.setup), pa = percentiles_us(r.answer_back);
@@ -115,9 +137,9 @@ inline void print_report(const Options& o, const RunStats& r, std::size_t sdp_si
   auto pct = [&](double x) { return wall > 0 ? 100.0 * x / wall : 0.0; };
   auto ull = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
   std::printf(
-      "sip_load: setup: shards=%u browsers=%u concurrency=%u rate=%s auth=%s trunk=%s%s200 sdp_bytes=%zu "
+      "sip_load: setup: transport=%s shards=%u browsers=%u concurrency=%u rate=%s auth=%s trunk=%s%s200 sdp_bytes=%zu "
       "auth_invite_bytes=%zu warmup_s=%.0f edge_log=%s\n",
-      o.shards, o.browsers, o.concurrency, o.rate > 0 ? fmt::format("{}", o.rate).c_str() : "max",
+      o.tls ? "wss" : "ws", o.shards, o.browsers, o.concurrency, o.rate > 0 ? fmt::format("{}", o.rate).c_str() : "max",
       o.auth_every_call ? "every-call" : "cached", o.trunk_trying ? "100+" : "", o.trunk_ringing ? "180+" : "",
       sdp_size, invite_size, o.warmup_s, o.edge_log_level.c_str());
   std::printf(

@@ -2,8 +2,14 @@
 // connections to the edge (RFC 6455 client side: the upgrade with Sec-WebSocket-Protocol: sip as
 // Chrome sends it, masked text frames out, unmasked frames in) on a caller's epoll set, non-blocking.
 //
-// Messages queued with send_text() during a loop turn go out with one send(2) per connection in
-// flush_dirty(); a tag given with a message is reported to on_written with the monotonic and
+// With enable_tls() the connections are WSS: each does a real TLS handshake (OpenSSL client, TLS 1.2
+// or 1.3, no SNI for an IP literal, as browsers) before its upgrade, and resumes the session of the
+// previous connection as a browser does with the tickets it got from the same server. The server's
+// certificate is not verified (the bench made it; a browser's chain check costs the browser, not
+// the edge).
+//
+// Messages queued with send_text() during a loop turn go out with one send(2) (one SSL_write) per
+// connection in flush_dirty(); a tag given with a message is reported to on_written with the monotonic and
 // realtime clocks read just before that send(2) (the "INVITE in" stamp of the latency figure).
 //
 // Lifetimes: the text passed to on_message is valid only during the call (it lies in the receive
@@ -13,8 +19,11 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <sys/epoll.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <functional>
@@ -41,7 +50,30 @@ class WsClients {
     rules_.require_mask = false;  // §5.1: servers never mask
     rules_.max_payload = 1 << 20;
   }
-  ~WsClients() { close_all(); }
+  ~WsClients() {
+    close_all();
+    if (session_ != nullptr) SSL_SESSION_free(session_);
+    if (tls_ != nullptr) SSL_CTX_free(tls_);
+  }
+
+  // Connect over TLS (before connect()). False with `err` if OpenSSL cannot set up a client.
+  bool enable_tls(std::string& err) {
+    tls_ = SSL_CTX_new(TLS_client_method());
+    if (tls_ == nullptr) {
+      err = "SSL_CTX_new failed";
+      return false;
+    }
+    SSL_CTX_set_min_proto_version(tls_, TLS1_2_VERSION);
+    SSL_CTX_set_verify(tls_, SSL_VERIFY_NONE, nullptr);
+    // A write may stop part way on a full socket and be retried from a grown tx buffer.
+    SSL_CTX_set_mode(tls_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    const unsigned char alpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};  // as Chrome asks for wss
+    SSL_CTX_set_alpn_protos(tls_, alpn, sizeof(alpn));
+    return true;
+  }
+  // TLS handshakes made by connect(), and how many of them resumed a session.
+  std::uint32_t tls_handshakes() const noexcept { return handshakes_; }
+  std::uint32_t tls_resumed() const noexcept { return resumed_; }
   WsClients(const WsClients&) = delete;
   WsClients& operator=(const WsClients&) = delete;
 
@@ -60,6 +92,7 @@ class WsClients {
       ::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));  // as Chrome
       timeval tv{5, 0};
       ::setsockopt(c.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+      if (tls_ != nullptr && !handshake(c, i, err)) return false;
       std::array<std::byte, 16> key{};
       for (auto& x : key) x = static_cast<std::byte>(rng_());
       // The capture's upgrade (run-a-jssip-basic.txt), Host and key ours.
@@ -71,14 +104,14 @@ class WsClients {
           "Accept-Language: en-US,en;q=0.9\r\nSec-WebSocket-Key: {}\r\n"
           "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\nSec-WebSocket-Protocol: sip\r\n\r\n",
           port, core::base64_encode(key));
-      if (::send(c.fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
+      if (send_some(c, req.data(), req.size()) != static_cast<ssize_t>(req.size())) {
         err = fmt::format("browser {}: sending the upgrade failed", i);
         return false;
       }
       std::string head;
       char buf[4096];
       while (head.find("\r\n\r\n") == std::string::npos) {
-        const ssize_t got = ::recv(c.fd, buf, sizeof(buf), 0);
+        const ssize_t got = recv_some(c, buf, sizeof(buf));
         if (got <= 0) {
           err = fmt::format("browser {}: no upgrade response ({})", i, got == 0 ? "EOF" : std::strerror(errno));
           return false;
@@ -88,6 +121,12 @@ class WsClients {
       if (head.rfind("HTTP/1.1 101", 0) != 0 || head.find("Sec-WebSocket-Protocol: sip") == std::string::npos) {
         err = fmt::format("browser {}: upgrade refused: {}", i, head.substr(0, head.find("\r\n")));
         return false;
+      }
+      if (c.ssl != nullptr) {  // the ticket came with the 101 at the latest: the next browser resumes
+        if (SSL_SESSION* got = SSL_get1_session(c.ssl)) {
+          if (session_ != nullptr) SSL_SESSION_free(session_);
+          session_ = got;
+        }
       }
       c.rx.resize(1 << 16);
       const std::size_t extra = head.size() - (head.find("\r\n\r\n") + 4);
@@ -132,6 +171,8 @@ class WsClients {
 
   void close_all() {
     for (auto& c : clients_) {
+      if (c.ssl != nullptr) SSL_free(c.ssl);
+      c.ssl = nullptr;
       if (c.fd >= 0) ::close(c.fd);
       c.fd = -1;
     }
@@ -140,6 +181,7 @@ class WsClients {
  private:
   struct Client {
     int fd = -1;
+    SSL* ssl = nullptr;  // with enable_tls()
     bool dead = false;
     bool dirty = false;
     bool want_out = false;
@@ -149,6 +191,52 @@ class WsClients {
     std::size_t tx_off = 0;
     std::vector<std::uint32_t> tags;  // messages in tx whose send time is wanted
   };
+
+  // The blocking TLS handshake of a new connection (its socket still blocking, 5 s receive timeout).
+  bool handshake(Client& c, std::uint32_t i, std::string& err) {
+    c.ssl = SSL_new(tls_);
+    if (c.ssl == nullptr || SSL_set_fd(c.ssl, c.fd) != 1) {
+      err = fmt::format("browser {}: SSL_new failed", i);
+      return false;
+    }
+    if (session_ != nullptr) SSL_set_session(c.ssl, session_);
+    if (SSL_connect(c.ssl) != 1) {
+      char why[256];
+      ERR_error_string_n(ERR_get_error(), why, sizeof(why));
+      err = fmt::format("browser {}: TLS handshake failed: {}", i, why);
+      return false;
+    }
+    ++handshakes_;
+    if (SSL_session_reused(c.ssl) == 1) ++resumed_;
+    return true;
+  }
+
+  // send(2) or SSL_write: bytes taken, or -1 with errno (EAGAIN: retry when writable).
+  static ssize_t send_some(Client& c, const void* p, std::size_t n) {
+    if (c.ssl == nullptr) return ::send(c.fd, p, n, MSG_NOSIGNAL);  // non-blocking once connected
+    const int r = SSL_write(c.ssl, p, static_cast<int>(std::min<std::size_t>(n, 1 << 30)));
+    if (r > 0) return r;
+    return ssl_failed(c, r);
+  }
+  // recv(2) or SSL_read: bytes read, 0 at the end, or -1 with errno (EAGAIN: nothing more now).
+  static ssize_t recv_some(Client& c, void* p, std::size_t n) {
+    if (c.ssl == nullptr) return ::recv(c.fd, p, n, 0);
+    const int r = SSL_read(c.ssl, p, static_cast<int>(std::min<std::size_t>(n, 1 << 30)));
+    if (r > 0) return r;
+    const int e = SSL_get_error(c.ssl, r);
+    if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && errno == 0)) return 0;
+    return ssl_failed(c, r);
+  }
+  static ssize_t ssl_failed(Client& c, int r) {
+    const int e = SSL_get_error(c.ssl, r);
+    ERR_clear_error();
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+      errno = EAGAIN;
+    } else if (e != SSL_ERROR_SYSCALL) {
+      errno = EPROTO;
+    }
+    return -1;
+  }
 
   void mark_dirty(std::uint32_t i) {
     if (!clients_[i].dirty) {
@@ -185,7 +273,7 @@ class WsClients {
       c.tags.clear();
     }
     while (c.tx_off < c.tx.size()) {
-      const ssize_t n = ::send(c.fd, c.tx.data() + c.tx_off, c.tx.size() - c.tx_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+      const ssize_t n = send_some(c, c.tx.data() + c.tx_off, c.tx.size() - c.tx_off);
       if (n > 0) {
         c.tx_off += static_cast<std::size_t>(n);
       } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -205,7 +293,7 @@ class WsClients {
     Client& c = clients_[i];
     for (;;) {
       if (c.rx.size() - c.rx_len < 16384) c.rx.resize(c.rx.size() * 2);
-      const ssize_t n = ::recv(c.fd, c.rx.data() + c.rx_len, c.rx.size() - c.rx_len, MSG_DONTWAIT);
+      const ssize_t n = recv_some(c, c.rx.data() + c.rx_len, c.rx.size() - c.rx_len);
       if (n == 0) return lose(i, "the edge closed the connection");
       if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK) break;
@@ -213,7 +301,9 @@ class WsClients {
         return lose(i, fmt::format("recv: {}", std::strerror(errno)));
       }
       c.rx_len += static_cast<std::size_t>(n);
-      if (c.rx_len < c.rx.size()) break;  // level-triggered: the rest comes with the next event
+      // Level-triggered: the rest comes with the next event. Not over TLS: what OpenSSL already
+      // decrypted makes no event, and SSL_read returns one record at a time; read until EAGAIN.
+      if (c.ssl == nullptr && c.rx_len < c.rx.size()) break;
     }
     std::size_t off = 0;
     while (off < c.rx_len && !c.dead) {
@@ -241,6 +331,9 @@ class WsClients {
 
   int ep_;
   std::mt19937_64 rng_;
+  SSL_CTX* tls_ = nullptr;
+  SSL_SESSION* session_ = nullptr;  // the last connection's, for the next one to resume
+  std::uint32_t handshakes_ = 0, resumed_ = 0;
   core::WsFrameRules rules_;
   std::vector<Client> clients_;
   std::vector<std::uint32_t> dirty_;

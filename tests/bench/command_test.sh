@@ -3,6 +3,8 @@
 #   - `webtrunk bench calls` with 200 calls at 100 calls/s, the binary copied alone into an empty
 #     directory, so the edge it starts is itself (`edge` subcommand) and nothing else is needed:
 #     every call completes, none fails;
+#   - `webtrunk bench calls --tls`: the same over WSS (the edge gets --wss and a certificate made
+#     at start; every browser does a TLS handshake, all but the first resuming): every call completes;
 #   - `webtrunk bench nonsense` and a malformed flag exit 2 with a message that names them;
 #   - `webtrunk bench --help` describes every mode.
 # Usage: command_test.sh PATH/TO/webtrunk   (ctest passes it; see tests/CMakeLists.txt)
@@ -27,6 +29,23 @@ check "the report says 200 calls, 200 ok, 0 failed" grep -q "^sip_load: calls=20
 check "no failure lines" bash -c "! grep -q '^sip_load: failure:' '$dir/calls.out'"
 check "the edge it started is this executable" grep -q "^sip_load: edge: $dir/webtrunk edge --ws 127.0.0.1:" "$dir/calls.out"
 
+"$dir/webtrunk" bench calls --tls --calls 100 --rate 100 --browsers 5 --duration 15 --progress 0 \
+  >"$dir/tls.out" 2>&1
+rc=$?
+cat "$dir/tls.out"
+check "bench calls --tls exits 0 (got $rc)" test "$rc" -eq 0
+check "the edge listens on wss with the bench's certificate" \
+  grep -q -- "^sip_load: edge: $dir/webtrunk edge --wss 127.0.0.1:.* --tls-cert " "$dir/tls.out"
+check "5 TLS handshakes, 4 of them resumed" grep -q "^sip_load: connections: transport=wss browsers=5 .* tls_handshakes=5 resumed=4$" "$dir/tls.out"
+check "the edge counted them" grep -q "^  webtrunk_tls_resumed_total 4$" "$dir/tls.out"
+check "the report says 100 calls over wss, 100 ok, 0 failed" \
+  bash -c "grep -q '^sip_load: setup: transport=wss ' '$dir/tls.out' && grep -q '^sip_load: calls=100 ok=100 failed=0 ' '$dir/tls.out'"
+
+"$dir/webtrunk" bench calls --tls --compare-tls 1 >"$dir/both.out" 2>&1
+rc=$?
+check "--tls with --compare-tls exits 2 (got $rc)" test "$rc" -eq 2
+check "the message says why" grep -q -- "--compare-tls runs both transports" "$dir/both.out"
+
 "$dir/webtrunk" bench nonsense >"$dir/mode.out" 2>&1
 rc=$?
 cat "$dir/mode.out"
@@ -45,7 +64,7 @@ check "bench --help exits 0 (got $rc)" test "$rc" -eq 0
 for mode in calls media auth; do
   check "bench --help describes $mode" grep -q "^webtrunk bench $mode " "$dir/help.out"
 done
-for flag in --calls --rate --edge-bin --seconds --engine --connections --auth-bin; do
+for flag in --calls --rate --edge-bin --tls --compare-tls --seconds --engine --connections --auth-bin; do
   check "bench --help describes $flag" grep -q -- "^  $flag " "$dir/help.out"
 done
 

@@ -5,12 +5,17 @@
 // asserted on the words the page shows. Error paths are driven by the demo's flags (wrong servlet
 // secret, short token lifetime, other provisioned origins) or by the page's test hooks
 // (window.webtrunkDemoHooks: replay a token, alter the edge credentials).
+// `webtrunk demo --tls`: the same call with the page, the servlet and the auth service on https and
+// the edge on wss:// (a certificate the demo made at start; Chromium runs with --ignore-certificate-errors).
 'use strict';
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const tls = require('node:tls');
+const { execFileSync, spawnSync } = require('node:child_process');
+const { BIN } = require('./lib/edge');
 const { launchBrowser } = require('./lib/browser');
 const { startDemo, openDemoPage } = require('./lib/demo');
 
@@ -162,5 +167,91 @@ describe('the demo with a part set up wrong', () => {
       assert.equal(r.state, 'failed');
       assert.equal(r.message, SAYS.origin);
     }));
+  });
+});
+
+// The SHA-256 fingerprint of the certificate served on 127.0.0.1:port ("AB:CD:...").
+function servedFingerprint(port) {
+  return new Promise((resolve, reject) => {
+    const s = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, timeout: 3000 }, () => {
+      const fp = s.getPeerCertificate().fingerprint256;
+      s.destroy();
+      resolve(fp);
+    });
+    s.on('error', reject);
+    s.on('timeout', () => s.destroy(new Error(`no TLS handshake on port ${port}`)));
+  });
+}
+
+describe('the demo over https (`webtrunk demo --tls`)', () => {
+  let demo;
+  before(async () => { demo = await startDemo(['--tls']); });
+  after(async () => { if (demo) await demo.stop(); });
+
+  it('prints https/wss URLs and the fingerprint of the certificate all three ports serve', async () => {
+    assert.match(demo.url, /^https:\/\/127\.0\.0\.1:\d+\/$/);
+    assert.match(demo.authUrl, /^https:\/\//);
+    assert.match(demo.edgeUrl, /^wss:\/\//);
+    const printed = (demo.output().match(/SHA-256 fingerprint\s+(\S+)/) || [])[1];
+    assert.ok(printed, `no fingerprint printed:\n${demo.output()}`);
+    const certFile = (demo.output().match(/TLS certificate\s+(\S+)/) || [])[1];
+    assert.equal(fs.statSync(path.join(path.dirname(certFile), 'demo.key')).mode & 0o777, 0o600, 'the key is private');
+    for (const port of [demo.ports.http, demo.ports.auth, demo.ports.ws]) {
+      assert.equal(await servedFingerprint(port), printed, `port ${port} serves the printed certificate`);
+    }
+  });
+
+  it('the https page gets its token from the https servlet, trades it at the https auth service, calls over wss:// and hears the audio', async () => {
+    // Records the edge credentials the auth service handed out (its URIs).
+    const hooks = 'window.webtrunkDemoHooks = { afterAuth: async (c) => { window.edgeUris = c.uris; return c; } };';
+    await withPage(demo, hooks, async (page) => {
+      const where = await page.page.evaluate(() => ({ protocol: location.protocol, secure: window.isSecureContext }));
+      assert.deepEqual(where, { protocol: 'https:', secure: true });
+      const r = await page.call();
+      assert.equal(r.state, 'in-call', `the call did not connect: ${r.message}`);
+      assert.equal(r.message, SAYS.inCall);
+      const uris = await page.page.evaluate(() => window.edgeUris);
+      assert.deepEqual(uris, [demo.edgeUrl], 'the auth service hands out the edge\'s wss:// URI');
+      await sleep(5000);
+      const s = await page.stats();
+      assert.ok(s.outboundPackets > 150, `the browser sent ${s.outboundPackets} packets in 5 s`);
+      assert.ok(s.inboundPackets >= 0.9 * s.outboundPackets,
+        `audio did not come back: ${s.inboundPackets} packets received for ${s.outboundPackets} sent`);
+      const end = await page.hangup();
+      assert.equal(end.state, 'ended');
+    });
+  });
+});
+
+describe('the demo with a certificate of its own (--tls-cert/--tls-key)', () => {
+  let dir;
+  before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'webtrunk-demo-cert-')); });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const makeCert = (name) => {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+      '-keyout', path.join(dir, `${name}.key`), '-out', path.join(dir, `${name}.crt`), '-days', '2',
+      '-subj', '/CN=demo.test', '-addext', 'subjectAltName=DNS:demo.test,IP:127.0.0.1'], { stdio: 'ignore', timeout: 10000 });
+    return { cert: path.join(dir, `${name}.crt`), key: path.join(dir, `${name}.key`) };
+  };
+
+  it('serves the given certificate on all three ports (TLS without --tls)', async () => {
+    const c = makeCert('given');
+    const want = execFileSync('openssl', ['x509', '-noout', '-fingerprint', '-sha256', '-in', c.cert], { timeout: 5000 })
+      .toString().trim().split('=')[1];
+    await withDemo(['--tls-cert', c.cert, '--tls-key', c.key], async (demo) => {
+      assert.match(demo.url, /^https:/);
+      assert.match(demo.output(), new RegExp(`SHA-256 fingerprint\\s+${want}`));
+      assert.doesNotMatch(demo.output(), /self-signed/);
+      for (const port of [demo.ports.http, demo.ports.auth, demo.ports.ws]) assert.equal(await servedFingerprint(port), want);
+    });
+  });
+
+  it('a key that is not the certificate\'s: one clear line, nothing started', () => {
+    const a = makeCert('a');
+    const b = makeCert('b');
+    const r = spawnSync(BIN, ['demo', '--tls-cert', a.cert, '--tls-key', b.key, '--http-port', '1'], { timeout: 10000 });
+    assert.equal(r.status, 2, r.stderr.toString());
+    assert.match(r.stderr.toString(), /webtrunk demo: --tls-cert\/--tls-key: .*(match|mismatch)/i);
+    assert.doesNotMatch(r.stdout.toString(), /is running/);
   });
 });

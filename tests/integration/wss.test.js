@@ -6,7 +6,9 @@
 //   (b) plain HTTP to the wss port is closed unanswered and counted (webtrunk_tls_plaintext_total);
 //   (c) JsSIP in headless Chromium over wss:// calls sipp -rtp_echo: >= 90% of the audio comes back;
 //       then the certificate is replaced on disk and the edge gets SIGHUP while the call is up: the
-//       call keeps its audio, and a new connection sees the new certificate (serial number).
+//       call keeps its audio, and a new connection sees the new certificate (serial number);
+//   (d) SIP.js in headless Chromium registers and calls over wss://: >= 90% of the audio comes back
+//       and reaches the trunk.
 'use strict';
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
@@ -18,7 +20,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { useSharedBrowser } = require('./lib/browser');
 const { startEdge, freePort, metric, sleep } = require('./lib/edge');
-const { withMediaCall, connectWithAudio, measure, hangUpCleanly } = require('./lib/media_call');
+const { withMediaCall, connectWithAudio, measure, hangUpCleanly, assertAudioBothWays } = require('./lib/media_call');
 
 const shared = useSharedBrowser();
 let dir;
@@ -59,7 +61,7 @@ function httpsGet(url) {
 const tlsArgs = (port, a, b) => ['--wss', `127.0.0.1:${port}`, '--tls-cert', a.cert, '--tls-key', a.key,
   '--tls-cert', b.cert, '--tls-key', b.key];
 
-describe('wss:// on the edge', { timeout: 90000 }, () => {
+describe('wss:// on the edge', { timeout: 140000 }, () => {
   before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'webtrunk-wss-')); });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -120,6 +122,21 @@ describe('wss:// on the edge', { timeout: 90000 }, () => {
         assert.equal(newSerial, serialOf(fresh.cert));
         assert.notEqual(newSerial, oldSerial);
         assert.equal(r.edge.child.exitCode, null, 'SIGHUP did not stop the edge');
+        await hangUpCleanly(r);
+      });
+  });
+
+  it('SIP.js over wss:// registers, calls and gets its audio back', { timeout: 45000 }, async () => {
+    const a = makeCert('edge.test', path.join(dir, 'sipjs'));
+    const b = makeCert('other.edge.test', path.join(dir, 'sipjs-other'));
+    const port = await freePort();
+    await withMediaCall(shared, 'answer-media',
+      { client: 'sipjs', register: true, edgeArgs: tlsArgs(port, a, b), wsUrl: `wss://127.0.0.1:${port}` }, async (r) => {
+        const reg = await r.caller.waitFor(['registered', 'registrationFailed'], 8000);
+        assert.equal(reg.type, 'registered', JSON.stringify(reg));
+        await connectWithAudio(r.caller, { audio: false });
+        await assertAudioBothWays(r.caller, 4000, 'SIP.js over wss', r.rtp);
+        assert.ok(await metric(r.edge, 'webtrunk_tls_handshakes_total') >= 1, 'the browser came in over TLS');
         await hangUpCleanly(r);
       });
   });

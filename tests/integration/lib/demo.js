@@ -10,8 +10,20 @@ const { withTimeout } = require('./browser');
 
 const WEB = process.env.WEBTRUNK_WEB || path.join(ROOT, 'web', 'dist');
 
-// Starts `webtrunk demo` with `args`; resolves once it printed that it is running.
-async function startDemo(args = [], { timeoutMs = 30000 } = {}) {
+// Starts `webtrunk demo` with `args`; resolves once it printed that it is running. The free ports are
+// picked as TCP ports; on a shared machine another program may hold the same number in UDP (the
+// SIP ports) by the time the demo binds it: then it is started again on fresh ports, twice at most.
+async function startDemo(args = [], opts = {}) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDemoOnce(args, opts);
+    } catch (e) {
+      if (attempt >= 3 || !/Address already in use/.test(e.message)) throw e;
+    }
+  }
+}
+
+async function startDemoOnce(args, { timeoutMs = 30000 } = {}) {
   if (!fs.existsSync(path.join(WEB, 'app.js'))) {
     throw new Error(`${WEB}/app.js is missing: build the page (cd web && npm ci && npm run build; scripts/setup.sh does)`);
   }
@@ -26,7 +38,11 @@ async function startDemo(args = [], { timeoutMs = 30000 } = {}) {
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   const deadline = Date.now() + timeoutMs;
   while (!out.includes('webtrunk demo is running')) {
-    if (child.exitCode !== null) throw new Error(`webtrunk demo exited (${child.exitCode}):\n${out}`);
+    if (child.exitCode !== null) {
+      const dir = (out.match(/logs kept in (\/tmp\/webtrunk-demo-\S+?)\/?$/m) || [])[1];
+      if (dir && /Address already in use/.test(out)) fs.rmSync(dir, { recursive: true, force: true });
+      throw new Error(`webtrunk demo exited (${child.exitCode}):\n${out}`);
+    }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`webtrunk demo did not start within ${timeoutMs} ms:\n${out}`);
@@ -34,11 +50,14 @@ async function startDemo(args = [], { timeoutMs = 30000 } = {}) {
     await new Promise((r) => setTimeout(r, 50));
   }
   const dir = (out.match(/logs, secrets, account db\s+(\S+)\//) || [])[1];
+  // The URLs as the demo printed them (https:// and wss:// with --tls).
+  const printed = (label) => (out.match(new RegExp(`${label}\\s+(\\S+)`)) || [])[1];
   return {
     ports,
     dir,
-    url: `http://127.0.0.1:${ports.http}/`,
-    authUrl: `http://127.0.0.1:${ports.auth}`,
+    url: printed('demo page \\+ token servlet'),
+    authUrl: printed('auth service').replace(/\/$/, ''),
+    edgeUrl: printed('edge \\(SIP over WebSocket\\)'),
     output: () => out,
     // The last lines of each part's log, for a failure message.
     logs(lines = 12) {
