@@ -33,6 +33,7 @@
 #include <dirent.h>
 #include <fmt/format.h>
 #include <malloc.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -78,7 +79,7 @@ struct Options {
   std::string engine = "own";
   std::string relay = "webtrunk";  // or rtpengine
   std::string rtpengine_bin = "rtpengine";
-  unsigned rtpengine_ng_port = 22230;
+  unsigned rtpengine_ng_port = 0;  // 0: a free one
   std::string rtpengine_ports = "30000-59999";
   unsigned rtpengine_threads = 2;
   std::string rtpengine_log = "/dev/null";
@@ -113,7 +114,7 @@ std::string usage(std::string_view prog) {
       "  --engine own|libsrtp  the edge's SRTP implementation (default own)\n"
       "  --relay webtrunk|rtpengine  which relay the browsers and trunk go through (default webtrunk)\n"
       "  --rtpengine-bin PATH  the rtpengine daemon (default rtpengine, from $PATH)\n"
-      "  --rtpengine-ng PORT   its ng control port on 127.0.0.1 (default 22230)\n"
+      "  --rtpengine-ng PORT   its ng control port on 127.0.0.1 (default 0: a free port)\n"
       "  --rtpengine-ports A-B its RTP port range, 4 ports a call (default 30000-59999)\n"
       "  --rtpengine-threads N its --num-threads, all on --edge-cpu (default 2)\n"
       "  --rtpengine-log FILE  its log (warnings and up) (default /dev/null)\n"
@@ -181,7 +182,7 @@ bool parse(int argc, char** argv, Options& o, bool& help, std::string& err) {
   else if (o.trunk_sockets == 0 || o.trunk_sockets > 64) err = "--trunk-sockets: 1..64";
   else if (o.wait_batch_us > 10'000) err = "--wait-batch-us: 0..10000";
   else if (o.relay != "webtrunk" && o.relay != "rtpengine") err = "--relay: webtrunk|rtpengine";
-  else if (o.rtpengine_ng_port == 0 || o.rtpengine_ng_port > 65535) err = "--rtpengine-ng: 1..65535";
+  else if (o.rtpengine_ng_port > 65535) err = "--rtpengine-ng: 0..65535";
   else if (o.rtpengine_threads == 0 || o.rtpengine_threads > 64) err = "--rtpengine-threads: 1..64";
   return err.empty();
 }
@@ -756,6 +757,21 @@ EdgeFigures run_edge(const Options& o, Channel& ch) {
   return f;
 }
 
+// A UDP port on 127.0.0.1 free right now (another rtpengine may hold a fixed one).
+std::uint16_t free_udp_port() {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(a);
+  if (fd < 0 || ::bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof(a)) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    die("no free UDP port for rtpengine's ng control");
+  }
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
 // The same calls through rtpengine: this process only speaks ng and waits on the peers, on the
 // peers' CPU; the daemon has --edge-cpu to itself.
 EdgeFigures run_rtpengine(const Options& o, Channel& ch) {
@@ -773,6 +789,7 @@ EdgeFigures run_rtpengine(const Options& o, Channel& ch) {
   rc.binary = o.rtpengine_bin;
   rc.cpu = o.edge_cpu;
   rc.ng_port = static_cast<std::uint16_t>(o.rtpengine_ng_port);
+  if (rc.ng_port == 0) rc.ng_port = free_udp_port();
   if (std::sscanf(o.rtpengine_ports.c_str(), "%u-%u", &rc.port_min, &rc.port_max) != 2 || rc.port_min >= rc.port_max ||
       rc.port_max > 65535) {
     die("--rtpengine-ports: A-B");

@@ -171,7 +171,7 @@ class RtpengineProcess {
   struct Config {
     std::string binary = "rtpengine";
     unsigned cpu = 0;
-    std::uint16_t ng_port = 22230;
+    std::uint16_t ng_port = 22230;  // it must be free: a second daemon on it exits at start-up
     unsigned port_min = 30000, port_max = 59999;
     unsigned threads = 2;
     std::string log_file = "/dev/null";
