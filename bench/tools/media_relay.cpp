@@ -105,7 +105,7 @@ std::string usage(std::string_view prog) {
       "  --seconds S           seconds of media after set-up (default 20)\n"
       "  --rate PPS            packets per second each way per call, 1..1000 (default 50: 20 ms G.711)\n"
       "  --payload BYTES       RTP payload size, at most 1200 (default 160)\n"
-      "  --edge-cpu C          CPU of the relaying shard (this process) (default 0)\n"
+      "  --edge-cpu C          CPU of the relay: this process's shard, or rtpengine (default 0)\n"
       "  --peer-cpu C          CPU of the emulated browsers and trunk (a child process) (default 1)\n"
       "  --concurrency N       ICE + DTLS handshakes in flight at most (default 32)\n"
       "  --setup-timeout S     give up set-up after S seconds (default 120)\n"
