@@ -2,17 +2,29 @@
 # Installs what webtrunk needs on Debian 12 (as root), only what is missing, then builds.
 #   scripts/setup.sh            build dependencies, npm packages for the demo page, Release build
 #   scripts/setup.sh --tests    also the test peers (Chromium, sipp, clang for fuzzing, npm test packages)
+#   scripts/setup.sh --bench    also rtpengine and perf for bench/relay_vs_rtpengine.sh (not needed by any test)
 # Idempotent: a second run with nothing missing installs nothing and rebuilds only what changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want_tests=0
-[[ "${1:-}" == "--tests" ]] && want_tests=1
+want_bench=0
+for arg in "$@"; do
+  case $arg in
+    --tests) want_tests=1 ;;
+    --bench) want_bench=1 ;;
+    *) echo "setup: unknown option $arg (--tests, --bench)" >&2; exit 2 ;;
+  esac
+done
 
 pkgs=(cmake ninja-build g++ pkg-config liburing-dev libssl-dev libnice-dev libsrtp2-dev libusrsctp-dev
       libfmt-dev libbenchmark-dev libgtest-dev libgmock-dev libsqlite3-dev nlohmann-json3-dev ca-certificates)
 if (( want_tests )); then
   pkgs+=(clang libclang-rt-14-dev chromium sip-tester iproute2 procps)
+fi
+if (( want_bench )); then
+  # rtpengine 10.5 (userspace, the other relay of the media comparison) and perf for the profile.
+  pkgs+=(rtpengine-daemon linux-perf)
 fi
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
 

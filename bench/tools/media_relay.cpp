@@ -1,6 +1,7 @@
-// bench_media_relay: how many G.711 calls one shard's MediaBridge relays with < 0.1 % loss.
+// bench_media_relay: how many G.711 calls one shard's MediaBridge relays with < 0.1 % loss, and the
+// same load through rtpengine (--relay rtpengine) for a side-by-side comparison.
 //
-// Two processes on loopback:
+// Two processes on loopback (three with --relay rtpengine):
 //   edge  (this process, pinned to --edge-cpu): one core::Shard with one media::MediaBridge, --calls
 //         sessions (ICE-lite, DTLS server, SRTP <-> RTP relay), exactly what the edge runs per shard;
 //   peers (a forked child, pinned to --peer-cpu): --calls emulated browsers (media_browser.hpp: a
@@ -9,18 +10,30 @@
 //         from the buffer it arrived in.
 // The peers live in their own process so that the edge's RSS counts only the edge: memory per
 // call = (RSS after set-up - RSS before the first session) / calls.
+// With --relay rtpengine the relay is the rtpengine daemon (rtpengine_ng.hpp) started pinned to
+// --edge-cpu, userspace only (--table=-1, --dtls-passive); this process sets each call up over the
+// ng protocol (offer with the browser's ICE/DTLS SDP, answer with the trunk's plain RTP/AVP SDP) and
+// hands the browsers rtpengine's per-call address, ICE credentials and fingerprint. The browsers,
+// the trunk and every figure are the same for both relays.
 //
 // Phases: set-up (handshakes, at most --concurrency at a time), a pause, then --seconds of media:
 // every browser sends --rate packets/s of --payload bytes (RTP PT 0, 20 ms timestamps), spread
 // evenly over each 20 ms; the trunk echoes; the browser unprotects what comes back. Loss is
 // 1 - echoed / sent over the whole path (browser -> edge -> trunk -> edge -> browser), so both
-// relay directions count. Edge CPU is the shard thread's CLOCK_THREAD_CPUTIME_ID over the media
-// phase (user + kernel time of its syscalls; softirq work done in other threads is not in it).
+// relay directions count. Relay CPU is utime + stime of the relay's process (/proc/PID/stat) over the
+// media phase (user + kernel time of its syscalls; softirq work done in other threads is not in it),
+// per relayed packet = what reached the trunk + what reached the browsers in that window.
+// Delay: every browser packet carries its send time (CLOCK_MONOTONIC ns) in its first 8 payload
+// bytes; the trunk notes browser -> relay -> trunk, the browser the whole round trip (both relay
+// passes; the echo itself is a forward from the receive buffer). Both include the emulator's own
+// wake-up latency on its CPU.
 // Bounded: set-up gives up after --setup-timeout, media stops after --seconds, drain is 1 s.
 // The tool is the function run_media_relay (bench/tools/load.hpp): bench_media_relay and
 // `webtrunk bench media` both run it.
+#include <dirent.h>
 #include <fmt/format.h>
 #include <malloc.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -40,6 +53,7 @@
 #include "bench/tools/bench_thread.hpp"
 #include "bench/tools/load.hpp"
 #include "bench/tools/media_browser.hpp"
+#include "bench/tools/rtpengine_ng.hpp"
 #include "bench/tools/tool_flags.hpp"
 #include "core/bytes.hpp"
 #include "core/log.hpp"
@@ -63,6 +77,12 @@ struct Options {
   double setup_timeout = 120;
   std::string profiles = "SRTP_AEAD_AES_256_GCM:SRTP_AEAD_AES_128_GCM:SRTP_AES128_CM_SHA1_80";
   std::string engine = "own";
+  std::string relay = "webtrunk";  // or rtpengine
+  std::string rtpengine_bin = "rtpengine";
+  unsigned rtpengine_ng_port = 0;  // 0: a free one
+  std::string rtpengine_ports = "30000-59999";
+  unsigned rtpengine_threads = 2;
+  std::string rtpengine_log = "/dev/null";
   std::string rtp_ports = "20000-29999";
   // The trunk side's sockets: more than one gives the emulator more socket buffer to ride out the
   // moments it does not get its CPU (the edge has a port per call there anyway).
@@ -85,13 +105,19 @@ std::string usage(std::string_view prog) {
       "  --seconds S           seconds of media after set-up (default 20)\n"
       "  --rate PPS            packets per second each way per call, 1..1000 (default 50: 20 ms G.711)\n"
       "  --payload BYTES       RTP payload size, at most 1200 (default 160)\n"
-      "  --edge-cpu C          CPU of the relaying shard (this process) (default 0)\n"
+      "  --edge-cpu C          CPU of the relay: this process's shard, or rtpengine (default 0)\n"
       "  --peer-cpu C          CPU of the emulated browsers and trunk (a child process) (default 1)\n"
       "  --concurrency N       ICE + DTLS handshakes in flight at most (default 32)\n"
       "  --setup-timeout S     give up set-up after S seconds (default 120)\n"
       "  --profiles LIST       SRTP profiles the browsers offer, OpenSSL names joined by ':'\n"
       "                        (default SRTP_AEAD_AES_256_GCM:SRTP_AEAD_AES_128_GCM:SRTP_AES128_CM_SHA1_80)\n"
       "  --engine own|libsrtp  the edge's SRTP implementation (default own)\n"
+      "  --relay webtrunk|rtpengine  which relay the browsers and trunk go through (default webtrunk)\n"
+      "  --rtpengine-bin PATH  the rtpengine daemon (default rtpengine, from $PATH)\n"
+      "  --rtpengine-ng PORT   its ng control port on 127.0.0.1 (default 0: a free port)\n"
+      "  --rtpengine-ports A-B its RTP port range, 4 ports a call (default 30000-59999)\n"
+      "  --rtpengine-threads N its --num-threads, all on --edge-cpu (default 2)\n"
+      "  --rtpengine-log FILE  its log (warnings and up) (default /dev/null)\n"
       "  --rtp-ports A-B       the edge's trunk-side RTP port range (default 20000-29999)\n"
       "  --trunk-sockets N     sockets of the echoing trunk, 1..64 (default 8)\n"
       "  --wait-batch-us U     the edge shard's wake-up batching window (core::ShardConfig::wait_batch;\n"
@@ -136,6 +162,12 @@ bool parse(int argc, char** argv, Options& o, bool& help, std::string& err) {
     else if (a == "--setup-timeout") o.setup_timeout = num();
     else if (a == "--profiles") o.profiles = v;
     else if (a == "--engine") o.engine = v;
+    else if (a == "--relay") o.relay = v;
+    else if (a == "--rtpengine-bin") o.rtpengine_bin = v;
+    else if (a == "--rtpengine-ng") o.rtpengine_ng_port = static_cast<unsigned>(num());
+    else if (a == "--rtpengine-ports") o.rtpengine_ports = v;
+    else if (a == "--rtpengine-threads") o.rtpengine_threads = static_cast<unsigned>(num());
+    else if (a == "--rtpengine-log") o.rtpengine_log = v;
     else if (a == "--rtp-ports") o.rtp_ports = v;
     else if (a == "--trunk-sockets") o.trunk_sockets = static_cast<unsigned>(num());
     else if (a == "--wait-batch-us") o.wait_batch_us = static_cast<unsigned>(num());
@@ -149,14 +181,15 @@ bool parse(int argc, char** argv, Options& o, bool& help, std::string& err) {
   else if (o.concurrency == 0) err = "--concurrency: at least 1";
   else if (o.trunk_sockets == 0 || o.trunk_sockets > 64) err = "--trunk-sockets: 1..64";
   else if (o.wait_batch_us > 10'000) err = "--wait-batch-us: 0..10000";
+  else if (o.relay != "webtrunk" && o.relay != "rtpengine") err = "--relay: webtrunk|rtpengine";
+  else if (o.rtpengine_ng_port > 65535) err = "--rtpengine-ng: 0..65535";
+  else if (o.rtpengine_threads == 0 || o.rtpengine_threads > 64) err = "--rtpengine-threads: 1..64";
   return err.empty();
 }
 
 void pin(unsigned cpu) {
   if (const std::string why = wt::bench::pin_thread(cpu); !why.empty()) die(why);
 }
-
-using wt::bench::thread_cpu_s;
 
 // Seconds the calling thread waited on a run queue (ready but another task had the CPU): when it is
 // large the figures measure the machine's other load, not the relay.
@@ -173,8 +206,13 @@ double seconds_since(wt::core::Instant t0) {
   return std::chrono::duration<double>(wt::core::monotonic_now() - t0).count();
 }
 
-long rss_kib() {
-  FILE* f = std::fopen("/proc/self/status", "r");
+// The relay's process: this one (pid 0) or rtpengine's.
+std::string proc_path(pid_t pid, const char* file) {
+  return pid > 0 ? fmt::format("/proc/{}/{}", pid, file) : fmt::format("/proc/self/{}", file);
+}
+
+long rss_kib(pid_t pid = 0) {
+  FILE* f = std::fopen(proc_path(pid, "status").c_str(), "r");
   if (f == nullptr) return 0;
   char line[256];
   long kib = 0;
@@ -183,6 +221,78 @@ long rss_kib() {
   }
   std::fclose(f);
   return kib;
+}
+
+// utime + stime of a whole process (every thread), seconds.
+double process_cpu_s(pid_t pid) {
+  FILE* f = std::fopen(proc_path(pid, "stat").c_str(), "r");
+  if (f == nullptr) return 0;
+  char buf[1024];
+  const std::size_t n = std::fread(buf, 1, sizeof(buf) - 1, f);
+  std::fclose(f);
+  buf[n] = '\0';
+  // The command name (field 2) is in parentheses and may hold spaces: fields count from the last ')'.
+  const char* p = std::strrchr(buf, ')');
+  if (p == nullptr) return 0;
+  unsigned long long utime = 0, stime = 0;
+  // Fields 3..15: state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime.
+  if (std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2) return 0;
+  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// The same summed over every thread of a process (the relay's: this one or rtpengine).
+double process_runqueue_wait_s(pid_t pid) {
+  const std::string dir = proc_path(pid, "task");
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return 0;
+  double total = 0;
+  while (const dirent* e = ::readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    FILE* f = std::fopen(fmt::format("{}/{}/schedstat", dir, e->d_name).c_str(), "r");
+    if (f == nullptr) continue;
+    unsigned long long run = 0, wait = 0;
+    if (std::fscanf(f, "%llu %llu", &run, &wait) == 2) total += static_cast<double>(wait) * 1e-9;
+    std::fclose(f);
+  }
+  ::closedir(d);
+  return total;
+}
+
+// Delays in 10 us buckets up to 200 ms (the last bucket holds everything beyond).
+class DelayHistogram {
+ public:
+  void add(std::int64_t ns) noexcept {
+    const std::int64_t b = std::max<std::int64_t>(0, ns / kBucketNs);
+    ++buckets_[static_cast<std::size_t>(std::min<std::int64_t>(b, kBuckets - 1))];
+    ++count_;
+  }
+  // The q-quantile in microseconds (upper edge of its bucket); 0 when empty.
+  double quantile_us(double q) const noexcept {
+    if (count_ == 0) return 0;
+    const auto rank = static_cast<std::uint64_t>(q * static_cast<double>(count_ - 1));
+    std::uint64_t seen = 0;
+    for (std::size_t i = 0; i < buckets_.size(); ++i) {
+      seen += buckets_[i];
+      if (seen > rank) return static_cast<double>((static_cast<std::int64_t>(i) + 1) * kBucketNs) / 1000.0;
+    }
+    return static_cast<double>(kBuckets * kBucketNs) / 1000.0;
+  }
+
+ private:
+  static constexpr std::int64_t kBucketNs = 10'000;
+  static constexpr std::int64_t kBuckets = 20'000;
+  std::vector<std::uint64_t> buckets_ = std::vector<std::uint64_t>(kBuckets);
+  std::uint64_t count_ = 0;
+};
+
+std::int64_t monotonic_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(wt::core::monotonic_now().time_since_epoch()).count();
+}
+// The send time a browser wrote into an RTP packet's first 8 payload bytes (0 when it has none).
+std::int64_t stamp_of(std::span<const std::byte> rtp) {
+  if (rtp.size() < 12 + 8) return 0;
+  return static_cast<std::int64_t>((std::uint64_t{wt::core::load_be32(rtp.data() + 12)} << 32) |
+                                   wt::core::load_be32(rtp.data() + 16));
 }
 
 // Lines of text over the control socket between the two processes.
@@ -235,6 +345,7 @@ struct Browser final : wt::core::UdpHandler {
   unsigned index = 0;
   std::unique_ptr<wt::bench::EmulatedBrowser> em;
   wt::core::UdpId udp;
+  wt::core::SockAddr edge;  // the relay's address for this browser
   State state = State::idle;
   std::uint16_t seq = 0;
   std::uint32_t ts = 0;
@@ -247,9 +358,11 @@ struct Browser final : wt::core::UdpHandler {
 struct TrunkEcho final : wt::core::UdpHandler {
   std::uint64_t received = 0;
   std::uint64_t echoed = 0;
+  DelayHistogram one_way;  // browser -> relay -> trunk
   void on_datagram(wt::core::Shard& shard, wt::core::UdpId id, const wt::core::SockAddr& peer,
                    std::span<std::byte> payload) override {
     ++received;
+    if (const std::int64_t t = stamp_of(payload); t != 0) one_way.add(monotonic_ns() - t);
     if (shard.forward(id, peer, payload)) ++echoed;  // from the very buffer it arrived in
   }
 };
@@ -285,36 +398,51 @@ class Peers {
     ch_.send(hello);
 
     browsers_.resize(o_.calls);
+    const bool rtpengine = o_.relay == "rtpengine";
+    if (rtpengine) {
+      // rtpengine has a port per call and takes the browser's candidate from its offer: the
+      // sockets exist before the offers, unconnected.
+      std::string ports = "ports";
+      for (unsigned i = 0; i < o_.calls; ++i) {
+        auto u = shard_->open_udp(wt::core::SockAddr::ipv4_loopback(0), browsers_[i], wt::core::UdpOptions{});
+        if (!u) die(fmt::format("peers: browser socket {}: {}", i, u.error().message));
+        browsers_[i].udp = u.value();
+        ports += fmt::format(" {}", shard_->udp_address(u.value()).port());
+      }
+      ch_.send(ports);
+    }
+    std::vector<std::string> fingerprints(browsers_.size());
+    std::vector<wt::media::IceCredentials> creds(browsers_.size());
     for (;;) {
       const std::string line = ch_.recv().value();
       std::istringstream in(line);
       std::string kind;
       in >> kind;
-      if (kind == "go") {
-        std::string edge_addr;
-        in >> edge_fp_ >> edge_addr;
-        edge_ = wt::core::SockAddr::parse(edge_addr).value();
-        break;
-      }
+      if (kind == "go") break;
       unsigned i = 0;
       wt::media::IceCredentials edge_ice;
-      in >> i >> edge_ice.ufrag >> edge_ice.pwd;
+      std::string addr;
+      in >> i >> edge_ice.ufrag >> edge_ice.pwd >> addr;
       if (i >= browsers_.size()) die("peers: bad session line");
-      creds_.resize(browsers_.size());
-      creds_[i] = edge_ice;
+      in >> fingerprints[i];
+      creds[i] = edge_ice;
+      auto a = wt::core::SockAddr::parse(addr);
+      if (!a) die("peers: bad relay address " + addr);
+      browsers_[i].edge = a.value();
     }
     for (unsigned i = 0; i < o_.calls; ++i) {
       Browser& b = browsers_[i];
       b.peers = this;
       b.index = i;
       b.em = std::make_unique<wt::bench::EmulatedBrowser>(
-          *tls_, wt::media::IceCredentials{browser_ufrag(i), kBrowserPwd}, creds_[i], edge_fp_);
+          *tls_, wt::media::IceCredentials{browser_ufrag(i), kBrowserPwd}, creds[i], fingerprints[i]);
+      b.ts = static_cast<std::uint32_t>(i * 7919u);
+      if (rtpengine) continue;
       // Connected to the edge's browser port, as a browser's candidate pair is: plain receives,
       // no route lookup per send (the emulator must not be the bottleneck).
-      auto u = shard_->open_udp(wt::core::SockAddr::ipv4_loopback(0), b, wt::core::UdpOptions{false, 0, 0, edge_});
+      auto u = shard_->open_udp(wt::core::SockAddr::ipv4_loopback(0), b, wt::core::UdpOptions{false, 0, 0, b.edge});
       if (!u) die(fmt::format("peers: browser socket {}: {}", i, u.error().message));
       b.udp = u.value();
-      b.ts = static_cast<std::uint32_t>(i * 7919u);
     }
     setup_t0_ = wt::core::monotonic_now();
     shard_->add_timer(1ms, [this] { setup_tick(); });
@@ -346,6 +474,7 @@ class Peers {
       auto r = b.em->rx().unprotect_rtp(payload, payload.size());
       if (r) {
         ++b.received;
+        if (const std::int64_t t = stamp_of(payload.first(r.value())); t != 0) round_trip_.add(monotonic_ns() - t);
       } else {
         ++bad_;
       }
@@ -360,12 +489,12 @@ class Peers {
     --in_flight_;
   }
   void flush_dtls(Browser& b) {
-    while (auto d = b.em->poll_dtls()) shard_->send_to(b.udp, edge_, *d);
+    while (auto d = b.em->poll_dtls()) shard_->send_to(b.udp, b.edge, *d);
   }
   void send_check(Browser& b) {
     std::array<std::byte, 512> req{};
     const std::size_t n = b.em->make_check(req, true);
-    shard_->send_to(b.udp, edge_, std::span(req.data(), n));
+    shard_->send_to(b.udp, b.edge, std::span(req.data(), n));
   }
 
   void setup_tick() {
@@ -403,6 +532,9 @@ class Peers {
   void start_media() {
     media_started_ = true;
     wait0_ = runqueue_wait_s();
+    trunk0_ = trunk_.received;
+    back0_ = 0;
+    for (const Browser& b : browsers_) back0_ += b.received;
     ch_.send("media_start");
     media_t0_ = wt::core::monotonic_now();
     slots_done_ = 0;
@@ -429,14 +561,22 @@ class Peers {
         wt::core::store_be32(buf.data() + 8, 0x10000u + i);
         b.ts += 160;
         std::memset(buf.data() + 12, 0xd5, o_.payload);  // PCMU silence
+        if (o_.payload >= 8) {
+          const auto now_ns = static_cast<std::uint64_t>(monotonic_ns());
+          wt::core::store_be32(buf.data() + 12, static_cast<std::uint32_t>(now_ns >> 32));
+          wt::core::store_be32(buf.data() + 16, static_cast<std::uint32_t>(now_ns));
+        }
         auto r = b.em->tx().protect_rtp(buf, 12 + o_.payload);
         if (!r) die("peers: protect failed");
-        if (shard_->send_to(b.udp, edge_, std::span(buf.data(), r.value()))) ++b.sent;
+        if (shard_->send_to(b.udp, b.edge, std::span(buf.data(), r.value()))) ++b.sent;
       }
     }
     if (last) {
       wait_s_ = runqueue_wait_s() - wait0_;
-      ch_.send("media_end");
+      std::uint64_t back = 0;
+      for (const Browser& b : browsers_) back += b.received;
+      // What the relay delivered so far each way: its CPU over the same window is per these packets.
+      ch_.send(fmt::format("media_end {} {}", trunk_.received - trunk0_, back - back0_));
       shard_->add_timer(1s, [this] { finish(); });  // drain
       return;
     }
@@ -451,9 +591,11 @@ class Peers {
       received += b.received;
     }
     const wt::core::ShardStats& st = shard_->stats();
-    ch_.send(fmt::format("result {} {} {} {} {} {} {} {} {} {} {:.3f}", ready_, failed_, sent, received, bad_,
-                         trunk_.received, trunk_.echoed, profile_ ? wt::media::to_string(*profile_) : "none",
-                         st.udp_send_dropped, st.enobufs, wait_s_));
+    ch_.send(fmt::format("result {} {} {} {} {} {} {} {} {} {} {:.3f} {:.0f} {:.0f} {:.0f} {:.0f} {:.0f}", ready_,
+                         failed_, sent, received, bad_, trunk_.received, trunk_.echoed,
+                         profile_ ? wt::media::to_string(*profile_) : "none", st.udp_send_dropped, st.enobufs, wait_s_,
+                         round_trip_.quantile_us(0.5), round_trip_.quantile_us(0.99), round_trip_.quantile_us(0.999),
+                         trunk_.one_way.quantile_us(0.5), trunk_.one_way.quantile_us(0.99)));
     shard_->request_stop();
   }
 
@@ -463,9 +605,9 @@ class Peers {
   std::unique_ptr<wt::core::Shard> shard_;
   TrunkEcho trunk_;
   std::vector<Browser> browsers_;
-  std::vector<wt::media::IceCredentials> creds_;
-  std::string edge_fp_;
-  wt::core::SockAddr edge_;
+  DelayHistogram round_trip_;
+  std::uint64_t trunk0_ = 0;
+  std::uint64_t back0_ = 0;
   std::size_t next_ = 0;
   unsigned in_flight_ = 0;
   unsigned ready_ = 0;
@@ -488,8 +630,9 @@ void Browser::on_datagram(wt::core::Shard&, wt::core::UdpId, const wt::core::Soc
 // ---------------------------------------------------------------- edge (this process)
 
 struct EdgeFigures {
+  pid_t relay_pid = 0;  // 0: this process
   long rss_start_kib = 0, rss_created_kib = 0, rss_setup_kib = 0, rss_setup_trimmed_kib = 0;
-  std::size_t heap_start = 0, heap_setup = 0;  // malloc'd bytes in use (mallinfo2)
+  std::size_t heap_start = 0, heap_setup = 0;  // malloc'd bytes in use (mallinfo2; webtrunk only)
   double cpu_s = 0, wall_s = 0, wait_s = 0;
   std::uint64_t enobufs = 0;
   std::int64_t to_trunk = 0, to_browser = 0, dropped = 0, dtls_ok = 0, dtls_failed = 0;
@@ -497,15 +640,56 @@ struct EdgeFigures {
   std::string result;
 };
 
+// The peers' hello: their certificate's fingerprint and the echoing trunk's addresses.
+struct PeersHello {
+  std::string browser_fp;
+  std::vector<wt::core::SockAddr> trunks;
+};
+PeersHello read_hello(Channel& ch) {
+  PeersHello h;
+  std::istringstream hello(ch.recv().value());
+  std::string word, trunk_text;
+  hello >> word >> h.browser_fp;
+  while (hello >> trunk_text) h.trunks.push_back(wt::core::SockAddr::parse(trunk_text).value());
+  if (h.trunks.empty()) die("no trunk address from the peers");
+  return h;
+}
+
+// The phases the peers announce, the same for both relays: memory after set-up, the relay
+// process's CPU over the media phase. True once the peers' result is in.
+bool on_control_line(const std::string& line, Channel& ch, EdgeFigures& f, double& cpu0, double& wait0,
+                     wt::core::Instant& t0) {
+  if (line.starts_with("setup_done")) {
+    f.rss_setup_kib = rss_kib(f.relay_pid);
+    if (f.relay_pid == 0) {
+      f.heap_setup = mallinfo2().uordblks;
+      malloc_trim(0);
+    }
+    f.rss_setup_trimmed_kib = rss_kib(f.relay_pid);
+    std::fprintf(stderr, "%s\n", line.c_str());
+    ch.send("measured");
+  } else if (line == "media_start") {
+    cpu0 = process_cpu_s(f.relay_pid);
+    wait0 = process_runqueue_wait_s(f.relay_pid);
+    t0 = wt::core::monotonic_now();
+  } else if (line.starts_with("media_end")) {
+    f.cpu_s = process_cpu_s(f.relay_pid) - cpu0;
+    f.wait_s = process_runqueue_wait_s(f.relay_pid) - wait0;
+    f.wall_s = seconds_since(t0);
+    std::istringstream in(line.substr(9));
+    in >> f.to_trunk >> f.to_browser;
+  } else if (line.starts_with("result")) {
+    f.result = line;
+    return true;
+  }
+  return false;
+}
+
 EdgeFigures run_edge(const Options& o, Channel& ch) {
   pin(o.edge_cpu);
   EdgeFigures f;
-  std::istringstream hello(ch.recv().value());
-  std::string word, browser_fp, trunk_text;
-  hello >> word >> browser_fp;
-  std::vector<wt::core::SockAddr> trunks;
-  while (hello >> trunk_text) trunks.push_back(wt::core::SockAddr::parse(trunk_text).value());
-  if (trunks.empty()) die("no trunk address from the peers");
+  const PeersHello hello = read_hello(ch);
+  const std::vector<wt::core::SockAddr>& trunks = hello.trunks;
 
   wt::core::ShardConfig sc;
   sc.wait_batch = std::chrono::microseconds(o.wait_batch_us);
@@ -536,45 +720,26 @@ EdgeFigures run_edge(const Options& o, Channel& ch) {
   f.rss_start_kib = rss_kib();
   f.heap_start = mallinfo2().uordblks;
   std::vector<wt::media::SessionId> ids;
+  const std::string fingerprint = identity.value()->fingerprint_sha256();
+  const std::string address = bridge.browser_address().to_string();
   for (unsigned i = 0; i < o.calls; ++i) {
     auto id = bridge.create();
     if (!id) die(fmt::format("session {}: {}", i, id.error().message));
-    bridge.set_browser_remote(id.value(), wt::media::BrowserRemote{{browser_ufrag(i), kBrowserPwd}, browser_fp});
+    bridge.set_browser_remote(id.value(), wt::media::BrowserRemote{{browser_ufrag(i), kBrowserPwd}, hello.browser_fp});
     bridge.set_trunk_remote(id.value(), trunks[i % trunks.size()], codecs);
     const wt::media::LocalMedia* lm = bridge.local(id.value());
-    ch.send(fmt::format("s {} {} {}", i, lm->ice.ufrag, lm->ice.pwd));
+    ch.send(fmt::format("s {} {} {} {} {}", i, lm->ice.ufrag, lm->ice.pwd, address, fingerprint));
     ids.push_back(id.value());
   }
   f.rss_created_kib = rss_kib();
-  ch.send(fmt::format("go {} {}", identity.value()->fingerprint_sha256(), bridge.browser_address().to_string()));
+  ch.send("go");
 
   double cpu0 = 0;
   double wait0 = 0;
   wt::core::Instant t0;
-  std::int64_t trunk0 = 0, browser0 = 0;
   std::function<void()> poll = [&] {
     while (auto line = ch.recv(false)) {
-      if (line->starts_with("setup_done")) {
-        f.rss_setup_kib = rss_kib();
-        f.heap_setup = mallinfo2().uordblks;
-        malloc_trim(0);
-        f.rss_setup_trimmed_kib = rss_kib();
-        std::fprintf(stderr, "%s\n", line->c_str());
-        ch.send("measured");
-      } else if (*line == "media_start") {
-        cpu0 = thread_cpu_s();
-        wait0 = runqueue_wait_s();
-        t0 = wt::core::monotonic_now();
-        trunk0 = wt::media::kMediaToTrunk.total();
-        browser0 = wt::media::kMediaToBrowser.total();
-      } else if (*line == "media_end") {
-        f.cpu_s = thread_cpu_s() - cpu0;
-        f.wait_s = runqueue_wait_s() - wait0;
-        f.wall_s = seconds_since(t0);
-        f.to_trunk = wt::media::kMediaToTrunk.total() - trunk0;
-        f.to_browser = wt::media::kMediaToBrowser.total() - browser0;
-      } else if (line->starts_with("result")) {
-        f.result = *line;
+      if (on_control_line(*line, ch, f, cpu0, wait0, t0)) {
         shard.request_stop();
         return;
       }
@@ -592,6 +757,99 @@ EdgeFigures run_edge(const Options& o, Channel& ch) {
   return f;
 }
 
+// A UDP port on 127.0.0.1 free right now (another rtpengine may hold a fixed one).
+std::uint16_t free_udp_port() {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(a);
+  if (fd < 0 || ::bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof(a)) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    die("no free UDP port for rtpengine's ng control");
+  }
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+// The same calls through rtpengine: this process only speaks ng and waits on the peers, on the
+// peers' CPU; the daemon has --edge-cpu to itself.
+EdgeFigures run_rtpengine(const Options& o, Channel& ch) {
+  pin(o.peer_cpu);
+  EdgeFigures f;
+  const PeersHello hello = read_hello(ch);
+  std::istringstream ports_line(ch.recv().value());
+  std::string word;
+  ports_line >> word;
+  std::vector<unsigned> browser_ports;
+  for (unsigned p = 0; ports_line >> p;) browser_ports.push_back(p);
+  if (browser_ports.size() != o.calls) die("peers: expected a browser port per call");
+
+  wt::bench::RtpengineProcess::Config rc;
+  rc.binary = o.rtpengine_bin;
+  rc.cpu = o.edge_cpu;
+  rc.ng_port = static_cast<std::uint16_t>(o.rtpengine_ng_port);
+  if (rc.ng_port == 0) rc.ng_port = free_udp_port();
+  if (std::sscanf(o.rtpengine_ports.c_str(), "%u-%u", &rc.port_min, &rc.port_max) != 2 || rc.port_min >= rc.port_max ||
+      rc.port_max > 65535) {
+    die("--rtpengine-ports: A-B");
+  }
+  rc.threads = o.rtpengine_threads;
+  rc.log_file = o.rtpengine_log;
+  wt::bench::RtpengineProcess daemon;
+  if (const std::string why = daemon.start(rc); !why.empty()) die(why);
+  f.relay_pid = daemon.pid();
+  f.rss_start_kib = rss_kib(f.relay_pid);
+
+  wt::bench::NgClient ng(rc.ng_port);
+  // Toward the trunk: plain RTP/AVP, no ICE, no DTLS, RTCP on its own port. Toward the browser:
+  // WebRTC, ICE, DTLS passive, rtcp-mux.
+  const std::vector<std::string> replace = {"origin", "session-connection"};
+  for (unsigned i = 0; i < o.calls; ++i) {
+    const unsigned bp = browser_ports[i];
+    const wt::core::SockAddr& trunk = hello.trunks[i % hello.trunks.size()];
+    const std::string offer = fmt::format(
+        "v=0\r\no=- {0} 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n"
+        "m=audio {1} UDP/TLS/RTP/SAVPF 0\r\nc=IN IP4 127.0.0.1\r\na=mid:0\r\n"
+        "a=ice-ufrag:{2}\r\na=ice-pwd:{3}\r\na=fingerprint:sha-256 {4}\r\na=setup:actpass\r\n"
+        "a=candidate:1 1 udp 2130706431 127.0.0.1 {1} typ host\r\na=end-of-candidates\r\n"
+        "a=rtcp-mux\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n",
+        1000 + i, bp, browser_ufrag(i), kBrowserPwd, hello.browser_fp);
+    const std::string answer = fmt::format(
+        "v=0\r\no=trunk {0} 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+        "m=audio {1} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=ptime:20\r\na=sendrecv\r\n",
+        1000 + i, trunk.port());
+    const std::string call_id = fmt::format("bench-{}", i);
+    auto r1 = ng.command({{"command", "offer"}, {"call-id", call_id}, {"from-tag", "browser"}, {"sdp", offer},
+                          {"transport-protocol", "RTP/AVP"}, {"ICE", "remove"}, {"DTLS", "off"},
+                          {"SDES", std::vector<std::string>{"off"}}, {"rtcp-mux", std::vector<std::string>{"demux"}},
+                          {"replace", replace}});
+    if (!r1 || (*r1)["result"] != "ok") {
+      die(fmt::format("rtpengine offer {}: {}", i, r1 ? (*r1)["error-reason"] : "no reply"));
+    }
+    auto r2 = ng.command({{"command", "answer"}, {"call-id", call_id}, {"from-tag", "browser"}, {"to-tag", "trunk"},
+                          {"sdp", answer}, {"transport-protocol", "UDP/TLS/RTP/SAVPF"}, {"ICE", "force"},
+                          {"DTLS", "passive"}, {"SDES", std::vector<std::string>{"off"}},
+                          {"rtcp-mux", std::vector<std::string>{"offer", "require"}}, {"replace", replace}});
+    if (!r2 || (*r2)["result"] != "ok") {
+      die(fmt::format("rtpengine answer {}: {}", i, r2 ? (*r2)["error-reason"] : "no reply"));
+    }
+    auto a = wt::bench::parse_rtpengine_answer((*r2)["sdp"]);
+    if (!a) die(fmt::format("rtpengine answer {}: no address, ICE or fingerprint in\n{}", i, (*r2)["sdp"]));
+    ch.send(fmt::format("s {} {} {} {} {}", i, a->ufrag, a->pwd, a->address, a->fingerprint));
+  }
+  f.rss_created_kib = rss_kib(f.relay_pid);
+  ch.send("go");
+
+  double cpu0 = 0;
+  double wait0 = 0;
+  wt::core::Instant t0;
+  while (!on_control_line(ch.recv().value(), ch, f, cpu0, wait0, t0)) {
+  }
+  daemon.stop();
+  return f;
+}
+
 }  // namespace
 
 int webtrunk::bench::run_media_relay(int argc, char** argv) {
@@ -606,7 +864,11 @@ int webtrunk::bench::run_media_relay(int argc, char** argv) {
   getrlimit(RLIMIT_NOFILE, &nofile);
   nofile.rlim_cur = nofile.rlim_max;
   setrlimit(RLIMIT_NOFILE, &nofile);
-  if (nofile.rlim_cur < 3 * o.calls + 64) die(fmt::format("RLIMIT_NOFILE {} is too low for {} calls", nofile.rlim_cur, o.calls));
+  // webtrunk: 3 sockets a call; rtpengine (inherits this limit): 4.
+  const unsigned per_call = o.relay == "rtpengine" ? 4 : 3;
+  if (nofile.rlim_cur < per_call * o.calls + 64) {
+    die(fmt::format("RLIMIT_NOFILE {} is too low for {} calls", nofile.rlim_cur, o.calls));
+  }
 
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) die("socketpair");
@@ -621,7 +883,7 @@ int webtrunk::bench::run_media_relay(int argc, char** argv) {
   }
   ::close(sv[1]);
   Channel ch(sv[0]);
-  const EdgeFigures f = run_edge(o, ch);
+  const EdgeFigures f = o.relay == "rtpengine" ? run_rtpengine(o, ch) : run_edge(o, ch);
   int status = 0;
   ::waitpid(child, &status, 0);
 
@@ -629,36 +891,58 @@ int webtrunk::bench::run_media_relay(int argc, char** argv) {
   std::string word, profile;
   unsigned ready = 0, failed = 0;
   std::uint64_t sent = 0, received = 0, bad = 0, trunk_rx = 0, echoed = 0, peer_send_drops = 0, peer_enobufs = 0;
-  double peer_wait_s = 0;
+  double peer_wait_s = 0, rtt_p50 = 0, rtt_p99 = 0, rtt_p999 = 0, oneway_p50 = 0, oneway_p99 = 0;
   res >> word >> ready >> failed >> sent >> received >> bad >> trunk_rx >> echoed >> profile >> peer_send_drops >>
-      peer_enobufs >> peer_wait_s;
+      peer_enobufs >> peer_wait_s >> rtt_p50 >> rtt_p99 >> rtt_p999 >> oneway_p50 >> oneway_p99;
+  const bool own = f.relay_pid == 0;
   const double loss = sent > 0 ? 100.0 * static_cast<double>(sent - std::min(sent, received)) / static_cast<double>(sent) : 100;
   const double core_share = f.wall_s > 0 ? f.cpu_s / f.wall_s : 0;
   const double relayed_pps = f.wall_s > 0 ? static_cast<double>(f.to_trunk + f.to_browser) / f.wall_s : 0;
-  std::printf("%s: %u calls, %.0f s of media at %u pps each way per call, %zu-byte payloads, %s, engine %s\n", prog,
-              o.calls, o.seconds, o.rate, o.payload, profile.c_str(), o.engine.c_str());
-  std::printf("set-up: %u connected, %u failed (edge DTLS ok %lld, failed %lld)\n", ready, failed,
-              static_cast<long long>(f.dtls_ok), static_cast<long long>(f.dtls_failed));
+  const double packets = static_cast<double>(f.to_trunk + f.to_browser);
+  const double us_per_packet = packets > 0 ? 1e6 * f.cpu_s / packets : 0;
+  std::printf("%s: relay %s, %u calls, %.0f s of media at %u pps each way per call, %zu-byte payloads, %s%s%s\n", prog,
+              o.relay.c_str(), o.calls, o.seconds, o.rate, o.payload, profile.c_str(), own ? ", engine " : "",
+              own ? o.engine.c_str() : "");
+  if (own) {
+    std::printf("set-up: %u connected, %u failed (edge DTLS ok %lld, failed %lld)\n", ready, failed,
+                static_cast<long long>(f.dtls_ok), static_cast<long long>(f.dtls_failed));
+  } else {
+    std::printf("set-up: %u connected, %u failed\n", ready, failed);
+  }
   std::printf("media: browsers sent %llu, got back %llu, loss %.4f %% (%s 0.1 %%); trunk got %llu, echoed %llu; bad SRTP %llu\n",
               static_cast<unsigned long long>(sent), static_cast<unsigned long long>(received), loss,
               loss < 0.1 ? "<" : ">=", static_cast<unsigned long long>(trunk_rx), static_cast<unsigned long long>(echoed),
               static_cast<unsigned long long>(bad));
-  std::printf("run-queue wait during media: edge %.2f s, peers %.2f s (other load on the CPUs); ENOBUFS edge %llu, "
-              "peers %llu; peer send drops %llu\n",
+  std::printf("run-queue wait during media: relay %.2f s (all its threads), peers %.2f s (other load on the CPUs); "
+              "ENOBUFS edge %llu, peers %llu; peer send drops %llu\n",
               f.wait_s, peer_wait_s, static_cast<unsigned long long>(f.enobufs),
               static_cast<unsigned long long>(peer_enobufs), static_cast<unsigned long long>(peer_send_drops));
-  std::printf("edge relayed: %lld to trunk, %lld to browser = %.0f packets/s; dropped %lld; send drops %llu\n",
-              static_cast<long long>(f.to_trunk), static_cast<long long>(f.to_browser), relayed_pps,
-              static_cast<long long>(f.dropped), static_cast<unsigned long long>(f.udp_send_dropped));
-  std::printf("edge CPU: %.3f s over %.2f s = %.1f %% of a core; %.4f %% of a core per call (%.1f us CPU per call-second)\n",
-              f.cpu_s, f.wall_s, 100 * core_share, o.calls > 0 ? 100 * core_share / o.calls : 0,
+  std::printf("relayed (reached the trunk / the browsers during media): %lld to trunk, %lld to browser = "
+              "%.0f packets/s",
+              static_cast<long long>(f.to_trunk), static_cast<long long>(f.to_browser), relayed_pps);
+  if (own) {
+    std::printf("; edge dropped %lld; send drops %llu", static_cast<long long>(f.dropped),
+                static_cast<unsigned long long>(f.udp_send_dropped));
+  }
+  std::printf("\nrelay CPU (%s process, /proc/PID/stat utime+stime): %.3f s over %.2f s = %.1f %% of a core; "
+              "%.2f us per relayed packet; %.1f us CPU per call-second\n",
+              o.relay.c_str(), f.cpu_s, f.wall_s, 100 * core_share, us_per_packet,
               o.calls > 0 ? 1e6 * core_share / o.calls : 0);
-  std::printf("edge memory: RSS %ld KiB before sessions, %ld after create, %ld after set-up (%ld after malloc_trim)\n",
+  std::printf("delay (browser send -> relay -> trunk echo -> relay -> browser, incl. the emulator's own wake-ups): "
+              "round trip p50 %.0f us, p99 %.0f us, p99.9 %.0f us; browser -> trunk one way p50 %.0f us, p99 %.0f us\n",
+              rtt_p50, rtt_p99, rtt_p999, oneway_p50, oneway_p99);
+  std::printf("relay memory: RSS %ld KiB before sessions, %ld after create, %ld after set-up (%ld after malloc_trim)\n",
               f.rss_start_kib, f.rss_created_kib, f.rss_setup_kib, f.rss_setup_trimmed_kib);
   std::printf("memory per call after set-up: %.1f KiB RSS (%.1f KiB after malloc_trim), %.1f KiB of it malloc'd and in use; "
               "kernel socket memory not included\n",
               static_cast<double>(f.rss_setup_kib - f.rss_start_kib) / o.calls,
               static_cast<double>(f.rss_setup_trimmed_kib - f.rss_start_kib) / o.calls,
               static_cast<double>(f.heap_setup - f.heap_start) / 1024.0 / o.calls);
+  // One line for scripts (bench/relay_vs_rtpengine.sh).
+  std::printf("summary relay=%s calls=%u connected=%u loss_pct=%.4f cpu_share_pct=%.1f us_per_packet=%.3f "
+              "rtt_p50_us=%.0f rtt_p99_us=%.0f oneway_p99_us=%.0f rss_per_call_kib=%.1f relay_wait_s=%.2f "
+              "peer_wait_s=%.2f profile=%s\n",
+              o.relay.c_str(), o.calls, ready, loss, 100 * core_share, us_per_packet, rtt_p50, rtt_p99, oneway_p99,
+              static_cast<double>(f.rss_setup_kib - f.rss_start_kib) / o.calls, f.wait_s, peer_wait_s, profile.c_str());
   return loss < 0.1 && failed == 0 ? 0 : 3;
 }

@@ -308,14 +308,19 @@ struct Sim {
     deliver();
   }
 
-  // Advances the fake clock by `d`, firing every deadline on the way.
+  // Advances the fake clock by `d`, firing every deadline on the way (the relay's too, with
+  // media.use_relay()).
   void advance(core::Duration d) {
     const core::Instant until = now + d;
     for (;;) {
-      auto next = core->poll_timeout();
+      const auto edge_at = core->poll_timeout();
+      const auto media_at = media.poll_timeout();
+      auto next = edge_at;
+      if (media_at && (!next || *media_at < *next)) next = media_at;
       if (!next || *next > until) break;
       now = std::max(now, *next);
-      core->handle_timeout(now);
+      if (edge_at && *edge_at <= now) core->handle_timeout(now);
+      if (media_at && *media_at <= now) media.handle_timeout(now);
       deliver();
     }
     now = until;
@@ -448,11 +453,12 @@ inline void expect_trunk_offer(std::string_view sdp, std::string_view direction,
 }
 
 // The SDP the browser gets from the edge: ICE-lite, DTLS passive, the session's candidate.
-inline void expect_browser_answer(std::string_view sdp, std::string_view direction, media::SessionId id = 1) {
+inline void expect_browser_answer(std::string_view sdp, std::string_view direction, media::SessionId id = 1,
+                                  const std::string& fingerprint = kEdgeFingerprint) {
   for (const std::string& line :
        {std::string("a=ice-lite"), std::string("a=group:BUNDLE 0"), std::string("UDP/TLS/RTP/SAVPF"),
         std::string("a=mid:0"), fmt::format("a=ice-ufrag:edge{:04}", id), fmt::format("a=ice-pwd:edgepassword{:012}", id),
-        "a=fingerprint:sha-256 " + kEdgeFingerprint, std::string("a=setup:passive"), std::string("a=rtcp-mux"),
+        "a=fingerprint:sha-256 " + fingerprint, std::string("a=setup:passive"), std::string("a=rtcp-mux"),
         fmt::format("a={}", direction), fmt::format("127.0.0.1 {} typ host", kEdgeBrowserPort)}) {
     EXPECT_NE(sdp.find(line), std::string_view::npos) << line << " not in\n" << sdp;
   }
@@ -472,9 +478,9 @@ struct Connected {
   std::string answer;  // the edge's SDP in the browser's 200
 };
 
-inline Connected connect_call(Sim& sim, Browser& b) {
+inline Connected connect_call(Sim& sim, Browser& b, std::string_view offer = kOffer) {
   Connected out;
-  Msg trying = sim.invite(b, out.call);
+  Msg trying = sim.invite(b, out.call, offer);
   EXPECT_EQ(trying->view.status_code(), 100);
   out.trunk_invite = sim.trunk.next_request("INVITE");
   const sip::MessageView& inv = out.trunk_invite->view;
@@ -488,7 +494,7 @@ inline Connected connect_call(Sim& sim, Browser& b) {
   Msg ok = b.next();
   EXPECT_EQ(ok->view.status_code(), 200);
   out.answer = std::string(ok->view.body());
-  expect_browser_answer(out.answer, "sendrecv", sim.media.next_id - 1);
+  expect_browser_answer(out.answer, "sendrecv", sim.media.next_id - 1, sim.media.fingerprint);
   out.call.to_tag = std::string(sip::to_tag(ok->view));
   EXPECT_FALSE(out.call.to_tag.empty());
   // The browser ACKs the 2xx (a new branch, same CSeq number).
