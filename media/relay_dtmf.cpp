@@ -66,7 +66,7 @@ void Relay::dtmf_tick(core::Instant now, RelaySession& s) {
   ++s.seq_offset;
   s.injected = true;
   s.dtmf_first = false;
-  emit_copy(RelayPort{PortKind::trunk_rtp, s.id}, s.trunk_rtp, std::span<const std::byte>(pkt.data(), n));
+  emit_copy(trunk_port(PortKind::trunk_rtp, s), s.trunk_rtp, std::span<const std::byte>(pkt.data(), n));
   ++s.st.trunk_tx;
   kMediaDtmfPackets.inc();
   if (end && ++s.dtmf_end_sent >= kDtmfEndPackets) {
