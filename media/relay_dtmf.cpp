@@ -32,7 +32,7 @@ void Relay::start_next_digit(core::Instant now, RelaySession& s) {
     return;
   }
   const DtmfDigit d = s.digits.front();
-  s.digits.pop_front();
+  s.digits.erase(s.digits.begin());
   const std::uint64_t clock = s.dtmf_clock;
   // The stream's timestamp now: the last one relayed plus the time since (RFC 4733 §2.3.1).
   const auto elapsed_us = std::chrono::duration_cast<std::chrono::microseconds>(now - s.last_ts_at).count();

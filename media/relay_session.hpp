@@ -9,7 +9,6 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -86,7 +85,8 @@ struct RelaySession {
   bool seen_rtp = false;
   bool injected = false;
 
-  std::deque<DtmfDigit> digits;
+  // Digits waiting (at most kMaxQueuedDigits). A vector: an empty std::deque already holds ~600 bytes.
+  std::vector<DtmfDigit> digits;
   bool dtmf_active = false;
   bool dtmf_first = false;
   std::uint8_t dtmf_event = 0;
