@@ -208,6 +208,7 @@ int run_edge(const FlagValues& flags) {
     mcfg.consent_timeout = std::chrono::seconds(cfg->consent_timeout_s);
     mcfg.media_setup_timeout = std::chrono::seconds(cfg->media_setup_timeout_s);
     mcfg.trunk_rtp_timeout = std::chrono::seconds(cfg->trunk_rtp_timeout_s);
+    mcfg.trunk_rtp_mode = cfg->trunk_rtp_shared ? media::TrunkRtpMode::shared : media::TrunkRtpMode::per_call;
     auto bridge = media::MediaBridge::open(shard, std::move(mcfg));
     if (!bridge) {
       return core::Error{bridge.error().code, "--media-listen/--media-port " + media_local->to_string() + ": " +

@@ -10,6 +10,7 @@
 #include "core/log.hpp"
 #include "core/shards.hpp"
 #include "app/edge_limit_flags.hpp"
+#include "media/bridge.hpp"
 #include "media/port_pool.hpp"
 
 namespace webtrunk::app {
@@ -89,6 +90,11 @@ FlagSet edge_flags() {
          "0", false});
   f.add({"rtp-ports", "A-B", "trunk-side RTP/RTCP port range (even RTP, odd RTCP), split evenly between shards",
          "20000-29999", false});
+  f.add({"trunk-rtp-mode", "per-call|shared",
+         "trunk-side RTP ports: per-call (a pair per call; a trunk sending from another port of its SDP IP is "
+         "latched) or shared (one pair per shard for all calls, told apart by the trunk's media address, which must "
+         "be exact and different for each call; fewer system calls per packet)",
+         "per-call", false});
   f.add({"dtls-cert", "FILE", "DTLS certificate (PEM) toward browsers; default: a self-signed ECDSA P-256 one made at start",
          "", false});
   f.add({"dtls-key", "FILE", "private key (PEM) of --dtls-cert", "", false});
@@ -198,6 +204,11 @@ core::Result<edge::EdgeConfig> edge_config_from(const FlagValues& flags) {
   c.rtp_ports = flags.get("rtp-ports");
   // The message names the flag and the range ("--rtp-ports A-B: ...").
   if (auto slice = media::rtp_port_slice(c.rtp_ports, 1, 0); !slice) return core::Error{EINVAL, slice.error().message};
+  const auto trunk_mode = media::parse_trunk_rtp_mode(flags.get("trunk-rtp-mode"));
+  if (!trunk_mode) {
+    return core::Error{EINVAL, fmt::format("--trunk-rtp-mode: '{}' is not per-call or shared", flags.get("trunk-rtp-mode"))};
+  }
+  c.trunk_rtp_shared = *trunk_mode == media::TrunkRtpMode::shared;
   c.dtls_cert = flags.get("dtls-cert");
   c.dtls_key = flags.get("dtls-key");
   if (c.dtls_cert.empty() != c.dtls_key.empty()) {

@@ -45,10 +45,17 @@ RelayConfig relay_config(const MediaConfig& c) {
   r.media_setup_timeout = c.media_setup_timeout;
   r.trunk_rtp_timeout = c.trunk_rtp_timeout;
   r.check_interval = c.check_interval;
+  r.shared_trunk_port = c.trunk_rtp_mode == TrunkRtpMode::shared;
   return r;
 }
 
 }  // namespace
+
+std::optional<TrunkRtpMode> parse_trunk_rtp_mode(std::string_view text) noexcept {
+  if (text == "per-call") return TrunkRtpMode::per_call;
+  if (text == "shared") return TrunkRtpMode::shared;
+  return std::nullopt;
+}
 
 MediaBridge::MediaBridge(core::Shard& shard, MediaConfig cfg)
     : shard_(shard), cfg_(std::move(cfg)), relay_(relay_config(cfg_)), ports_(cfg_.rtp_port_min, cfg_.rtp_port_max) {}
@@ -72,6 +79,17 @@ core::Result<std::unique_ptr<MediaBridge>> MediaBridge::open(core::Shard& shard,
     b->candidate_addr_ = a.value();
   }
   if (!b->cfg_.trunk_bind.is_set()) b->cfg_.trunk_bind = b->browser_addr_;
+  if (b->cfg_.trunk_rtp_mode == TrunkRtpMode::shared) {
+    auto t = std::make_unique<TrunkPorts>(*b, SessionId{0});
+    core::UdpOptions topts;
+    topts.recv_buffer = b->cfg_.browser_socket_buffer;
+    topts.send_buffer = b->cfg_.browser_socket_buffer;
+    if (!b->bind_pair(*t, topts)) {
+      return core::Error{-EADDRNOTAVAIL, fmt::format("media: no free RTP port pair in {}-{} for the shared trunk port",
+                                                     b->ports_.min(), b->ports_.max())};
+    }
+    b->shared_ = std::move(t);
+  }
   for (const core::SockAddr* a : {&b->candidate_addr_, &b->cfg_.trunk_bind}) {
     const std::string text = a->to_string();
     if (text.starts_with("0.0.0.0:") || text.starts_with("[::]:")) {
@@ -86,10 +104,42 @@ MediaBridge::~MediaBridge() {
   shard_.cancel_timer(timer_);
   shard_.cancel_timer(end_timer_);
   while (!trunk_.empty()) release(trunk_.begin()->first);
+  if (shared_) close_pair(*shared_);
   shard_.close_udp(browser_udp_);
 }
 
 core::SockAddr MediaBridge::browser_address() const { return browser_addr_; }
+
+// Takes a port pair from the pool and opens its two sockets. A pair whose port another program
+// holds is put back at the end of the queue and skipped.
+bool MediaBridge::bind_pair(TrunkPorts& t, const core::UdpOptions& opts) {
+  for (std::size_t tries = ports_.free_pairs(); tries > 0; --tries) {
+    std::uint16_t port = 0;
+    if (!ports_.take(port)) break;
+    core::SockAddr rtp = cfg_.trunk_bind;
+    rtp.set_port(port);
+    core::SockAddr rtcp = cfg_.trunk_bind;
+    rtcp.set_port(static_cast<std::uint16_t>(port + 1));
+    auto a = shard_.open_udp(rtp, t.rtp_port, opts);
+    if (!a) {
+      core::log(core::LogLevel::warn, "media.port_busy", "port={} why={}", port, a.error().message);
+      ports_.give_back(port);
+      continue;
+    }
+    auto b = shard_.open_udp(rtcp, t.rtcp_port, opts);
+    if (!b) {
+      core::log(core::LogLevel::warn, "media.port_busy", "port={} why={}", port + 1, b.error().message);
+      shard_.close_udp(a.value());
+      ports_.give_back(port);
+      continue;
+    }
+    t.rtp_udp = a.value();
+    t.rtcp_udp = b.value();
+    t.port = port;
+    return true;
+  }
+  return false;
+}
 
 core::Result<SessionId> MediaBridge::create() {
   IceCredentials creds = make_local_ice_credentials();
@@ -98,44 +148,20 @@ core::Result<SessionId> MediaBridge::create() {
 
   // Session ids carry the shard so that they are unique in the process.
   const SessionId id = (static_cast<SessionId>(shard_.index() + 1) << 48) | next_id_++;
-  auto t = std::make_unique<TrunkPorts>(*this, id);
-  // A pair whose port another program holds is put back at the end of the queue and skipped.
-  bool bound = false;
-  for (std::size_t tries = ports_.free_pairs(); tries > 0 && !bound; --tries) {
-    std::uint16_t port = 0;
-    if (!ports_.take(port)) break;
-    core::SockAddr rtp = cfg_.trunk_bind;
-    rtp.set_port(port);
-    core::SockAddr rtcp = cfg_.trunk_bind;
-    rtcp.set_port(static_cast<std::uint16_t>(port + 1));
-    auto a = shard_.open_udp(rtp, t->rtp_port);
-    if (!a) {
-      core::log(core::LogLevel::warn, "media.port_busy", "port={} why={}", port, a.error().message);
-      ports_.give_back(port);
-      continue;
+  std::unique_ptr<TrunkPorts> t;
+  if (!shared_) {
+    t = std::make_unique<TrunkPorts>(*this, id);
+    if (!bind_pair(*t, core::UdpOptions{})) {
+      kMediaSessionsRefused.inc();
+      return core::Error{-EADDRNOTAVAIL, fmt::format("media: no free RTP port pair in {}-{} ({} sessions on this shard)",
+                                                     ports_.min(), ports_.max(), trunk_.size())};
     }
-    auto b = shard_.open_udp(rtcp, t->rtcp_port);
-    if (!b) {
-      core::log(core::LogLevel::warn, "media.port_busy", "port={} why={}", port + 1, b.error().message);
-      shard_.close_udp(a.value());
-      ports_.give_back(port);
-      continue;
-    }
-    t->rtp_udp = a.value();
-    t->rtcp_udp = b.value();
-    t->port = port;
-    bound = true;
-  }
-  if (!bound) {
-    kMediaSessionsRefused.inc();
-    return core::Error{-EADDRNOTAVAIL, fmt::format("media: no free RTP port pair in {}-{} ({} sessions on this shard)",
-                                                   ports_.min(), ports_.max(), trunk_.size())};
   }
   LocalMedia local;
   local.ice = creds;
   local.fingerprint = cfg_.identity->fingerprint_sha256();
   local.browser_addr = candidate_addr_;
-  local.trunk_addr = shard_.udp_address(t->rtp_udp);
+  local.trunk_addr = shard_.udp_address((shared_ ? *shared_ : *t).rtp_udp);
   relay_.add_session(shard_.now(), id, std::move(local));
   trunk_.emplace(id, std::move(t));
   kMediaSessionsActive.inc();
@@ -165,12 +191,16 @@ void MediaBridge::release(SessionId id) {
   auto it = trunk_.find(id);
   if (it == trunk_.end()) return;
   // close_udp: no on_datagram after it, so the ports' handlers may go with the session now.
-  shard_.close_udp(it->second->rtp_udp);
-  shard_.close_udp(it->second->rtcp_udp);
-  ports_.give_back(it->second->port);
+  if (it->second) close_pair(*it->second);
   trunk_.erase(it);
   relay_.remove_session(id);
   kMediaSessionsActive.dec();
+}
+
+void MediaBridge::close_pair(TrunkPorts& t) {
+  shard_.close_udp(t.rtp_udp);
+  shard_.close_udp(t.rtcp_udp);
+  ports_.give_back(t.port);
 }
 
 std::optional<MediaSessionStats> MediaBridge::stats(SessionId id) const { return relay_.stats(id); }
@@ -189,9 +219,13 @@ void MediaBridge::flush() {
   while (const std::optional<Transmit> t = relay_.poll_transmit()) {
     core::UdpId out = browser_udp_;
     if (t->from.kind != PortKind::browser) {
-      auto it = trunk_.find(t->from.session);
-      if (it == trunk_.end()) continue;  // released meanwhile
-      out = t->from.kind == PortKind::trunk_rtp ? it->second->rtp_udp : it->second->rtcp_udp;
+      const TrunkPorts* p = shared_.get();
+      if (p == nullptr) {
+        auto it = trunk_.find(t->from.session);
+        if (it == trunk_.end()) continue;  // released meanwhile
+        p = it->second.get();
+      }
+      out = t->from.kind == PortKind::trunk_rtp ? p->rtp_udp : p->rtcp_udp;
     }
     if (t->in_place) {
       (void)shard_.forward(out, t->to, t->data);

@@ -2,8 +2,11 @@
 // (media/types.hpp) for the call controller and is thin glue between the shard and media::Relay
 // (media/relay.hpp), the sans-IO relay that does the demux, ICE, DTLS, SRTP and mapping.
 //
-// Sockets: ONE browser-side UDP socket per shard carries every browser's media; each session has a
-// trunk-side RTP/RTCP port pair from the shard's slice of --rtp-ports. Every datagram goes to the
+// Sockets: ONE browser-side UDP socket per shard carries every browser's media. Trunk side
+// (MediaConfig::trunk_rtp_mode, --trunk-rtp-mode): per_call gives each session an RTP/RTCP port
+// pair from the shard's slice of --rtp-ports; shared opens ONE pair (the slice's first free one)
+// for every session of the shard, the relay telling calls apart by the trunk's address (see
+// media/relay.hpp for what each mode accepts from real trunks). Every datagram goes to the
 // relay with the RxBuf (payload + tailroom) it arrived in; the relay's transmits marked in_place
 // leave from that very buffer (Shard::forward, no copy), the others (STUN replies, DTLS flights,
 // RFC 4733 packets) are copies through Shard::send_to, counted in kMediaCopiedSends. One shard
@@ -45,6 +48,9 @@ inline const core::Gauge kMediaSessionsActive{"webtrunk_media_sessions_active", 
 inline const core::Counter kMediaSessionsRefused{"webtrunk_media_sessions_refused_total",
                                                  "media sessions refused: the shard's RTP ports are used up"};
 
+enum class TrunkRtpMode : std::uint8_t { per_call, shared };
+std::optional<TrunkRtpMode> parse_trunk_rtp_mode(std::string_view text) noexcept;
+
 struct MediaConfig {
   core::SockAddr browser_listen;  // this shard's browser-side UDP socket (all browser media of the shard)
   std::string public_ip;          // the host candidate's address (empty: browser_listen's address)
@@ -60,8 +66,10 @@ struct MediaConfig {
   core::Duration trunk_rtp_timeout = core::Duration::zero();
   // How often consent and the media timeouts are checked; the end of a session is seen this late at most.
   core::Duration check_interval = std::chrono::seconds(1);
-  // Socket buffers of the browser-side socket (one socket carries every browser of the shard).
+  // Socket buffers of the browser-side socket (one socket carries every browser of the shard), and
+  // of the shared trunk-side sockets.
   int browser_socket_buffer = 4 << 20;
+  TrunkRtpMode trunk_rtp_mode = TrunkRtpMode::per_call;
 };
 
 class TrunkPort;
@@ -107,6 +115,8 @@ class MediaBridge final : public MediaSessions, public core::UdpHandler {
   // Sends the relay's transmits, follows its deadline and queues its events for on_ended.
   void flush();
   void arm_timer();
+  bool bind_pair(TrunkPorts& t, const core::UdpOptions& opts);
+  void close_pair(TrunkPorts& t);
 
   core::Shard& shard_;
   MediaConfig cfg_;
@@ -120,7 +130,9 @@ class MediaBridge final : public MediaSessions, public core::UdpHandler {
   std::optional<core::Instant> timer_at_;
   core::TimerHandle end_timer_;
   std::vector<std::pair<SessionId, MediaEnd>> ending_;  // from the relay, not yet reported
+  // Each session's own port pair; nullptr in shared mode, where every session uses shared_.
   std::unordered_map<SessionId, std::unique_ptr<TrunkPorts>> trunk_;
+  std::unique_ptr<TrunkPorts> shared_;
 };
 
 }  // namespace webtrunk::media

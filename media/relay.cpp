@@ -42,6 +42,13 @@ std::uint64_t mix64(std::uint64_t x) noexcept {  // splitmix64's finalizer: spre
   return x ^ (x >> 31);
 }
 
+// Whether `a` and `b` have the same IP (either family), ports aside.
+bool same_ip(const core::SockAddr& a, const core::SockAddr& b) noexcept {
+  core::SockAddr x = a;
+  x.set_port(b.port());
+  return x == b;
+}
+
 std::optional<core::Instant> earlier(std::optional<core::Instant> a, std::optional<core::Instant> b) noexcept {
   if (!a) return b;
   if (!b) return a;
@@ -94,6 +101,7 @@ void Relay::remove_session(SessionId id) noexcept {
   if (it == sessions_.end()) return;
   RelaySession& s = *it->second;
   by_ufrag_.erase(s.local.ice.ufrag);
+  unregister_trunk(s);
   for (const core::SockAddr& p : s.paths) {
     auto b = by_peer_.find(p);
     if (b != by_peer_.end() && b->second == &s) by_peer_.erase(b);
@@ -126,14 +134,17 @@ void Relay::set_trunk_remote(core::Instant now, SessionId id, const core::SockAd
     s->setup_deadline = now + cfg_.media_setup_timeout;
   }
   if (!s->trunk_heard) s->trunk_heard = now;
+  unregister_trunk(*s);
   // Port 0 (a rejected stream) or 65535 (no room for RTCP) leaves nowhere to send.
   if (rtp.is_set() && rtp.port() != 0 && rtp.port() != 65535) {
     s->trunk_rtp = rtp;
     s->trunk_rtcp = rtp;
     s->trunk_rtcp.set_port(static_cast<std::uint16_t>(rtp.port() + 1));
+    register_trunk(*s);
   } else {
     s->trunk_rtp = s->trunk_rtcp = core::SockAddr{};
   }
+  s->trunk_rtp_fixed = s->trunk_rtcp_fixed = false;
   s->to_trunk_pt.fill(kNoPt);
   s->to_browser_pt.fill(kNoPt);
   for (const CodecMapping& c : codecs.codecs) {
@@ -150,6 +161,55 @@ void Relay::set_trunk_remote(core::Instant now, SessionId id, const core::SockAd
   for (const CodecMapping& c : codecs.codecs) {
     if (codecs.trunk_dtmf_pt && c.trunk_pt == *codecs.trunk_dtmf_pt && c.clock_rate > 0) s->dtmf_clock = c.clock_rate;
   }
+}
+
+// Shared trunk port: the session answers to its trunk SDP address. A second live session with the
+// same address makes it ambiguous (users > 1): refused for all until one is left.
+void Relay::register_trunk(RelaySession& s) {
+  if (!cfg_.shared_trunk_port) return;
+  bool conflict = false;
+  for (auto* m : {&by_trunk_rtp_, &by_trunk_rtcp_}) {
+    TrunkKey& k = (*m)[m == &by_trunk_rtp_ ? s.trunk_rtp : s.trunk_rtcp];
+    k.session = &s;
+    conflict = ++k.users > 1 || conflict;
+  }
+  s.trunk_registered = true;
+  if (conflict) {
+    kMediaTrunkAddressConflicts.inc();
+    core::log(core::LogLevel::warn, "media.trunk_address_conflict",
+              "session={} trunk={}: another call has this trunk media address; refused for both while both "
+              "live (use --trunk-rtp-mode per-call for this trunk)",
+              s.id, s.trunk_rtp.to_string());
+  }
+}
+
+void Relay::unregister_trunk(RelaySession& s) noexcept {
+  if (!s.trunk_registered) return;
+  s.trunk_registered = false;
+  for (auto* m : {&by_trunk_rtp_, &by_trunk_rtcp_}) {
+    const bool rtp = m == &by_trunk_rtp_;
+    auto it = m->find(rtp ? s.trunk_rtp : s.trunk_rtcp);
+    if (it == m->end()) continue;
+    if (--it->second.users == 0) {
+      m->erase(it);
+    } else if (it->second.users == 1) {  // the one left (rare: only after a conflict)
+      for (const auto& [id, other] : sessions_) {
+        if (other.get() != &s && other->trunk_registered && (rtp ? other->trunk_rtp : other->trunk_rtcp) == it->first) {
+          it->second.session = other.get();
+        }
+      }
+    }
+  }
+}
+
+RelaySession* Relay::trunk_sender(bool rtcp, const core::SockAddr& peer) const noexcept {
+  const auto& m = rtcp ? by_trunk_rtcp_ : by_trunk_rtp_;
+  auto it = m.find(peer);
+  return it == m.end() || it->second.users != 1 ? nullptr : it->second.session;
+}
+
+RelayPort Relay::trunk_port(PortKind kind, const RelaySession& s) const noexcept {
+  return RelayPort{kind, cfg_.shared_trunk_port ? SessionId{0} : s.id};
 }
 
 void Relay::set_direction(SessionId id, Direction d) noexcept {
@@ -220,12 +280,22 @@ void Relay::handle_datagram(core::Instant now, RelayPort port, const core::SockA
     on_browser(now, peer, rx);
     return;
   }
+  const bool rtcp = port.kind == PortKind::trunk_rtcp;
+  if (port.session == 0) {  // the shared trunk port: the sender's address names the session
+    RelaySession* s = trunk_sender(rtcp, peer);
+    if (s == nullptr) {
+      drop(nullptr, kMediaDropNotPinned);
+      return;
+    }
+    on_trunk(now, *s, rtcp, peer, rx);
+    return;
+  }
   RelaySession* s = find(port.session);
   if (s == nullptr) {
     drop(nullptr, kMediaDropUnknownSession);
     return;
   }
-  on_trunk(now, *s, port.kind == PortKind::trunk_rtcp, peer, rx);
+  on_trunk(now, *s, rtcp, peer, rx);
 }
 
 void Relay::on_browser(core::Instant now, const core::SockAddr& peer, RxBuf& rx) noexcept {
@@ -376,7 +446,7 @@ void Relay::on_srtp(core::Instant now, RelaySession& s, const core::SockAddr& pe
       drop(&s, kMediaDropNoPath);
       return;
     }
-    emit_in_place(RelayPort{PortKind::trunk_rtcp, s.id}, s.trunk_rtcp, pkt);
+    emit_in_place(trunk_port(PortKind::trunk_rtcp, s), s.trunk_rtcp, pkt);
     ++s.st.trunk_tx;
     kMediaToTrunk.inc();
     return;
@@ -414,22 +484,36 @@ void Relay::on_srtp(core::Instant now, RelaySession& s, const core::SockAddr& pe
     s.last_ts = h->timestamp;
     s.last_ts_at = now;
   }
-  emit_in_place(RelayPort{PortKind::trunk_rtp, s.id}, s.trunk_rtp, pkt);
+  emit_in_place(trunk_port(PortKind::trunk_rtp, s), s.trunk_rtp, pkt);
   ++s.st.trunk_tx;
   kMediaToTrunk.inc();
 }
 
-// Trunk -> browser: RTP/RTCP from the pinned address, protected in place into the tailroom.
+// Trunk -> browser: RTP/RTCP from the trunk's address (latched once on a per-call port, see
+// relay.hpp), protected in place into the tailroom.
 void Relay::on_trunk(core::Instant now, RelaySession& s, bool rtcp, const core::SockAddr& peer, RxBuf& rx) noexcept {
   if (s.ended) {
     drop(&s, kMediaDropEnded);
     return;
   }
-  const core::SockAddr& pinned = rtcp ? s.trunk_rtcp : s.trunk_rtp;
-  if (!pinned.is_set() || !(peer == pinned)) {
+  core::SockAddr& pinned = rtcp ? s.trunk_rtcp : s.trunk_rtp;
+  bool& fixed = rtcp ? s.trunk_rtcp_fixed : s.trunk_rtp_fixed;
+  if (!pinned.is_set()) {
     drop(&s, kMediaDropNotPinned);
     return;
   }
+  if (!(peer == pinned)) {
+    // Only a per-call port may latch: there the local port, not the source, names the session.
+    if (cfg_.shared_trunk_port || fixed || !same_ip(peer, pinned)) {
+      drop(&s, kMediaDropNotPinned);
+      return;
+    }
+    kMediaTrunkLatched.inc();
+    core::log(core::LogLevel::info, "media.trunk_latched", "session={} {} sdp={} actual={}", s.id,
+              rtcp ? "rtcp" : "rtp", pinned.to_string(), peer.to_string());
+    pinned = peer;
+  }
+  fixed = true;
   ++s.st.trunk_rx;
   s.trunk_heard = now;
   const core::SockAddr* to = s.ice.selected();

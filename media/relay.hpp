@@ -16,9 +16,22 @@
 //            keys are taken and the SSL object is gone;
 //   RTP/RTCP (SRTP/SRTCP, rtcp-mux) -> the session bound to the sender's address; unprotected in
 //            place, payload type and sequence mapped, sent to the trunk from the same buffer.
-// Trunk side: an RTP/RTCP port pair per session. Packets count only from the address the trunk's
-// SDP gave (symmetric RTP, pinned, no learning); they are mapped, protected in place into the
-// tailroom and sent to the browser's selected ICE path.
+// Trunk side, one of two modes (RelayConfig::shared_trunk_port, --trunk-rtp-mode):
+//   per-call: an RTP/RTCP port pair per session (RelayPort::session names it). Packets count from
+//            the address the trunk's SDP gave; a trunk that sends from another port of the SAME
+//            IP is latched once: the first packet from that IP on the session's port, if nothing
+//            came from the SDP address before, moves the session to the sender's address (RTP
+//            and RTCP each; symmetric RTP, RFC 4961: what goes to the trunk follows). Another IP
+//            never latches; a new trunk SDP (set_trunk_remote) may latch again.
+//   shared:  ONE RTP port and ONE RTCP port (its +1) for every session of the shard, the session
+//            found by the trunk's source address (RelayPort::session is 0). That address must be
+//            exactly the trunk's SDP address (+1 for RTCP): no latching, since a second port of
+//            the trunk's IP could be any of its calls. Two sessions whose trunk SDP names the
+//            same address cannot be told apart by source: that address is then refused for both
+//            (kMediaTrunkAddressConflicts, dropped as not pinned) until one of them goes, so no
+//            call ever gets another call's audio.
+// Trunk packets are then mapped, protected in place into the tailroom and sent to the browser's
+// selected ICE path.
 //
 // Sessions end by themselves (poll_event) when ICE consent lapses (RFC 7675), DTLS fails, the
 // browser does not finish ICE + DTLS within media_setup_timeout of the trunk's answer, or the
@@ -76,6 +89,12 @@ inline const core::Counter kMediaDropNoPath{
     "media with nowhere to go yet: no selected ICE path, DTLS not connected or no trunk address"};
 inline const core::Counter kMediaDropUnknownPt{"webtrunk_media_dropped_unknown_pt_total",
                                                "RTP with a payload type the codec map does not carry"};
+inline const core::Counter kMediaTrunkLatched{
+    "webtrunk_media_trunk_latched_total",
+    "per-call trunk ports that moved to the trunk's actual source port (same IP as its SDP, first packet)"};
+inline const core::Counter kMediaTrunkAddressConflicts{
+    "webtrunk_media_trunk_address_conflicts_total",
+    "shared trunk port: a session's trunk SDP named an address another live session has (refused for both)"};
 inline const core::Counter kMediaDropDirection{"webtrunk_media_dropped_direction_total",
                                                "RTP in a direction the session's hold state stops"};
 inline const core::Counter kMediaDropEnded{"webtrunk_media_dropped_ended_total",
@@ -104,17 +123,20 @@ struct RelayConfig {
   core::Duration trunk_rtp_timeout = core::Duration::zero();
   // How often consent and the timeouts above are checked; an end is seen this late at most.
   core::Duration check_interval = std::chrono::seconds(1);
+  // One trunk-side RTP/RTCP port pair for all sessions, demultiplexed by the trunk's address
+  // (RelayPort::session 0); false: a pair per session.
+  bool shared_trunk_port = false;
 };
 
 // Which local port a datagram came in on or leaves from.
 enum class PortKind : std::uint8_t { browser, trunk_rtp, trunk_rtcp };
 struct RelayPort {
   PortKind kind = PortKind::browser;
-  SessionId session = 0;  // 0 for the browser port (shared by every session)
+  SessionId session = 0;  // 0 for a port every session shares (the browser port; shared trunk ports)
 };
 
 struct Transmit {
-  RelayPort from;
+  RelayPort from;  // a trunk port with session 0 in shared mode
   core::SockAddr to;
   std::span<const std::byte> data;
   bool in_place = false;  // data lies in the RxBuf being handled: forward it from there
@@ -173,6 +195,11 @@ class Relay {
   void emit_copy(RelayPort from, const core::SockAddr& to, std::span<const std::byte> data);
   void on_browser(core::Instant now, const core::SockAddr& peer, RxBuf& rx) noexcept;
   void on_trunk(core::Instant now, RelaySession& s, bool rtcp, const core::SockAddr& peer, RxBuf& rx) noexcept;
+  RelaySession* trunk_sender(bool rtcp, const core::SockAddr& peer) const noexcept;
+  // The port a session's packets leave from toward the trunk (session 0 when shared).
+  RelayPort trunk_port(PortKind kind, const RelaySession& s) const noexcept;
+  void register_trunk(RelaySession& s);
+  void unregister_trunk(RelaySession& s) noexcept;
   void on_stun(core::Instant now, const core::SockAddr& peer, std::span<std::byte> pkt) noexcept;
   void on_dtls(core::Instant now, RelaySession& s, const core::SockAddr& peer, std::span<const std::byte> pkt);
   void on_srtp(core::Instant now, RelaySession& s, const core::SockAddr& peer, RxBuf& rx, bool rtcp) noexcept;
@@ -190,6 +217,14 @@ class Relay {
   std::unordered_map<SessionId, std::unique_ptr<RelaySession>> sessions_;
   std::unordered_map<std::string, RelaySession*, StringHash, std::equal_to<>> by_ufrag_;
   std::unordered_map<core::SockAddr, RelaySession*, AddrHash> by_peer_;
+  // Shared trunk port: sessions by the trunk's SDP address (RTP, and its +1 for RTCP). `users` > 1
+  // is a conflict: the address is refused until one session is left.
+  struct TrunkKey {
+    RelaySession* session = nullptr;
+    std::uint32_t users = 0;
+  };
+  std::unordered_map<core::SockAddr, TrunkKey, AddrHash> by_trunk_rtp_;
+  std::unordered_map<core::SockAddr, TrunkKey, AddrHash> by_trunk_rtcp_;
   // Sessions with a DTLS or DTMF deadline (few: those in a handshake or playing a digit), so
   // poll_timeout() looks at them and not at every session.
   std::unordered_set<SessionId> timed_;

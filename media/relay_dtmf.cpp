@@ -32,7 +32,7 @@ void Relay::start_next_digit(core::Instant now, RelaySession& s) {
     return;
   }
   const DtmfDigit d = s.digits.front();
-  s.digits.pop_front();
+  s.digits.erase(s.digits.begin());
   const std::uint64_t clock = s.dtmf_clock;
   // The stream's timestamp now: the last one relayed plus the time since (RFC 4733 §2.3.1).
   const auto elapsed_us = std::chrono::duration_cast<std::chrono::microseconds>(now - s.last_ts_at).count();
@@ -66,7 +66,7 @@ void Relay::dtmf_tick(core::Instant now, RelaySession& s) {
   ++s.seq_offset;
   s.injected = true;
   s.dtmf_first = false;
-  emit_copy(RelayPort{PortKind::trunk_rtp, s.id}, s.trunk_rtp, std::span<const std::byte>(pkt.data(), n));
+  emit_copy(trunk_port(PortKind::trunk_rtp, s), s.trunk_rtp, std::span<const std::byte>(pkt.data(), n));
   ++s.st.trunk_tx;
   kMediaDtmfPackets.inc();
   if (end && ++s.dtmf_end_sent >= kDtmfEndPackets) {

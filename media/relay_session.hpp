@@ -9,7 +9,6 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -57,8 +56,12 @@ struct RelaySession {
   core::SockAddr dtls_peer;  // where DTLS flights go: the last address DTLS came from
   std::vector<core::SockAddr> paths;  // addresses bound to this session by valid checks
 
-  core::SockAddr trunk_rtp;   // pinned from the trunk's SDP
-  core::SockAddr trunk_rtcp;  // its port + 1
+  core::SockAddr trunk_rtp;   // from the trunk's SDP, or where it latched (per-call ports)
+  core::SockAddr trunk_rtcp;  // its port + 1, or where it latched
+  // A packet was accepted from trunk_rtp / trunk_rtcp: no latching any more (until a new SDP).
+  bool trunk_rtp_fixed = false;
+  bool trunk_rtcp_fixed = false;
+  bool trunk_registered = false;  // shared trunk port: trunk_rtp/trunk_rtcp are in the relay's maps
   std::array<std::uint8_t, 128> to_trunk_pt{};
   std::array<std::uint8_t, 128> to_browser_pt{};
   std::optional<std::uint8_t> trunk_dtmf_pt;
@@ -82,7 +85,8 @@ struct RelaySession {
   bool seen_rtp = false;
   bool injected = false;
 
-  std::deque<DtmfDigit> digits;
+  // Digits waiting (at most kMaxQueuedDigits). A vector: an empty std::deque already holds ~600 bytes.
+  std::vector<DtmfDigit> digits;
   bool dtmf_active = false;
   bool dtmf_first = false;
   std::uint8_t dtmf_event = 0;

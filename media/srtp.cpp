@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <cstring>
 #include <optional>
+#include <variant>
 #include <vector>
 
 #include "core/bytes.hpp"
@@ -220,16 +221,23 @@ core::Result<std::size_t> rtp_header_len(const std::byte* p, std::size_t len) no
   return h;
 }
 
-// One session key's crypto state (RTP or RTCP).
-struct KeyState {
-  CipherCtx cipher;  // AES-ECB for AES-CM, AES-GCM for the AEAD profiles, unless on AES-NI below
-  AesGcm aes_gcm;    // the AEAD profiles on AES-NI (use_aes_gcm)
-  AesCtr aes_ctr;    // AES-CM on AES-NI (use_aes_ctr)
-  bool use_aes_gcm = false;
+// AES-CM-HMAC-SHA1's keys.
+struct CmKeys {
+  AesCtr aes_ctr;  // on AES-NI (use_aes_ctr), else KeyState::cipher
   bool use_aes_ctr = false;
-  std::uint8_t salt[14] = {};
-  HmacSha1 hmac;  // AES-CM only
+  HmacSha1 hmac;
+};
 
+// One session key's crypto state (RTP or RTCP). A profile uses either the GCM or the CM keys, so
+// they share the room (a session has four of these: both directions, RTP and RTCP).
+struct KeyState {
+  CipherCtx cipher;  // AES-ECB for AES-CM, AES-GCM for the AEAD profiles, unless on AES-NI
+  // monostate: GCM on `cipher`; AesGcm: the AEAD profiles on AES-NI; CmKeys: AES-CM.
+  std::variant<std::monostate, AesGcm, CmKeys> keys;
+  std::uint8_t salt[14] = {};
+
+  const AesGcm* aes_gcm() const noexcept { return std::get_if<AesGcm>(&keys); }
+  const CmKeys& cm() const noexcept { return *std::get_if<CmKeys>(&keys); }
   ~KeyState() { OPENSSL_cleanse(salt, sizeof salt); }
 };
 
@@ -325,7 +333,7 @@ class OwnSrtp final : public SrtpTransform {
       ok = cm_crypt(rtcp_, ssrc, index, p + kRtcpHeader, len - kRtcpHeader);
       core::store_be32(p + len, kSrtcpEFlag | index);
       std::uint8_t mac[HmacSha1::kDigestLen];
-      rtcp_.hmac.mac(p, len + kSrtcpTrailer, {}, mac);
+      rtcp_.cm().hmac.mac(p, len + kSrtcpTrailer, {}, mac);
       std::memcpy(p + len + kSrtcpTrailer, mac, kCmTag);
     }
     if (!ok) return srtp_reject(SrtpError::internal);
@@ -354,7 +362,7 @@ class OwnSrtp final : public SrtpTransform {
       if (!gcm_rtcp(false, p, body, trailer, encrypted, ssrc, index)) return srtp_reject(SrtpError::auth_failed);
     } else {
       std::uint8_t mac[HmacSha1::kDigestLen];
-      rtcp_.hmac.mac(p, len - tag_, {}, mac);
+      rtcp_.cm().hmac.mac(p, len - tag_, {}, mac);
       if (CRYPTO_memcmp(mac, p + len - tag_, kCmTag) != 0) return srtp_reject(SrtpError::auth_failed);
       if (!cm_crypt(rtcp_, ssrc, index, p + kRtcpHeader, body - kRtcpHeader)) {
         return srtp_reject(SrtpError::internal);
@@ -397,18 +405,18 @@ class OwnSrtp final : public SrtpTransform {
                 const std::array<std::uint8_t, 14>& salt, const std::array<std::uint8_t, 20>& auth) noexcept {
     std::memcpy(ks.salt, salt.data(), srtp_salt_len(p));
     if (!gcm_) {
-      ks.hmac.set_key(std::span<const std::uint8_t, HmacSha1::kKeyLen>(auth.data(), HmacSha1::kKeyLen), fast_);
+      CmKeys& cm = ks.keys.emplace<CmKeys>();
+      cm.hmac.set_key(std::span<const std::uint8_t, HmacSha1::kKeyLen>(auth.data(), HmacSha1::kKeyLen), fast_);
       if (fast_ && AesCtr::supported()) {
-        ks.aes_ctr.set_key(key);
-        ks.use_aes_ctr = true;
+        cm.aes_ctr.set_key(key);
+        cm.use_aes_ctr = true;
         return true;
       }
       ks.cipher = make_ecb(key);
       return ks.cipher != nullptr;
     }
     if (fast_ && AesGcm::supported()) {
-      ks.aes_gcm.set_key(key);
-      ks.use_aes_gcm = true;
+      ks.keys.emplace<AesGcm>().set_key(key);
       return true;
     }
     ks.cipher.reset(EVP_CIPHER_CTX_new());
@@ -431,7 +439,8 @@ class OwnSrtp final : public SrtpTransform {
                        std::size_t n) noexcept {
     std::uint8_t iv[16];
     cm_iv(ks, ssrc, index, iv);
-    return ks.use_aes_ctr ? ks.aes_ctr.xor_keystream(iv, p, n) : aes_cm_xor(ks.cipher.get(), iv, p, n);
+    const CmKeys& cm = ks.cm();
+    return cm.use_aes_ctr ? cm.aes_ctr.xor_keystream(iv, p, n) : aes_cm_xor(ks.cipher.get(), iv, p, n);
   }
 
   bool cm_crypt_rtp(std::byte* p, std::size_t h, std::size_t end, std::uint32_t ssrc, std::uint64_t est) noexcept {
@@ -442,7 +451,7 @@ class OwnSrtp final : public SrtpTransform {
   void cm_mac_rtp(const std::byte* p, std::size_t end, std::uint64_t est, std::uint8_t (&mac)[HmacSha1::kDigestLen]) {
     std::byte roc[4];
     core::store_be32(roc, static_cast<std::uint32_t>(est >> 16));
-    rtp_.hmac.mac(p, end, std::span(reinterpret_cast<const std::uint8_t*>(roc), 4), mac);
+    rtp_.cm().hmac.mac(p, end, std::span(reinterpret_cast<const std::uint8_t*>(roc), 4), mac);
   }
 
   bool cm_protect_rtp(std::byte* p, std::size_t h, std::size_t len, std::uint32_t ssrc, std::uint64_t est) noexcept {
@@ -491,9 +500,9 @@ class OwnSrtp final : public SrtpTransform {
   // encrypting, checked when decrypting). False on a tag mismatch or a library failure.
   static bool gcm(const KeyState& ks, bool enc, const std::uint8_t (&iv)[12], std::span<const AesGcm::Aad> aad,
                   std::byte* data, std::size_t text, std::byte* tag) noexcept {
-    if (ks.use_aes_gcm) {
-      if (!enc) return ks.aes_gcm.open(iv, aad, data, text, tag);
-      ks.aes_gcm.seal(iv, aad, data, text, tag);
+    if (const AesGcm* g = ks.aes_gcm()) {
+      if (!enc) return g->open(iv, aad, data, text, tag);
+      g->seal(iv, aad, data, text, tag);
       return true;
     }
     EVP_CIPHER_CTX* c = ks.cipher.get();

@@ -87,6 +87,7 @@ struct Options {
   // The trunk side's sockets: more than one gives the emulator more socket buffer to ride out the
   // moments it does not get its CPU (the edge has a port per call there anyway).
   unsigned trunk_sockets = 8;
+  std::string trunk_rtp_mode = "per-call";  // the edge's MediaConfig::trunk_rtp_mode
   unsigned wait_batch_us = 0;  // the edge shard's ShardConfig::wait_batch (0: off, as in `webtrunk edge`)
   // The relay runs in this process and logs to stderr: at info, a line per session set up.
   wt::core::LogLevel log_level = wt::core::LogLevel::warn;
@@ -119,7 +120,9 @@ std::string usage(std::string_view prog) {
       "  --rtpengine-threads N its --num-threads, all on --edge-cpu (default 2)\n"
       "  --rtpengine-log FILE  its log (warnings and up) (default /dev/null)\n"
       "  --rtp-ports A-B       the edge's trunk-side RTP port range (default 20000-29999)\n"
-      "  --trunk-sockets N     sockets of the echoing trunk, 1..64 (default 8)\n"
+      "  --trunk-sockets N     sockets of the echoing trunk, 1..4096 (default 8)\n"
+      "  --trunk-rtp-mode M    the edge's trunk-side ports: per-call|shared (default per-call); shared\n"
+      "                        needs a trunk address per call: --trunk-sockets >= --calls\n"
       "  --wait-batch-us U     the edge shard's wake-up batching window (core::ShardConfig::wait_batch;\n"
       "                        default 0 = off, as in `webtrunk edge`)\n"
       "  --log-level L         the relay's log on stderr: debug|info|warn|error (default warn)\n"
@@ -170,6 +173,7 @@ bool parse(int argc, char** argv, Options& o, bool& help, std::string& err) {
     else if (a == "--rtpengine-log") o.rtpengine_log = v;
     else if (a == "--rtp-ports") o.rtp_ports = v;
     else if (a == "--trunk-sockets") o.trunk_sockets = static_cast<unsigned>(num());
+    else if (a == "--trunk-rtp-mode") o.trunk_rtp_mode = v;
     else if (a == "--wait-batch-us") o.wait_batch_us = static_cast<unsigned>(num());
     else if (a == "--log-level") o.log_level = level();
     else err = fmt::format("unknown flag {}", a);
@@ -179,7 +183,9 @@ bool parse(int argc, char** argv, Options& o, bool& help, std::string& err) {
   else if (o.rate == 0 || o.rate > 1000) err = "--rate: 1..1000";
   else if (o.payload > 1200) err = "--payload: at most 1200";
   else if (o.concurrency == 0) err = "--concurrency: at least 1";
-  else if (o.trunk_sockets == 0 || o.trunk_sockets > 64) err = "--trunk-sockets: 1..64";
+  else if (o.trunk_sockets == 0 || o.trunk_sockets > 4096) err = "--trunk-sockets: 1..4096";
+  else if (!wt::media::parse_trunk_rtp_mode(o.trunk_rtp_mode)) err = "--trunk-rtp-mode: per-call|shared";
+  else if (o.trunk_rtp_mode == "shared" && o.trunk_sockets < o.calls) err = "--trunk-rtp-mode shared: --trunk-sockets >= --calls";
   else if (o.wait_batch_us > 10'000) err = "--wait-batch-us: 0..10000";
   else if (o.relay != "webtrunk" && o.relay != "rtpengine") err = "--relay: webtrunk|rtpengine";
   else if (o.rtpengine_ng_port > 65535) err = "--rtpengine-ng: 0..65535";
@@ -710,6 +716,7 @@ EdgeFigures run_edge(const Options& o, Channel& ch) {
   cfg.engine = engine.value();
   cfg.identity = identity.value();
   cfg.consent_timeout = std::chrono::seconds(static_cast<long>(o.setup_timeout + o.seconds + 30));
+  cfg.trunk_rtp_mode = *wt::media::parse_trunk_rtp_mode(o.trunk_rtp_mode);
   auto opened = wt::media::MediaBridge::open(shard, cfg);
   if (!opened) die(opened.error().message);
   wt::media::MediaBridge& bridge = *opened.value();

@@ -428,6 +428,57 @@ TEST_F(BridgeTest, TrunkPacketsFromAnotherAddressOrBeforeDtlsAreDropped) {
   EXPECT_EQ(bridge->stats(id)->dropped, 3u);
 }
 
+// --trunk-rtp-mode shared: every session's trunk side is the one shared port pair; each trunk's
+// packets reach its own call's browser, and each call's audio leaves from the shared port.
+TEST_F(BridgeTest, SharedTrunkPortCarriesTwoCallsApartByTheTrunksAddress) {
+  MediaConfig cfg;
+  cfg.trunk_rtp_mode = TrunkRtpMode::shared;
+  open_bridge(cfg);
+  auto tls_a = bench::BrowserTls::make();
+  auto tls_b = bench::BrowserTls::make();
+  Trunk trunk_a;
+  Trunk trunk_b;
+  ASSERT_TRUE(trunk_a.rtp && trunk_b.rtp);
+  const std::size_t free_pairs = bridge->free_port_pairs();
+  const SessionId a = make_session(*tls_a, trunk_a, opus_pcmu_dtmf());
+  const SessionId b = make_session(*tls_b, trunk_b, opus_pcmu_dtmf());
+  EXPECT_EQ(bridge->free_port_pairs(), free_pairs) << "shared mode takes no pair per call";
+  const LocalMedia la = *bridge->local(a);
+  const LocalMedia lb = *bridge->local(b);
+  EXPECT_EQ(la.trunk_addr, lb.trunk_addr);
+  BrowserPeer browser_a(*tls_a, la);
+  BrowserPeer browser_b(*tls_b, lb);
+  int ok = 0;
+  run([&] {
+    ASSERT_TRUE(browser_a.ice() && browser_b.ice());
+    ASSERT_TRUE(browser_a.dtls()) << browser_a.em.error();
+    ASSERT_TRUE(browser_b.dtls()) << browser_b.em.error();
+    std::array<std::byte, 200> pkt{};
+    for (std::uint16_t i = 0; i < 5; ++i) {
+      trunk_a.rtp->send(la.trunk_addr, std::span(pkt.data(), write_rtp(pkt, 96, false, 100 + i, 1, 0xa, 160)));
+      trunk_b.rtp->send(lb.trunk_addr, std::span(pkt.data(), write_rtp(pkt, 96, false, 200 + i, 1, 0xb, 160)));
+      auto got_a = browser_a.recv_srtp();
+      auto got_b = browser_b.recv_srtp();
+      ASSERT_TRUE(got_a && got_b);
+      EXPECT_EQ(parse_rtp(*got_a)->seq, 100 + i);
+      EXPECT_EQ(parse_rtp(*got_b)->seq, 200 + i);
+      browser_b.send_srtp(111, static_cast<std::uint16_t>(300 + i), 960u * i, 0xb0b);
+      std::vector<std::byte> at_trunk;
+      SockAddr from;
+      ASSERT_TRUE(trunk_b.rtp->recv(at_trunk, &from));
+      EXPECT_EQ(parse_rtp(at_trunk)->seq, 300 + i);
+      EXPECT_EQ(from, la.trunk_addr) << "sent from the shared port";
+      ++ok;
+    }
+  });
+  EXPECT_EQ(ok, 5);
+  EXPECT_EQ(bridge->stats(a)->trunk_rx, 5u);
+  EXPECT_EQ(bridge->stats(b)->trunk_rx, 5u);
+  bridge->release(a);
+  bridge->release(b);
+  EXPECT_EQ(bridge->free_port_pairs(), free_pairs);
+}
+
 TEST_F(BridgeTest, ForgedAndReplayedBrowserPacketsAreDropped) {
   auto tls = bench::BrowserTls::make();
   Trunk trunk;

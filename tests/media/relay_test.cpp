@@ -192,12 +192,118 @@ TEST_F(RelayTest, AudioGoesBothWaysMappedAndInPlace) {
 
 TEST_F(RelayTest, TrunkPacketsFromElsewhereOrWithoutTailroomAreDroppedAndCounted) {
   ASSERT_NO_FATAL_FAILURE(connect());
+  ASSERT_EQ(trunk_sends(0, 1, trunk_addr).size(), 1u);  // from its SDP address: nothing latches any more
   const std::uint64_t dropped = relay->stats(kSession)->dropped;
   EXPECT_TRUE(trunk_sends(0, 1, SockAddr::ipv4_loopback(30002)).empty());
   EXPECT_TRUE(trunk_sends(0, 2, trunk_addr, 4).empty());  // no room for the SRTP tag
   EXPECT_TRUE(trunk_sends(55, 3, trunk_addr).empty());    // not in the codec map
   EXPECT_EQ(relay->stats(kSession)->dropped, dropped + 3);
-  EXPECT_EQ(relay->stats(kSession)->browser_tx, 0u);
+  EXPECT_EQ(relay->stats(kSession)->browser_tx, 1u);
+}
+
+// A trunk whose RTP comes from another port than its SDP says (NAT, or a media server that sends
+// from one port and receives on another): on a per-call port the first packet from the SDP's IP
+// moves the session there, both ways, once. Another IP never does.
+TEST_F(RelayTest, PerCallPortLatchesTheTrunksActualPortOnceFromItsIpOnly) {
+  ASSERT_NO_FATAL_FAILURE(connect());
+  const std::uint64_t latched = kMediaTrunkLatched.total();
+  const auto elsewhere = SockAddr::parse("127.0.0.2:30000");
+  ASSERT_TRUE(elsewhere);
+  EXPECT_TRUE(trunk_sends(0, 1, elsewhere.value()).empty()) << "another IP must not latch";
+  EXPECT_EQ(kMediaTrunkLatched.total(), latched);
+
+  const SockAddr actual = SockAddr::ipv4_loopback(31234);
+  auto out = trunk_sends(0, 2, actual);
+  ASSERT_EQ(out.size(), 1u) << "the trunk's IP from another port latches";
+  EXPECT_TRUE(out[0].to == browser_addr);
+  EXPECT_EQ(kMediaTrunkLatched.total(), latched + 1);
+  out = browser_sends(*em, 0, 10);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(out[0].to == actual) << "symmetric RTP: the browser's audio follows the latched address";
+
+  EXPECT_TRUE(trunk_sends(0, 3, trunk_addr).empty()) << "latched once: the SDP port no longer counts";
+  EXPECT_TRUE(trunk_sends(0, 4, SockAddr::ipv4_loopback(31236)).empty());
+  EXPECT_EQ(trunk_sends(0, 5, actual).size(), 1u);
+
+  // A new SDP from the trunk (re-INVITE) starts over at its address.
+  relay->set_trunk_remote(now, kSession, trunk_addr, opus_pcmu_dtmf());
+  EXPECT_EQ(trunk_sends(0, 6, trunk_addr).size(), 1u);
+  EXPECT_TRUE(trunk_sends(0, 7, actual).empty());
+}
+
+TEST_F(RelayTest, SharedTrunkPortFindsTheSessionByTheTrunksExactAddress) {
+  RelayConfig cfg;
+  cfg.shared_trunk_port = true;
+  ASSERT_NO_FATAL_FAILURE(connect(cfg));
+  const SessionId other = kSession + 1;
+  const SockAddr other_trunk = SockAddr::ipv4_loopback(30100);
+  LocalMedia lm = *relay->local(kSession);
+  lm.ice.ufrag = "otherUfr";
+  relay->add_session(now, other, lm);
+  relay->set_trunk_remote(now, other, other_trunk, opus_pcmu_dtmf());
+
+  const RelayPort shared{PortKind::trunk_rtp, 0};
+  std::array<std::byte, 200> buf{};
+  const std::size_t n = write_rtp(buf, 0, 1, 160, 0x9999, 160);
+  auto out = deliver(shared, trunk_addr, std::span(buf.data(), n));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(out[0].to == browser_addr);
+  EXPECT_EQ(relay->stats(kSession)->trunk_rx, 1u);
+  EXPECT_TRUE(deliver(shared, other_trunk, std::span(buf.data(), n)).empty());  // not set up: no path yet
+  EXPECT_EQ(relay->stats(other)->trunk_rx, 1u);
+  EXPECT_EQ(relay->stats(kSession)->trunk_rx, 1u);
+
+  const std::uint64_t not_pinned = kMediaDropNotPinned.total();
+  EXPECT_TRUE(deliver(shared, SockAddr::ipv4_loopback(30002), std::span(buf.data(), n)).empty())
+      << "no latching on the shared port: another port of the trunk's IP could be any call";
+  EXPECT_EQ(kMediaDropNotPinned.total(), not_pinned + 1);
+
+  // What goes to the trunk leaves from the shared port.
+  out = browser_sends(*em, 0, 10);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].from.kind, PortKind::trunk_rtp);
+  EXPECT_EQ(out[0].from.session, 0u);
+  EXPECT_TRUE(out[0].to == trunk_addr);
+
+  // RTCP on the shared RTCP port, from the trunk's RTP port + 1.
+  std::array<std::byte, 64> rr{};
+  rr[0] = std::byte{0x80};
+  rr[1] = std::byte{201};
+  core::store_be16(rr.data() + 2, 1);
+  SockAddr trunk_rtcp = trunk_addr;
+  trunk_rtcp.set_port(static_cast<std::uint16_t>(trunk_addr.port() + 1));
+  EXPECT_EQ(deliver(RelayPort{PortKind::trunk_rtcp, 0}, trunk_rtcp, std::span(rr.data(), 8)).size(), 1u);
+  EXPECT_TRUE(deliver(RelayPort{PortKind::trunk_rtcp, 0}, trunk_addr, std::span(rr.data(), 8)).empty());
+
+  relay->remove_session(kSession);
+  EXPECT_TRUE(deliver(shared, trunk_addr, std::span(buf.data(), n)).empty());
+  EXPECT_EQ(kMediaDropNotPinned.total(), not_pinned + 3);
+}
+
+// Two calls whose trunk SDP names the same media address: the shared port cannot tell them apart
+// by source, so neither gets anything from it (never the other call's audio) until one goes.
+TEST_F(RelayTest, SharedTrunkPortRefusesAnAddressTwoSessionsShareUntilOneGoes) {
+  RelayConfig cfg;
+  cfg.shared_trunk_port = true;
+  ASSERT_NO_FATAL_FAILURE(connect(cfg));
+  const std::uint64_t conflicts = kMediaTrunkAddressConflicts.total();
+  const SessionId other = kSession + 1;
+  LocalMedia lm = *relay->local(kSession);
+  lm.ice.ufrag = "otherUfr";
+  relay->add_session(now, other, lm);
+  relay->set_trunk_remote(now, other, trunk_addr, opus_pcmu_dtmf());
+  EXPECT_EQ(kMediaTrunkAddressConflicts.total(), conflicts + 1);
+
+  const RelayPort shared{PortKind::trunk_rtp, 0};
+  std::array<std::byte, 200> buf{};
+  const std::size_t n = write_rtp(buf, 0, 1, 160, 0x9999, 160);
+  EXPECT_TRUE(deliver(shared, trunk_addr, std::span(buf.data(), n)).empty());
+  EXPECT_EQ(relay->stats(kSession)->trunk_rx, 0u);
+  EXPECT_EQ(relay->stats(other)->trunk_rx, 0u);
+
+  relay->remove_session(other);
+  EXPECT_EQ(deliver(shared, trunk_addr, std::span(buf.data(), n)).size(), 1u);
+  EXPECT_EQ(relay->stats(kSession)->trunk_rx, 1u);
 }
 
 TEST_F(RelayTest, NothingReachesTheBrowserBeforeDtls) {
