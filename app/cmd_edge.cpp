@@ -4,11 +4,13 @@
 
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <memory>
 #include <optional>
+#include <tuple>
 
 #include "app/admin_endpoint.hpp"
 #include "app/commands.hpp"
@@ -203,6 +205,11 @@ int run_edge(const FlagValues& flags) {
     mcfg.trunk_bind = *trunk_bind;
     mcfg.rtp_port_min = slice->first;
     mcfg.rtp_port_max = slice->second;
+    if (shards.size() > 1) {
+      // The whole range, for a shard whose slice is used up (media/port_pool.hpp; README "RTP ports").
+      auto whole = media::rtp_port_slice(cfg->rtp_ports, 1, 0);
+      if (whole) std::tie(mcfg.rtp_borrow_min, mcfg.rtp_borrow_max) = *whole;
+    }
     mcfg.engine = cfg->srtp_engine;
     mcfg.identity = *identity;
     mcfg.consent_timeout = std::chrono::seconds(cfg->consent_timeout_s);

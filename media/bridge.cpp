@@ -51,7 +51,9 @@ RelayConfig relay_config(const MediaConfig& c) {
 }  // namespace
 
 MediaBridge::MediaBridge(core::Shard& shard, MediaConfig cfg)
-    : shard_(shard), cfg_(std::move(cfg)), relay_(relay_config(cfg_)), ports_(cfg_.rtp_port_min, cfg_.rtp_port_max) {}
+    : shard_(shard), cfg_(std::move(cfg)), relay_(relay_config(cfg_)), ports_(cfg_.rtp_port_min, cfg_.rtp_port_max) {
+  if (cfg_.rtp_borrow_max != 0) ports_.set_borrow_range(cfg_.rtp_borrow_min, cfg_.rtp_borrow_max);
+}
 
 core::Result<std::unique_ptr<MediaBridge>> MediaBridge::open(core::Shard& shard, MediaConfig cfg) {
   if (!cfg.identity) return core::Error{-EINVAL, "media: no DTLS certificate"};
@@ -99,36 +101,26 @@ core::Result<SessionId> MediaBridge::create() {
   // Session ids carry the shard so that they are unique in the process.
   const SessionId id = (static_cast<SessionId>(shard_.index() + 1) << 48) | next_id_++;
   auto t = std::make_unique<TrunkPorts>(*this, id);
-  // A pair whose port another program holds is put back at the end of the queue and skipped.
+  // A pair whose port another program (or a shard that borrowed it) holds is put back at the end
+  // of the queue and skipped. Once this shard's pairs are all taken, a pair is borrowed from the
+  // rest of --rtp-ports: a bounded number of binds, each the kernel's word on whether it is free.
   bool bound = false;
   for (std::size_t tries = ports_.free_pairs(); tries > 0 && !bound; --tries) {
     std::uint16_t port = 0;
     if (!ports_.take(port)) break;
-    core::SockAddr rtp = cfg_.trunk_bind;
-    rtp.set_port(port);
-    core::SockAddr rtcp = cfg_.trunk_bind;
-    rtcp.set_port(static_cast<std::uint16_t>(port + 1));
-    auto a = shard_.open_udp(rtp, t->rtp_port);
-    if (!a) {
-      core::log(core::LogLevel::warn, "media.port_busy", "port={} why={}", port, a.error().message);
-      ports_.give_back(port);
-      continue;
-    }
-    auto b = shard_.open_udp(rtcp, t->rtcp_port);
-    if (!b) {
-      core::log(core::LogLevel::warn, "media.port_busy", "port={} why={}", port + 1, b.error().message);
-      shard_.close_udp(a.value());
-      ports_.give_back(port);
-      continue;
-    }
-    t->rtp_udp = a.value();
-    t->rtcp_udp = b.value();
-    t->port = port;
-    bound = true;
+    bound = bind_pair(*t, port, false);
+    if (!bound) ports_.give_back(port);
+  }
+  constexpr std::size_t kBorrowTries = 64;
+  for (std::size_t tries = std::min(kBorrowTries, ports_.borrow_pairs()); tries > 0 && !bound; --tries) {
+    std::uint16_t port = 0;
+    if (!ports_.next_borrow(port)) break;
+    bound = bind_pair(*t, port, true);
+    if (bound) kMediaPortsBorrowed.inc();
   }
   if (!bound) {
     kMediaSessionsRefused.inc();
-    return core::Error{-EADDRNOTAVAIL, fmt::format("media: no free RTP port pair in {}-{} ({} sessions on this shard)",
+    return core::Error{-EADDRNOTAVAIL, fmt::format("media: no free RTP port pair in {}-{} nor to borrow ({} sessions on this shard)",
                                                    ports_.min(), ports_.max(), trunk_.size())};
   }
   LocalMedia local;
@@ -141,6 +133,31 @@ core::Result<SessionId> MediaBridge::create() {
   kMediaSessionsActive.inc();
   arm_timer();
   return id;
+}
+
+bool MediaBridge::bind_pair(TrunkPorts& t, std::uint16_t port, bool borrowed) {
+  core::SockAddr rtp = cfg_.trunk_bind;
+  rtp.set_port(port);
+  core::SockAddr rtcp = cfg_.trunk_bind;
+  rtcp.set_port(static_cast<std::uint16_t>(port + 1));
+  // A taken pair is expected where shards borrow (another shard's call holds it): a debug line
+  // then; alone in its range, a taken port is another program's, worth a warning.
+  const core::LogLevel level = borrowed || cfg_.rtp_borrow_max != 0 ? core::LogLevel::debug : core::LogLevel::warn;
+  auto a = shard_.open_udp(rtp, t.rtp_port);
+  if (!a) {
+    core::log(level, "media.port_busy", "port={} why={}", port, a.error().message);
+    return false;
+  }
+  auto b = shard_.open_udp(rtcp, t.rtcp_port);
+  if (!b) {
+    core::log(level, "media.port_busy", "port={} why={}", port + 1, b.error().message);
+    shard_.close_udp(a.value());
+    return false;
+  }
+  t.rtp_udp = a.value();
+  t.rtcp_udp = b.value();
+  t.port = port;
+  return true;
 }
 
 const LocalMedia* MediaBridge::local(SessionId id) const { return relay_.local(id); }
