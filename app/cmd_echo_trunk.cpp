@@ -1,6 +1,7 @@
 // `webtrunk echo-trunk`: a SIP trunk on UDP that answers every call and echoes its audio
 // (app/echo_trunk.hpp). `webtrunk demo` runs one as the edge's trunk; tests use it as a peer.
 #include <cstdio>
+#include <functional>
 #include <memory>
 
 #include "app/commands.hpp"
@@ -10,6 +11,12 @@
 #include "core/shards.hpp"
 
 namespace webtrunk::app {
+namespace {
+
+// How long a shutdown waits for the answers to its BYEs (a dead edge must not hold a restart).
+constexpr core::Duration kEchoShutdownGrace = std::chrono::seconds(3);
+
+}  // namespace
 
 FlagSet echo_trunk_flags() {
   FlagSet f("echo-trunk", "A SIP trunk (UDP) that answers every call and sends the caller's audio back.");
@@ -67,6 +74,23 @@ int run_echo_trunk(const FlagValues& flags) {
               cfg.media_ip, *ring);
     return {};
   };
+  // SIGTERM/SIGINT: BYE to every call, then stop once they are answered (or after the grace); a
+  // second signal stops at once. The signal thread reaches the shard only through its mailbox.
+  std::function<void(core::Shard&, core::Instant)> wait_byes = [&](core::Shard& shard, core::Instant deadline) {
+    if (!trunk || trunk->unanswered_byes() == 0 || shard.now() >= deadline) {
+      core::log(core::LogLevel::info, "echo.shutdown", "phase=done unanswered_byes={}", trunk ? trunk->unanswered_byes() : 0);
+      return shards.request_stop();
+    }
+    shard.add_timer(std::chrono::milliseconds(20), [&wait_byes, &shard, deadline] { wait_byes(shard, deadline); });
+  };
+  shards.set_on_terminate([&](int count) {
+    const bool posted = count == 1 && shards.post(0, [&](core::Shard& shard) {
+      const std::size_t n = trunk ? trunk->hang_up_all(shard) : 0;
+      core::log(core::LogLevel::info, "echo.shutdown", "phase=started calls={}", n);
+      wait_byes(shard, shard.now() + kEchoShutdownGrace);
+    });
+    if (!posted) shards.request_stop();
+  });
   auto r = shards.run_until_signal(init);
   if (!r) {
     std::fprintf(stderr, "webtrunk echo-trunk: %s\n", r.error().message.c_str());

@@ -4,11 +4,13 @@
 
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <memory>
 #include <optional>
+#include <tuple>
 
 #include "app/admin_endpoint.hpp"
 #include "app/commands.hpp"
@@ -203,6 +205,11 @@ int run_edge(const FlagValues& flags) {
     mcfg.trunk_bind = *trunk_bind;
     mcfg.rtp_port_min = slice->first;
     mcfg.rtp_port_max = slice->second;
+    if (shards.size() > 1) {
+      // The whole range, for a shard whose slice is used up (media/port_pool.hpp; README "RTP ports").
+      auto whole = media::rtp_port_slice(cfg->rtp_ports, 1, 0);
+      if (whole) std::tie(mcfg.rtp_borrow_min, mcfg.rtp_borrow_max) = *whole;
+    }
     mcfg.engine = cfg->srtp_engine;
     mcfg.identity = *identity;
     mcfg.consent_timeout = std::chrono::seconds(cfg->consent_timeout_s);
@@ -228,7 +235,26 @@ int run_edge(const FlagValues& flags) {
     scfg.routes = cfg->routes;
     scfg.codecs = cfg->codecs;
     scfg.call_limits = {cfg->limits.max_calls_per_token, static_cast<unsigned>(shards.size())};
+    // One keep-alive per trunk per interval: shard 0 pings and posts what it finds to the others.
+    scfg.trunk_ping.interval = std::chrono::seconds(cfg->trunk_ping_s);
+    scfg.trunk_ping.timeout = std::min<core::Duration>(std::chrono::seconds(5), scfg.trunk_ping.interval);
+    scfg.trunk_ping.failures_to_down = cfg->trunk_ping_failures;
+    scfg.ping_trunks = k == 0;
+    scfg.call_ping = std::chrono::seconds(cfg->call_ping_s);
     sip->set_core(std::make_unique<edge::CallController>(std::move(scfg), std::move(gate)));
+    if (k == 0) {
+      // Runs on shard 0's thread; each task runs on its shard's thread, where sips[j] was made.
+      sip->sip().on_trunk_state = [&shard, &sips](const core::SockAddr& addr, bool up) {
+        bool all = true;
+        for (unsigned j = 1; j < sips.size(); ++j) {
+          all = shard.post(j, [&sips, j, addr, up](core::Shard&) {
+                  if (sips[j]) sips[j]->sip().set_trunk_state(addr, up);
+                }) && all;
+        }
+        return all;
+      };
+    }
+    sip->start(shard);
     core::log(core::LogLevel::info, "sip.listen", "shard={} udp={}", k, bound->to_string());
     edge::WsFrontDoor::Sink sink;
     sink.on_message = [sp](core::Shard& sh, core::ConnId id, const core::WsMessage& m) { sp->on_ws_message(sh, id, m); };

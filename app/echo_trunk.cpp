@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 
 #include "core/log.hpp"
@@ -74,7 +75,17 @@ void EchoTrunkCore::handle_datagram(core::Instant now, const core::SockAddr& fro
     return;
   }
   if (msg.is_response()) {
-    kEchoRejectedTotal.inc();  // we send no requests: nothing to match a response to
+    // The only requests we send are the BYEs of a shutdown.
+    if (const auto key = sip::TransactionKey::of_response(msg)) {
+      for (Bye& b : byes_) {
+        if (b.txn->branch() != key->branch) continue;
+        b.txn->handle_response(now, msg);
+        while (b.txn->poll_event()) {
+        }
+        return;
+      }
+    }
+    kEchoRejectedTotal.inc();
     return;
   }
   handle_request(now, from, msg);
@@ -104,6 +115,10 @@ void EchoTrunkCore::handle_request(core::Instant now, const core::SockAddr& from
   sip::CSeq cseq;
   if (!sip::parse_cseq(msg.value(sip::HeaderId::cseq), cseq) || msg.value(sip::HeaderId::call_id).empty()) {
     reject_stateless(from, msg, 400, "Bad CSeq or Call-ID");
+    return;
+  }
+  if (msg.method() == sip::Method::invite && shutting_down_ && msg.value(sip::HeaderId::to).find("tag=") == std::string_view::npos) {
+    reject_stateless(from, msg, 503, "Service Unavailable: shutting down");
     return;
   }
   if (msg.method() == sip::Method::invite) {
@@ -251,9 +266,16 @@ void EchoTrunkCore::handle_invite(core::Instant now, const core::SockAddr& from,
   out_.push_back({from, sip::make_response(msg, 100, "Trying", {})});
   respond(now, *t.txn, msg, 180, "Ringing", call.to_tag);
   call.answer_200 = make_2xx(msg, call, make_sdp(call, "sendrecv"));
+  call.dialog = sip::Dialog::from_uas(msg, call.to_tag, fmt::format("<sip:echo@{}:{}>", cfg_.contact_host, cfg_.contact_port));
+  if (call.dialog) call.dialog->set_local_cseq(1);
   {
     sip::MessageWriter w(call.cancelled_487);  // built now: the CANCEL's CSeq method differs (§9.2)
     sip::write_response_head(msg, 487, "Request Terminated", call.to_tag, w);
+    w.finish();
+  }
+  {
+    sip::MessageWriter w(call.shutdown_503);
+    sip::write_response_head(msg, 503, "Service Unavailable: shutting down", call.to_tag, w);
     w.finish();
   }
   call.ringing = key;
@@ -371,6 +393,43 @@ void EchoTrunkCore::end_call(std::string_view call_id) {
   calls_.erase(it);
 }
 
+std::size_t EchoTrunkCore::hang_up_all(core::Instant now) {
+  shutting_down_ = true;
+  std::vector<std::string> ids;
+  for (auto& [id, call] : calls_) {
+    ids.push_back(id);
+    if (call.ringing) {
+      // Still ringing: the INVITE's final answer says why (RFC 3261 §21.5.4).
+      if (auto it = txns_.find(*call.ringing); it != txns_.end()) {
+        it->second.txn->respond(now, std::move(call.shutdown_503), 503);
+        drain(it->second);
+      }
+      call.ringing.reset();
+      continue;
+    }
+    if (!call.dialog) continue;
+    call.dialog->confirm();
+    const std::string branch = sip::new_branch();
+    const std::array<sip::HeaderPair, 1> reason{{{"Reason", "SIP;cause=503;text=\"Echo trunk shutting down\""}}};
+    std::string bye = call.dialog->make_request(sip::Method::bye, fmt::format("{}:{}", cfg_.contact_host, cfg_.contact_port),
+                                                branch, reason, {}, {});
+    Bye b{std::make_unique<sip::ClientTransaction>(now, sip::Method::bye, std::move(bye), branch, sip::Transport::udp,
+                                                   cfg_.timers),
+          call.peer};
+    while (auto bytes = b.txn->poll_transmit()) out_.push_back({b.peer, std::move(*bytes)});
+    byes_.push_back(std::move(b));
+    core::log(core::LogLevel::info, "echo.bye_sent", "call={} peer={} why=shutting down", call.id, call.peer.to_string());
+  }
+  for (const auto& id : ids) end_call(id);
+  return ids.size();
+}
+
+std::size_t EchoTrunkCore::unanswered_byes() const noexcept {
+  std::size_t n = 0;
+  for (const Bye& b : byes_) n += !b.txn->terminated() && b.txn->last_status() < 200 ? 1 : 0;
+  return n;
+}
+
 void EchoTrunkCore::drain(Txn& t) {
   while (auto b = t.txn->poll_transmit()) out_.push_back({t.peer, std::move(*b)});
   while (auto ev = t.txn->poll_event()) {
@@ -398,6 +457,13 @@ void EchoTrunkCore::handle_timeout(core::Instant now) {
     if (call.rtx->done()) call.rtx.reset();
   }
   for (const auto& id : ended) end_call(id);
+  for (Bye& b : byes_) {
+    if (auto d = b.txn->poll_timeout(); d && *d <= now) b.txn->handle_timeout(now);
+    while (auto bytes = b.txn->poll_transmit()) out_.push_back({b.peer, std::move(*bytes)});
+    while (b.txn->poll_event()) {
+    }
+  }
+  std::erase_if(byes_, [](const Bye& b) { return b.txn->terminated(); });
   for (auto it = txns_.begin(); it != txns_.end();) {
     it->second.txn->handle_timeout(now);
     drain(it->second);
@@ -422,6 +488,9 @@ std::optional<core::Instant> EchoTrunkCore::poll_timeout() const {
   for (const auto& [key, t] : txns_) {
     if (auto d = t.txn->poll_timeout()) next = std::min(next, *d);
     if (t.txn->terminated()) next = std::min(next, core::Instant::min());
+  }
+  for (const Bye& b : byes_) {
+    if (auto d = b.txn->poll_timeout()) next = std::min(next, *d);
   }
   for (const auto& [id, call] : calls_) {
     next = std::min(next, call.answer_at);
@@ -488,6 +557,13 @@ void EchoTrunk::on_datagram(core::Shard& shard, core::UdpId, const core::SockAdd
   core_->handle_datagram(shard.now(), peer,
                          std::string_view(reinterpret_cast<const char*>(payload.data()), payload.size()));
   flush(shard);
+}
+
+std::size_t EchoTrunk::hang_up_all(core::Shard& shard) {
+  if (!core_) return 0;
+  const std::size_t n = core_->hang_up_all(shard.now());
+  flush(shard);
+  return n;
 }
 
 void EchoTrunk::flush(core::Shard& shard) {

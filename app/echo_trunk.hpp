@@ -16,6 +16,9 @@
 // answering direction; BYE -> 200 and the ports are closed; OPTIONS, INFO, UPDATE -> 200; other
 // methods -> 405; an in-dialog request for no call -> 481. An INVITE without SDP gets our own offer
 // in the 200 (and the ACK's answer is not needed: echo goes to the packets' source).
+// Shutdown (hang_up_all, on SIGTERM/SIGINT): every answered call gets a BYE with a Reason header,
+// a call still ringing gets 503, new INVITEs get 503; the command waits for the BYEs' answers (at
+// most 3 s) and exits 0, so a restart never leaves the edge holding a silent call.
 //
 // Lifetimes: EchoTrunkCore owns every string it keeps; poll_transmit hands out owned bytes. EchoTrunk
 // must outlive its sockets (it lives as long as the shard loop).
@@ -37,6 +40,8 @@
 #include "core/reactor.hpp"
 #include "core/result.hpp"
 #include "core/socket.hpp"
+#include "sip/client_transaction.hpp"
+#include "sip/dialog.hpp"
 #include "sip/transaction.hpp"
 
 namespace webtrunk::app {
@@ -92,6 +97,11 @@ class EchoTrunkCore {
 
   // Calls with media open (ringing, answered or confirmed).
   [[nodiscard]] std::size_t active_calls() const noexcept { return calls_.size(); }
+  // Shutting down: BYE to every answered call, 503 to those ringing, 503 to new INVITEs from now
+  // on. Returns how many calls it ended.
+  std::size_t hang_up_all(core::Instant now);
+  // BYEs sent by hang_up_all() with no final response yet (a timeout ends the wait too).
+  [[nodiscard]] std::size_t unanswered_byes() const noexcept;
 
  private:
   struct Txn {
@@ -109,10 +119,12 @@ class EchoTrunkCore {
     core::Instant answer_at = sip::detail::kNever;
     std::string answer_200;     // the 200 to send at answer_at
     std::string cancelled_487;  // the INVITE's 487 if a CANCEL comes first
+    std::string shutdown_503;   // the INVITE's 503 if the trunk shuts down first
     std::optional<sip::TwoXxRetransmitter> rtx;
     std::vector<EchoOffer::Codec> codecs;
     std::uint64_t sdp_version = 1;
     bool confirmed = false;
+    std::optional<sip::Dialog> dialog;  // ours as UAS: for the BYE at shutdown
   };
 
   void handle_request(core::Instant now, const core::SockAddr& from, const sip::MessageView& msg);
@@ -137,6 +149,12 @@ class EchoTrunkCore {
   MediaPorts media_;
   std::unordered_map<sip::TransactionKey, Txn> txns_;
   std::unordered_map<std::string, Call> calls_;  // by Call-ID
+  struct Bye {
+    std::unique_ptr<sip::ClientTransaction> txn;
+    core::SockAddr peer;
+  };
+  std::vector<Bye> byes_;  // the BYEs sent at shutdown
+  bool shutting_down_ = false;
   std::deque<EchoTransmit> out_;
   std::uint64_t next_call_ = 1;
   std::uint64_t session_id_;
@@ -154,6 +172,9 @@ class EchoTrunk final : public core::UdpHandler {
                    std::span<std::byte> payload) override;
 
   [[nodiscard]] std::size_t active_calls() const noexcept { return core_ ? core_->active_calls() : 0; }
+  // EchoTrunkCore::hang_up_all, then sends what it wrote.
+  std::size_t hang_up_all(core::Shard& shard);
+  [[nodiscard]] std::size_t unanswered_byes() const noexcept { return core_ ? core_->unanswered_byes() : 0; }
 
  private:
   // Sends every RTP and RTCP datagram back to its source from the socket it came in on.

@@ -114,6 +114,14 @@ FlagSet edge_flags() {
   f.add({"trunk-rtp-timeout", "SECONDS",
          "hang up a call when the trunk sends no RTP or RTCP for this long (reason \"trunk RTP timeout\"; "
          "a trunk that stops sending on hold needs a value above its hold times); 0: off", "0", false});
+  f.add({"trunk-ping", "SECONDS",
+         "send an OPTIONS keep-alive to every configured trunk this often (from shard 0 only); after "
+         "--trunk-ping-failures in a row unanswered (5 s, or the interval if shorter), unreachable or 503, new "
+         "calls toward it get 503 at once until it answers again; 0: off", "30", false});
+  f.add({"trunk-ping-failures", "N", "failed keep-alives in a row that mark a trunk down", "3", false});
+  f.add({"call-ping", "SECONDS",
+         "send an in-dialog OPTIONS to the trunk this often on every answered call; a 408, 481 or unreachable "
+         "trunk hangs the call up (BYE to the browser, reason \"trunk not answering\"); 0: off", "30", false});
   f.add({"consent-timeout", "SECONDS",
          "hang up a call when the browser's ICE consent (RFC 7675) or media is not seen for this long", "30", false});
   f.add({"drain-timeout", "SECONDS",
@@ -231,6 +239,15 @@ core::Result<edge::EdgeConfig> edge_config_from(const FlagValues& flags) {
   auto trt = flags.get_int("trunk-rtp-timeout", 0, 86400);
   if (!trt) return trt.error();
   c.trunk_rtp_timeout_s = static_cast<unsigned>(*trt);
+  auto tp = flags.get_int("trunk-ping", 0, 3600);
+  if (!tp) return tp.error();
+  c.trunk_ping_s = static_cast<unsigned>(*tp);
+  auto tpf = flags.get_int("trunk-ping-failures", 1, 100);
+  if (!tpf) return tpf.error();
+  c.trunk_ping_failures = static_cast<unsigned>(*tpf);
+  auto cp = flags.get_int("call-ping", 0, 3600);
+  if (!cp) return cp.error();
+  c.call_ping_s = static_cast<unsigned>(*cp);
   auto ct = flags.get_int("consent-timeout", 5, 3600);
   if (!ct) return ct.error();
   c.consent_timeout_s = static_cast<unsigned>(*ct);

@@ -468,6 +468,23 @@ void Call::on_client_final(core::Instant now, CallClientTxn& t, const sip::TxnEv
       if (status == 481 || status == 408) hang_up(now, "session refresh failed", true, true);
       return;
     }
+    case Purpose::probe: {
+      probe_in_flight = false;
+      if (state == CallState::ended) return;
+      // Any answer but these means the trunk still holds the dialog (a 405 or 501 to OPTIONS too).
+      // RFC 3261 §12.2.1.2: 481 and 408 end the dialog; a transport error means nobody is there.
+      const bool lost = status == 481 || status == 408 || (!response && status == 503);
+      if (!lost) {
+        probe_at = now + core.cfg_.call_ping;
+        return;
+      }
+      kCallsTrunkLost.inc();
+      const std::string_view why = status == 481 ? "481" : status == 408 ? "timeout" : "unreachable";
+      core::log(core::LogLevel::info, "call.trunk_lost", "call={} trunk_call_id={} why={}", b_call_id, t_call_id, why);
+      hang_up(now, "trunk not answering", true, status == 408,
+              status == 481 ? "SIP;cause=481;text=\"Trunk lost the call\"" : "SIP;cause=408;text=\"Trunk not answering\"");
+      return;
+    }
     case Purpose::invite:
       // Timer B or a transport error with no final response.
       if (ev.kind == sip::TxnEvent::Kind::timeout || ev.kind == sip::TxnEvent::Kind::transport_error) {
@@ -627,6 +644,12 @@ void Call::handle_timeout(core::Instant now) {
     hard_stop = core::Instant::max();
     hang_up(now, "maximum call length reached", true, true);
   }
+  if (state == CallState::established && now >= probe_at && !probe_in_flight) {
+    probe_at = core::Instant::max();
+    probe_in_flight = true;
+    kCallPingsSent.inc();
+    send_trunk_request(now, sip::Method::options, Purpose::probe, {}, {}, {});
+  }
   if (state == CallState::calling && now >= ring_deadline && !b_answered) {
     // RFC 3261 §16.6 Timer C: ringing for ever is not an answer.
     ring_deadline = core::Instant::max();
@@ -649,6 +672,7 @@ std::optional<core::Instant> Call::next_deadline() const {
     take(b_timer.poll_timeout());
     take(t_timer.poll_timeout());
   }
+  if (state == CallState::established && !probe_in_flight && probe_at != core::Instant::max()) take(probe_at);
   if (state == CallState::calling && !b_answered) take(ring_deadline);
   if (state != CallState::ended && hard_stop != core::Instant::max()) take(hard_stop);
   return best;

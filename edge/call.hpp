@@ -27,6 +27,8 @@
 //     refreshes are answered locally
 //   INFO with DTMF from the browser -> 200 and RFC 4733 events toward the trunk; other INFO relayed
 //   media ended (consent lost, DTLS failed) -> BYE on both legs with a Reason header
+//   every call_ping once established: in-dialog OPTIONS to the trunk; 408, 481 or unreachable ->
+//     BYE to the browser with a Reason header (and to the trunk after a 408), CDR "trunk not answering"
 //
 // Lifetime: owned by CallController (calls_), which deletes it once it is over and every transaction on
 // it has ended; its media session is released when the call ends (CallController::finish_call).
@@ -71,6 +73,7 @@ struct CallClientTxn {
     bye,      // BYE on a leg (no answer owed to anyone)
     relay,    // a request relayed from the other leg: answer `origin` with the final response
     refresh,  // our own session refresh (UPDATE / re-INVITE)
+    probe,    // in-dialog OPTIONS: is the trunk still there (CallControllerConfig::call_ping)
   };
   std::unique_ptr<sip::ClientTransaction> txn;
   Leg leg = Leg::trunk;
@@ -242,6 +245,9 @@ struct Call {
   sip::SessionTimer t_timer;
   bool t_refresh_by_invite = false;  // the trunk refused UPDATE (405/501): refresh by re-INVITE
   core::Instant ring_deadline = core::Instant::max();
+  // In-dialog OPTIONS to the trunk (call_ping) once established: the next one, and one in flight.
+  core::Instant probe_at = core::Instant::max();
+  bool probe_in_flight = false;
   std::optional<std::uint32_t> max_duration_s;  // the token's dur= claim
   CallSlot limit_slot;                          // its place in the account and token call limits
   core::Instant hard_stop = core::Instant::max();  // answer + max_duration_s

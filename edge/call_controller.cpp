@@ -64,6 +64,12 @@ CallController::CallController(CallControllerConfig config, std::unique_ptr<Auth
       return unix0 + std::chrono::duration_cast<std::chrono::seconds>(now - mono0).count();
     };
   }
+  if (cfg_.ping_trunks && cfg_.trunk_ping.interval > core::Duration::zero()) {
+    std::vector<TrunkPinger::Target> targets;
+    for (const auto& r : cfg_.routes->routes()) targets.push_back({r.trunk.spec, r.trunk.hostport(), r.trunk.addr});
+    pinger_.emplace(cfg_.trunk_ping, targets, host_port(cfg_.sip_host, cfg_.sip_port), cfg_.user_agent,
+                    cfg_.id_seed == 0 ? 0 : cfg_.id_seed + 1);
+  }
 }
 
 CallController::~CallController() {
@@ -107,6 +113,30 @@ void CallController::reply_udp(const core::SockAddr& to, const sip::MessageView&
   send_udp(to, build_response(req, code, reason, sip::to_tag(req).empty() ? ids_.tag() : std::string()));
 }
 
+void CallController::flush_pinger() {
+  if (!pinger_) return;
+  while (auto t = pinger_->poll_transmit()) send_udp(t->to, std::move(t->bytes));
+  while (auto c = pinger_->poll_change()) {
+    // One line per change (not per ping): an operator sees when and why a trunk went down.
+    core::log(c->up ? core::LogLevel::info : core::LogLevel::warn, c->up ? "trunk.up" : "trunk.down",
+              "trunk={} addr={} why={}", c->spec, c->addr.to_string(), c->why);
+    set_trunk_state(c->addr, c->up);
+    if (on_trunk_state && !on_trunk_state(c->addr, c->up)) pinger_->change_not_delivered(c->addr);
+  }
+}
+
+void CallController::set_trunk_state(const core::SockAddr& trunk, bool up) {
+  std::erase(down_trunks_, trunk);
+  if (!up) down_trunks_.push_back(trunk);
+}
+
+bool CallController::trunk_down(const core::SockAddr& trunk) const noexcept {
+  for (const auto& a : down_trunks_) {
+    if (a == trunk) return true;
+  }
+  return false;
+}
+
 std::optional<SipTransmit> CallController::poll_transmit() {
   if (out_.empty()) return std::nullopt;
   SipTransmit t = std::move(out_.front());
@@ -120,12 +150,19 @@ std::optional<core::Instant> CallController::poll_timeout() const {
   if (!inbound_deadlines_.empty() && (!t || inbound_deadlines_.begin()->first < *t)) {
     t = inbound_deadlines_.begin()->first;
   }
+  if (pinger_) {
+    if (auto p = pinger_->poll_timeout(); p && (!t || *p < *t)) t = p;
+  }
   return t;
 }
 
 void CallController::handle_timeout(core::Instant now) {
   if (registrar_.expire(now) > 0) update_registration_gauge();
   inbound_timeout(now);
+  if (pinger_) {
+    pinger_->handle_timeout(now);
+    flush_pinger();
+  }
   // Collect first: pumping a call reschedules it (and may reap it).
   std::vector<std::uint64_t> due;
   while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
@@ -307,6 +344,7 @@ void CallController::on_trunk_response(core::Instant now, const core::SockAddr& 
     kSipInvalidResponses.inc();
     return;
   }
+  if (pinger_ && pinger_->handle_response(now, resp)) return flush_pinger();
   Call* call = find_trunk_call(sip::call_id(resp));
   if (call == nullptr) {
     kSipStrayResponses.inc();
@@ -360,6 +398,10 @@ void CallController::handle_flow_closed(core::Instant now, core::ConnId flow) {
 }
 
 void CallController::handle_trunk_unreachable(core::Instant now, const core::SockAddr& addr, int error) {
+  if (pinger_) {
+    pinger_->handle_unreachable(now, addr);
+    flush_pinger();
+  }
   std::vector<std::uint64_t> ids;
   std::string_view route = "-";
   for (auto& [id, call] : calls_) {

@@ -52,6 +52,7 @@
 #include "edge/registrar.hpp"
 #include "edge/routes.hpp"
 #include "edge/sip_messages.hpp"
+#include "edge/trunk_pinger.hpp"
 #include "media/types.hpp"
 #include "sip/branch.hpp"
 #include "sip/message_view.hpp"
@@ -125,6 +126,12 @@ inline const core::Counter kCallsEndedByShutdown{"webtrunk_calls_ended_by_shutdo
                                                  "calls hung up because the edge shut down (drain timeout or second signal)"};
 inline const core::Counter kSipRefusedDraining{"webtrunk_sip_refused_draining_total",
                                                "INVITEs and REGISTERs answered 503 because the edge is draining"};
+inline const core::Counter kCallsTrunkDown{"webtrunk_calls_refused_trunk_down_total",
+                                          "calls refused 503 at once: their trunk is marked down by --trunk-ping"};
+inline const core::Counter kCallPingsSent{"webtrunk_call_pings_sent_total",
+                                          "in-dialog OPTIONS sent to trunks to check answered calls (--call-ping)"};
+inline const core::Counter kCallsTrunkLost{"webtrunk_calls_trunk_lost_total",
+                                           "calls hung up because the trunk stopped answering in-dialog OPTIONS (408, 481, unreachable)"};
 inline const core::Counter kDtmfInfoBad{"webtrunk_dtmf_info_bad_total", "DTMF SIP INFO with an unreadable body (400)"};
 
 struct CallControllerConfig {
@@ -151,6 +158,14 @@ struct CallControllerConfig {
   media::MediaSessions* media = nullptr;
   // Concurrent calls per account (calls= claim) and per token id (edge/call_limits.hpp).
   CallLimitConfig call_limits;
+  // Dead trunks (README "Dead trunks"). With ping_trunks, this CallController sends the OPTIONS
+  // keep-alives of trunk_ping to every route's trunk (shard 0 only: one ping per trunk per interval)
+  // and reports changes through on_trunk_state; every shard refuses calls toward a trunk marked down.
+  TrunkPingConfig trunk_ping;
+  bool ping_trunks = false;
+  // An in-dialog OPTIONS to the trunk this often on each answered call; 408, 481 or unreachable
+  // hangs the call up (BYE to the browser with a Reason). Zero: off.
+  core::Duration call_ping = core::Duration::zero();
 };
 
 struct SipTransmit {
@@ -205,6 +220,14 @@ class CallController {
 
   std::function<void(const CallRecord&)> on_cdr;  // optional, after the log line
 
+  // A trunk address went down or up (this CallController's keep-alives, see ping_trunks), already
+  // applied here; the owner passes it to the other shards' set_trunk_state. Return false when it
+  // could not (the change is reported again after the next keep-alive). Optional.
+  std::function<bool(const core::SockAddr& trunk, bool up)> on_trunk_state;
+  // What another shard's keep-alives found: new calls toward a down trunk get 503 at once.
+  void set_trunk_state(const core::SockAddr& trunk, bool up);
+  [[nodiscard]] bool trunk_down(const core::SockAddr& trunk) const noexcept;
+
   // Graceful drain (call_controller_drain.cpp, README "Shutdown and restarts"). From begin_drain()
   // on, new INVITEs and REGISTERs are answered 503 with Retry-After; calls in progress go on.
   void begin_drain(std::uint32_t retry_after_s) noexcept;
@@ -244,6 +267,8 @@ class CallController {
   void update_registration_gauge();
   // While draining: answers `req` 503 with Retry-After and returns true.
   bool refuse_if_draining(core::Instant now, core::ConnId flow, const sip::MessageView& req);
+  // Sends the keep-alives' output and applies their state changes.
+  void flush_pinger();
 
   // call_controller_calls.cpp: the B2BUA.
   void start_call(core::Instant now, core::ConnId flow, const sip::MessageView& invite, AuthDecision&& who);
@@ -298,6 +323,8 @@ class CallController {
   std::unordered_map<std::string, std::string> inbound_by_browser_;     // our browser Call-ID -> trunk's
   std::set<std::pair<core::Instant, std::string>> inbound_deadlines_;  // -> the trunk's Call-ID
   CallLimiter limiter_;
+  std::optional<TrunkPinger> pinger_;       // ping_trunks
+  std::vector<core::SockAddr> down_trunks_;  // as the keep-alives found them (a handful of trunks)
 };
 
 }  // namespace webtrunk::edge

@@ -182,6 +182,16 @@ void CallController::start_call(core::Instant now, core::ConnId flow, const sip:
     const std::string reason = safe_reason("No route to " + called);
     return refuse(404, reason, "no route");
   }
+  if (trunk_down(trunk->addr)) {
+    // Failing at once beats an INVITE that times out after 32 s (README "Dead trunks").
+    kCallsTrunkDown.inc();
+    core::log_sampled(log_sampler_, now, core::address_key(trunk->addr), core::LogLevel::info, "call.trunk_down",
+                      "call={} trunk={}", rec.call_id, trunk->spec);
+    const std::string retry = std::to_string(
+        std::max<std::int64_t>(1, std::chrono::duration_cast<std::chrono::seconds>(cfg_.trunk_ping.interval).count()));
+    const std::array<std::pair<std::string_view, std::string_view>, 1> h{{{"Retry-After", retry}}};
+    return refuse(503, "Service Unavailable: trunk not answering", "trunk down", h);
+  }
   if (cfg_.media == nullptr) return refuse(503, "Service Unavailable: no media on this edge", "no media");
   // Before any media port is taken: an account at its limit costs the edge nothing more.
   CallSlot slot;
@@ -302,6 +312,7 @@ void CallController::on_browser_in_dialog(core::Instant now, core::ConnId flow, 
     if (c.state == CallState::answered && c.b_dialog && cs && cs->number == c.b_dialog->remote_cseq().value_or(0)) {
       if (c.b_ack_wait) c.b_ack_wait->handle_ack(now);
       c.state = CallState::established;
+      if (cfg_.call_ping > core::Duration::zero()) c.probe_at = now + cfg_.call_ping;
       c.on_browser_confirmed(now);
     }
     return pump(now, c);  // other ACKs (re-INVITEs we answered or relayed) end here

@@ -52,6 +52,9 @@ struct EdgeConfig {
   std::vector<media::SrtpProfile> srtp_profiles;  // empty: the DTLS identity's default order
   unsigned media_setup_timeout_s = 10;  // trunk's answer -> DTLS connected; 0: no limit
   unsigned trunk_rtp_timeout_s = 0;     // trunk RTP silence; 0: off
+  unsigned trunk_ping_s = 30;         // OPTIONS keep-alives to trunks (README "Dead trunks"); 0: off
+  unsigned trunk_ping_failures = 3;  // in a row: the trunk is down
+  unsigned call_ping_s = 30;         // in-dialog OPTIONS per answered call; 0: off
   unsigned consent_timeout_s = 30;  // RFC 7675
   unsigned drain_timeout_s = 30;    // SIGTERM: how long calls may go on (README "Shutdown and restarts")
   std::vector<std::string> codecs = default_codec_preference();  // --codecs, in order of preference

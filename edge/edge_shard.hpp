@@ -30,6 +30,8 @@ class EdgeShard final : public core::UdpHandler {
   core::Result<core::SockAddr> open(core::Shard& shard, const core::SockAddr& local);
   void set_core(std::unique_ptr<CallController> core) noexcept { core_ = std::move(core); }
   void set_front_door(WsFrontDoor* door) noexcept { door_ = door; }
+  // Arms the timer for what the CallController does by itself (trunk keep-alives). After set_core().
+  void start(core::Shard& shard) { flush(shard); }
 
   // The front door's Sink calls these.
   void on_ws_message(core::Shard& shard, core::ConnId flow, const core::WsMessage& msg);

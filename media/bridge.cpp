@@ -58,7 +58,9 @@ std::optional<TrunkRtpMode> parse_trunk_rtp_mode(std::string_view text) noexcept
 }
 
 MediaBridge::MediaBridge(core::Shard& shard, MediaConfig cfg)
-    : shard_(shard), cfg_(std::move(cfg)), relay_(relay_config(cfg_)), ports_(cfg_.rtp_port_min, cfg_.rtp_port_max) {}
+    : shard_(shard), cfg_(std::move(cfg)), relay_(relay_config(cfg_)), ports_(cfg_.rtp_port_min, cfg_.rtp_port_max) {
+  if (cfg_.rtp_borrow_max != 0) ports_.set_borrow_range(cfg_.rtp_borrow_min, cfg_.rtp_borrow_max);
+}
 
 core::Result<std::unique_ptr<MediaBridge>> MediaBridge::open(core::Shard& shard, MediaConfig cfg) {
   if (!cfg.identity) return core::Error{-EINVAL, "media: no DTLS certificate"};
@@ -84,7 +86,7 @@ core::Result<std::unique_ptr<MediaBridge>> MediaBridge::open(core::Shard& shard,
     core::UdpOptions topts;
     topts.recv_buffer = b->cfg_.browser_socket_buffer;
     topts.send_buffer = b->cfg_.browser_socket_buffer;
-    if (!b->bind_pair(*t, topts)) {
+    if (!b->take_pair(*t, topts)) {
       return core::Error{-EADDRNOTAVAIL, fmt::format("media: no free RTP port pair in {}-{} for the shared trunk port",
                                                      b->ports_.min(), b->ports_.max())};
     }
@@ -111,32 +113,24 @@ MediaBridge::~MediaBridge() {
 core::SockAddr MediaBridge::browser_address() const { return browser_addr_; }
 
 // Takes a port pair from the pool and opens its two sockets. A pair whose port another program
-// holds is put back at the end of the queue and skipped.
-bool MediaBridge::bind_pair(TrunkPorts& t, const core::UdpOptions& opts) {
+// (or a shard that borrowed it) holds is put back at the end of the queue and skipped. Once this
+// shard's pairs are all taken, a pair is borrowed from the rest of --rtp-ports: a bounded number of
+// binds, each the kernel's word on whether it is free.
+bool MediaBridge::take_pair(TrunkPorts& t, const core::UdpOptions& opts) {
   for (std::size_t tries = ports_.free_pairs(); tries > 0; --tries) {
     std::uint16_t port = 0;
     if (!ports_.take(port)) break;
-    core::SockAddr rtp = cfg_.trunk_bind;
-    rtp.set_port(port);
-    core::SockAddr rtcp = cfg_.trunk_bind;
-    rtcp.set_port(static_cast<std::uint16_t>(port + 1));
-    auto a = shard_.open_udp(rtp, t.rtp_port, opts);
-    if (!a) {
-      core::log(core::LogLevel::warn, "media.port_busy", "port={} why={}", port, a.error().message);
-      ports_.give_back(port);
-      continue;
+    if (bind_pair(t, port, false, opts)) return true;
+    ports_.give_back(port);
+  }
+  constexpr std::size_t kBorrowTries = 64;
+  for (std::size_t tries = std::min(kBorrowTries, ports_.borrow_pairs()); tries > 0; --tries) {
+    std::uint16_t port = 0;
+    if (!ports_.next_borrow(port)) break;
+    if (bind_pair(t, port, true, opts)) {
+      kMediaPortsBorrowed.inc();
+      return true;
     }
-    auto b = shard_.open_udp(rtcp, t.rtcp_port, opts);
-    if (!b) {
-      core::log(core::LogLevel::warn, "media.port_busy", "port={} why={}", port + 1, b.error().message);
-      shard_.close_udp(a.value());
-      ports_.give_back(port);
-      continue;
-    }
-    t.rtp_udp = a.value();
-    t.rtcp_udp = b.value();
-    t.port = port;
-    return true;
   }
   return false;
 }
@@ -151,9 +145,9 @@ core::Result<SessionId> MediaBridge::create() {
   std::unique_ptr<TrunkPorts> t;
   if (!shared_) {
     t = std::make_unique<TrunkPorts>(*this, id);
-    if (!bind_pair(*t, core::UdpOptions{})) {
+    if (!take_pair(*t, core::UdpOptions{})) {
       kMediaSessionsRefused.inc();
-      return core::Error{-EADDRNOTAVAIL, fmt::format("media: no free RTP port pair in {}-{} ({} sessions on this shard)",
+      return core::Error{-EADDRNOTAVAIL, fmt::format("media: no free RTP port pair in {}-{} nor to borrow ({} sessions on this shard)",
                                                      ports_.min(), ports_.max(), trunk_.size())};
     }
   }
@@ -167,6 +161,31 @@ core::Result<SessionId> MediaBridge::create() {
   kMediaSessionsActive.inc();
   arm_timer();
   return id;
+}
+
+bool MediaBridge::bind_pair(TrunkPorts& t, std::uint16_t port, bool borrowed, const core::UdpOptions& opts) {
+  core::SockAddr rtp = cfg_.trunk_bind;
+  rtp.set_port(port);
+  core::SockAddr rtcp = cfg_.trunk_bind;
+  rtcp.set_port(static_cast<std::uint16_t>(port + 1));
+  // A taken pair is expected where shards borrow (another shard's call holds it): a debug line
+  // then; alone in its range, a taken port is another program's, worth a warning.
+  const core::LogLevel level = borrowed || cfg_.rtp_borrow_max != 0 ? core::LogLevel::debug : core::LogLevel::warn;
+  auto a = shard_.open_udp(rtp, t.rtp_port, opts);
+  if (!a) {
+    core::log(level, "media.port_busy", "port={} why={}", port, a.error().message);
+    return false;
+  }
+  auto b = shard_.open_udp(rtcp, t.rtcp_port, opts);
+  if (!b) {
+    core::log(level, "media.port_busy", "port={} why={}", port + 1, b.error().message);
+    shard_.close_udp(a.value());
+    return false;
+  }
+  t.rtp_udp = a.value();
+  t.rtcp_udp = b.value();
+  t.port = port;
+  return true;
 }
 
 const LocalMedia* MediaBridge::local(SessionId id) const { return relay_.local(id); }

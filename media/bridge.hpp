@@ -47,6 +47,8 @@ inline const core::Counter kMediaCopiedSends{
 inline const core::Gauge kMediaSessionsActive{"webtrunk_media_sessions_active", "media sessions open"};
 inline const core::Counter kMediaSessionsRefused{"webtrunk_media_sessions_refused_total",
                                                  "media sessions refused: the shard's RTP ports are used up"};
+inline const core::Counter kMediaPortsBorrowed{"webtrunk_media_ports_borrowed_total",
+                                               "RTP port pairs taken from another shard's slice (this shard's were used up)"};
 
 enum class TrunkRtpMode : std::uint8_t { per_call, shared };
 std::optional<TrunkRtpMode> parse_trunk_rtp_mode(std::string_view text) noexcept;
@@ -58,6 +60,9 @@ struct MediaConfig {
   // LocalMedia::trunk_addr, the c= line toward the trunk, so give a concrete address, not 0.0.0.0.
   core::SockAddr trunk_bind;
   std::uint16_t rtp_port_min = 0, rtp_port_max = 0;  // this shard's slice of --rtp-ports (pairs: even RTP, odd RTCP)
+  // The whole --rtp-ports range: pairs are borrowed from it once the slice is used up
+  // (media/port_pool.hpp); 0, 0: no borrowing.
+  std::uint16_t rtp_borrow_min = 0, rtp_borrow_max = 0;
   SrtpEngine engine = SrtpEngine::own;
   std::shared_ptr<DtlsIdentity> identity;
   core::Duration consent_timeout = std::chrono::seconds(30);
@@ -112,10 +117,13 @@ class MediaBridge final : public MediaSessions, public core::UdpHandler {
 
   // Hands one datagram to the relay, then sends what it made.
   void deliver(RelayPort port, const core::SockAddr& peer, std::span<std::byte> payload);
+  // Binds the pair at `port` (RTP) and port + 1 (RTCP) for `t`; false if either is taken.
+  bool bind_pair(TrunkPorts& t, std::uint16_t port, bool borrowed, const core::UdpOptions& opts);
+  // A pair from this shard's slice of the range, else one borrowed from the rest of it.
+  bool take_pair(TrunkPorts& t, const core::UdpOptions& opts);
   // Sends the relay's transmits, follows its deadline and queues its events for on_ended.
   void flush();
   void arm_timer();
-  bool bind_pair(TrunkPorts& t, const core::UdpOptions& opts);
   void close_pair(TrunkPorts& t);
 
   core::Shard& shard_;

@@ -61,4 +61,26 @@ void PortPool::give_back(std::uint16_t rtp_port) {
   free_.push_back(rtp_port);
 }
 
+void PortPool::set_borrow_range(std::uint16_t min, std::uint16_t max) {
+  borrow_min_ = static_cast<std::uint16_t>((min + 1u) & ~1u);
+  borrow_max_ = max;
+  borrow_pairs_ = 0;
+  for (std::uint32_t p = borrow_min_; p + 1 <= borrow_max_; p += 2) {
+    if (p < min_ || p + 1 > max_) ++borrow_pairs_;
+  }
+  borrow_next_ = borrow_min_;
+}
+
+bool PortPool::next_borrow(std::uint16_t& rtp_port) {
+  if (borrow_pairs_ == 0) return false;
+  for (;;) {
+    if (borrow_next_ + 1 > borrow_max_) borrow_next_ = borrow_min_;
+    const std::uint32_t p = borrow_next_;
+    borrow_next_ += 2;
+    if (p >= min_ && p + 1 <= max_) continue;  // our own slice: take() covers it
+    rtp_port = static_cast<std::uint16_t>(p);
+    return true;
+  }
+}
+
 }  // namespace webtrunk::media

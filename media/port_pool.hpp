@@ -5,6 +5,13 @@
 // pairs first-in first-out: a pair given back at hangup is reused last, which leaves the kernel
 // time to close the old sockets (the shard closes them after their pending receives are
 // cancelled, a loop turn later) and keeps a late packet of the old call from reaching a new one.
+//
+// A shard whose own pairs are all taken borrows from the rest of --rtp-ports (next_borrow), so one
+// busy shard (one account's calls all on one WebSocket, say) cannot be refused while other shards
+// have ports. There is no shared table and no lock: bind(2) decides who holds a port (our UDP
+// sockets take no SO_REUSEADDR/SO_REUSEPORT), and a shard that meets a pair borrowed from its slice
+// skips it like a port another program holds. A borrowed pair is still a socket of the borrowing
+// shard, so its RTP lands on the shard that owns the call (README "RTP ports").
 #pragma once
 
 #include <cstdint>
@@ -31,8 +38,16 @@ class PortPool {
 
   // Sets `rtp_port` to a free pair's RTP port; false when all are taken.
   [[nodiscard]] bool take(std::uint16_t& rtp_port);
-  // Gives back a pair from take(). Pairs not from this pool are ignored.
+  // Gives back a pair from take(). Pairs not from this pool (borrowed ones) are ignored.
   void give_back(std::uint16_t rtp_port);
+
+  // The whole range pairs may be borrowed from (this pool's own slice inside it is skipped).
+  void set_borrow_range(std::uint16_t min, std::uint16_t max);
+  // The next pair of the borrow range to try, round robin; false when there is none. Free or not
+  // is bind's answer.
+  [[nodiscard]] bool next_borrow(std::uint16_t& rtp_port);
+  // Pairs of the borrow range outside this slice.
+  std::size_t borrow_pairs() const noexcept { return borrow_pairs_; }
 
   std::size_t free_pairs() const noexcept { return free_.size(); }
   std::size_t total_pairs() const noexcept { return total_; }
@@ -44,6 +59,10 @@ class PortPool {
   std::size_t total_ = 0;
   std::uint16_t min_ = 0;
   std::uint16_t max_ = 0;
+  std::uint16_t borrow_min_ = 0;
+  std::uint16_t borrow_max_ = 0;
+  std::size_t borrow_pairs_ = 0;
+  std::uint32_t borrow_next_ = 0;  // the next even port to offer
 };
 
 }  // namespace webtrunk::media

@@ -5,38 +5,9 @@
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const crypto = require('node:crypto');
 const dgram = require('node:dgram');
 const { startEdge, metric } = require('../integration/lib/edge');
-const { connect } = require('./lib/raw_ws');
-
-// A Chromium-like audio offer (tests/sim/sip_sim.hpp kOffer).
-const OFFER = [
-  'v=0', 'o=- 4781285960896215454 2 IN IP4 127.0.0.1', 's=-', 't=0 0', 'a=group:BUNDLE 0',
-  'm=audio 58206 UDP/TLS/RTP/SAVPF 111 9 0 8 126', 'c=IN IP4 127.0.0.1', 'a=rtcp:9 IN IP4 0.0.0.0',
-  'a=candidate:609460023 1 udp 2122260223 127.0.0.1 58206 typ host generation 0',
-  'a=ice-ufrag:aj7f', 'a=ice-pwd:+BmAjVNCJqk/MfBiI+1h9OHK',
-  'a=fingerprint:sha-256 02:FA:96:EF:A1:32:50:67:82:18:D9:88:A0:22:E1:55:07:7B:18:ED:7D:31:3D:89:C8:E8:48:B7:31:9F:8A:38',
-  'a=setup:actpass', 'a=mid:0', 'a=sendrecv', 'a=rtcp-mux', 'a=rtpmap:111 opus/48000/2', 'a=rtpmap:9 G722/8000',
-  'a=rtpmap:0 PCMU/8000', 'a=rtpmap:8 PCMA/8000', 'a=rtpmap:126 telephone-event/8000', '',
-].join('\r\n');
-
-let seq = 0;
-function invite(user) {
-  const n = ++seq;
-  const callId = `limit-${process.pid}-${n}`;
-  const text = 'INVITE sip:15551234567@edge.invalid SIP/2.0\r\n' +
-    `Via: SIP/2.0/WSS abcdef.invalid;branch=z9hG4bK${crypto.randomBytes(6).toString('hex')}\r\n` +
-    'Max-Forwards: 70\r\n' +
-    'To: <sip:15551234567@edge.invalid>\r\n' +
-    `From: <sip:${user}@edge.invalid>;tag=t${n}\r\n` +
-    `Call-ID: ${callId}\r\n` +
-    'CSeq: 1 INVITE\r\n' +
-    `Contact: <sip:${user}@abcdef.invalid;transport=ws;ob>\r\n` +
-    'Content-Type: application/sdp\r\n' +
-    `Content-Length: ${Buffer.byteLength(OFFER)}\r\n\r\n${OFFER}`;
-  return { callId, text };
-}
+const { connect, sipInvite: invite } = require('./lib/raw_ws');
 
 // The final (or 100) answer to a Call-ID on this connection.
 async function answerTo(ws, callId, ms = 3000) {

@@ -97,7 +97,8 @@ async function withCallUp(drainTimeout, body) {
   let edge, ua;
   try {
     const sipPort = await freeUdpPorts(1);
-    edge = await startEdge(['--trunk', `udp:127.0.0.1:${sipp.port}`, '--sip-listen', '127.0.0.1',
+    // --trunk-ping 0: sipp would count a keep-alive as its one call (lib/sip_edge.js).
+    edge = await startEdge(['--trunk', `udp:127.0.0.1:${sipp.port}`, '--trunk-ping', '0', '--sip-listen', '127.0.0.1',
       '--sip-port', String(sipPort), '--no-auth', '--shards', '1', '--drain-timeout', String(drainTimeout)],
     { logLevel: 'info' });
     ua = await openUa(edge.url);

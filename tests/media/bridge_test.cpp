@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -70,6 +71,22 @@ TEST(PortPool, HandsOutEvenPairsFirstInFirstOut) {
   EXPECT_EQ(pool.free_pairs(), 1u);
   ASSERT_TRUE(pool.take(d));
   EXPECT_EQ(d, 30002);
+}
+
+TEST(PortPool, BorrowsRoundRobinOutsideItsOwnSlice) {
+  PortPool pool(30004, 30007);  // own pairs 30004, 30006
+  std::uint16_t p = 0;
+  EXPECT_FALSE(pool.next_borrow(p)) << "no borrow range set";
+  pool.set_borrow_range(30000, 30011);  // pairs 30000 .. 30010
+  EXPECT_EQ(pool.borrow_pairs(), 4u);
+  std::vector<std::uint16_t> seen;
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(pool.next_borrow(p));
+    seen.push_back(p);
+  }
+  EXPECT_EQ(seen, (std::vector<std::uint16_t>{30000, 30002, 30008, 30010, 30000}));
+  pool.give_back(30008);  // borrowed: not ours to keep
+  EXPECT_EQ(pool.free_pairs(), 2u);
 }
 
 // ---- harness ----
@@ -597,6 +614,50 @@ TEST_F(BridgeTest, CreateFailsWithAMessageWhenThePortsAreUsedUp) {
   run_for(20ms);
   auto d = bridge->create();
   EXPECT_TRUE(d) << "a released pair is used again";
+}
+
+// Two shards' bridges over one --rtp-ports range of 4 pairs, 2 each (on one test shard: what
+// decides is bind(2), not the thread): one side's calls take its own pairs and then borrow the
+// other's, the other still gets the pair left, and nothing is handed out twice.
+TEST_F(BridgeTest, AShardWithItsSliceUsedUpBorrowsFromTheRestOfTheRange) {
+  open_bridge(MediaConfig{}, 4);
+  wait_ports_free();
+  bridge.reset();
+  auto open_slice = [&](std::uint16_t lo, std::uint16_t hi) {
+    MediaConfig cfg;
+    cfg.browser_listen = SockAddr::ipv4_loopback(0);
+    cfg.trunk_bind = SockAddr::ipv4_loopback(0);
+    cfg.rtp_port_min = lo;
+    cfg.rtp_port_max = hi;
+    cfg.rtp_borrow_min = rtp_min;
+    cfg.rtp_borrow_max = rtp_max;
+    cfg.identity = identity;
+    auto b = MediaBridge::open(*shard, std::move(cfg));
+    EXPECT_TRUE(b) << b.error().message;
+    return b ? std::move(b.value()) : nullptr;
+  };
+  auto first = open_slice(rtp_min, static_cast<std::uint16_t>(rtp_min + 3));
+  auto second = open_slice(static_cast<std::uint16_t>(rtp_min + 4), rtp_max);
+  ASSERT_TRUE(first && second);
+  const auto borrowed0 = kMediaPortsBorrowed.total();
+  std::vector<std::uint16_t> ports;
+  for (int i = 0; i < 3; ++i) {  // a busy account: everything on the first shard
+    auto id = first->create();
+    ASSERT_TRUE(id) << "call " << i << ": " << id.error().message;
+    ports.push_back(first->local(id.value())->trunk_addr.port());
+  }
+  EXPECT_EQ(kMediaPortsBorrowed.total() - borrowed0, 1);
+  EXPECT_GE(ports[2], rtp_min + 4) << "the third pair comes from the other slice";
+  auto other = second->create();  // another account's call on the second shard
+  ASSERT_TRUE(other) << other.error().message;
+  ports.push_back(second->local(other.value())->trunk_addr.port());
+  std::sort(ports.begin(), ports.end());
+  EXPECT_EQ(std::adjacent_find(ports.begin(), ports.end()), ports.end()) << "a pair handed out twice";
+  // The range is used up now, on both sides, with a message.
+  auto none = second->create();
+  ASSERT_FALSE(none);
+  EXPECT_NE(none.error().message.find("no free RTP port pair"), std::string::npos) << none.error().message;
+  EXPECT_FALSE(first->create());
 }
 
 // ---- session end ----

@@ -217,6 +217,9 @@ struct SimOptions {
   std::string trunk_password_file;  // --trunk-password-file
   std::vector<std::string> codecs = edge::default_codec_preference();  // --codecs
   edge::CallLimitConfig call_limits;  // --max-calls-per-token, --shards
+  edge::TrunkPingConfig trunk_ping;   // --trunk-ping (with ping_trunks: this CallController pings)
+  bool ping_trunks = false;
+  core::Duration call_ping = core::Duration::zero();  // --call-ping
 };
 
 struct Sim {
@@ -249,6 +252,9 @@ struct Sim {
     c.media = &media;
     c.codecs = o.codecs;
     c.call_limits = o.call_limits;
+    c.trunk_ping = o.trunk_ping;
+    c.ping_trunks = o.ping_trunks;
+    c.call_ping = o.call_ping;
     std::unique_ptr<auth::EdgeAuthenticator> a;
     if (o.auth) {
       auth::VerifierOptions vo;

@@ -32,7 +32,11 @@ async function startSipEdge({ trunkPort, secrets, shards = 2, extraArgs = [] }) 
   try {
     edge = await startEdge([
       '--trunk', `udp:127.0.0.1:${trunkPort}`, '--sip-listen', '127.0.0.1', '--sip-port', String(sipPort),
-      '--edge-secret-file', secretFile, '--shards', String(shards), ...extraArgs,
+      '--edge-secret-file', secretFile, '--shards', String(shards),
+      // sipp counts each keep-alive it answers (-aa) as one of its -m calls, so a -m 1 trunk would
+      // take the first OPTIONS for its call and never answer the INVITE: no keep-alives here
+      // (tests/abuse/dead_trunk.test.js runs them against sipp with room in -m).
+      '--trunk-ping', '0', ...extraArgs,
     ], { logLevel: process.env.WEBTRUNK_LOG_LEVEL || 'info' });
   } catch (e) {
     fs.rmSync(dir, { recursive: true, force: true });
