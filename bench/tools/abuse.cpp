@@ -568,6 +568,21 @@ struct Target {
   std::uint16_t rtp_min = 0, rtp_max = 0;
 };
 
+Clock::time_point flood_end(const Options& o) {
+  return Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
+}
+
+// A flood's WebSocket that is gone is opened again (a connection attempt, counted in `sent`); false
+// when the edge refused it (counted in `refused`).
+bool ensure_open(Ws& w, const char* from, std::uint16_t port, std::uint64_t& sent, std::uint64_t& refused) {
+  if (w.fd >= 0) return true;
+  w.reset();
+  ++sent;
+  if (w.open(from, port, 500)) return true;
+  ++refused;
+  return false;
+}
+
 bool in_time(Clock::time_point until, std::uint64_t count, const Options& o) {
   return Clock::now() < until && count < o.max_requests;
 }
@@ -584,18 +599,11 @@ FloodResult sip_unauth(const Options& o, const Target& t, const char* from) {
   FloodResult r{"sip-unauth", 0, 0, {}, 0, 0, 0, 0, 0};
   std::vector<Ws> conns(o.flood_connections);
   std::uint64_t answered = 0, refused = 0, closed = 0;
-  const auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
+  const auto until = flood_end(o);
   const std::string reg = register_text("mallory");
   while (in_time(until, r.sent, o)) {
     for (Ws& w : conns) {
-      if (w.fd < 0) {
-        w.reset();
-        ++r.sent;  // a connection attempt
-        if (!w.open(from, t.ws_port, 500)) {
-          ++refused;
-          continue;
-        }
-      }
+      if (!ensure_open(w, from, t.ws_port, r.sent, refused)) continue;
       for (int k = 0; k < 20 && !w.closed; ++k) {
         if (!w.send_frame(wt::core::WsOpcode::text, reg, true, false)) break;
         ++r.sent;
@@ -619,7 +627,7 @@ FloodResult sip_unauth(const Options& o, const Target& t, const char* from) {
 FloodResult new_conns(const Options& o, const Target& t, const char* from) {
   FloodResult r{"new-conns", 0, 0, {}, 0, 0, 0, 0, 0};
   std::uint64_t upgraded = 0, refused = 0, silent = 0;
-  const auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
+  const auto until = flood_end(o);
   const std::string req = upgrade_request(t.ws_port);
   while (in_time(until, r.sent, o)) {
     // A batch of connections with their upgrades sent, then each one's outcome: 101 or closed.
@@ -673,7 +681,7 @@ FloodResult udp_garbage(const Options& o, std::string name, const char* from, co
                      "Content-Length: 0\r\n\r\n");
     shapes.push_back("OPTIONS sip:edge SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.1.3:5060;branch=z9hG4bKy\r\n\r\n");
   }
-  const auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
+  const auto until = flood_end(o);
   std::uint64_t answers = 0;
   char buf[2048];
   while (in_time(until, r.sent, o)) {
@@ -710,18 +718,13 @@ FloodResult slow_readers(const Options& o, const Target& t, const char* from) {
       "OPTIONS sip:edge.test SIP/2.0\r\nVia: SIP/2.0/WS slow.invalid;branch=z9hG4bKslow\r\nMax-Forwards: 69\r\n"
       "To: <sip:edge.test>\r\nFrom: <sip:slow@edge.test>;tag=s\r\nCall-ID: slow\r\nCSeq: 1 OPTIONS\r\n"
       "Content-Length: 0\r\n\r\n";
-  const auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
+  const auto until = flood_end(o);
   while (in_time(until, r.sent, o)) {
     bool any = false;
     for (std::size_t i = 0; i < conns.size(); ++i) {
       Ws& w = conns[i];
       if (w.fd < 0) {
-        w.reset();
-        ++r.sent;  // a connection attempt
-        if (!w.open(from, t.ws_port, 500)) {
-          ++refused;
-          continue;
-        }
+        if (!ensure_open(w, from, t.ws_port, r.sent, refused)) continue;
         ::setsockopt(w.fd, SOL_SOCKET, SO_RCVBUF, &kSmallBuf, sizeof(kSmallBuf));
         sent_on[i] = 0;
       }
@@ -752,7 +755,7 @@ FloodResult fragments(const Options& o, const Target& t, const char* from) {
   std::vector<Ws> conns;
   std::uint64_t refused = 0;
   const std::string part(1000, 'x');
-  const auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
+  const auto until = flood_end(o);
   for (unsigned i = 0; i < o.fragments && in_time(until, r.sent, o); ++i) {
     Ws w;
     ++r.sent;
