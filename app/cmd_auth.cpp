@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "app/commands.hpp"
+#include "app/http_limit_flags.hpp"
 #include "app/http_drain.hpp"
 #include "app/tls_flags.hpp"
 #include "auth/account_store.hpp"
@@ -127,6 +128,7 @@ FlagSet auth_flags() {
   f.add({"customer-max-lifetime", "SECONDS", "longest customer token lifetime accepted", "600", false});
   f.add({"address-rate", "PER_MINUTE", "token requests per minute per source address (IPv6: per /64)", "1200", false});
   f.add({"replay-capacity", "N", "customer tokens remembered as used (size it to peak exchanges/s x (max lifetime + skew))", "1000000", false});
+  add_http_limit_flags(f);
   f.add({"cpu", "N", "pin the service's thread to this CPU", "", false});
   f.add({"json", "JSON", "account put: the account document", "", false});
   f.add({"json-file", "FILE", "account put: read the account document from FILE", "", false});
@@ -170,6 +172,10 @@ int run_auth(const FlagValues& flags) {
   opts.edge_token_ttl_s = *ttl;
   opts.per_address = auth::RateSpec::per_minute(static_cast<std::uint32_t>(*rate));
   opts.replay_capacity = static_cast<std::size_t>(*replay);
+  opts.group_commit = true;
+  core::HttpServerOptions ho;
+  ho.limits.max_body_bytes = 16 * 1024;  // an account document or a token is well under this
+  if (auto r = http_limits_from(flags, ho); !r) return fail(2, r.error().message);
 
   if (flags.get("edge-secret-file").empty()) return fail(2, "--edge-secret-file FILE is required (the edges' secrets)");
   auto secrets = auth::load_secrets_file(flags.get("edge-secret-file"));
@@ -204,10 +210,25 @@ int run_auth(const FlagValues& flags) {
   auto restored = service.restore_replay(core::unix_now());
   if (!restored) return fail(1, restored.error().message);
   core::log(core::LogLevel::info, "auth.replay_restored", "used_tokens={}", *restored);
-  core::HttpServerOptions ho;
-  ho.limits.max_body_bytes = 16 * 1024;  // an account document or a token is well under this
-  core::HttpServer server(ho, [&service](const core::HttpRequest& req) {
-    return service.handle(req, core::monotonic_now());
+  // Group commit: the used tokens of one loop turn's exchanges are written in one transaction at
+  // the end of the turn, before the turn's answers are submitted (Shard::defer); if it fails, those
+  // connections are aborted and their answers never leave (auth/README.md "Storage").
+  core::Shard* the_shard = nullptr;  // set in init, on the shard's thread; one shard
+  std::vector<core::ConnId> group_conns;
+  auto end_group = [&] {
+    if (auto r = service.end_group(); !r) {
+      for (const core::ConnId c : group_conns) the_shard->abort(c);
+    }
+    group_conns.clear();
+  };
+  core::HttpServer server(ho, [&](const core::HttpRequest& req) {
+    const std::size_t before = service.group_size();
+    core::HttpResponse resp = service.handle(req, core::monotonic_now());
+    if (service.group_size() != before) {
+      if (group_conns.empty()) the_shard->defer(end_group);
+      group_conns.push_back(req.conn);
+    }
+    return resp;
   });
   HttpDrain drain(shards, server, "auth");
   std::vector<core::ListenerId> listeners(shards.size());
@@ -216,6 +237,7 @@ int run_auth(const FlagValues& flags) {
   });
   if (!tls) return fail(2, tls.error().message);
   auto init = [&](core::Shard& shard) -> core::Result<void> {
+    the_shard = &shard;
     auto l = server.listen(shard, *addr, {}, *tls);
     if (l) listeners[shard.index()] = *l;
     if (!l) return core::Error{l.error().code, "--listen " + addr->to_string() + ": " + l.error().message};

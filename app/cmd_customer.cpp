@@ -5,6 +5,7 @@
 #include <string>
 
 #include "app/commands.hpp"
+#include "app/http_limit_flags.hpp"
 #include "app/http_drain.hpp"
 #include "app/tls_flags.hpp"
 #include "app/customer_servlet.hpp"
@@ -44,6 +45,7 @@ FlagSet servlet_flags() {
   f.add({"ttl", "SECONDS", "token lifetime", "300", false});
   f.add({"algorithm", "ALG", "sha256 or sha1", "sha256", false});
   f.add({"static", "DIR", "also serve the files of DIR at / (the customer's web site, e.g. web/dist)", "", false});
+  add_http_limit_flags(f);
   f.add({"log-level", "LEVEL", "debug, info, warn or error", "info", false});
   f.add({"log-format", "FORMAT", "json or text", "json", false});
   return f;
@@ -103,9 +105,14 @@ int run_servlet(const FlagValues& flags) {
   core::ShardsConfig sc;
   sc.shards = 1;
   sc.pin = false;
+  core::HttpServerOptions ho;
+  if (auto lim = http_limits_from(flags, ho); !lim) {
+    std::fprintf(stderr, "webtrunk servlet: %s\n", lim.error().message.c_str());
+    return 2;
+  }
   core::Shards shards(sc);
   CustomerServlet servlet(cfg);
-  core::HttpServer http({}, [&](const core::HttpRequest& req) { return servlet.handle(req, req.unix_time); });
+  core::HttpServer http(ho, [&](const core::HttpRequest& req) { return servlet.handle(req, req.unix_time); });
   HttpDrain drain(shards, http, "servlet");
   std::vector<core::ListenerId> listeners(shards.size());
   auto tls = serve_tls_from_flags(flags, shards, [&](core::Shard& sh, std::shared_ptr<const core::TlsContext> ctx) {

@@ -83,6 +83,9 @@ core::Result<std::unique_ptr<AccountStore>> AccountStore::open(const std::string
       {"PRAGMA data_version", &st->version_},
       {"INSERT OR IGNORE INTO used_tokens(id, until) VALUES(?1, ?2)", &st->remember_},
       {"DELETE FROM used_tokens WHERE until < ?1", &st->prune_},
+      {"BEGIN IMMEDIATE", &st->begin_},
+      {"COMMIT", &st->commit_},
+      {"ROLLBACK", &st->rollback_},
   };
   for (const auto& s : stmts) {
     if (sqlite3_prepare_v3(st->db_, s.sql, -1, SQLITE_PREPARE_PERSISTENT, s.out, nullptr) != SQLITE_OK) {
@@ -98,7 +101,10 @@ core::Result<std::unique_ptr<AccountStore>> AccountStore::open(const std::string
 }
 
 AccountStore::~AccountStore() {
-  for (sqlite3_stmt* s : {put_, del_, exists_, version_, remember_, prune_}) sqlite3_finalize(s);
+  if (in_tokens_txn_) (void)sqlite3_step(rollback_);
+  for (sqlite3_stmt* s : {put_, del_, exists_, version_, remember_, prune_, begin_, commit_, rollback_}) {
+    sqlite3_finalize(s);
+  }
   if (db_ != nullptr) sqlite3_close_v2(db_);
 }
 
@@ -165,6 +171,7 @@ bool AccountStore::full_sync_step(sqlite3_stmt* s) {
 }
 
 core::Result<bool> AccountStore::put(const Account& account) {
+  if (auto r = commit_tokens(); !r) return r.error();  // FULL below must not run inside the group
   if (auto r = refresh(); !r) return r.error();
   const std::string doc = stored_json(account);
   bool created = false;
@@ -186,6 +193,7 @@ core::Result<bool> AccountStore::put(const Account& account) {
 }
 
 core::Result<bool> AccountStore::remove(std::string_view id) {
+  if (auto r = commit_tokens(); !r) return r.error();  // FULL below must not run inside the group
   if (auto r = refresh(); !r) return r.error();
   Stmt g{del_};
   sqlite3_bind_text(del_, 1, id.data(), static_cast<int>(id.size()), SQLITE_STATIC);
@@ -226,6 +234,32 @@ core::Result<void> AccountStore::remember_token(const TokenId& id, std::int64_t 
   sqlite3_bind_int64(remember_, 2, until);
   if (sqlite3_step(remember_) != SQLITE_DONE) return sql_error("remember token");
   return {};
+}
+
+core::Result<void> AccountStore::begin_tokens() {
+  if (in_tokens_txn_) return {};
+  // IMMEDIATE: the write lock is taken now (waiting up to the busy timeout for another writer, the
+  // CLI), so no statement of the group can fail later with SQLITE_BUSY halfway through.
+  Stmt g{begin_};
+  if (sqlite3_step(begin_) != SQLITE_DONE) return sql_error("begin tokens");
+  in_tokens_txn_ = true;
+  return {};
+}
+
+core::Result<void> AccountStore::commit_tokens() {
+  if (!in_tokens_txn_) return {};
+  in_tokens_txn_ = false;
+  // synchronous=NORMAL as for a single remember_token: the group is in the WAL when COMMIT returns.
+  {
+    Stmt g{commit_};
+    if (sqlite3_step(commit_) == SQLITE_DONE) return {};
+  }
+  core::Error e = sql_error("commit tokens");
+  if (sqlite3_get_autocommit(db_) == 0) {
+    Stmt g{rollback_};
+    (void)sqlite3_step(rollback_);
+  }
+  return e;
 }
 
 core::Result<std::size_t> AccountStore::prune_tokens(std::int64_t now) {

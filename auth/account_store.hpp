@@ -59,6 +59,13 @@ class AccountStore {
   // not fsynced (a power cut can lose the last ones), unlike put().
   using TokenId = std::array<std::uint8_t, 16>;
   core::Result<void> remember_token(const TokenId& id, std::int64_t until);
+  // Group commit: after begin_tokens(), remember_token and prune_tokens write inside one open
+  // transaction, and commit_tokens() commits it (one WAL append for the whole group instead of one
+  // per token). Until commit_tokens() returned ok none of those tokens is durable; on failure the
+  // transaction is rolled back. put() and remove() commit an open group first.
+  core::Result<void> begin_tokens();
+  core::Result<void> commit_tokens();
+  bool tokens_open() const noexcept { return in_tokens_txn_; }
   // Forgets tokens whose `until` is before `now`; returns how many.
   core::Result<std::size_t> prune_tokens(std::int64_t now);
   // Tokens still remembered at `now`.
@@ -80,6 +87,10 @@ class AccountStore {
   sqlite3_stmt* version_ = nullptr;
   sqlite3_stmt* remember_ = nullptr;
   sqlite3_stmt* prune_ = nullptr;
+  sqlite3_stmt* begin_ = nullptr;
+  sqlite3_stmt* commit_ = nullptr;
+  sqlite3_stmt* rollback_ = nullptr;
+  bool in_tokens_txn_ = false;
   std::int64_t seen_version_ = -1;
   std::map<std::string, Account, std::less<>> accounts_;
 };

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "auth/edge_token.hpp"
 #include "auth/hmac.hpp"
@@ -44,6 +45,10 @@ const core::Counter kAdminUnauthorized{"webtrunk_auth_admin_unauthorized_total",
 const core::Counter kAdminBadRequest{"webtrunk_auth_admin_bad_request_total",
                                      "admin requests refused 400: invalid account JSON or id"};
 const core::Counter kAdminWrites{"webtrunk_auth_admin_writes_total", "admin account writes acknowledged"};
+const core::Counter kGroupCommits{"webtrunk_auth_token_group_commits_total",
+                                  "transactions that made a group of used customer tokens durable"};
+const core::Counter kGroupFailures{"webtrunk_auth_token_group_failures_total",
+                                   "groups of used customer tokens not committed: their answers were dropped"};
 const core::Counter kNotFound{"webtrunk_auth_http_not_found_total", "requests for unknown paths or methods"};
 
 constexpr std::string_view kTokenPath = "/v1/token";
@@ -144,6 +149,20 @@ core::Result<std::size_t> AuthService::restore_replay(std::int64_t now) {
   return n;
 }
 
+core::Result<std::size_t> AuthService::end_group() {
+  const std::size_t n = std::exchange(group_size_, 0);
+  const bool failed_early = std::exchange(group_failed_, false);
+  auto r = store_.commit_tokens();
+  if (!r || failed_early) {
+    kGroupFailures.inc();
+    const std::string why = r ? "an early commit (admin write) failed" : r.error().message;
+    core::log(core::LogLevel::error, "auth.store_failed", "what=commit_tokens tokens={} why={}", n, why);
+    return core::Error{-EIO, "used tokens not committed: " + why};
+  }
+  if (n > 0) kGroupCommits.inc();
+  return n;
+}
+
 HttpResponse AuthService::handle(const HttpRequest& req, core::Instant now) {
   const std::string_view path = req.path;
   if (path == kTokenPath) {
@@ -204,7 +223,7 @@ HttpResponse AuthService::token(const HttpRequest& req, core::Instant now) {
     core::add_cors_headers(resp, origin, origin && store_.any_allows_origin(*origin));
     return resp;
   };
-  if (auto d = per_address_.take(auth::address_key(req.peer), opts_.per_address, now); !d.allowed()) {
+  if (auto d = per_address_.take(core::address_key(req.peer), opts_.per_address, now); !d.allowed()) {
     kRateAddress.inc();
     core::log_sampled(log_sampler_, now, core::address_key(req.peer), core::LogLevel::info, "auth.rate_limited", "peer={} scope=address", req.peer.to_string());
     return early(too_many("rate_limited", "too many token requests from this address: try again later",
@@ -273,10 +292,14 @@ HttpResponse AuthService::token(const HttpRequest& req, core::Instant now) {
   const std::string token_id = customer_token_id(t);
   const std::int64_t remember_until = t.expires + opts_.customer.skew_s;
   switch (replay_.check_and_insert(unix_now, token_id, remember_until)) {
-    case ReplayResult::fresh:
+    case ReplayResult::fresh: {
       // On disk before the edge token goes out, so that neither a restart nor a kill -9 lets the
-      // customer token be exchanged again. Not durable: refuse rather than hand out a replayable one.
-      if (auto r = store_.remember_token(ReplayCache::id_of(token_id), remember_until); !r) {
+      // customer token be exchanged again (with group_commit: in the group's transaction, which the
+      // caller commits before this answer leaves). Not durable: refuse rather than hand out a
+      // replayable one.
+      auto r = opts_.group_commit ? store_.begin_tokens() : core::Result<void>{};
+      if (r) r = store_.remember_token(ReplayCache::id_of(token_id), remember_until);
+      if (!r) {
         core::log(core::LogLevel::error, "auth.store_failed", "what=remember_token why={}", r.error().message);
         HttpResponse busy = error(503, "busy", "the service is busy: try again in a moment");
         busy.set("Retry-After", "1");
@@ -286,7 +309,9 @@ HttpResponse AuthService::token(const HttpRequest& req, core::Instant now) {
         last_token_prune_ = unix_now;
         (void)store_.prune_tokens(unix_now);  // counted in the store's error metric if it fails
       }
+      if (opts_.group_commit) ++group_size_;
       break;
+    }
     case ReplayResult::replayed:
       kReplayedTok.inc();
       core::log_sampled(log_sampler_, now, core::address_key(req.peer), core::LogLevel::info, "auth.refused", "outcome=replayed account={} kid={}", acct->id, kid);
@@ -337,6 +362,9 @@ HttpResponse AuthService::admin(const HttpRequest& req, std::string_view id, cor
     r.set("WWW-Authenticate", "Bearer realm=\"webtrunk-admin\"");
     return r;
   }
+  // An account write commits with FULL sync, outside the open group of used tokens: commit that
+  // group first (end_group() reports a failure to the caller, who drops the group's answers).
+  if (store_.tokens_open() && !store_.commit_tokens()) group_failed_ = true;
   if (auto r = store_.refresh(); !r) return error(500, "store_error", "the account store could not be read");
   if (id.empty()) {
     if (req.method != "GET" && req.method != "HEAD") {

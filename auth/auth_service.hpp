@@ -45,6 +45,10 @@ struct AuthServiceOptions {
   RateSpec per_address{20.0, 40.0};      // token exchanges per source address (IPv4, or IPv6 /64)
   std::size_t rate_limit_keys = 100'000;
   std::size_t replay_capacity = 100'000;
+  // Group commit of used tokens (see AuthService::end_group): the caller promises to call
+  // end_group() before any answer of the group reaches a client. Off: each exchange commits its
+  // token before handle() returns.
+  bool group_commit = false;
 };
 
 class AuthService {
@@ -59,6 +63,15 @@ class AuthService {
   // replay cache, after dropping the dead ones from the store; returns how many. Call once at start.
   core::Result<std::size_t> restore_replay(std::int64_t now);
 
+  // Group commit (AuthServiceOptions::group_commit): the used tokens of every exchange answered
+  // since the last end_group() are written in one open transaction; group_size() says how many.
+  // end_group() commits them and returns how many became durable. The caller holds back every
+  // answer of the group until it returns (cmd_auth: Shard::defer, the end of the loop turn), and on
+  // an error drops them all (aborts those connections): none of their tokens is on disk, so none of
+  // their edge tokens may leave. The tokens stay refused in memory either way.
+  std::size_t group_size() const noexcept { return group_size_; }
+  core::Result<std::size_t> end_group();
+
  private:
   core::HttpResponse token(const core::HttpRequest& req, core::Instant now);
   core::HttpResponse token_preflight(const core::HttpRequest& req, core::Instant now);
@@ -72,7 +85,7 @@ class AuthService {
   AuthServiceOptions opts_;
   std::string uris_json_;
   std::string ice_json_;
-  RateLimiter per_address_;
+  AddressRateLimiter per_address_;
   RateLimiter per_account_;
   ReplayCache replay_;
   // Refused and rate-limited requests: one line per source address per interval (a client looping
@@ -81,6 +94,8 @@ class AuthService {
   core::Instant last_refresh_{};
   bool refreshed_once_ = false;
   std::int64_t last_token_prune_ = 0;  // unix seconds
+  std::size_t group_size_ = 0;
+  bool group_failed_ = false;  // an admin write committed the group early, and that commit failed
 };
 
 }  // namespace webtrunk::auth

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 
 namespace webtrunk::auth {
 
@@ -11,14 +10,16 @@ RateSpec RateSpec::per_minute(std::uint32_t n) noexcept {
   return {rate, std::max(1.0, std::floor(static_cast<double>(n) / 10.0))};
 }
 
-void RateLimiter::refill(Bucket& b, core::Instant now) noexcept {
+template <class Key>
+void BasicRateLimiter<Key>::refill(Bucket& b, core::Instant now) noexcept {
   if (now <= b.last) return;
   const double dt = std::chrono::duration<double>(now - b.last).count();
   b.tokens = std::min(b.burst, b.tokens + dt * b.per_second);
   b.last = now;
 }
 
-void RateLimiter::sweep(core::Instant now) {
+template <class Key>
+void BasicRateLimiter<Key>::sweep(core::Instant now) {
   for (auto it = buckets_.begin(); it != buckets_.end();) {
     refill(it->second, now);
     if (it->second.tokens >= it->second.burst) {
@@ -29,13 +30,14 @@ void RateLimiter::sweep(core::Instant now) {
   }
 }
 
-RateDecision RateLimiter::take(std::string_view key, const RateSpec& spec, core::Instant now) {
+template <class Key>
+RateDecision BasicRateLimiter<Key>::take(const Key& key, const RateSpec& spec, core::Instant now) {
   const double burst = std::max(1.0, spec.burst);
-  auto it = buckets_.find(std::string(key));
+  auto it = buckets_.find(key);
   if (it == buckets_.end()) {
     if (buckets_.size() >= max_keys_) sweep(now);
     if (buckets_.size() >= max_keys_) return {RateDecision::Kind::full, 1};
-    it = buckets_.emplace(std::string(key), Bucket{burst, now, burst, spec.per_second}).first;
+    it = buckets_.emplace(key, Bucket{burst, now, burst, spec.per_second}).first;
   }
   Bucket& b = it->second;
   // The spec may have changed since the bucket was made (an admin PUT of new limits).
@@ -51,20 +53,7 @@ RateDecision RateLimiter::take(std::string_view key, const RateSpec& spec, core:
   return {RateDecision::Kind::limited, std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(wait)))};
 }
 
-std::string address_key(const core::SockAddr& addr) {
-  if (addr.family() == AF_INET) {
-    const auto* in = reinterpret_cast<const sockaddr_in*>(addr.data());
-    return std::string(reinterpret_cast<const char*>(&in->sin_addr), 4);
-  }
-  if (addr.family() == AF_INET6) {
-    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(addr.data());
-    const auto* b = in6->sin6_addr.s6_addr;
-    // An IPv4-mapped address (dual-stack listener) is keyed as the IPv4 address it is.
-    static constexpr unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    if (std::memcmp(b, kMapped, 12) == 0) return std::string(reinterpret_cast<const char*>(b + 12), 4);
-    return std::string(reinterpret_cast<const char*>(b), 8);
-  }
-  return {};
-}
+template class BasicRateLimiter<std::string>;
+template class BasicRateLimiter<std::uint64_t>;
 
 }  // namespace webtrunk::auth

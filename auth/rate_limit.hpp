@@ -1,6 +1,8 @@
 // Token-bucket rate limits for the auth service (auth.md §5.18: "Rate-limit exchanges per login";
-// §7 better 5: per login and per source IP). One RateLimiter holds one bucket per key (an account
-// id, a source address); a bucket holds up to `burst` tokens and refills at `per_second`.
+// §7 better 5: per login and per source IP). One limiter holds one bucket per key: RateLimiter by
+// account id, AddressRateLimiter by source (core::address_key: an IPv4 address or an IPv6 /64, the
+// key the edge's admission control uses too). A bucket holds up to `burst` tokens and refills at
+// `per_second`.
 //
 // Memory is bounded: at most `max_keys` buckets. A bucket that has refilled completely is the same
 // as no bucket, so when the map is full those are dropped first; if every bucket is still in use
@@ -17,7 +19,6 @@
 #include <unordered_map>
 
 #include "core/clock.hpp"
-#include "core/socket.hpp"
 
 namespace webtrunk::auth {
 
@@ -35,12 +36,13 @@ struct RateDecision {
   bool allowed() const noexcept { return kind == Kind::allowed; }
 };
 
-class RateLimiter {
+template <class Key>
+class BasicRateLimiter {
  public:
-  explicit RateLimiter(std::size_t max_keys = 100'000) : max_keys_(max_keys == 0 ? 1 : max_keys) {}
+  explicit BasicRateLimiter(std::size_t max_keys = 100'000) : max_keys_(max_keys == 0 ? 1 : max_keys) {}
 
   // Takes one token from `key`'s bucket (created full on first use), or says how long to wait.
-  [[nodiscard]] RateDecision take(std::string_view key, const RateSpec& spec, core::Instant now);
+  [[nodiscard]] RateDecision take(const Key& key, const RateSpec& spec, core::Instant now);
 
   std::size_t size() const noexcept { return buckets_.size(); }
 
@@ -55,11 +57,12 @@ class RateLimiter {
   void sweep(core::Instant now);
 
   std::size_t max_keys_;
-  std::unordered_map<std::string, Bucket> buckets_;
+  std::unordered_map<Key, Bucket> buckets_;
 };
 
-// The key for a source address: the IPv4 address, or the /64 of an IPv6 one (one host usually
-// holds a whole /64, so per-address limits on v6 would be none at all). Never includes the port.
-std::string address_key(const core::SockAddr& addr);
+using RateLimiter = BasicRateLimiter<std::string>;             // by account id
+using AddressRateLimiter = BasicRateLimiter<std::uint64_t>;    // by core::address_key()
+extern template class BasicRateLimiter<std::string>;
+extern template class BasicRateLimiter<std::uint64_t>;
 
 }  // namespace webtrunk::auth

@@ -449,6 +449,7 @@ void HttpServer::on_data(Shard& shard, ConnId id, std::span<const std::byte> dat
   e->http.handle_bytes(data);
   while (auto req = e->http.next_request()) {
     req->peer = e->peer;
+    req->conn = id;
     req->unix_time = unix_now();
     kHttpServerRequests.inc();
     HttpResponse resp;

@@ -73,6 +73,7 @@ struct HttpRequest {
   std::span<const HttpHeader> headers;
   std::string_view body;
   SockAddr peer;                // filled by HttpServer
+  ConnId conn{};                // the connection it came on (HttpServer), e.g. to abort it later
   std::int64_t unix_time = 0;   // wall clock seconds when the request was handled (HttpServer)
   bool keep_alive = true;       // what the client asked for
 

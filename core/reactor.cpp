@@ -173,6 +173,11 @@ Result<void> Shard::run() {
     drain_pending_hot();
     run_cqes();
     timers_.advance(now_);
+    while (!deferred_.empty()) {
+      deferred_running_.swap(deferred_);
+      for (auto& fn : deferred_running_) fn();
+      deferred_running_.clear();
+    }
     ++stats_.turns;
   }
   return {};

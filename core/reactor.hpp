@@ -244,6 +244,11 @@ class Shard {
   TimerWheel& timers() noexcept { return timers_; }
   TimerHandle add_timer(Duration after, TimerWheel::Callback cb) { return timers_.insert(now_ + after, std::move(cb)); }
   bool cancel_timer(TimerHandle h) noexcept { return timers_.cancel(h); }
+  // Runs `fn` at the end of the current turn: after the turn's completions and timers, before the
+  // output they queued (send(), send_to()) is submitted. A group commit uses it: answer every
+  // request of the turn, write once, then let the answers go. A task deferred by a deferred task
+  // runs in the same turn. Called outside run(): at the end of the first turn.
+  void defer(std::function<void()> fn) { deferred_.push_back(std::move(fn)); }
 
   // ---- mailbox ----
   // Runs `task` on shard `to` (may be this one). False if there is no mailbox or the lane is full.
@@ -340,6 +345,8 @@ class Shard {
   std::unique_ptr<BufferRing> udp_bufs_;
   SendSlab udp_copies_;
   TimerWheel timers_;
+  std::vector<std::function<void()>> deferred_;
+  std::vector<std::function<void()>> deferred_running_;
   Instant now_;
   ShardStats stats_;
 

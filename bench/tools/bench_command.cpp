@@ -4,6 +4,7 @@
 //   webtrunk bench calls [flags]   run_sip_load      (= bench_sip_load)
 //   webtrunk bench media [flags]   run_media_relay   (= bench_media_relay)
 //   webtrunk bench auth [flags]    run_auth_load     (= bench_auth_load)
+//   webtrunk bench abuse [flags]   run_abuse         (= bench_abuse)
 // A mode takes exactly its tool's flags. The modes that start a peer process (the edge, the auth
 // service) start this same executable, so `webtrunk bench` needs no other file.
 #include <fmt/format.h>
@@ -43,6 +44,12 @@ constexpr Mode kModes[] = {
      "token exchanges: customer tokens POSTed to a `webtrunk auth` it starts; reports exchanges/s,\n"
      "per service CPU-second, and latency.",
      run_auth_load, "--auth-bin"},
+    {"abuse", "bench_abuse",
+     "floods against a `webtrunk edge` (and echo trunk) it starts, with real calls and media in progress:\n"
+     "unauthenticated SIP, new connections, garbage at the trunk SIP and RTP ports, slow readers,\n"
+     "unfinished fragmented messages, one after another; reports per flood the requests sent and\n"
+     "rejected, edge CPU per rejected request, edge RSS, and the calls' packet loss.",
+     run_abuse, "--edge-bin"},
 };
 
 // The short run of `webtrunk bench` with no mode: each part well under a minute on 2 cores.
@@ -111,11 +118,11 @@ int run_bench_command(int argc, char** argv) {
   }
   if (first.starts_with("-")) {
     std::fprintf(stderr,
-                 "webtrunk bench: unknown flag '%s': flags follow a mode (calls, media or auth); "
+                 "webtrunk bench: unknown flag '%s': flags follow a mode (calls, media, auth or abuse); "
                  "`webtrunk bench --help` lists them\n",
                  argv[1]);
   } else {
-    std::fprintf(stderr, "webtrunk bench: unknown mode '%s' (calls, media or auth; `webtrunk bench --help`)\n",
+    std::fprintf(stderr, "webtrunk bench: unknown mode '%s' (calls, media, auth or abuse; `webtrunk bench --help`)\n",
                  argv[1]);
   }
   return 2;

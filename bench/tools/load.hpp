@@ -15,9 +15,10 @@ namespace webtrunk::bench {
 int run_sip_load(int argc, char** argv);     // sip_load.cpp: calls/s through a real `webtrunk edge`
 int run_media_relay(int argc, char** argv);  // media_relay.cpp: SRTP <-> RTP relay loss, CPU, memory
 int run_auth_load(int argc, char** argv);    // auth_load.cpp: token exchanges/s through `webtrunk auth`
+int run_abuse(int argc, char** argv);        // abuse.cpp: floods against a real edge with calls in progress
 
 // `webtrunk bench [MODE] [flags]` (bench_command.cpp): argv[0] is "bench", argv[1] the mode (calls,
-// media, auth), or nothing for a short calls test then a short media test. The modes that start an
+// media, auth, abuse), or nothing for a short calls test then a short media test. The modes that start an
 // edge or auth service run this same executable (/proc/self/exe) unless --edge-bin/--auth-bin say.
 int run_bench_command(int argc, char** argv);
 

@@ -442,16 +442,6 @@ void Generator::run() {
   ws_.close_all();
 }
 
-std::string default_edge_bin() {
-  std::error_code ec;
-  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (ec) return "build/webtrunk";
-  for (const auto& cand : {self.parent_path().parent_path() / "webtrunk", self.parent_path() / "webtrunk"}) {
-    if (std::filesystem::exists(cand, ec)) return cand.string();
-  }
-  return "build/webtrunk";
-}
-
 void pin_self(int cpu) {
   cpu_set_t set;
   CPU_ZERO(&set);
@@ -675,7 +665,7 @@ int webtrunk::bench::run_sip_load(int argc, char** argv) {
   std::string err;
   const bool parsed = bn::parse_options(argc, argv, o, err);
   if (auto rc = flags_outcome(prog, parsed, o.help, err, bn::usage(prog))) return *rc;
-  if (o.edge_bin.empty()) o.edge_bin = default_edge_bin();
+  if (o.edge_bin.empty()) o.edge_bin = bn::default_webtrunk_bin();
   if (o.compare_tls > 0) return compare_tls(prog, o);
   bn::RunFigures figures;
   return run_once(prog, o, figures);

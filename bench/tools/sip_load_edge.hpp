@@ -111,10 +111,10 @@ inline double self_cpu_s() {
   return s(ru.ru_utime) + s(ru.ru_stime);
 }
 
-// A loopback TCP port nobody listens on right now (bind to 0, read, close). Racy in principle;
-// good enough for a bench that starts its own edge a few milliseconds later.
-inline std::uint16_t free_tcp_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+// A loopback port of `type` (SOCK_STREAM, SOCK_DGRAM) nobody uses right now (bind to 0, read,
+// close). Racy in principle; good enough for a bench that starts its own edge a few milliseconds later.
+inline std::uint16_t free_loopback_port(int type) {
+  const int fd = ::socket(AF_INET, type | SOCK_CLOEXEC, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -126,6 +126,20 @@ inline std::uint16_t free_tcp_port() {
   }
   if (fd >= 0) ::close(fd);
   return port;
+}
+inline std::uint16_t free_tcp_port() { return free_loopback_port(SOCK_STREAM); }
+inline std::uint16_t free_udp_port() { return free_loopback_port(SOCK_DGRAM); }
+
+// The webtrunk binary a stand-alone bench tool (build/bench/bench_*) starts: build/webtrunk beside
+// its directory, else beside it, else "build/webtrunk". `webtrunk bench` passes itself instead.
+inline std::string default_webtrunk_bin() {
+  std::error_code ec;
+  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return "build/webtrunk";
+  for (const auto& cand : {self.parent_path().parent_path() / "webtrunk", self.parent_path() / "webtrunk"}) {
+    if (std::filesystem::exists(cand, ec)) return cand.string();
+  }
+  return "build/webtrunk";
 }
 
 // A blocking TCP connection to 127.0.0.1:port, or -errno.

@@ -489,5 +489,50 @@ TEST(AuthServiceStore, AnotherProcessesWriteIsSeenWithinAShortDelay) {
   std::filesystem::remove_all(dir);
 }
 
+
+// Group commit (what `webtrunk auth` runs): the used tokens of a group are in one transaction,
+// invisible to another process (and lost to a kill -9) until end_group() commits them; an admin
+// write in the middle commits the group first and does not lose it.
+TEST(AuthServiceStore, GroupCommitMakesAGroupsTokensDurableAtOnce) {
+  char dir[] = "/tmp/webtrunk-svcgroup-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  const std::string path = std::string(dir) + "/accounts.db";
+  auto mine = AccountStore::open(path);
+  auto other = AccountStore::open(path);
+  ASSERT_TRUE(mine && other);
+  constexpr const char* kSecret = "group-secret-0123456789";
+  ASSERT_TRUE((*mine)->put(account_from_json("g", R"({"secrets":[{"kid":"k","secret":"group-secret-0123456789"}],"numbers":["*"]})").value()));
+  AuthServiceOptions o;
+  o.admin_token = kAdmin;
+  o.group_commit = true;
+  AuthService svc(**mine, kEdge, o);
+  auto tok = [&](const char* user) { return customer_token_json(mint_customer_token("g", user, kSecret, kNow)); };
+  EXPECT_EQ(post_token(tok("a")).run(svc).status, 200);
+  EXPECT_EQ(post_token(tok("b")).run(svc).status, 200);
+  EXPECT_EQ(post_token(tok("a")).run(svc).status, 403);  // the in-memory cache refuses at once
+  EXPECT_EQ(svc.group_size(), 2u);
+  auto seen = (*other)->used_tokens(kNow);
+  ASSERT_TRUE(seen) << seen.error().message;
+  EXPECT_TRUE(seen->empty()) << "not committed yet: nothing on disk";
+  auto n = svc.end_group();
+  ASSERT_TRUE(n) << n.error().message;
+  EXPECT_EQ(*n, 2u);
+  EXPECT_EQ((*other)->used_tokens(kNow)->size(), 2u);
+
+  // An admin write inside a group commits the group before its own FULL-sync commit.
+  EXPECT_EQ(post_token(tok("c")).run(svc).status, 200);
+  EXPECT_EQ(admin("PUT", "/v1/accounts/h", R"({"secrets":[{"kid":"k","secret":"other-secret-0123456789"}],"numbers":["*"]})").run(svc).status,
+            200);
+  EXPECT_EQ((*other)->used_tokens(kNow)->size(), 3u);
+  EXPECT_EQ(post_token(tok("d")).run(svc).status, 200);
+  n = svc.end_group();
+  ASSERT_TRUE(n) << n.error().message;
+  EXPECT_EQ(*n, 2u);
+  EXPECT_EQ((*other)->used_tokens(kNow)->size(), 4u);
+  ASSERT_TRUE((*other)->refresh());
+  EXPECT_NE((*other)->find("h"), nullptr);
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace webtrunk::auth

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "core/log_sampler.hpp"
+
 namespace webtrunk::auth {
 namespace {
 
@@ -55,14 +57,17 @@ TEST(RateLimiter, FullMapDropsRefilledBucketsButNeverOneInUse) {
   EXPECT_LE(rl.size(), 2u);
 }
 
-TEST(RateLimiter, AddressKeysIgnoreThePortAndGroupIpv6By64) {
-  auto key = [](const char* s) { return address_key(core::SockAddr::parse(s).value()); };
-  EXPECT_EQ(key("192.0.2.1:1000"), key("192.0.2.1:2000"));
-  EXPECT_NE(key("192.0.2.1:1000"), key("192.0.2.2:1000"));
-  EXPECT_EQ(key("[2001:db8:1:2::1]:1"), key("[2001:db8:1:2:ffff::9]:2"));
-  EXPECT_NE(key("[2001:db8:1:2::1]:1"), key("[2001:db8:1:3::1]:1"));
-  EXPECT_EQ(key("[::ffff:192.0.2.1]:5"), key("192.0.2.1:6"));
-  EXPECT_EQ(address_key(core::SockAddr{}), "");
+TEST(RateLimiter, AddressBucketsIgnoreThePortAndGroupIpv6By64) {
+  AddressRateLimiter rl;
+  const RateSpec spec{1.0, 1.0};
+  auto take = [&](const char* s) { return rl.take(core::address_key(core::SockAddr::parse(s).value()), spec, kT0); };
+  EXPECT_TRUE(take("192.0.2.1:1000").allowed());
+  EXPECT_FALSE(take("192.0.2.1:2000").allowed());  // same address, another port: same bucket
+  EXPECT_TRUE(take("192.0.2.2:1000").allowed());
+  EXPECT_TRUE(take("[2001:db8:1:2::1]:1").allowed());
+  EXPECT_FALSE(take("[2001:db8:1:2:ffff::9]:2").allowed());  // same /64
+  EXPECT_TRUE(take("[2001:db8:1:3::1]:1").allowed());
+  EXPECT_FALSE(take("[::ffff:192.0.2.2]:5").allowed());  // IPv4-mapped: the IPv4 address's bucket
 }
 
 }  // namespace

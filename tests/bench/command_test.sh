@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# `webtrunk bench` from the real binary, on loopback, bounded (~5 s):
+# `webtrunk bench` from the real binary, on loopback, bounded (~25 s):
 #   - `webtrunk bench calls` with 200 calls at 100 calls/s, the binary copied alone into an empty
 #     directory, so the edge it starts is itself (`edge` subcommand) and nothing else is needed:
 #     every call completes, none fails;
 #   - `webtrunk bench calls --tls`: the same over WSS (the edge gets --wss and a certificate made
 #     at start; every browser does a TLS handshake, all but the first resuming): every call completes;
+#   - `webtrunk bench abuse`, short (2 calls, floods of 1 s): every flood runs, the calls in progress
+#     lose nothing over 0.1 %, the edge stays up;
 #   - `webtrunk bench nonsense` and a malformed flag exit 2 with a message that names them;
 #   - `webtrunk bench --help` describes every mode.
 # Usage: command_test.sh PATH/TO/webtrunk   (ctest passes it; see tests/CMakeLists.txt)
@@ -46,6 +48,16 @@ rc=$?
 check "--tls with --compare-tls exits 2 (got $rc)" test "$rc" -eq 2
 check "the message says why" grep -q -- "--compare-tls runs both transports" "$dir/both.out"
 
+"$dir/webtrunk" bench abuse --calls 2 --seconds 1 --max-requests 20000 --fragments 20 >"$dir/abuse.out" 2>&1
+rc=$?
+cat "$dir/abuse.out"
+check "bench abuse exits 0 (got $rc)" test "$rc" -eq 0
+for flood in sip-unauth new-conns trunk-garbage rtp-garbage slow-readers fragments; do
+  check "bench abuse reports $flood" grep -q "^$flood " "$dir/abuse.out"
+done
+check "the edge stayed up and the calls lost nothing" grep -q "^abuse: edge alive; passed" "$dir/abuse.out"
+check "the edge it started is this executable" grep -q "^abuse: edge: $dir/webtrunk edge --ws 127.0.0.1:" "$dir/abuse.out"
+
 "$dir/webtrunk" bench nonsense >"$dir/mode.out" 2>&1
 rc=$?
 cat "$dir/mode.out"
@@ -61,10 +73,10 @@ check "the message names the flag" grep -q -- "--calls: 'many' is not a number" 
 "$dir/webtrunk" bench --help >"$dir/help.out" 2>&1
 rc=$?
 check "bench --help exits 0 (got $rc)" test "$rc" -eq 0
-for mode in calls media auth; do
+for mode in calls media auth abuse; do
   check "bench --help describes $mode" grep -q "^webtrunk bench $mode " "$dir/help.out"
 done
-for flag in --calls --rate --edge-bin --tls --compare-tls --seconds --engine --connections --auth-bin; do
+for flag in --calls --rate --edge-bin --tls --compare-tls --seconds --engine --connections --auth-bin --max-requests; do
   check "bench --help describes $flag" grep -q -- "^  $flag " "$dir/help.out"
 done
 
