@@ -177,8 +177,8 @@ void CallController::start_call(core::Instant now, core::ConnId flow, const sip:
     kCallsNoCommonCodec.inc();
     return refuse_offer(fmt::format("no codec this edge uses ({}) offered", fmt::join(cfg_.codecs, ", ")));
   }
-  const TrunkTarget* trunk = called.empty() ? nullptr : cfg_.routes->lookup(called);
-  if (trunk == nullptr) {
+  const TrunkTarget* route = called.empty() ? nullptr : cfg_.routes->lookup(called);
+  if (route == nullptr) {
     const std::string reason = safe_reason("No route to " + called);
     return refuse(404, reason, "no route");
   }
@@ -229,7 +229,8 @@ void CallController::start_call(core::Instant now, core::ConnId flow, const sip:
   // the signed 64-bit integers some parsers use). Versions count from 1 per leg.
   call.b_origin = SdpOrigin{ids_.next() >> 2, 1};
   call.t_origin = SdpOrigin{ids_.next() >> 2, 1};
-  call.trunk = trunk;
+  call.trunk = std::shared_ptr<const TrunkTarget>(cfg_.routes, route);
+  const TrunkTarget* trunk = route;
   call.trunk_dest = trunk->addr;
   call.t_call_id = ids_.call_id();
   call.t_local_tag = ids_.tag();
