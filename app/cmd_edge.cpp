@@ -16,6 +16,7 @@
 #include "app/commands.hpp"
 #include "app/edge_drain.hpp"
 #include "app/edge_flags.hpp"
+#include "app/routes_reloader.hpp"
 #include "app/tls_flags.hpp"
 #include "auth/edge_authenticator.hpp"
 #include "auth/secrets_file.hpp"
@@ -297,11 +298,28 @@ int run_edge(const FlagValues& flags) {
       core::log(core::LogLevel::info, "edge.secrets_reloaded", "secrets={}", secrets->size());
     }
   };
+  // Routes: each shard swaps its table on its own thread; cfg->routes follows, so that the old
+  // table lives only as long as calls routed by it.
+  std::optional<RoutesReloader> routes_reloader;
+  if (!cfg->routes->empty()) routes_reloader.emplace([&flags] { return routes_from(flags); }, flags.get("routes"), *cfg->routes);
+  auto reload_routes = [&](bool force) {
+    if (!routes_reloader) return;
+    auto table = routes_reloader->reload(force);
+    if (!table) return;
+    for (unsigned k = 0; k < shards.size(); ++k) {
+      edge::EdgeShard* sip = sips[k].get();
+      if (!shards.post(k, [sip, table](core::Shard& shard) { sip->set_routes(shard, table); })) {
+        core::log(core::LogLevel::error, "routes.reload_post_failed", "shard={} mailbox full; send SIGHUP again", k);
+      }
+    }
+    cfg->routes = std::move(table);
+  };
   shards.set_on_reload([&] {
     if (tls_reloader) {
       if (auto ctx = tls_reloader->reload(true)) post_tls(ctx);
     }
     reload_secrets();
+    reload_routes(true);
   });
   const std::int64_t ticket_lifetime_s = *tls_config ? (*tls_config)->ticket_lifetime_s : 7200;
   auto last_rotation = std::chrono::steady_clock::now();
@@ -309,6 +327,7 @@ int run_edge(const FlagValues& flags) {
     if (tls_reloader) {
       if (auto ctx = tls_reloader->reload(false)) post_tls(ctx);
     }
+    reload_routes(false);
     // A ticket key seals for one ticket lifetime at most (RFC 8446 §C.4), opens for two.
     if (std::chrono::steady_clock::now() - last_rotation >= std::chrono::seconds(ticket_lifetime_s)) {
       ticket_keys->rotate();

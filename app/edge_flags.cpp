@@ -67,7 +67,8 @@ FlagSet edge_flags() {
   f.add({"trunk-password-file", "FILE", "file whose first line is the --trunk's digest password", "", false});
   f.add({"routes", "FILE",
          "called-number routes, one `PREFIX udp:HOST:PORT [user=NAME password-file=FILE]` per line, longest "
-         "prefix wins, `*` = default; no route answers 404",
+         "prefix wins, `*` = default; no route answers 404; reloaded on SIGHUP and when the file (or a "
+         "password file) changes, calls in progress keep their trunk",
          "", false});
   f.add({"sip-listen", "ADDR", "trunk-side SIP address (UDP), also put in Via and Contact", "127.0.0.1", false});
   f.add({"sip-port", "P", "trunk-side SIP port of shard 0; shard k uses P+k (0: any free port per shard)", "5060", false});
@@ -134,6 +135,14 @@ FlagSet edge_flags() {
   return f;
 }
 
+core::Result<edge::RouteTable> routes_from(const FlagValues& flags) {
+  const std::string& trunk = flags.get("trunk");
+  const std::string& routes = flags.get("routes");
+  if (!routes.empty()) return edge::RouteTable::load_file(routes);
+  if (!trunk.empty()) return edge::RouteTable::single(trunk, flags.get("trunk-user"), flags.get("trunk-password-file"));
+  return edge::RouteTable{};
+}
+
 core::Result<edge::EdgeConfig> edge_config_from(const FlagValues& flags) {
   edge::EdgeConfig c;
   c.ws_listen = flags.all("ws");
@@ -178,14 +187,9 @@ core::Result<edge::EdgeConfig> edge_config_from(const FlagValues& flags) {
   if (trunk.empty() && (!flags.get("trunk-user").empty() || !flags.get("trunk-password-file").empty())) {
     return core::Error{EINVAL, "--trunk-user/--trunk-password-file go with --trunk (--routes lines carry their own)"};
   }
-  if (trunk.empty() && routes.empty()) {
-    c.routes = std::make_shared<const edge::RouteTable>();  // every INVITE gets 404 (run_edge warns)
-  } else {
-    auto table = trunk.empty() ? edge::RouteTable::load_file(routes) : edge::RouteTable::single(trunk, flags.get("trunk-user"),
-                                                                                       flags.get("trunk-password-file"));
-    if (!table) return table.error();
-    c.routes = std::make_shared<const edge::RouteTable>(std::move(*table));
-  }
+  auto table = routes_from(flags);  // no route at all: every INVITE gets 404 (run_edge warns)
+  if (!table) return table.error();
+  c.routes = std::make_shared<const edge::RouteTable>(std::move(*table));
   c.edge_secret_file = flags.get("edge-secret-file");
   c.no_auth = flags.flag("no-auth");
   c.bind_from_user = flags.flag("bind-from-user");

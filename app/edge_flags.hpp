@@ -17,6 +17,9 @@ namespace webtrunk::app {
 core::Result<std::vector<media::SrtpProfile>> parse_srtp_profiles(std::string_view list);
 
 FlagSet edge_flags();
+// The route table --routes or --trunk (with --trunk-user/--trunk-password-file) name, read from
+// their files now (at start, and again on each reload); an empty table without either.
+core::Result<edge::RouteTable> routes_from(const FlagValues& flags);
 // Also applies --log-level and --log-format to the process's logger.
 core::Result<edge::EdgeConfig> edge_config_from(const FlagValues& flags);
 

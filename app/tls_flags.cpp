@@ -7,6 +7,7 @@
 #include <chrono>
 #include <system_error>
 
+#include "app/file_stamp.hpp"
 #include "core/log.hpp"
 
 namespace webtrunk::app {
@@ -76,16 +77,7 @@ std::vector<std::string> TlsReloader::files() const {
   return out;
 }
 
-std::string TlsReloader::stamp() const {
-  std::string s;
-  for (const auto& f : files()) {
-    std::error_code ec;
-    const auto t = fs::last_write_time(f, ec);
-    const auto size = fs::file_size(f, ec);
-    s += fmt::format("{}:{}:{};", f, ec ? 0 : t.time_since_epoch().count(), ec ? 0 : size);
-  }
-  return s;
-}
+std::string TlsReloader::stamp() const { return file_stamp(files()); }
 
 core::Result<std::shared_ptr<const core::TlsContext>> TlsReloader::load() {
   stamp_ = stamp();

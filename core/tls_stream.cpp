@@ -20,11 +20,12 @@ namespace {
 
 constexpr std::uint8_t kContentHandshake = 22;  // RFC 8446 §5.1 ContentType
 constexpr std::uint8_t kContentAlert = 21;
-// A drained BIO holding a buffer larger than this is replaced by an empty one (a mem BIO never
-// shrinks). Zero: an idle connection keeps no BIO buffer (about 1.7 KiB less per connection after
-// SIP-sized records); the replacement costs a few small allocations, within the noise of a 1 KiB
+// An idle connection keeps no BIO at all: a drained memory BIO is freed (a mem BIO never shrinks,
+// and even an empty one is five allocations, about 0.3 KiB), and made again before OpenSSL next
+// reads or writes. That costs a few small allocations per burst, within the noise of a 1 KiB
 // record's cost (bench/RESULTS.md "TLS").
-constexpr std::size_t kKeepBioBytes = 0;
+
+std::size_t bio_pending(BIO* b) noexcept { return b ? BIO_ctrl_pending(b) : 0; }
 
 int ssl_ex_index() {
   static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
@@ -38,6 +39,7 @@ BIO* new_mem_bio() noexcept {
 }
 
 std::size_t bio_capacity(BIO* b) noexcept {
+  if (!b) return 0;
   BUF_MEM* bm = nullptr;
   BIO_get_mem_ptr(b, &bm);
   return bm ? bm->max : 0;
@@ -185,7 +187,8 @@ void TlsStream::handle_bytes(Instant now, std::span<const std::byte> ciphertext)
   }
   // What is still unread after the caller drained poll_event is less than one record; more means
   // the caller stopped reading (one call may bring more: the caller's receive buffer bounds it).
-  if (BIO_ctrl_pending(rbio_) > kMaxPendingInput) {
+  if (!ensure_bios()) return;
+  if (bio_pending(rbio_) > kMaxPendingInput) {
     kTlsBacklogTotal.inc();
     fail(TlsFailure::backlog, "received TLS data was not read (backlog over the limit)");
     return;
@@ -240,9 +243,15 @@ std::optional<TlsEvent> TlsStream::poll_event() noexcept {
 }
 
 std::optional<TlsEvent> TlsStream::read_some() noexcept {
+  // No input BIO: everything received was read (it is dropped only then), nothing to do.
+  if (!rbio_ && SSL_pending(ssl_) == 0) {
+    rd_.reset();
+    return std::nullopt;
+  }
+  if (!ensure_bios()) return std::nullopt;
   // What OpenSSL writes on its own while reading (KeyUpdate answers, alerts) is not bounded by
   // write(): a peer that sends such requests and never reads our answers is cut off here.
-  if (BIO_ctrl_pending(wbio_) > kMaxPendingOutput + kProtocolOutputSlack) {
+  if (bio_pending(wbio_) > kMaxPendingOutput + kProtocolOutputSlack) {
     kTlsBacklogTotal.inc();
     fail(TlsFailure::backlog, "the peer does not read what we send (output backlog over the limit)");
     return std::nullopt;
@@ -275,8 +284,8 @@ std::optional<TlsEvent> TlsStream::read_some() noexcept {
 }
 
 std::size_t TlsStream::write(std::span<const std::byte> data) noexcept {
-  if (state_ != State::open || data.empty()) return 0;
-  const std::size_t pending = BIO_ctrl_pending(wbio_);
+  if (state_ != State::open || data.empty() || !ensure_bios()) return 0;
+  const std::size_t pending = bio_pending(wbio_);
   if (pending >= kMaxPendingOutput) return 0;
   const std::size_t take = std::min(data.size(), kMaxPendingOutput - pending);
   ERR_clear_error();
@@ -292,7 +301,7 @@ void TlsStream::close() noexcept {
     end_reported_ = true;  // nothing was ever open; the caller closed it
     return;
   }
-  if (state_ != State::open) return;
+  if (state_ != State::open || !ensure_bios()) return;
   ERR_clear_error();
   static_cast<void>(SSL_shutdown(ssl_));  // queues close_notify; 0 = the peer's has not come yet
   state_ = State::closing;
@@ -310,12 +319,11 @@ void TlsStream::consume_output(std::size_t n) noexcept {
   if (!wbio_) return;
   const std::size_t pending = BIO_ctrl_pending(wbio_);
   n = std::min(n, pending);
-  if (n == pending && bio_capacity(wbio_) > kKeepBioBytes) {
-    if (BIO* fresh = new_mem_bio()) {  // frees the old one with its buffer
-      SSL_set0_wbio(ssl_, fresh);
-      wbio_ = fresh;
-      return;
-    }
+  if (n == pending && state_ != State::handshaking) {  // all sent: idle until the next record
+    SSL_set0_wbio(ssl_, nullptr);  // frees it with its buffer
+    wbio_ = nullptr;
+    drop_empty_bios();
+    return;
   }
   std::array<char, 1024> sink;
   while (n > 0) {
@@ -350,19 +358,46 @@ TlsSession TlsStream::session() const noexcept {
 }
 
 std::size_t TlsStream::buffer_bytes() const noexcept {
-  return (rd_ ? kReadChunk : 0) + (rbio_ ? bio_capacity(rbio_) : 0) + (wbio_ ? bio_capacity(wbio_) : 0);
+  return (rd_ ? kReadChunk : 0) + bio_capacity(rbio_) + bio_capacity(wbio_);
 }
 
 // Called when OpenSSL is waiting for more input with nothing unread: drop the plaintext buffer and
 // a grown input buffer (RELEASE_BUFFERS already dropped OpenSSL's own record buffers).
 void TlsStream::release_idle_buffers() noexcept {
   rd_.reset();
-  if (BIO_ctrl_pending(rbio_) == 0 && bio_capacity(rbio_) > kKeepBioBytes) {
-    if (BIO* fresh = new_mem_bio()) {
-      SSL_set0_rbio(ssl_, fresh);
-      rbio_ = fresh;
+  drop_empty_bios();
+}
+
+// OpenSSL keeps a partial record in its own buffer, so an input BIO with nothing unread can go.
+void TlsStream::drop_empty_bios() noexcept {
+  if (!ssl_) return;
+  if (rbio_ && BIO_ctrl_pending(rbio_) == 0 && SSL_pending(ssl_) == 0) {
+    SSL_set0_rbio(ssl_, nullptr);
+    rbio_ = nullptr;
+  }
+  if (wbio_ && BIO_ctrl_pending(wbio_) == 0) {
+    SSL_set0_wbio(ssl_, nullptr);
+    wbio_ = nullptr;
+  }
+}
+
+bool TlsStream::ensure_bios() noexcept {
+  if (!ssl_) return false;
+  if (!rbio_) {
+    if (BIO* b = new_mem_bio()) {
+      SSL_set0_rbio(ssl_, b);
+      rbio_ = b;
     }
   }
+  if (!wbio_) {
+    if (BIO* b = new_mem_bio()) {
+      SSL_set0_wbio(ssl_, b);
+      wbio_ = b;
+    }
+  }
+  if (rbio_ && wbio_) return true;
+  fail(TlsFailure::internal, "cannot allocate the TLS buffers");
+  return false;
 }
 
 void TlsStream::fail_from_ssl(int ssl_error) noexcept {
@@ -393,11 +428,9 @@ void TlsStream::fail(TlsFailure f, std::string why) noexcept {
   reason_ = std::move(why);
   rd_.reset();
   // Unread input is of no use now; the output (an alert, perhaps) is still to be sent.
-  if (ssl_ && BIO_ctrl_pending(rbio_) > 0) {
-    if (BIO* fresh = new_mem_bio()) {
-      SSL_set0_rbio(ssl_, fresh);
-      rbio_ = fresh;
-    }
+  if (ssl_ && rbio_) {
+    SSL_set0_rbio(ssl_, nullptr);
+    rbio_ = nullptr;
   }
 }
 

@@ -22,9 +22,9 @@
 // what OpenSSL answers on its own (KeyUpdate, alerts) may add kProtocolOutputSlack, and a peer
 // that makes it answer more without reading fails with TlsFailure::backlog too.
 //
-// Memory: SSL_MODE_RELEASE_BUFFERS frees OpenSSL's record buffers between records; the BIO buffers
-// and the plaintext buffer are freed once drained. What an idle connection keeps is the SSL object
-// and its keys: bench/RESULTS.md "TLS" has the figure.
+// Memory: SSL_MODE_RELEASE_BUFFERS frees OpenSSL's record buffers between records; the memory BIOs
+// themselves and the plaintext buffer are freed once drained (and made again for the next record).
+// What an idle connection keeps is the SSL object and its keys: bench/RESULTS.md "TLS" has the figure.
 //
 // Lifetimes:
 // - The span given to handle_bytes is copied; it may be reused at once.
@@ -164,6 +164,9 @@ class TlsStream {
   void fail(TlsFailure f, std::string why) noexcept;
   void fail_from_ssl(int ssl_error) noexcept;
   void release_idle_buffers() noexcept;
+  void drop_empty_bios() noexcept;
+  // Makes the memory BIOs an idle connection dropped; false (and failed) if it cannot.
+  [[nodiscard]] bool ensure_bios() noexcept;
   void free_ssl() noexcept;
   static void info_callback(const SSL* ssl, int where, int ret);
 

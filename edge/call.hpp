@@ -195,7 +195,8 @@ struct Call {
   std::optional<sip::TwoXxRetransmitter> b_ack_wait;  // our 2xx waits for the browser's ACK
 
   // Trunk leg.
-  const TrunkTarget* trunk = nullptr;
+  // The route it took; shares ownership of its RouteTable, so a reload leaves it in place.
+  std::shared_ptr<const TrunkTarget> trunk;
   std::string t_ruri;             // the trunk INVITE's Request-URI, From and To
   std::string t_from_user;
   std::string t_to;

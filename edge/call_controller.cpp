@@ -39,6 +39,13 @@ std::string json_escape(std::string_view s) {
   return out;
 }
 
+// Every trunk a route names, for the keep-alives (the pinger pings each address once).
+std::vector<TrunkPinger::Target> ping_targets(const RouteTable& routes) {
+  std::vector<TrunkPinger::Target> targets;
+  for (const auto& r : routes.routes()) targets.push_back({r.trunk.spec, r.trunk.hostport(), r.trunk.addr});
+  return targets;
+}
+
 }  // namespace
 
 std::string CallRecord::to_json() const {
@@ -65,10 +72,8 @@ CallController::CallController(CallControllerConfig config, std::unique_ptr<Auth
     };
   }
   if (cfg_.ping_trunks && cfg_.trunk_ping.interval > core::Duration::zero()) {
-    std::vector<TrunkPinger::Target> targets;
-    for (const auto& r : cfg_.routes->routes()) targets.push_back({r.trunk.spec, r.trunk.hostport(), r.trunk.addr});
-    pinger_.emplace(cfg_.trunk_ping, targets, host_port(cfg_.sip_host, cfg_.sip_port), cfg_.user_agent,
-                    cfg_.id_seed == 0 ? 0 : cfg_.id_seed + 1);
+    pinger_.emplace(cfg_.trunk_ping, ping_targets(*cfg_.routes), host_port(cfg_.sip_host, cfg_.sip_port),
+                    cfg_.user_agent, cfg_.id_seed == 0 ? 0 : cfg_.id_seed + 1);
   }
 }
 
@@ -202,12 +207,34 @@ void CallController::handle_ws_message(core::Instant now, core::ConnId flow, std
   }
 }
 
+void CallController::set_routes(std::shared_ptr<const RouteTable> routes) {
+  std::erase_if(replaced_routes_, [](const auto& w) { return w.expired(); });
+  // Calls routed by the old table hold it: its trunks may go on sending in-dialog requests.
+  replaced_routes_.push_back(cfg_.routes);
+  cfg_.routes = std::move(routes);
+  if (pinger_) {
+    pinger_->set_targets(ping_targets(*cfg_.routes));
+    flush_pinger();
+  }
+}
+
+bool CallController::may_send_requests(const core::SockAddr& from) {
+  if (cfg_.routes->is_trunk_address(from)) return true;
+  bool hit = false;
+  std::erase_if(replaced_routes_, [&](const auto& w) {
+    auto t = w.lock();
+    if (t && t->is_trunk_address(from)) hit = true;
+    return !t;
+  });
+  return hit;
+}
+
 void CallController::handle_trunk_datagram(core::Instant now, const core::SockAddr& from, std::string_view bytes) {
   if (bytes.find_first_not_of("\r\n") == std::string_view::npos) return;  // CRLF keep-alive
   // Requests come only from the configured trunks: anyone else gets no answer at all (not even a
   // 400), so the port is no oracle and no amplifier. Responses are matched to our own transactions
   // (a trunk's in-dialog Contact may be another host).
-  if (!bytes.starts_with("SIP/") && !cfg_.routes->is_trunk_address(from)) {
+  if (!bytes.starts_with("SIP/") && !may_send_requests(from)) {
     kTrunkPortRefused.inc();
     core::log_sampled(log_sampler_, now, core::address_key(from), core::LogLevel::info, "sip.not_a_trunk",
                       "from={} bytes={}", from.to_string(), bytes.size());

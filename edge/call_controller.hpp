@@ -242,6 +242,13 @@ class CallController {
   // that only linger to absorb retransmissions (RFC 3261 Timer K, D) do not count.
   [[nodiscard]] std::size_t unanswered_requests() const noexcept;
 
+  // A new route table (--routes reloaded, app/routes_reloader.hpp), on the shard's thread. New
+  // calls route by it and only its trunks may start calls toward browsers; calls in progress keep
+  // the trunk (and credentials) they were routed to, and their trunk's in-dialog requests still
+  // pass the trunk-port check while they last. `routes` must not be null.
+  void set_routes(std::shared_ptr<const RouteTable> routes);
+  const RouteTable& routes() const noexcept { return *cfg_.routes; }
+
   const Registrar& registrar() const noexcept { return registrar_; }
   std::size_t active_calls() const noexcept { return calls_.size(); }
   const CallControllerConfig& config() const noexcept { return cfg_; }
@@ -287,6 +294,9 @@ class CallController {
   // call_controller_inbound.cpp: calls from a trunk to registered browsers (edge/inbound_call.hpp).
   void start_inbound(core::Instant now, const core::SockAddr& from, const sip::MessageView& invite);
   bool is_configured_trunk(const core::SockAddr& from) const noexcept;
+  // The trunk-port check: `from`'s IP is a trunk of the current table, or of a replaced table that
+  // a call in progress still holds.
+  bool may_send_requests(const core::SockAddr& from);
   InboundCall* find_inbound_trunk(std::string_view call_id);
   InboundCall* find_inbound_browser(std::string_view call_id);
   void pump_inbound(core::Instant now, InboundCall& call);
@@ -315,8 +325,12 @@ class CallController {
   bool draining_ = false;
   std::uint32_t retry_after_s_ = 0;
 
+  // Tables replaced by set_routes while calls held them; dropped once no call does.
+  std::vector<std::weak_ptr<const RouteTable>> replaced_routes_;
+
   struct InboundEntry {
     std::unique_ptr<InboundCall> call;
+    std::shared_ptr<const RouteTable> routes;  // the table whose trunk started it
     std::optional<core::Instant> scheduled;
   };
   std::unordered_map<std::string, InboundEntry> inbound_;               // the trunk's Call-ID

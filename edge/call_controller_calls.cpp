@@ -177,16 +177,16 @@ void CallController::start_call(core::Instant now, core::ConnId flow, const sip:
     kCallsNoCommonCodec.inc();
     return refuse_offer(fmt::format("no codec this edge uses ({}) offered", fmt::join(cfg_.codecs, ", ")));
   }
-  const TrunkTarget* trunk = called.empty() ? nullptr : cfg_.routes->lookup(called);
-  if (trunk == nullptr) {
+  const TrunkTarget* route = called.empty() ? nullptr : cfg_.routes->lookup(called);
+  if (route == nullptr) {
     const std::string reason = safe_reason("No route to " + called);
     return refuse(404, reason, "no route");
   }
-  if (trunk_down(trunk->addr)) {
+  if (trunk_down(route->addr)) {
     // Failing at once beats an INVITE that times out after 32 s (README "Dead trunks").
     kCallsTrunkDown.inc();
-    core::log_sampled(log_sampler_, now, core::address_key(trunk->addr), core::LogLevel::info, "call.trunk_down",
-                      "call={} trunk={}", rec.call_id, trunk->spec);
+    core::log_sampled(log_sampler_, now, core::address_key(route->addr), core::LogLevel::info, "call.trunk_down",
+                      "call={} trunk={}", rec.call_id, route->spec);
     const std::string retry = std::to_string(
         std::max<std::int64_t>(1, std::chrono::duration_cast<std::chrono::seconds>(cfg_.trunk_ping.interval).count()));
     const std::array<std::pair<std::string_view, std::string_view>, 1> h{{{"Retry-After", retry}}};
@@ -239,7 +239,8 @@ void CallController::start_call(core::Instant now, core::ConnId flow, const sip:
   // the signed 64-bit integers some parsers use). Versions count from 1 per leg.
   call.b_origin = SdpOrigin{ids_.next() >> 2, 1};
   call.t_origin = SdpOrigin{ids_.next() >> 2, 1};
-  call.trunk = trunk;
+  call.trunk = std::shared_ptr<const TrunkTarget>(cfg_.routes, route);
+  const TrunkTarget* trunk = route;
   call.trunk_dest = trunk->addr;
   call.t_call_id = ids_.call_id();
   call.t_local_tag = ids_.tag();

@@ -48,7 +48,7 @@ void CallController::start_inbound(core::Instant now, const core::SockAddr& from
   auto call = std::make_unique<InboundCall>(std::move(ctx), now, from, invite, bindings, cfg_.codecs);
   InboundCall& c = *call;
   inbound_by_browser_[c.browser_call_id()] = c.trunk_call_id();
-  inbound_[c.trunk_call_id()] = InboundEntry{std::move(call), {}};
+  inbound_[c.trunk_call_id()] = InboundEntry{std::move(call), cfg_.routes, {}};
   pump_inbound(now, c);
 }
 

@@ -53,6 +53,12 @@ void EdgeShard::on_unreachable(core::Shard& shard, core::UdpId, const core::Sock
   flush(shard);
 }
 
+void EdgeShard::set_routes(core::Shard& shard, std::shared_ptr<const RouteTable> routes) {
+  if (!core_) return;
+  core_->set_routes(std::move(routes));
+  flush(shard);
+}
+
 void EdgeShard::flush(core::Shard& shard) {
   while (auto t = core_->poll_transmit()) {
     bool ok = false;

@@ -48,6 +48,8 @@ class EdgeShard final : public core::UdpHandler {
   std::size_t hang_up_all(core::Shard& shard);
 
   CallController& sip() noexcept { return *core_; }
+  // A reloaded routing table (SIGHUP, file watch): new calls use it; keep-alives follow it at once.
+  void set_routes(core::Shard& shard, std::shared_ptr<const RouteTable> routes);
 
  private:
   void flush(core::Shard& shard);

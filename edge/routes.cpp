@@ -126,6 +126,7 @@ core::Result<RouteTable> RouteTable::single(std::string_view trunk, std::string_
   auto creds = credentials(user, password_file);
   if (!creds) return core::Error{creds.error().code, "--trunk-user/--trunk-password-file: " + creds.error().message};
   t->credentials = std::move(*creds);
+  t->password_file = std::string(password_file);
   RouteTable table;
   table.routes_.push_back(Route{"*", std::move(*t)});
   return table;
@@ -184,6 +185,7 @@ core::Result<RouteTable> RouteTable::parse(std::string_view content, std::string
     auto creds = credentials(user, password_file);
     if (!creds) return fail(creds.error().message);
     t->credentials = std::move(*creds);
+    t->password_file = std::string(password_file);
     table.routes_.push_back(Route{std::string(prefix), std::move(*t)});
   }
   if (table.routes_.empty()) return core::Error{EINVAL, fmt::format("{}: no routes", source)};
@@ -201,6 +203,14 @@ core::Result<RouteTable> RouteTable::load_file(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return parse(ss.str(), path);
+}
+
+std::vector<std::string> RouteTable::password_files() const {
+  std::vector<std::string> out;
+  for (const Route& r : routes_) {
+    if (!r.trunk.password_file.empty()) out.push_back(r.trunk.password_file);
+  }
+  return out;
 }
 
 bool RouteTable::is_trunk_address(const core::SockAddr& addr) const noexcept {

@@ -7,14 +7,16 @@
 //   --trunk-user NAME --trunk-password-file FILE   credentials for --trunk
 //
 // Credentials answer the trunk's digest challenges (edge/trunk_auth.hpp). The password file's first
-// line is the password (trailing CR/LF/blanks dropped); it is read once here and never logged.
+// line is the password (trailing CR/LF/blanks dropped); it is read when the table is built (at
+// start and on every reload) and never logged.
 //
 // A leading '+' is ignored on both sides, so "+1555" and "1555" are the same prefix. HOST is an
 // IPv4 address, a bracketed IPv6 address or a name, resolved once when the table is built
 // (start-up code: errors name the file and line).
 //
-// Lifetimes: a RouteTable is immutable once built and shared read-only by every shard; the
-// TrunkTarget pointers lookup() hands out live as long as the table.
+// Lifetimes: a RouteTable is immutable once built and shared read-only by every shard (as a
+// shared_ptr, swapped whole on reload: app/routes_reloader.hpp); the TrunkTarget pointers lookup()
+// hands out live as long as the table, so a call keeps its table alive (an aliasing shared_ptr).
 #pragma once
 
 #include <cstdint>
@@ -35,6 +37,7 @@ struct TrunkTarget {
   core::SockAddr addr;    // resolved
   bool ipv6_literal = false;
   TrunkCredentials credentials;  // empty: the trunk trusts our address
+  std::string password_file;     // where credentials.password came from ("" without credentials)
 
   // "host:port" (IPv6 in brackets), for Request-URIs toward the trunk.
   std::string hostport() const;
@@ -66,6 +69,8 @@ class RouteTable {
   [[nodiscard]] bool is_trunk_address(const core::SockAddr& addr) const noexcept;
 
   const std::vector<Route>& routes() const noexcept { return routes_; }
+  // The password files the routes name (a reload re-reads them; the file watch checks them).
+  std::vector<std::string> password_files() const;
   bool empty() const noexcept { return routes_.empty(); }
 
  private:

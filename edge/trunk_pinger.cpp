@@ -1,5 +1,7 @@
 #include "edge/trunk_pinger.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "sip/header_parsers.hpp"
@@ -14,18 +16,38 @@ TrunkPinger::TrunkPinger(TrunkPingConfig config, const std::vector<Target>& targ
       via_(std::move(via)),
       user_agent_(std::move(user_agent)),
       ids_(id_seed == 0 ? sip::IdGenerator() : sip::IdGenerator(id_seed)) {
+  set_targets(targets);
+}
+
+void TrunkPinger::set_targets(const std::vector<Target>& targets) {
+  std::vector<State> next;
   for (const Target& t : targets) {
     bool seen = false;
-    for (const State& s : state_) seen = seen || s.target.addr == t.addr;
+    for (const State& s : next) seen = seen || s.target.addr == t.addr;
     if (seen) continue;
+    // A trunk both tables name keeps its state (down stays down, the ping in flight goes on).
+    auto kept = std::find_if(state_.begin(), state_.end(), [&](const State& s) { return s.target.addr == t.addr; });
+    if (kept != state_.end()) {
+      kept->target = t;
+      next.push_back(std::move(*kept));
+      state_.erase(kept);
+      continue;
+    }
     State s;
     s.target = t;
     // One dialog-less "session" per trunk: the same Call-ID and From tag, CSeq counting up, as
     // Kamailio's dispatcher pings do; the trunk can tell our keep-alives apart from calls.
     s.call_id = ids_.call_id();
     s.from_tag = ids_.tag();
-    state_.push_back(std::move(s));
+    next.push_back(std::move(s));
   }
+  // A trunk no route names any more is no longer down for anyone.
+  for (State& s : state_) {
+    if (s.up) continue;
+    kTrunksDown.dec();
+    changes_.push_back(Change{s.target.addr, s.target.spec, true, "no longer routed"});
+  }
+  state_ = std::move(next);
 }
 
 void TrunkPinger::send_ping(core::Instant now, State& s) {

@@ -69,6 +69,9 @@ class TrunkPinger {
 
   // True when `resp` answers one of our keep-alives (then it is consumed, retransmissions too).
   bool handle_response(core::Instant now, const sip::MessageView& resp);
+  // The routes were reloaded: trunks both sets name keep their state, new ones are pinged at once,
+  // and a dropped trunk that was down is reported up ("no longer routed").
+  void set_targets(const std::vector<Target>& targets);
   // ICMP unreachable for `addr`: the keep-alive in flight to it fails now.
   void handle_unreachable(core::Instant now, const core::SockAddr& addr);
   void handle_timeout(core::Instant now);

@@ -216,6 +216,9 @@ TEST_F(TlsStreamTest, RenegotiationIsRefused) {
   const auto before = kTlsRenegotiationRefusedTotal.total();
   SSL* cssl = c.stream.native_handle();
   SSL_clear_options(cssl, SSL_OP_NO_RENEGOTIATION);  // a client that still tries (ours would not)
+  // An idle stream holds no BIOs; a record written through the stream brings them back, so that
+  // OpenSSL, driven directly here, has somewhere to put its ClientHello.
+  ASSERT_EQ(c.stream.write(test::bytes_of("x")), 1u);
   ASSERT_EQ(SSL_renegotiate(cssl), 1);
   static_cast<void>(SSL_do_handshake(cssl));  // queues a new ClientHello
   test::pump(c, s, t0);
@@ -433,6 +436,38 @@ TEST_F(TlsStreamTest, AnIdleConnectionHoldsNoBuffers) {
   EXPECT_EQ(s.data.size(), 40u * 1024);
   EXPECT_EQ(s.stream.buffer_bytes(), 0u);
   EXPECT_EQ(c.stream.buffer_bytes(), 0u);
+}
+
+TEST_F(TlsStreamTest, AnIdleConnectionKeepsNoBiosAndWorksOnAfterwards) {
+  auto [s, c] = connect(server_ctx(), test::client_ctx(ca.cert));
+  test::write_all(c, s, t0, "REGISTER");
+  test::write_all(s, c, t0, "200 OK");
+  // Both sides drained: neither keeps a memory BIO (they come back with the next record).
+  EXPECT_EQ(SSL_get_rbio(s.stream.native_handle()), nullptr);
+  EXPECT_EQ(SSL_get_wbio(s.stream.native_handle()), nullptr);
+  EXPECT_EQ(SSL_get_rbio(c.stream.native_handle()), nullptr);
+  EXPECT_EQ(SSL_get_wbio(c.stream.native_handle()), nullptr);
+  test::write_all(c, s, t0, std::string(20 * 1024, 'a'));
+  test::write_all(s, c, t0, "bye");
+  EXPECT_EQ(s.data.size(), 8u + 20 * 1024);
+  EXPECT_EQ(c.data.size(), 9u);
+  EXPECT_EQ(SSL_get_wbio(s.stream.native_handle()), nullptr);
+  // A server that answers between two poll_event calls (the WebSocket upgrade): the answer sent,
+  // the next poll_event finds nothing to read and frees the plaintext buffer too.
+  ASSERT_EQ(c.stream.write(test::bytes_of("GET")), 3u);
+  auto req = c.stream.pending_output();
+  s.stream.handle_bytes(t0, req);
+  c.stream.consume_output(req.size());
+  auto ev = s.stream.poll_event();
+  ASSERT_TRUE(ev && std::holds_alternative<TlsData>(*ev));
+  ASSERT_EQ(s.stream.write(test::bytes_of("101")), 3u);
+  s.stream.consume_output(s.stream.pending_output().size());
+  EXPECT_FALSE(s.stream.poll_event());
+  EXPECT_EQ(s.stream.buffer_bytes(), 0u);
+  // A close_notify from the idle side still goes out and is answered.
+  c.stream.close();
+  test::pump(c, s, t0);
+  EXPECT_TRUE(s.closed);
 }
 
 TEST_F(TlsStreamTest, AReloadLeavesEstablishedConnectionsAlone) {

@@ -232,3 +232,40 @@ TEST(TrunkPing, UnreachableAnd503CountAsFailuresAndAnUndeliveredChangeIsReported
 
 }  // namespace
 }  // namespace webtrunk::sim
+
+namespace webtrunk::sim {
+namespace {
+
+// --routes reloaded (SIGHUP): the keep-alives follow the new table at once, and a trunk no route
+// names any more is not left marked down on every shard.
+TEST(TrunkPing, ReloadedRoutesArePingedAndADroppedDownTrunkIsReportedUp) {
+  Sim sim(with_trunk_ping(seconds(10), 1));
+  std::vector<std::pair<core::SockAddr, bool>> changes;
+  sim.core->on_trunk_state = [&](const core::SockAddr& a, bool up) {
+    changes.emplace_back(a, up);
+    return true;
+  };
+  sim.advance(milliseconds(1));
+  EXPECT_EQ(answer_pings(sim, 0), 1);
+  sim.advance(seconds(5));
+  answer_pings(sim, 0);
+  ASSERT_TRUE(sim.core->trunk_down(sim.trunk.addr));
+
+  auto t = edge::RouteTable::parse("* udp:127.0.0.2:5080\n", "routes");
+  ASSERT_TRUE(t);
+  sim.core->set_routes(std::make_shared<const edge::RouteTable>(std::move(*t)));
+  EXPECT_FALSE(sim.core->trunk_down(sim.trunk.addr));
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[1].first, sim.trunk.addr);
+  EXPECT_TRUE(changes[1].second);
+
+  sim.advance(milliseconds(1));
+  EXPECT_TRUE(sim.trunk.inbox.empty());  // the old trunk is no longer pinged
+  ASSERT_FALSE(sim.trunk_b.inbox.empty());
+  Msg ping = sim.trunk_b.next();
+  EXPECT_EQ(ping->view.method_text(), "OPTIONS");
+  EXPECT_EQ(ping->view.request_uri(), "sip:127.0.0.2:5080");
+}
+
+}  // namespace
+}  // namespace webtrunk::sim

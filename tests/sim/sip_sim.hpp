@@ -170,7 +170,7 @@ struct BrowserCall {
   std::string session_expires = "90";
 };
 
-// The trunk: what reached UDP 127.0.0.1:5080.
+// The trunk: what reached UDP 127.0.0.1:5080 (or its `addr`).
 struct Trunk {
   core::SockAddr addr = core::SockAddr::ipv4_loopback(5080);
   std::deque<Msg> inbox;
@@ -182,7 +182,8 @@ struct Trunk {
   std::string respond(const sip::MessageView& req, int code, std::string_view reason, std::string_view body = {},
                       const std::vector<std::pair<std::string_view, std::string_view>>& extra = {}) {
     std::vector<std::pair<std::string_view, std::string_view>> h = extra;
-    h.emplace_back("Contact", "<sip:127.0.0.1:5080;transport=UDP>");
+    const std::string contact = fmt::format("<sip:{};transport=UDP>", addr.to_string());
+    h.emplace_back("Contact", contact);
     return edge::build_response(req, code, reason, code > 100 ? tag : "", h, body.empty() ? "" : "application/sdp",
                                 body);
   }
@@ -194,13 +195,13 @@ struct Trunk {
     sip::NameAddr contact;
     (void)sip::parse_name_addr(invite.value(sip::HeaderId::contact), contact);
     w.request_line(method, contact.uri);
-    w.header("Via", fmt::format("SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bK-trunk-{}-{}", method, cs));
+    w.header("Via", fmt::format("SIP/2.0/UDP {};branch=z9hG4bK-trunk-{}-{}", addr.to_string(), method, cs));
     w.header("Max-Forwards", "70");
     w.header("From", fmt::format("{};tag={}", invite.value(sip::HeaderId::to), tag));
     w.header("To", invite.value(sip::HeaderId::from));
     w.header("Call-ID", invite.value(sip::HeaderId::call_id));
     w.header("CSeq", fmt::format("{} {}", cs, method));
-    w.header("Contact", "<sip:127.0.0.1:5080;transport=UDP>");
+    w.header("Contact", fmt::format("<sip:{};transport=UDP>", addr.to_string()));
     for (const auto& [n, v] : extra) w.header(n, v);
     if (!body.empty()) w.header("Content-Type", "application/sdp");
     w.finish(body);
@@ -229,6 +230,7 @@ struct Sim {
   std::unique_ptr<edge::CallController> core;
   std::vector<std::unique_ptr<Browser>> browsers;
   Trunk trunk;
+  Trunk trunk_b;  // a second trunk at 127.0.0.2:5080, for tables that name it
   std::vector<edge::CallRecord> cdrs;
   // Return true to drop a datagram edge -> trunk (UDP loss).
   std::function<bool(std::string_view)> drop_to_trunk;
@@ -237,6 +239,7 @@ struct Sim {
   using Options = SimOptions;
 
   explicit Sim(Options o = Options{}) {
+    trunk_b.addr = core::SockAddr::parse("127.0.0.2:5080").value();
     edge::CallControllerConfig c;
     c.shard = 0;
     c.sip_host = "127.0.0.1";
@@ -294,10 +297,11 @@ struct Sim {
   void deliver() {
     while (auto t = core->poll_transmit()) {
       if (t->to == edge::SipTransmit::To::udp) {
-        EXPECT_EQ(t->addr, trunk.addr) << t->bytes;
+        Trunk& to = t->addr == trunk_b.addr ? trunk_b : trunk;
+        EXPECT_EQ(t->addr, to.addr) << t->bytes;
         if (drop_to_trunk && drop_to_trunk(t->bytes)) continue;
-        trunk.inbox.push_back(std::make_unique<OwnedMessage>(t->bytes));
-        EXPECT_TRUE(trunk.inbox.back()->parsed) << t->bytes;
+        to.inbox.push_back(std::make_unique<OwnedMessage>(t->bytes));
+        EXPECT_TRUE(to.inbox.back()->parsed) << t->bytes;
       } else {
         for (auto& b : browsers) {
           if (b->flow == t->flow) {
@@ -309,8 +313,9 @@ struct Sim {
     }
   }
 
-  void from_trunk(const std::string& bytes) {
-    core->handle_trunk_datagram(now, trunk.addr, bytes);
+  void from_trunk(const std::string& bytes) { from_trunk(trunk, bytes); }
+  void from_trunk(const Trunk& t, const std::string& bytes) {
+    core->handle_trunk_datagram(now, t.addr, bytes);
     deliver();
   }
 
@@ -484,18 +489,20 @@ struct Connected {
   std::string answer;  // the edge's SDP in the browser's 200
 };
 
-inline Connected connect_call(Sim& sim, Browser& b, std::string_view offer = kOffer) {
+// `offer`: the browser's SDP; `trunk`: the one the call is routed to (default sim.trunk).
+inline Connected connect_call(Sim& sim, Browser& b, std::string_view offer = kOffer, Trunk* trunk = nullptr) {
+  Trunk& t = trunk != nullptr ? *trunk : sim.trunk;
   Connected out;
   Msg trying = sim.invite(b, out.call, offer);
   EXPECT_EQ(trying->view.status_code(), 100);
-  out.trunk_invite = sim.trunk.next_request("INVITE");
+  out.trunk_invite = t.next_request("INVITE");
   const sip::MessageView& inv = out.trunk_invite->view;
-  sim.from_trunk(sim.trunk.respond(inv, 100, "Trying"));
-  sim.from_trunk(sim.trunk.respond(inv, 180, "Ringing"));
+  sim.from_trunk(t, t.respond(inv, 100, "Trying"));
+  sim.from_trunk(t, t.respond(inv, 180, "Ringing"));
   Msg ringing = b.next();
   EXPECT_EQ(ringing->view.status_code(), 180);
-  sim.from_trunk(sim.trunk.respond(inv, 200, "OK", kAnswer));
-  Msg ack = sim.trunk.next_request("ACK");
+  sim.from_trunk(t, t.respond(inv, 200, "OK", kAnswer));
+  Msg ack = t.next_request("ACK");
   EXPECT_EQ(ack->view.value(sip::HeaderId::call_id), inv.value(sip::HeaderId::call_id));
   Msg ok = b.next();
   EXPECT_EQ(ok->view.status_code(), 200);
@@ -505,7 +512,7 @@ inline Connected connect_call(Sim& sim, Browser& b, std::string_view offer = kOf
   EXPECT_FALSE(out.call.to_tag.empty());
   // The browser ACKs the 2xx (a new branch, same CSeq number).
   sim.in_dialog(b, out.call, "ACK", out.call.cseq);
-  EXPECT_TRUE(sim.trunk.inbox.empty());
+  EXPECT_TRUE(t.inbox.empty());
   return out;
 }
 

@@ -21,10 +21,12 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // `edgeArgs`, optionally behind a TCP relay for the WebSocket, or reached at `wsUrl`), a fresh caller page for `client`
 // ('jssip' or 'sipjs') that registers only when `register`. `shared` is lib/browser.js's
 // useSharedBrowser(). Everything is stopped whatever happens; a failure carries the browser's events,
-// both SIP traces, the relay's counts and the edge's log. sippCalls: sipp's -m.
+// both SIP traces, the relay's counts and the edge's log. sippCalls: sipp's -m. routes(sipp): the
+// edge gets a --routes file with that content instead of --trunk.
 async function withMediaCall(shared, scenario, opts, body) {
   const {
     client = 'jssip', edgeArgs = [], wsRelay = false, sippTimeout = 30, sippCalls = 1, register = false, wsUrl = null,
+    routes = null,
   } = opts;
   const echoPort = await freeUdpPorts(3);
   const rtp = await startRtpRelay({ echoPort, dtmfPt: TRUNK_DTMF_PT });
@@ -34,7 +36,8 @@ async function withMediaCall(shared, scenario, opts, body) {
       mediaPort: echoPort, timeoutSeconds: sippTimeout, calls: sippCalls,
       extraArgs: ['-rtp_echo', '-key', 'rtp_port', String(rtp.port)],
     });
-    edge = await startSipEdge({ trunkPort: sipp.port, secrets: [SECRET], extraArgs: edgeArgs });
+    edge = await startSipEdge({ trunkPort: sipp.port, secrets: [SECRET], extraArgs: edgeArgs,
+      routes: routes ? routes(sipp) : undefined });
     if (wsRelay) relay = await startTcpRelay(edge.port);
     caller = await openCaller(shared.browser, shared.pageServer.pageUrl(client));
     const cred = ephemeralToken({ user: 'alice', secret: SECRET });

@@ -18,20 +18,24 @@ const live = new Set();
 process.on('exit', () => { for (const c of live) { try { c.kill('SIGKILL'); } catch (_) { /* gone */ } } });
 
 // Starts the edge in front of a trunk on udp:127.0.0.1:trunkPort. secrets: the edge secrets (one per
-// line in --edge-secret-file). Resolves with { kind, url, log(), stop(), ... }.
-async function startSipEdge({ trunkPort, secrets, shards = 2, extraArgs = [] }) {
+// line in --edge-secret-file). routes: instead of the trunk, the content of a --routes file
+// (edge.routesFile, for a test to rewrite). Resolves with { kind, url, log(), stop(), ... }.
+async function startSipEdge({ trunkPort, secrets, shards = 2, extraArgs = [], routes }) {
   if (KIND === 'kamailio') {
+    if (routes !== undefined) throw new Error('the reference chain has no --routes');
     const { startKamailio } = require('./reference');
     return startKamailio({ trunkPort, secrets });
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'webtrunk-edge-'));
   const secretFile = path.join(dir, 'edge-secrets');
   fs.writeFileSync(secretFile, secrets.join('\n') + '\n', { mode: 0o600 });
+  const routesFile = path.join(dir, 'routes');
+  if (routes !== undefined) fs.writeFileSync(routesFile, routes);
   const sipPort = await freeUdpPorts(shards);
   let edge;
   try {
     edge = await startEdge([
-      '--trunk', `udp:127.0.0.1:${trunkPort}`, '--sip-listen', '127.0.0.1', '--sip-port', String(sipPort),
+      ...(routes !== undefined ? ['--routes', routesFile] : ['--trunk', `udp:127.0.0.1:${trunkPort}`]), '--sip-listen', '127.0.0.1', '--sip-port', String(sipPort),
       '--edge-secret-file', secretFile, '--shards', String(shards),
       // sipp counts each keep-alive it answers (-aa) as one of its -m calls, so a -m 1 trunk would
       // take the first OPTIONS for its call and never answer the INVITE: no keep-alives here
@@ -46,7 +50,7 @@ async function startSipEdge({ trunkPort, secrets, shards = 2, extraArgs = [] }) 
   edge.child.once('exit', () => live.delete(edge.child));
   const stop = edge.stop.bind(edge);
   return Object.assign(edge, {
-    kind: 'webtrunk', sipPort, dir,
+    kind: 'webtrunk', sipPort, dir, routesFile,
     async stop(...a) {
       const r = await stop(...a);
       fs.rmSync(dir, { recursive: true, force: true });
