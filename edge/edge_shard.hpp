@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "core/log_sampler.hpp"
 #include "core/reactor.hpp"
@@ -30,6 +31,12 @@ class EdgeShard final : public core::UdpHandler {
   core::Result<core::SockAddr> open(core::Shard& shard, const core::SockAddr& local);
   void set_core(std::unique_ptr<CallController> core) noexcept { core_ = std::move(core); }
   void set_front_door(WsFrontDoor* door) noexcept { door_ = door; }
+  // Every shard's EdgeShard, indexed by shard (this one included), for the cross-shard notes of
+  // calls from a trunk (edge/shard_note.hpp). The vector must outlive the shards' loops and be
+  // filled before any loop runs.
+  void set_peers(const std::vector<std::unique_ptr<EdgeShard>>* peers) noexcept { peers_ = peers; }
+  // A note from another shard, run on this shard's thread (posted by that shard's flush).
+  void on_shard_note(core::Shard& shard, ShardNote note);
 
   // The front door's Sink calls these.
   void on_ws_message(core::Shard& shard, core::ConnId flow, const core::WsMessage& msg);
@@ -52,6 +59,7 @@ class EdgeShard final : public core::UdpHandler {
 
   std::unique_ptr<CallController> core_;
   WsFrontDoor* door_ = nullptr;
+  const std::vector<std::unique_ptr<EdgeShard>>* peers_ = nullptr;
   core::UdpId udp_;
   core::TimerHandle timer_;
   std::optional<core::Instant> armed_;

@@ -334,5 +334,208 @@ TEST(InboundCall, NobodyAnsweringWithinMaxRingingIs408AndTheBrowsersAreCancelled
   EXPECT_TRUE(sim.media.live.empty());
 }
 
+// Two shards in one process (edge/shard_note.hpp): the trunk's INVITE reaches shard 0, alice has
+// a tab on each shard. Shard 0 coordinates: its media session, its trunk leg; shard 1 carries
+// the SIP of its tab.
+struct TwoShards {
+  Sim s0{[] {
+    SimOptions o;
+    o.shards = 2;
+    return o;
+  }()};
+  Sim s1{[] {
+    SimOptions o;
+    o.shard = 1;
+    o.shards = 2;
+    return o;
+  }()};
+  TwoShards() { Sim::link({&s0, &s1}); }
+};
+
+TEST(InboundCall, ForkAcrossTwoShardsTheRemoteTabAnswersAndTheTrunkHangsUp) {
+  TwoShards sh;
+  Browser& a = registered(sh.s0, "alice", "inst-a");
+  Browser& b = registered(sh.s1, "alice", "inst-b");
+  TrunkCall c;
+  sh.s0.from_trunk(trunk_invite(c, "alice"));
+  Msg inv_a = next_request(a, "INVITE");
+  Msg inv_b = next_request(b, "INVITE");
+  EXPECT_EQ(inv_a->view.body(), inv_b->view.body());  // one offer: the media session of shard 0
+  EXPECT_EQ(sip::call_id(inv_a->view), sip::call_id(inv_b->view));
+  EXPECT_EQ(sh.s1.core->remote_calls(), 1u);
+  EXPECT_TRUE(sh.s1.media.live.empty());  // nothing of the call's media on shard 1
+
+  a.send(browser_response(inv_a->view, 180, "Ringing", "tag-a"));  // a CANCEL waits for a provisional
+  b.send(browser_response(inv_b->view, 180, "Ringing", "tag-b"));
+  Msg ringing = sh.s0.trunk.next();
+  while (ringing->view.status_code() == 100) ringing = sh.s0.trunk.next();
+  EXPECT_EQ(ringing->view.status_code(), 180);
+  b.send(browser_response(inv_b->view, 200, "OK", "tag-b", kBrowserAnswer));
+  Msg ack = next_request(b, "ACK");
+  EXPECT_EQ(sip::to_tag(ack->view), "tag-b");
+  Msg cancel = next_request(a, "CANCEL");
+  a.send(browser_response(cancel->view, 200, "OK", "tag-a"));
+  a.send(browser_response(inv_a->view, 487, "Request Terminated", "tag-a"));
+  Msg ok = trunk_final(sh.s0.trunk);
+  ASSERT_EQ(ok->view.status_code(), 200);
+  c.to_tag = std::string(sip::to_tag(ok->view));
+  ASSERT_EQ(sh.s0.media.live.size(), 1u);
+  EXPECT_EQ(sh.s0.media.live.begin()->second.browser.back().ice.ufrag, "Brw1");
+
+  sh.s0.from_trunk(trunk_request(c, "ACK", 1, true, "z9hG4bK-inbound-ack"));
+  sh.s0.from_trunk(trunk_request(c, "BYE", 2, true, "z9hG4bK-inbound-bye"));
+  EXPECT_EQ(trunk_final(sh.s0.trunk)->view.status_code(), 200);
+  Msg bye = next_request(b, "BYE");
+  b.send(browser_response(bye->view, 200, "OK", {}));
+  EXPECT_TRUE(sh.s0.media.live.empty());
+  sh.s0.advance(std::chrono::seconds(40));
+  EXPECT_EQ(sh.s0.core->poll_timeout(), sh.s0.core->registrar().next_expiry());  // the call is gone
+  EXPECT_EQ(sh.s1.core->remote_calls(), 0u);  // and shard 1 forgot it
+}
+
+TEST(InboundCall, TwoShardsAnsweringAtOnceOneWinsTheOtherGetsAckAndBye) {
+  TwoShards sh;
+  Browser& a = registered(sh.s0, "alice", "inst-a");
+  Browser& b = registered(sh.s1, "alice", "inst-b");
+  TrunkCall c;
+  sh.s0.from_trunk(trunk_invite(c, "alice"));
+  Msg inv_a = next_request(a, "INVITE");
+  Msg inv_b = next_request(b, "INVITE");
+  // Shard 1's 200 arrives first, shard 0's crosses the CANCEL.
+  b.send(browser_response(inv_b->view, 200, "OK", "tag-b", kBrowserAnswer));
+  a.send(browser_response(inv_a->view, 200, "OK", "tag-a", kBrowserAnswer));
+  next_request(b, "ACK");
+  Msg a_ack = next_request(a, "ACK");
+  EXPECT_EQ(sip::to_tag(a_ack->view), "tag-a");
+  Msg a_bye = next_request(a, "BYE");
+  EXPECT_EQ(sip::to_tag(a_bye->view), "tag-a");
+  a.send(browser_response(a_bye->view, 200, "OK", {}));
+  EXPECT_TRUE(std::none_of(b.inbox.begin(), b.inbox.end(), [](const Msg& m) { return m->view.method_text() == "BYE"; }))
+      << "the winner keeps its call";
+  Msg ok = trunk_final(sh.s0.trunk);
+  EXPECT_EQ(ok->view.status_code(), 200);
+  EXPECT_FALSE(trunk_got_final(sh.s0.trunk)) << "one 200 only";
+  ASSERT_EQ(sh.s0.media.live.size(), 1u);
+}
+
+TEST(InboundCall, TrunkCancelWhileRingingOnTwoShardsCancelsBoth) {
+  TwoShards sh;
+  Browser& a = registered(sh.s0, "alice", "inst-a");
+  Browser& b = registered(sh.s1, "alice", "inst-b");
+  TrunkCall c;
+  sh.s0.from_trunk(trunk_invite(c, "alice"));
+  Msg inv_a = next_request(a, "INVITE");
+  Msg inv_b = next_request(b, "INVITE");
+  a.send(browser_response(inv_a->view, 180, "Ringing", "tag-a"));
+  b.send(browser_response(inv_b->view, 180, "Ringing", "tag-b"));
+  sh.s0.trunk.inbox.clear();
+  sh.s0.from_trunk(trunk_request(c, "CANCEL", 1, false, "z9hG4bK-inbound-1"));
+  EXPECT_EQ(sh.s0.trunk.next()->view.status_code(), 200);
+  EXPECT_EQ(trunk_final(sh.s0.trunk)->view.status_code(), 487);
+  for (auto [br, inv, tag] : {std::tuple{&a, &inv_a, "tag-a"}, std::tuple{&b, &inv_b, "tag-b"}}) {
+    Msg cancel = next_request(*br, "CANCEL");
+    br->send(browser_response(cancel->view, 200, "OK", tag));
+    br->send(browser_response((*inv)->view, 487, "Request Terminated", tag));
+    EXPECT_EQ(sip::to_tag(next_request(*br, "ACK")->view), tag);
+  }
+  sh.s0.from_trunk(trunk_request(c, "ACK", 1, false, "z9hG4bK-inbound-1"));
+  EXPECT_TRUE(sh.s0.media.live.empty());
+  sh.s0.advance(std::chrono::seconds(40));
+  EXPECT_EQ(sh.s0.core->poll_timeout(), sh.s0.core->registrar().next_expiry());
+  EXPECT_EQ(sh.s1.core->remote_calls(), 0u);
+}
+
+TEST(InboundCall, NobodyRegisteredOnAnyShardIs480AndARemoteTabAloneRings) {
+  {
+    TwoShards sh;
+    TrunkCall c;
+    sh.s0.from_trunk(trunk_invite(c, "bob"));
+    Msg r = trunk_final(sh.s0.trunk);
+    EXPECT_EQ(r->view.status_code(), 480);
+    EXPECT_EQ(r->view.reason_phrase(), "Temporarily Unavailable: bob is not registered");
+    EXPECT_TRUE(sh.s0.media.live.empty());
+  }
+  {
+    TwoShards sh;
+    Browser& b = registered(sh.s1, "alice", "inst-b");
+    TrunkCall c;
+    sh.s0.from_trunk(trunk_invite(c, "alice"));
+    Msg inv = next_request(b, "INVITE");
+    b.send(browser_response(inv->view, 486, "Busy Here", "tag-b"));
+    EXPECT_EQ(trunk_final(sh.s0.trunk)->view.status_code(), 486);
+  }
+}
+
+TEST(InboundCall, AShardThatNeverAnswersTheLookupCountsAsNobodyAfterASecond) {
+  TwoShards sh;
+  registered(sh.s1, "alice", "inst-b");
+  TrunkCall c;
+  // Shard 1's lane is full: the lookup never reaches it.
+  sh.s0.core->handle_trunk_datagram(sh.s0.now, sh.s0.trunk.addr, trunk_invite(c, "alice"));
+  while (auto t = sh.s0.core->poll_transmit()) sh.s0.trunk.inbox.push_back(std::make_unique<OwnedMessage>(t->bytes));
+  ASSERT_TRUE(sh.s0.core->poll_shard_note().has_value());
+  EXPECT_FALSE(sh.s0.core->poll_shard_note().has_value());
+  EXPECT_FALSE(trunk_got_final(sh.s0.trunk));
+  sh.s0.advance(std::chrono::milliseconds(999));
+  EXPECT_FALSE(trunk_got_final(sh.s0.trunk));
+  sh.s0.advance(std::chrono::milliseconds(2));
+  Msg r = trunk_final(sh.s0.trunk);
+  EXPECT_EQ(r->view.status_code(), 480);
+  EXPECT_TRUE(sh.s0.media.live.empty());
+}
+
+TEST(InboundCall, RemoteTabDisconnectingWhileRingingIs480) {
+  TwoShards sh;
+  Browser& b = registered(sh.s1, "alice", "inst-b");
+  TrunkCall c;
+  sh.s0.from_trunk(trunk_invite(c, "alice"));
+  next_request(b, "INVITE");
+  sh.s1.close_flow(b);
+  EXPECT_EQ(trunk_final(sh.s0.trunk)->view.status_code(), 480);
+  EXPECT_EQ(sh.s1.core->remote_calls(), 0u);
+  EXPECT_TRUE(sh.s0.media.live.empty());
+}
+
+TEST(InboundCall, EarlyAnswerFromTheBrowserIsA183WithTheSdpThe200Repeats) {
+  Sim sim;
+  Browser& agent = registered(sim, "alice", "inst-a");
+  TrunkCall c;
+  sim.from_trunk(trunk_invite(c, "alice"));
+  Msg inv = next_request(agent, "INVITE");
+  agent.send(browser_response(inv->view, 183, "Session Progress", "agenttag", kBrowserAnswer));
+  Msg early = sim.trunk.next();
+  while (early->view.status_code() == 100) early = sim.trunk.next();
+  ASSERT_EQ(early->view.status_code(), 183);
+  const std::string early_sdp(early->view.body());
+  EXPECT_NE(early_sdp.find("m=audio 40002 RTP/AVP 0 101"), std::string::npos) << early_sdp;
+  // The media runs before the answer: ICE/DTLS with the browser, RTP toward the trunk.
+  ASSERT_EQ(sim.media.live.size(), 1u);
+  EXPECT_EQ(sim.media.live.begin()->second.browser.back().ice.ufrag, "Brw1");
+  ASSERT_TRUE(sim.media.live.begin()->second.trunk_rtp.has_value());
+  EXPECT_TRUE(sim.trunk.inbox.empty()) << "no 180 after the 183";
+
+  agent.send(browser_response(inv->view, 180, "Ringing", "agenttag"));
+  EXPECT_TRUE(sim.trunk.inbox.empty()) << "one provisional to the trunk";
+  agent.send(browser_response(inv->view, 200, "OK", "agenttag", kBrowserAnswer));
+  Msg ok = trunk_final(sim.trunk);
+  ASSERT_EQ(ok->view.status_code(), 200);
+  EXPECT_EQ(ok->view.body(), early_sdp);  // RFC 3261 §13.2.1: the same answer
+  EXPECT_EQ(sip::to_tag(ok->view), sip::to_tag(early->view));
+}
+
+TEST(InboundCall, PlainRingingIs180WithoutSdp) {
+  Sim sim;
+  Browser& agent = registered(sim, "alice", "inst-a");
+  TrunkCall c;
+  sim.from_trunk(trunk_invite(c, "alice"));
+  Msg inv = next_request(agent, "INVITE");
+  agent.send(browser_response(inv->view, 180, "Ringing", "agenttag"));
+  Msg r = sim.trunk.next();
+  while (r->view.status_code() == 100) r = sim.trunk.next();
+  EXPECT_EQ(r->view.status_code(), 180);
+  EXPECT_TRUE(r->view.body().empty());
+  EXPECT_FALSE(sim.media.live.begin()->second.trunk_rtp.has_value());  // no media before the answer
+}
+
 }  // namespace
 }  // namespace webtrunk::sim
