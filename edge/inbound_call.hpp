@@ -19,6 +19,15 @@
 //   CANCEL from the trunk -> 200, 487 to its INVITE, CANCEL on every branch
 //   nobody answers within max_ringing (RFC 3261 §16.6 Timer C) -> 408 to the trunk, CANCEL on every branch
 //   BYE from either side -> 200, BYE on the other leg
+//   in the answered call, from the browser: INFO DTMF -> RFC 4733 toward the trunk (200; 400 if
+//     unreadable), other INFO 501; re-INVITE/UPDATE that refreshes the session (no SDP, or the
+//     same o= as before) -> 200 with our SDP; a new offer (hold, resume, ICE restart) -> the media
+//     session takes its ICE/DTLS and direction, the browser gets our answer (a=setup:passive)
+//   from the trunk: re-INVITE/UPDATE refresh -> 200 with our SDP; a new offer (hold, resume, a new
+//     RTP address) -> the media session takes it and the trunk gets our answer. Each leg's
+//     offer/answer is answered on that leg from the media state: the direction a side asks for is
+//     enforced by the relay (media::MediaSessions::set_direction), so a hold is heard as silence
+//     both ways without a re-INVITE on the other leg
 //
 // Sans-IO like Call: it owns no socket and reads no clock; what it sends goes to the `out` queue
 // it is given. Lifetime: owned by CallController (inbound_), which drops it once done() is true;
@@ -160,6 +169,11 @@ class InboundCall {
   void on_branch_early(core::Instant now, Branch& b, const sip::MessageView& resp);
   // Reads a browser's answer and maps its codecs to the trunk's offer; false if unusable.
   bool read_answer(const sip::MessageView& resp, BrowserOffer& answer, media::CodecMap& map) const;
+  // In the answered call: the browser's re-INVITE/UPDATE/INFO and the trunk's re-INVITE/UPDATE.
+  void on_browser_in_dialog(core::Instant now, BrowserFlow flow, const sip::MessageView& req);
+  void on_trunk_in_dialog(core::Instant now, const core::SockAddr& from, const sip::MessageView& req);
+  // The relay's direction from what each leg last asked for.
+  void apply_direction();
   void end(std::string_view reason);
   void send_ws(BrowserFlow flow, std::string bytes);
   void send_udp(const core::SockAddr& to, std::string bytes);
@@ -205,6 +219,18 @@ class InboundCall {
   std::vector<unsigned> awaiting_;
   core::Instant lookup_deadline_ = core::Instant::max();
   const Branch* early_ = nullptr;  // the branch whose early answer the media session follows
+
+  // Offer/answer in the answered call: the codec map, each leg's last SDP origin and direction,
+  // our own origin on each leg (its version goes up with every new answer).
+  media::CodecMap map_;
+  bool trunk_dtmf_ = false;
+  std::string b_remote_origin_;
+  std::string t_remote_origin_;
+  media::Direction b_dir_ = media::Direction::sendrecv;
+  media::Direction t_dir_ = media::Direction::sendrecv;
+  SdpOrigin b_origin_;
+  SdpOrigin t_origin_;
+  std::string b_local_sdp_;  // our last SDP to the browser (the offer, then answers to re-offers)
 };
 
 }  // namespace webtrunk::edge

@@ -69,6 +69,23 @@ std::string browser_response(const sip::MessageView& req, int code, std::string_
   return edge::build_response(req, code, reason, tag, h, sdp.empty() ? "" : "application/sdp", sdp);
 }
 
+// A request from the browser in the dialog its 2xx to `inv` made (From: its tag, To: ours).
+std::string browser_request(const sip::MessageView& inv, std::string_view tag, std::string_view method,
+                            std::uint32_t cs, std::string_view ctype = {}, std::string_view body = {}) {
+  std::string out;
+  sip::MessageWriter w(out);
+  w.request_line(method, "sip:edge@127.0.0.1:5070;transport=ws");
+  w.header("Via", fmt::format("SIP/2.0/WSS x.invalid;branch=z9hG4bKbrowser{}{}", method, cs));
+  w.header("Max-Forwards", "70");
+  w.header("From", fmt::format("{};tag={}", inv.value(sip::HeaderId::to), tag));
+  w.header("To", inv.value(sip::HeaderId::from));
+  w.header("Call-ID", inv.value(sip::HeaderId::call_id));
+  w.header("CSeq", fmt::format("{} {}", cs, method));
+  if (!ctype.empty()) w.header("Content-Type", ctype);
+  w.finish(body);
+  return out;
+}
+
 Browser& registered(Sim& sim, std::string_view user, std::string_view instance) {
   Browser& b = sim.browser(user);
   b.instance = std::string(instance);
@@ -215,18 +232,7 @@ TEST(InboundCall, BrowserHangsUpTheAnsweredCall) {
   c.to_tag = std::string(sip::to_tag(ok->view));
   sim.from_trunk(trunk_request(c, "ACK", 1, true, "z9hG4bK-inbound-ack"));
   Msg ack = next_request(agent, "ACK");
-  // The browser's BYE, in the dialog its 200 made (From: its tag, To: ours).
-  std::string bye;
-  sip::MessageWriter w(bye);
-  w.request_line("BYE", "sip:edge@127.0.0.1:5070;transport=ws");
-  w.header("Via", "SIP/2.0/WSS x.invalid;branch=z9hG4bKbrowserbye");
-  w.header("Max-Forwards", "70");
-  w.header("From", std::string(inv->view.value(sip::HeaderId::to)) + ";tag=agenttag");
-  w.header("To", inv->view.value(sip::HeaderId::from));
-  w.header("Call-ID", inv->view.value(sip::HeaderId::call_id));
-  w.header("CSeq", "1 BYE");
-  w.finish({});
-  agent.send(bye);
+  agent.send(browser_request(inv->view, "agenttag", "BYE", 1));
   Msg r = agent.next_response(200);
   EXPECT_EQ(r->view.status_code(), 200);
   Msg trunk_bye = sim.trunk.next_request("BYE");
@@ -535,6 +541,101 @@ TEST(InboundCall, PlainRingingIs180WithoutSdp) {
   EXPECT_EQ(r->view.status_code(), 180);
   EXPECT_TRUE(r->view.body().empty());
   EXPECT_FALSE(sim.media.live.begin()->second.trunk_rtp.has_value());  // no media before the answer
+}
+
+// An answered call from the trunk to `b` (on `sim`, or on another shard of `coordinator`).
+Msg answered(Sim& coordinator, Browser& b, TrunkCall& c) {
+  coordinator.from_trunk(trunk_invite(c, "alice"));
+  Msg inv = next_request(b, "INVITE");
+  b.send(browser_response(inv->view, 200, "OK", "agenttag", kBrowserAnswer));
+  next_request(b, "ACK");
+  Msg ok = trunk_final(coordinator.trunk);
+  EXPECT_EQ(ok->view.status_code(), 200);
+  c.to_tag = std::string(sip::to_tag(ok->view));
+  coordinator.from_trunk(trunk_request(c, "ACK", 1, true, "z9hG4bK-inbound-ack"));
+  return inv;
+}
+
+TEST(InboundCall, BrowserHoldsAndResumesWithReInviteAnsweredFromTheMediaState) {
+  Sim sim;
+  Browser& agent = registered(sim, "alice", "inst-a");
+  TrunkCall c;
+  Msg inv = answered(sim, agent, c);
+  const auto& s = sim.media.live.begin()->second;
+  const std::string hold = sdp_with(sdp_with(kBrowserAnswer, " 2 IN IP4", " 3 IN IP4"), "a=sendrecv", "a=sendonly");
+  agent.send(browser_request(inv->view, "agenttag", "INVITE", 2, "application/sdp", hold));
+  Msg r = agent.next_response(200);
+  EXPECT_NE(r->view.body().find("a=recvonly"), std::string::npos) << r->view.body();
+  EXPECT_NE(r->view.body().find("a=setup:passive"), std::string::npos) << r->view.body();
+  ASSERT_FALSE(s.directions.empty());
+  EXPECT_EQ(s.directions.back(), media::Direction::recvonly);  // the edge only takes from the browser
+  const std::string resume = sdp_with(kBrowserAnswer, " 2 IN IP4", " 4 IN IP4");
+  agent.send(browser_request(inv->view, "agenttag", "INVITE", 3, "application/sdp", resume));
+  r = agent.next_response(200);
+  EXPECT_NE(r->view.body().find("a=sendrecv"), std::string::npos) << r->view.body();
+  EXPECT_EQ(s.directions.back(), media::Direction::sendrecv);
+  // JsSIP's session refresh: an UPDATE without SDP.
+  agent.send(browser_request(inv->view, "agenttag", "UPDATE", 4));
+  r = agent.next_response(200);
+  EXPECT_TRUE(r->view.body().empty());
+  EXPECT_TRUE(sim.trunk.inbox.empty()) << "the trunk leg is untouched";
+  // An old CSeq is refused (RFC 3261 §12.2.2).
+  agent.send(browser_request(inv->view, "agenttag", "UPDATE", 1));
+  EXPECT_EQ(agent.next()->view.status_code(), 500);
+}
+
+TEST(InboundCall, BrowserDtmfInfoBecomesRfc4733TowardTheTrunkFromAnotherShardToo) {
+  TwoShards sh;
+  Browser& agent = registered(sh.s1, "alice", "inst-b");
+  TrunkCall c;
+  Msg inv = answered(sh.s0, agent, c);
+  agent.send(browser_request(inv->view, "agenttag", "INFO", 2, "application/dtmf-relay", "Signal=5\r\nDuration=160\r\n"));
+  EXPECT_EQ(agent.next_response(200)->view.status_code(), 200);
+  const auto& s = sh.s0.media.live.begin()->second;
+  ASSERT_EQ(s.dtmf.size(), 1u);
+  EXPECT_EQ(s.dtmf[0], (std::pair<char, std::uint32_t>{'5', 160}));
+  agent.send(browser_request(inv->view, "agenttag", "INFO", 3, "application/dtmf-relay", "Signal=\r\n"));
+  EXPECT_EQ(agent.next()->view.status_code(), 400);
+  agent.send(browser_request(inv->view, "agenttag", "INFO", 4, "application/json", "{}"));
+  EXPECT_EQ(agent.next()->view.status_code(), 501);
+}
+
+TEST(InboundCall, TrunkHoldReInviteIsAnsweredAndItsAckAbsorbed) {
+  Sim sim;
+  Browser& agent = registered(sim, "alice", "inst-a");
+  TrunkCall c;
+  answered(sim, agent, c);
+  const auto& s = sim.media.live.begin()->second;
+  std::string reinvite = trunk_request(c, "INVITE", 3, true, "z9hG4bK-trunk-hold");
+  const std::string hold = sdp_with(sdp_with(kTrunkOffer, "2353687637", "2353687638"), "a=sendrecv", "a=sendonly");
+  reinvite = sdp_with(reinvite, "\r\n\r\n", "\r\nContent-Type: application/sdp\r\nContent-Length: " +
+                                                std::to_string(hold.size()) + "\r\n\r\n" + hold);
+  reinvite = sdp_with(reinvite, "Content-Length: 0\r\n", "");
+  sim.from_trunk(reinvite);
+  Msg r = trunk_final(sim.trunk);
+  ASSERT_EQ(r->view.status_code(), 200) << r->view.raw();
+  EXPECT_NE(r->view.body().find("a=recvonly"), std::string::npos) << r->view.body();
+  EXPECT_EQ(s.directions.back(), media::Direction::sendonly);  // the edge only sends to the browser
+  sim.advance(std::chrono::milliseconds(600));
+  EXPECT_EQ(trunk_final(sim.trunk)->view.status_code(), 200) << "the 2xx again until the ACK";
+  sim.from_trunk(trunk_request(c, "ACK", 3, true, "z9hG4bK-trunk-hold-ack"));
+  sim.advance(std::chrono::seconds(40));
+  EXPECT_FALSE(trunk_got_final(sim.trunk));
+  EXPECT_TRUE(agent.inbox.empty()) << "no BYE: the call lives on";
+  EXPECT_EQ(sim.media.live.size(), 1u);
+}
+
+TEST(InboundCall, TrunkOfferingOnHoldIsAnsweredRecvonly) {
+  Sim sim;
+  Browser& agent = registered(sim, "alice", "inst-a");
+  TrunkCall c;
+  sim.from_trunk(trunk_invite(c, "alice", sdp_with(kTrunkOffer, "a=sendrecv", "a=sendonly")));
+  Msg inv = next_request(agent, "INVITE");
+  EXPECT_NE(inv->view.body().find("a=sendonly"), std::string::npos) << inv->view.body();  // the browser only hears
+  agent.send(browser_response(inv->view, 200, "OK", "agenttag", sdp_with(kBrowserAnswer, "a=sendrecv", "a=recvonly")));
+  Msg ok = trunk_final(sim.trunk);
+  ASSERT_EQ(ok->view.status_code(), 200);
+  EXPECT_NE(ok->view.body().find("a=recvonly"), std::string::npos) << ok->view.body();
 }
 
 }  // namespace
