@@ -230,6 +230,7 @@ int run_edge(const FlagValues& flags) {
 
     edge::CallControllerConfig scfg;
     scfg.shard = k;
+    scfg.shards = static_cast<unsigned>(shards.size());
     scfg.media = bridges[k].get();
     scfg.sip_host = cfg->sip_listen;
     scfg.sip_port = bound->port();  // P+k, or the kernel's pick with --sip-port 0
@@ -263,6 +264,7 @@ int run_edge(const FlagValues& flags) {
     auto& door = doors[k];
     door = std::make_unique<edge::WsFrontDoor>(*cfg, std::move(sink));
     sip->set_front_door(door.get());
+    sip->set_peers(&sips);
     for (const auto& a : ws_addrs) {
       if (auto r = door->listen(shard, a); !r) {
         return core::Error{r.error().code, "--ws " + a.to_string() + ": " + r.error().message};

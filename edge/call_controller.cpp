@@ -200,6 +200,7 @@ void CallController::handle_ws_message(core::Instant now, core::ConnId flow, std
     if (auto r = salvage_bad_request(bytes, pr.reason)) send_ws(flow, std::move(*r));
     return;
   }
+  if (forward_to_coordinator(flow, msg, bytes)) return;
   if (msg.is_request()) {
     on_browser_request(now, flow, msg);
   } else {
@@ -272,7 +273,7 @@ void CallController::on_browser_request(core::Instant now, core::ConnId flow, co
   const sip::Method m = req.method();
   if (in_dialog) {
     if (InboundCall* ic = find_inbound_browser(sip::call_id(req))) {
-      ic->on_browser_request(now, flow, req);
+      ic->on_browser_request(now, BrowserFlow{cfg_.shard, flow}, req);
       return pump_inbound(now, *ic);
     }
   }
@@ -352,7 +353,7 @@ void CallController::on_browser_response(core::Instant now, core::ConnId flow, c
     return;
   }
   if (InboundCall* ic = find_inbound_browser(sip::call_id(resp))) {
-    ic->on_browser_response(now, flow, resp);
+    ic->on_browser_response(now, BrowserFlow{cfg_.shard, flow}, resp);
     return pump_inbound(now, *ic);
   }
   // Responses to our requests on the browser leg: From tag is ours, To tag is the browser's.
@@ -413,7 +414,8 @@ void CallController::on_trunk_request(core::Instant now, const core::SockAddr& f
 
 void CallController::handle_flow_closed(core::Instant now, core::ConnId flow) {
   if (registrar_.remove_flow(flow) > 0) update_registration_gauge();
-  inbound_flow_closed(now, flow);
+  inbound_flow_closed(now, BrowserFlow{cfg_.shard, flow});
+  remote_flow_closed(flow);
   std::vector<std::uint64_t> ids;
   if (auto f = by_flow_.find(flow_key(flow)); f != by_flow_.end()) ids.assign(f->second.begin(), f->second.end());
   for (std::uint64_t id : ids) {

@@ -136,6 +136,7 @@ inline const core::Counter kDtmfInfoBad{"webtrunk_dtmf_info_bad_total", "DTMF SI
 
 struct CallControllerConfig {
   unsigned shard = 0;
+  unsigned shards = 1;  // how many shards run: a call from a trunk asks the others for bindings
   std::string sip_host = "127.0.0.1";  // the shard's trunk-side address, in Via and Contact
   std::uint16_t sip_port = 5060;       // --sip-port + shard
   std::shared_ptr<const RouteTable> routes;
@@ -216,6 +217,14 @@ class CallController {
   void handle_media_ended(core::Instant now, media::SessionId id, media::MediaEnd why);
 
   [[nodiscard]] std::optional<SipTransmit> poll_transmit();
+  // Calls from a trunk to browsers registered on other shards (edge/shard_note.hpp): the owner
+  // posts what poll_shard_note() hands out to shard `to` and feeds that shard's CallController
+  // handle_shard_note() there. A note that cannot be posted is dropped (kShardNotesDropped).
+  [[nodiscard]] std::optional<ShardNote> poll_shard_note();
+  void handle_shard_note(core::Instant now, ShardNote note);
+  // Calls of other shards whose browser's WebSocket is on this one (bounded by kMaxRemoteCalls).
+  std::size_t remote_calls() const noexcept { return remote_calls_.size(); }
+  static constexpr std::size_t kMaxRemoteCalls = 4096;
   [[nodiscard]] std::optional<core::Instant> poll_timeout() const;
 
   std::function<void(const CallRecord&)> on_cdr;  // optional, after the log line
@@ -300,8 +309,13 @@ class CallController {
   InboundCall* find_inbound_trunk(std::string_view call_id);
   InboundCall* find_inbound_browser(std::string_view call_id);
   void pump_inbound(core::Instant now, InboundCall& call);
-  void inbound_flow_closed(core::Instant now, core::ConnId flow);
+  void inbound_flow_closed(core::Instant now, BrowserFlow flow);
   void inbound_timeout(core::Instant now);
+  // call_controller_shards.cpp: the cross-shard half of calls from a trunk.
+  // A message from a browser in a call another shard coordinates goes there; true if it did.
+  bool forward_to_coordinator(core::ConnId flow, const sip::MessageView& msg, std::string_view bytes);
+  void remote_flow_closed(core::ConnId flow);
+  void post_note(ShardNote note);
 
   CallControllerConfig cfg_;
   std::unique_ptr<AuthGate> gate_;
@@ -336,6 +350,12 @@ class CallController {
   std::unordered_map<std::string, InboundEntry> inbound_;               // the trunk's Call-ID
   std::unordered_map<std::string, std::string> inbound_by_browser_;     // our browser Call-ID -> trunk's
   std::set<std::pair<core::Instant, std::string>> inbound_deadlines_;  // -> the trunk's Call-ID
+  std::deque<ShardNote> notes_out_;
+  struct RemoteCall {
+    unsigned coordinator = 0;
+    core::ConnId flow;
+  };
+  std::unordered_map<std::string, RemoteCall> remote_calls_;  // browser Call-ID -> its coordinator
   CallLimiter limiter_;
   std::optional<TrunkPinger> pinger_;       // ping_trunks
   std::vector<core::SockAddr> down_trunks_;  // as the keep-alives found them (a handful of trunks)

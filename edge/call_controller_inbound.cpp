@@ -41,12 +41,32 @@ void CallController::start_inbound(core::Instant now, const core::SockAddr& from
   }
   // The called user's bindings, by the AOR the browsers registered (sip:USER@<the realm they
   // used>): every AOR whose user part is the Request-URI's user.
+  // Browsers registered on other shards are asked for (edge/shard_note.hpp): this shard keeps
+  // the call, the others carry its SIP to their WebSockets.
   const std::string user(uri_user(invite.request_uri()));
-  const std::vector<const Binding*> bindings = registrar_.lookup_user(user);
+  std::vector<BindingTarget> bindings;
+  for (const Binding* b : registrar_.lookup_user(user)) {
+    bindings.push_back(BindingTarget{BrowserFlow{cfg_.shard, b->flow}, b->aor, b->contact_uri});
+  }
+  std::vector<unsigned> others;
+  for (unsigned k = 0; k < cfg_.shards; ++k) {
+    if (k != cfg_.shard) others.push_back(k);
+  }
   InboundContext ctx{out_,         ids_,          cfg_.media, cfg_.timers, cfg_.sip_host, cfg_.sip_port,
-                     cfg_.user_agent, cfg_.max_ringing};
-  auto call = std::make_unique<InboundCall>(std::move(ctx), now, from, invite, bindings, cfg_.codecs);
+                     cfg_.user_agent, cfg_.max_ringing, cfg_.shard, &notes_out_};
+  auto call = std::make_unique<InboundCall>(std::move(ctx), now, from, invite, bindings, others, cfg_.codecs);
   InboundCall& c = *call;
+  if (c.state() == InboundCall::State::ringing) {
+    for (unsigned k : others) {
+      ShardNote n;
+      n.kind = ShardNote::Kind::lookup;
+      n.from = cfg_.shard;
+      n.to = k;
+      n.call = c.trunk_call_id();
+      n.user = user;
+      post_note(std::move(n));
+    }
+  }
   inbound_by_browser_[c.browser_call_id()] = c.trunk_call_id();
   inbound_[c.trunk_call_id()] = InboundEntry{std::move(call), cfg_.routes, {}};
   pump_inbound(now, c);
@@ -61,6 +81,14 @@ void CallController::pump_inbound(core::Instant now, InboundCall& call) {
   if (e.scheduled) inbound_deadlines_.erase({*e.scheduled, it->first});
   e.scheduled.reset();
   if (call.done()) {
+    for (unsigned k : call.remote_shards()) {
+      ShardNote n;
+      n.kind = ShardNote::Kind::forget;
+      n.from = cfg_.shard;
+      n.to = k;
+      n.call = call.browser_call_id();
+      post_note(std::move(n));
+    }
     inbound_by_browser_.erase(call.browser_call_id());
     inbound_.erase(it);  // destroys `call`
     return;
@@ -71,7 +99,7 @@ void CallController::pump_inbound(core::Instant now, InboundCall& call) {
   }
 }
 
-void CallController::inbound_flow_closed(core::Instant now, core::ConnId flow) {
+void CallController::inbound_flow_closed(core::Instant now, BrowserFlow flow) {
   std::vector<std::string> ids;
   ids.reserve(inbound_.size());
   for (const auto& [id, e] : inbound_) ids.push_back(id);

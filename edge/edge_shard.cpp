@@ -59,7 +59,23 @@ void EdgeShard::set_routes(core::Shard& shard, std::shared_ptr<const RouteTable>
   flush(shard);
 }
 
+void EdgeShard::on_shard_note(core::Shard& shard, ShardNote note) {
+  if (!core_) return;
+  core_->handle_shard_note(shard.now(), std::move(note));
+  flush(shard);
+}
+
 void EdgeShard::flush(core::Shard& shard) {
+  while (auto n = core_->poll_shard_note()) {
+    EdgeShard* to = peers_ != nullptr && n->to < peers_->size() ? (*peers_)[n->to].get() : nullptr;
+    // The task must be copyable (std::function): the note is shared, moved out once it runs.
+    auto note = std::make_shared<ShardNote>(std::move(*n));
+    if (to == nullptr || !shard.post(note->to, [to, note](core::Shard& sh) { to->on_shard_note(sh, std::move(*note)); })) {
+      kShardNotesDropped.inc();
+      core::log_sampled(log_sampler_, shard.now(), note->to, core::LogLevel::warn, "sip.shard_note_dropped",
+                        "to_shard={} kind={}", note->to, static_cast<int>(note->kind));
+    }
+  }
   while (auto t = core_->poll_transmit()) {
     bool ok = false;
     if (t->to == SipTransmit::To::flow) {

@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "core/log_sampler.hpp"
 #include "core/reactor.hpp"
@@ -32,6 +33,12 @@ class EdgeShard final : public core::UdpHandler {
   void set_front_door(WsFrontDoor* door) noexcept { door_ = door; }
   // Arms the timer for what the CallController does by itself (trunk keep-alives). After set_core().
   void start(core::Shard& shard) { flush(shard); }
+  // Every shard's EdgeShard, indexed by shard (this one included), for the cross-shard notes of
+  // calls from a trunk (edge/shard_note.hpp). The vector must outlive the shards' loops and be
+  // filled before any loop runs.
+  void set_peers(const std::vector<std::unique_ptr<EdgeShard>>* peers) noexcept { peers_ = peers; }
+  // A note from another shard, run on this shard's thread (posted by that shard's flush).
+  void on_shard_note(core::Shard& shard, ShardNote note);
 
   // The front door's Sink calls these.
   void on_ws_message(core::Shard& shard, core::ConnId flow, const core::WsMessage& msg);
@@ -56,6 +63,7 @@ class EdgeShard final : public core::UdpHandler {
 
   std::unique_ptr<CallController> core_;
   WsFrontDoor* door_ = nullptr;
+  const std::vector<std::unique_ptr<EdgeShard>>* peers_ = nullptr;
   core::UdpId udp_;
   core::TimerHandle timer_;
   std::optional<core::Instant> armed_;

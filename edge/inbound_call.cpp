@@ -35,40 +35,34 @@ bool better_final(int candidate, int best) {
 }  // namespace
 
 InboundCall::InboundCall(InboundContext ctx, core::Instant now, const core::SockAddr& peer,
-                         const sip::MessageView& invite, const std::vector<const Binding*>& bindings,
-                         std::span<const std::string> codecs)
-    : ctx_(std::move(ctx)), peer_(peer) {
+                         const sip::MessageView& invite, const std::vector<BindingTarget>& bindings,
+                         std::span<const unsigned> lookups, std::span<const std::string> codecs)
+    : ctx_(std::move(ctx)), peer_(peer), awaiting_(lookups.begin(), lookups.end()) {
   t_invite_ = std::make_unique<sip::OwnedMessage>(invite.raw());
   t_txn_ = std::make_unique<sip::ServerTransaction>(now, invite, sip::Transport::udp, ctx_.timers);
   t_call_id_ = std::string(sip::call_id(invite));
   t_local_tag_ = ctx_.ids.tag();
   b_call_id_ = ctx_.ids.call_id();
   b_local_tag_ = ctx_.ids.tag();
-  const std::string called(uri_user(invite.request_uri()));
+  called_ = std::string(uri_user(invite.request_uri()));
 
-  if (bindings.empty()) {
+  if (bindings.empty() && awaiting_.empty()) {
     kInboundNotRegistered.inc();
-    {
-    answer_trunk(now, 480, safe_reason("Temporarily Unavailable: " + called + " is not registered"),
+    answer_trunk(now, 480, safe_reason("Temporarily Unavailable: " + called_ + " is not registered"),
                         "not registered");
     return;
-  }
   }
   if (!has_sdp(invite)) {
     // An offerless INVITE would make the browser offer; the edge's media needs the trunk's first.
     kInboundBadOffer.inc();
-    {
     answer_trunk(now, 488, "Not Acceptable Here: no SDP offer", "bad offer");
     return;
-  }
   }
   auto offer = read_trunk_sdp(invite.body());
   if (!offer) {
     kInboundBadOffer.inc();
-    {
     answer_trunk(now, 488, safe_reason("Not Acceptable Here: " + offer.error().message), "bad offer");
     return;
-  }
   }
   t_offer_ = std::move(*offer);
   // The call's codec: the first of --codecs the trunk offers (its payload number kept), so the
@@ -78,12 +72,11 @@ InboundCall::InboundCall(InboundContext ctx, core::Instant now, const core::Sock
   const std::vector<SdpCodec> candidates = codec_candidates(as_offer, codecs);
   if (candidates.empty()) {
     kInboundBadOffer.inc();
-    {
-    answer_trunk(now, 488, safe_reason(fmt::format("Not Acceptable Here: no codec this edge uses ({}) offered",
-                                                          fmt::join(codecs, ", "))),
+    answer_trunk(now, 488,
+                        safe_reason(fmt::format("Not Acceptable Here: no codec this edge uses ({}) offered",
+                                                fmt::join(codecs, ", "))),
                         "no common codec");
     return;
-  }
   }
   codec_ = candidates.front();
   std::optional<SdpCodec> dtmf;
@@ -94,63 +87,113 @@ InboundCall::InboundCall(InboundContext ctx, core::Instant now, const core::Sock
     }
   }
   if (ctx_.media == nullptr) {
-    answer_trunk(now, 503, "Service Unavailable: no media on this edge", "no media");
-    return;
+      answer_trunk(now, 503, "Service Unavailable: no media on this edge", "no media");
+      return;
   }
   auto session = ctx_.media->create();
   if (!session) {
     kCallsNoMedia.inc();
-    {
     answer_trunk(now, 503, "Media ports exhausted", "media ports exhausted");
     return;
-  }
   }
   media_id_ = *session;
   kMediaSessionsOpened.inc();
   const media::LocalMedia* local = ctx_.media->local(media_id_);
-  b_offer_ = write_browser_offer(codec_, dtmf, answer_direction(t_offer_.direction), *local,
-                                 SdpOrigin{ctx_.ids.next() >> 2, 1});
+  b_origin_ = SdpOrigin{ctx_.ids.next() >> 2, 1};
+  // The edge passes on what the trunk does: a trunk that only sends makes a browser that only receives.
+  b_offer_ = write_browser_offer(codec_, dtmf, t_offer_.direction, *local, b_origin_);
+  b_local_sdp_ = b_offer_;
+  trunk_dtmf_ = dtmf.has_value();
+  t_remote_origin_ = std::string(sdp_origin(invite.body()));
+  t_dir_ = t_offer_.direction;
 
   const std::string caller = uri_safe_user(from_user(invite));
-  b_from_ = fmt::format("<sip:{}@{}>;tag={}", caller, bracket_host(ctx_.sip_host),
-                        b_local_tag_);
-  const std::uint32_t mf = sip::parse_max_forwards(invite.value(sip::HeaderId::max_forwards)).value_or(70);
-  const std::uint32_t cseq = ctx_.ids.initial_cseq();
-  for (const Binding* binding : bindings) {
-    Branch b;
-    b.flow = binding->flow;
-    const std::string branch = ctx_.ids.branch();
-    sip::MessageWriter w(b.request_bytes);
-    // The Request-URI is the binding's Contact: JsSIP and SIP.js take a request for their
-    // contact user (RFC 5626: it goes down the flow whatever the host says).
-    w.request_line("INVITE", binding->contact_uri);
-    w.header(sip::HeaderId::via, fmt::format("SIP/2.0/WSS {};branch={}", browser_via(), branch));
-    w.header(sip::HeaderId::max_forwards, std::to_string(mf > 0 ? mf - 1 : 0));
-    w.header(sip::HeaderId::from, b_from_);
-    w.header(sip::HeaderId::to, fmt::format("<{}>", binding->aor));
-    w.header(sip::HeaderId::call_id, b_call_id_);
-    w.header(sip::HeaderId::cseq, fmt::format("{} INVITE", cseq));
-    w.header(sip::HeaderId::contact,
-             fmt::format("<sip:edge@{};transport=ws>", host_port(ctx_.sip_host, ctx_.sip_port)));
-    w.header("Allow", kDialogAllow);
-    w.header("User-Agent", ctx_.user_agent);
-    w.header(sip::HeaderId::content_type, "application/sdp");
-    w.finish(b_offer_);
-    b.invite = std::make_unique<sip::ClientTransaction>(now, sip::Method::invite, b.request_bytes, branch,
-                                                        sip::Transport::ws, ctx_.timers);
-    branches_.push_back(std::move(b));
-  }
+  b_from_ = fmt::format("<sip:{}@{}>;tag={}", caller, bracket_host(ctx_.sip_host), b_local_tag_);
+  max_forwards_ = sip::parse_max_forwards(invite.value(sip::HeaderId::max_forwards)).value_or(70);
+  b_cseq_ = ctx_.ids.initial_cseq();
+  for (const BindingTarget& t : bindings) add_branch(now, t);
   ring_deadline_ = now + ctx_.max_ringing;
+  if (!awaiting_.empty()) lookup_deadline_ = now + ctx_.lookup_timeout;
   kInboundCallsStarted.inc();
-  core::log(core::LogLevel::info, "call.inbound", "trunk_call_id={} called={} branches={} codec={} media={}", t_call_id_,
-            called, branches_.size(), codec_.name, media_id_);
+  core::log(core::LogLevel::info, "call.inbound", "trunk_call_id={} called={} branches={} shards_asked={} codec={} media={}",
+            t_call_id_, called_, branches_.size(), awaiting_.size(), codec_.name, media_id_);
+}
+
+void InboundCall::add_branch(core::Instant now, const BindingTarget& target) {
+  Branch b;
+  b.flow = target.flow;
+  const std::string branch = ctx_.ids.branch();
+  sip::MessageWriter w(b.request_bytes);
+  // The Request-URI is the binding's Contact: JsSIP and SIP.js take a request for their
+  // contact user (RFC 5626: it goes down the flow whatever the host says).
+  w.request_line("INVITE", target.contact_uri);
+  w.header(sip::HeaderId::via, fmt::format("SIP/2.0/WSS {};branch={}", browser_via(), branch));
+  w.header(sip::HeaderId::max_forwards, std::to_string(max_forwards_ > 0 ? max_forwards_ - 1 : 0));
+  w.header(sip::HeaderId::from, b_from_);
+  w.header(sip::HeaderId::to, fmt::format("<{}>", target.aor));
+  w.header(sip::HeaderId::call_id, b_call_id_);
+  w.header(sip::HeaderId::cseq, fmt::format("{} INVITE", b_cseq_));
+  w.header(sip::HeaderId::contact, fmt::format("<sip:edge@{};transport=ws>", host_port(ctx_.sip_host, ctx_.sip_port)));
+  w.header("Allow", kDialogAllow);
+  w.header("User-Agent", ctx_.user_agent);
+  w.header(sip::HeaderId::content_type, "application/sdp");
+  w.finish(b_offer_);
+  b.invite = std::make_unique<sip::ClientTransaction>(now, sip::Method::invite, b.request_bytes, branch,
+                                                      sip::Transport::ws, ctx_.timers);
+  if (target.flow.shard != ctx_.shard) kInboundRemoteBranches.inc();
+  branches_.push_back(std::move(b));
+}
+
+void InboundCall::add_bindings(core::Instant now, unsigned from, const std::vector<BindingTarget>& bindings) {
+  auto it = std::find(awaiting_.begin(), awaiting_.end(), from);
+  if (it == awaiting_.end()) return;  // late (after lookup_timeout) or twice
+  awaiting_.erase(it);
+  if (awaiting_.empty()) lookup_deadline_ = core::Instant::max();
+  if (state_ != State::ringing || final_status_ != 0) return;
+  for (const BindingTarget& t : bindings) add_branch(now, t);
+  core::log(core::LogLevel::debug, "call.inbound_bindings", "trunk_call_id={} shard={} branches={}", t_call_id_, from,
+            bindings.size());
+  maybe_all_failed(now);
+}
+
+std::vector<unsigned> InboundCall::remote_shards() const {
+  std::vector<unsigned> out;
+  for (const Branch& b : branches_) {
+    if (b.flow.shard != ctx_.shard && std::find(out.begin(), out.end(), b.flow.shard) == out.end()) {
+      out.push_back(b.flow.shard);
+    }
+  }
+  return out;
+}
+
+void InboundCall::maybe_all_failed(core::Instant now) {
+  if (winner_ != nullptr || !awaiting_.empty()) return;
+  if (std::any_of(branches_.begin(), branches_.end(), [](const Branch& b) { return b.final_status == 0; })) return;
+  if (branches_.empty() && state_ == State::ringing && final_status_ == 0) {
+    kInboundNotRegistered.inc();
+    return answer_trunk(now, 480, safe_reason("Temporarily Unavailable: " + called_ + " is not registered"),
+                        "not registered");
+  }
+  all_branches_failed(now);
 }
 
 std::string InboundCall::browser_via() const { return host_port(ctx_.sip_host, ctx_.sip_port); }
 std::string InboundCall::trunk_via() const { return host_port(ctx_.sip_host, ctx_.sip_port) + ";rport"; }
 
-void InboundCall::send_ws(core::ConnId flow, std::string bytes) {
-  ctx_.out.push_back(SipTransmit{SipTransmit::To::flow, flow, {}, std::move(bytes)});
+void InboundCall::send_ws(BrowserFlow flow, std::string bytes) {
+  if (flow.shard == ctx_.shard || ctx_.notes == nullptr) {
+    ctx_.out.push_back(SipTransmit{SipTransmit::To::flow, flow.conn, {}, std::move(bytes)});
+    return;
+  }
+  // The browser's WebSocket is on another shard: that shard sends it (edge/shard_note.hpp).
+  ShardNote n;
+  n.kind = ShardNote::Kind::to_flow;
+  n.from = ctx_.shard;
+  n.to = flow.shard;
+  n.call = b_call_id_;
+  n.flow = flow.conn;
+  n.bytes = std::move(bytes);
+  ctx_.notes->push_back(std::move(n));
 }
 
 void InboundCall::send_udp(const core::SockAddr& to, std::string bytes) {
@@ -221,21 +264,14 @@ void InboundCall::on_branch_2xx(core::Instant now, Branch& b, const sip::Message
   sip::MessageView req;
   if (sip::parse_message(std::string_view(b.request_bytes), req).status != sip::ParseStatus::ok) return;
   auto d = sip::Dialog::from_uac(req, resp);
-  auto answer = has_sdp(resp) ? read_browser_offer(resp.body()) : core::Result<BrowserOffer>(core::Error{0, "no SDP answer"});
+  BrowserOffer answer;
   media::CodecMap map;
-  if (answer) map = map_codecs(*answer, t_offer_);
-  if (!d || !answer || map.codecs.empty()) {
+  if (!d || !read_answer(resp, answer, map)) {
     // Unusable: hang this branch up; the others may still answer.
-    kInboundBadAnswer.inc();
-    core::log(core::LogLevel::warn, "call.inbound_bad_answer", "trunk_call_id={} why={}", t_call_id_,
-              !answer ? answer.error().message : std::string("no codec in common"));
     b.final_status = 488;
     b.final_reason = "Not Acceptable Here";
     ack_and_bye(now, b, resp);
-    bool pending = false;
-    for (const Branch& o : branches_) pending = pending || o.final_status == 0;
-    if (!pending) all_branches_failed(now);
-    return;
+    return maybe_all_failed(now);
   }
   winner_ = &b;
   b.final_status = resp.status_code();
@@ -243,11 +279,21 @@ void InboundCall::on_branch_2xx(core::Instant now, Branch& b, const sip::Message
   send_ws(b.flow, b_dialog_->make_request(sip::Method::ack, browser_via(), ctx_.ids.branch()));
   cancel_branches(now, &b);
 
-  ctx_.media->set_browser_remote(media_id_, answer->remote);
-  ctx_.media->set_trunk_remote(media_id_, t_offer_.rtp, map);
-  const media::LocalMedia* local = ctx_.media->local(media_id_);
-  t_answer_ = write_trunk_answer(t_offer_, map, answer_direction(answer_direction(t_offer_.direction), answer->direction),
-                                 *local, SdpOrigin{ctx_.ids.next() >> 2, 1});
+  if (early_ != &b) ctx_.media->set_browser_remote(media_id_, answer.remote);
+  map_ = map;
+  b_remote_origin_ = std::string(sdp_origin(resp.body()));
+  b_dir_ = answer.direction;
+  apply_direction();
+  if (early_ == nullptr) {
+    ctx_.media->set_trunk_remote(media_id_, t_offer_.rtp, map);
+    const media::LocalMedia* local = ctx_.media->local(media_id_);
+    t_origin_ = SdpOrigin{ctx_.ids.next() >> 2, 1};
+    t_answer_ = write_trunk_answer(t_offer_, map,
+                                   answer_direction(t_offer_.direction, answer.direction), *local,
+                                   t_origin_);
+  }
+  // else: the 200 repeats the 183's answer (RFC 3261 §13.2.1): the codec cannot differ, it is
+  // the one codec offered to every branch.
   const std::string contact = fmt::format("<sip:edge@{}>", host_port(ctx_.sip_host, ctx_.sip_port));
   const std::array<std::pair<std::string_view, std::string_view>, 3> h{
       {{"Contact", contact}, {"Allow", kDialogAllow}, {"User-Agent", ctx_.user_agent}}};
@@ -262,15 +308,48 @@ void InboundCall::on_branch_2xx(core::Instant now, Branch& b, const sip::Message
   t_ack_wait_.emplace(now, std::move(ok), sip::Transport::udp, ctx_.timers);
   state_ = State::answered;
   kInboundCallsAnswered.inc();
-  core::log(core::LogLevel::info, "call.inbound_answered", "trunk_call_id={} flow={}", t_call_id_, b.flow.index);
+  core::log(core::LogLevel::info, "call.inbound_answered", "trunk_call_id={} shard={} flow={}", t_call_id_, b.flow.shard,
+            b.flow.conn.index);
+}
+
+bool InboundCall::read_answer(const sip::MessageView& resp, BrowserOffer& answer, media::CodecMap& map) const {
+  auto a = has_sdp(resp) ? read_browser_offer(resp.body()) : core::Result<BrowserOffer>(core::Error{0, "no SDP answer"});
+  if (a) map = map_codecs(*a, t_offer_);
+  if (!a || map.codecs.empty()) {
+    kInboundBadAnswer.inc();
+    core::log(core::LogLevel::warn, "call.inbound_bad_answer", "trunk_call_id={} status={} why={}", t_call_id_,
+              resp.status_code(), !a ? a.error().message : std::string("no codec in common"));
+    return false;
+  }
+  answer = std::move(*a);
+  return true;
+}
+
+void InboundCall::on_branch_early(core::Instant now, Branch& b, const sip::MessageView& resp) {
+  BrowserOffer answer;
+  media::CodecMap map;
+  if (!read_answer(resp, answer, map)) return;  // the branch may still answer properly in its 200
+  ctx_.media->set_browser_remote(media_id_, answer.remote);
+  const bool first = early_ == nullptr;
+  early_ = &b;
+  if (!first) return;  // one 183 to the trunk; a second early branch only re-points the browser side
+  ctx_.media->set_trunk_remote(media_id_, t_offer_.rtp, map);
+  const media::LocalMedia* local = ctx_.media->local(media_id_);
+  t_origin_ = SdpOrigin{ctx_.ids.next() >> 2, 1};
+  t_answer_ = write_trunk_answer(t_offer_, map, answer_direction(t_offer_.direction, answer.direction),
+                                 *local, t_origin_);
+  const std::string contact = fmt::format("<sip:edge@{}>", host_port(ctx_.sip_host, ctx_.sip_port));
+  const std::array<std::pair<std::string_view, std::string_view>, 1> h{{{"Contact", contact}}};
+  t_ringing_sent_ = true;
+  t_txn_->respond(now, build_response(t_invite_->view, 183, "Session Progress", t_local_tag_, h, "application/sdp", t_answer_),
+                  183);
+  kInboundEarlyMedia.inc();
 }
 
 void InboundCall::on_branch_final(core::Instant now, Branch& b, const sip::MessageView& resp) {
   b.final_status = resp.status_code();
   b.final_reason = std::string(resp.reason_phrase());
-  bool pending = false;
-  for (const Branch& o : branches_) pending = pending || o.final_status == 0;
-  if (!pending && winner_ == nullptr) all_branches_failed(now);
+  maybe_all_failed(now);
 }
 
 void InboundCall::all_branches_failed(core::Instant now) {
@@ -290,7 +369,7 @@ void InboundCall::all_branches_failed(core::Instant now) {
   answer_trunk(now, best, safe_reason(reason), best == 486 ? "busy" : best == 487 ? "cancelled" : "rejected");
 }
 
-void InboundCall::on_browser_response(core::Instant now, core::ConnId flow, const sip::MessageView& resp) {
+void InboundCall::on_browser_response(core::Instant now, BrowserFlow flow, const sip::MessageView& resp) {
   const auto key = sip::TransactionKey::of_response(resp);
   if (!key) return;
   for (Branch& b : branches_) {
@@ -319,7 +398,7 @@ void InboundCall::on_browser_response(core::Instant now, core::ConnId flow, cons
   kSipStrayResponses.inc();
 }
 
-void InboundCall::on_browser_request(core::Instant now, core::ConnId flow, const sip::MessageView& req) {
+void InboundCall::on_browser_request(core::Instant now, BrowserFlow flow, const sip::MessageView& req) {
   const sip::Method m = req.method();
   if (m == sip::Method::ack) return;
   const bool ours = winner_ != nullptr && winner_->flow == flow && b_dialog_ &&
@@ -330,13 +409,7 @@ void InboundCall::on_browser_request(core::Instant now, core::ConnId flow, const
                                  m == sip::Method::bye && ours ? "OK" : "Call/Transaction Does Not Exist", {}));
     return;
   }
-  if (m != sip::Method::bye) {
-    // Re-INVITE, UPDATE and INFO in calls from the trunk are not carried yet: refused so the
-    // browser keeps the session as it is (RFC 3261 §14.2, RFC 3311 §5.2).
-    kSipUnsupported.inc();
-    send_ws(flow, build_response(req, 501, "Not Implemented", {}));
-    return;
-  }
+  if (m != sip::Method::bye) return on_browser_in_dialog(now, flow, req);
   send_ws(flow, build_response(req, 200, "OK", {}));
   hang_up(now, false, "browser hung up");
 }
@@ -367,15 +440,12 @@ void InboundCall::on_trunk_request(core::Instant now, const core::SockAddr& from
     return send_udp(from, build_response(req, m == sip::Method::bye ? 200 : 481,
                                          m == sip::Method::bye ? "OK" : "Call/Transaction Does Not Exist", {}));
   }
-  if (m != sip::Method::bye) {
-    kSipUnsupported.inc();
-    return send_udp(from, build_response(req, 501, "Not Implemented", {}));
-  }
+  if (m != sip::Method::bye) return on_trunk_in_dialog(now, from, req);
   send_udp(from, build_response(req, 200, "OK", {}));
   hang_up(now, true, "trunk hung up");
 }
 
-void InboundCall::on_flow_closed(core::Instant now, core::ConnId flow) {
+void InboundCall::on_flow_closed(core::Instant now, BrowserFlow flow) {
   for (Branch& b : branches_) {
     if (!(b.flow == flow)) continue;
     b.gone = true;
@@ -385,9 +455,7 @@ void InboundCall::on_flow_closed(core::Instant now, core::ConnId flow) {
       b.invite.reset();
       b.final_status = 480;
       b.final_reason = "Temporarily Unavailable";
-      bool pending = false;
-      for (const Branch& o : branches_) pending = pending || o.final_status == 0;
-      if (!pending && winner_ == nullptr) all_branches_failed(now);
+      maybe_all_failed(now);
     }
   }
   std::erase_if(clients_, [&](const Client& c) { return !c.to_trunk && c.flow == flow; });
@@ -408,6 +476,9 @@ bool InboundCall::step(core::Instant now) {
           if (!ev->message || !ev->message->parsed) break;
           const sip::MessageView& resp = ev->message->view;
           if (ev->status < 200) {
+            if (ev->status > 100 && state_ == State::ringing && has_sdp(resp)) {
+              on_branch_early(now, b, resp);
+            }
             if (ev->status > 100 && state_ == State::ringing && !t_ringing_sent_) {
               t_ringing_sent_ = true;
               t_txn_->respond(now, build_response(t_invite_->view, 180, "Ringing", t_local_tag_), 180);
@@ -424,9 +495,7 @@ bool InboundCall::step(core::Instant now) {
           if (b.final_status == 0) {
             b.final_status = 408;
             b.final_reason = "Request Timeout";
-            bool pending = false;
-            for (const Branch& o : branches_) pending = pending || o.final_status == 0;
-            if (!pending && winner_ == nullptr) all_branches_failed(now);
+            maybe_all_failed(now);
           }
           break;
         case sip::TxnEvent::Kind::cancel_ready: {
@@ -490,6 +559,14 @@ void InboundCall::handle_timeout(core::Instant now) {
   if (t_ack_wait_) {
     if (auto d = t_ack_wait_->poll_timeout(); d && *d <= now) t_ack_wait_->handle_timeout(now);
   }
+  if (!awaiting_.empty() && now >= lookup_deadline_) {
+    // A shard that has not answered (its mailbox lane was full) has no bindings for this call.
+    core::log(core::LogLevel::warn, "call.inbound_lookup_timeout", "trunk_call_id={} shards_silent={}", t_call_id_,
+              awaiting_.size());
+    awaiting_.clear();
+    lookup_deadline_ = core::Instant::max();
+    if (state_ == State::ringing) maybe_all_failed(now);
+  }
   if (state_ == State::ringing && now >= ring_deadline_) {
     // RFC 3261 §16.6 Timer C: a browser that rings for ever is not an answer.
     ring_deadline_ = core::Instant::max();
@@ -511,6 +588,7 @@ std::optional<core::Instant> InboundCall::next_deadline() const {
   take(t_txn_->poll_timeout());
   if (t_ack_wait_) take(t_ack_wait_->poll_timeout());
   if (state_ == State::ringing) take(ring_deadline_);
+  if (!awaiting_.empty()) take(lookup_deadline_);
   return best;
 }
 

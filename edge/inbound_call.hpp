@@ -4,8 +4,14 @@
 //
 //   trunk INVITE -> its offer read (488 if unusable), the codec chosen from it by --codecs (488 if
 //     none), a media session (503 if none), then to every binding an INVITE with our offer:
-//     ICE-lite, DTLS a=setup:actpass, rtcp-mux, BUNDLE, that one codec + telephone-event
+//     ICE-lite, DTLS a=setup:actpass, rtcp-mux, BUNDLE, that one codec + telephone-event.
+//     Bindings on other shards come in later (add_bindings, edge/shard_note.hpp) and ring as they
+//     come; 480 once every shard has answered (or lookup_timeout passed) and nobody is registered
 //   browser 180 -> 180 to the trunk (once)
+//   browser 18x with a usable SDP answer (early media) -> the media session gets that browser's
+//     ICE/DTLS and the trunk's address now, and the trunk a 183 with our answer, the same SDP the
+//     200 repeats (RFC 3261 §13.2.1); a later early answer from another branch only re-points the
+//     browser side
 //   first browser 2xx -> ACK, its answer pins the browser's ICE/DTLS and the codec map, our answer
 //     goes to the trunk in the 200; every other branch is CANCELled
 //   a later 2xx -> ACK + BYE on that branch (RFC 3261 §13.2.2.4)
@@ -13,6 +19,15 @@
 //   CANCEL from the trunk -> 200, 487 to its INVITE, CANCEL on every branch
 //   nobody answers within max_ringing (RFC 3261 §16.6 Timer C) -> 408 to the trunk, CANCEL on every branch
 //   BYE from either side -> 200, BYE on the other leg
+//   in the answered call, from the browser: INFO DTMF -> RFC 4733 toward the trunk (200; 400 if
+//     unreadable), other INFO 501; re-INVITE/UPDATE that refreshes the session (no SDP, or the
+//     same o= as before) -> 200 with our SDP; a new offer (hold, resume, ICE restart) -> the media
+//     session takes its ICE/DTLS and direction, the browser gets our answer (a=setup:passive)
+//   from the trunk: re-INVITE/UPDATE refresh -> 200 with our SDP; a new offer (hold, resume, a new
+//     RTP address) -> the media session takes it and the trunk gets our answer. Each leg's
+//     offer/answer is answered on that leg from the media state: the direction a side asks for is
+//     enforced by the relay (media::MediaSessions::set_direction), so a hold is heard as silence
+//     both ways without a re-INVITE on the other leg
 //
 // Sans-IO like Call: it owns no socket and reads no clock; what it sends goes to the `out` queue
 // it is given. Lifetime: owned by CallController (inbound_), which drops it once done() is true;
@@ -33,6 +48,7 @@
 #include "core/socket.hpp"
 #include "edge/media_sdp.hpp"
 #include "edge/registrar.hpp"
+#include "edge/shard_note.hpp"
 #include "edge/sip_messages.hpp"
 #include "media/types.hpp"
 #include "sip/branch.hpp"
@@ -62,6 +78,10 @@ inline const core::Counter kInboundLateAnswers{"webtrunk_inbound_late_answers_to
                                                "browser 2xx after another branch won (ACK + BYE, RFC 3261 §13.2.2.4)"};
 inline const core::Counter kInboundRingTimeouts{"webtrunk_inbound_ring_timeouts_total",
                                                 "calls from a trunk no browser answered within the ringing limit (3 min, 408)"};
+inline const core::Counter kInboundEarlyMedia{"webtrunk_inbound_early_media_total",
+                                              "calls from a trunk given a 183 with SDP (a browser's early answer)"};
+inline const core::Counter kInboundRemoteBranches{"webtrunk_inbound_remote_branches_total",
+                                                  "branches rung on a browser registered on another shard"};
 inline const core::Counter kInboundCancelled{"webtrunk_inbound_cancelled_total",
                                              "calls from a trunk cancelled by the trunk while ringing (487)"};
 
@@ -75,23 +95,36 @@ struct InboundContext {
   std::uint16_t sip_port = 5060;
   std::string user_agent;
   core::Duration max_ringing = std::chrono::minutes(3);  // RFC 3261 §16.6 Timer C
+  // Cross-shard: this shard's index and where notes to other shards go (null: one shard only).
+  unsigned shard = 0;
+  std::deque<ShardNote>* notes = nullptr;
+  // How long other shards' bindings are waited for; a shard that has not answered by then (its
+  // mailbox lane was full) counts as having none.
+  core::Duration lookup_timeout = std::chrono::seconds(1);
 };
 
 class InboundCall {
  public:
   enum class State : std::uint8_t { ringing, answered, established, ended };
 
-  // The trunk's INVITE (validated, from a configured trunk at `peer`) to the bindings of its user.
-  // Answers the trunk at once when it cannot ring anyone (404/480/488/503): then done() soon.
+  // The trunk's INVITE (validated, from a configured trunk at `peer`) to the bindings of its user
+  // on this shard, while `lookups` other shards are asked for theirs. Answers the trunk at once
+  // when it cannot ring anyone (480/488/503): then done() soon.
   InboundCall(InboundContext ctx, core::Instant now, const core::SockAddr& peer, const sip::MessageView& invite,
-              const std::vector<const Binding*>& bindings, std::span<const std::string> codecs);
+              const std::vector<BindingTarget>& bindings, std::span<const unsigned> lookups,
+              std::span<const std::string> codecs);
+
+  // Shard `from` answered the lookup: its bindings ring now (none is an answer too).
+  void add_bindings(core::Instant now, unsigned from, const std::vector<BindingTarget>& bindings);
+  // The other shards that carry a branch of this call (told to forget it when it is done).
+  [[nodiscard]] std::vector<unsigned> remote_shards() const;
 
   // From the trunk: the INVITE again, its ACK, CANCEL, BYE and other in-dialog requests.
   void on_trunk_request(core::Instant now, const core::SockAddr& from, const sip::MessageView& req);
   // From a browser: a response on a branch, or a request in the answered dialog (BYE).
-  void on_browser_response(core::Instant now, core::ConnId flow, const sip::MessageView& resp);
-  void on_browser_request(core::Instant now, core::ConnId flow, const sip::MessageView& req);
-  void on_flow_closed(core::Instant now, core::ConnId flow);
+  void on_browser_response(core::Instant now, BrowserFlow flow, const sip::MessageView& resp);
+  void on_browser_request(core::Instant now, BrowserFlow flow, const sip::MessageView& req);
+  void on_flow_closed(core::Instant now, BrowserFlow flow);
   void handle_timeout(core::Instant now);
   // Runs every transaction once; true if anything happened (pump again).
   bool step(core::Instant now);
@@ -108,7 +141,7 @@ class InboundCall {
 
  private:
   struct Branch {
-    core::ConnId flow;
+    BrowserFlow flow;
     std::string request_bytes;
     std::unique_ptr<sip::ClientTransaction> invite;
     int final_status = 0;  // 0 while pending
@@ -118,7 +151,7 @@ class InboundCall {
   struct Client {  // BYE and CANCEL toward a browser or the trunk
     std::unique_ptr<sip::ClientTransaction> txn;
     bool to_trunk = false;
-    core::ConnId flow;
+    BrowserFlow flow;
   };
 
   // The answered call ends: a BYE to the browser (the trunk hung up) or to the trunk.
@@ -129,8 +162,20 @@ class InboundCall {
   void cancel_branches(core::Instant now, const Branch* except);
   void ack_and_bye(core::Instant now, Branch& b, const sip::MessageView& resp);
   void all_branches_failed(core::Instant now);
+  // Every branch has a final response and no shard's bindings are awaited: the trunk gets the best.
+  void maybe_all_failed(core::Instant now);
+  void add_branch(core::Instant now, const BindingTarget& target);
+  // A browser's 18x with SDP: media set up early, a 183 with our answer to the trunk.
+  void on_branch_early(core::Instant now, Branch& b, const sip::MessageView& resp);
+  // Reads a browser's answer and maps its codecs to the trunk's offer; false if unusable.
+  bool read_answer(const sip::MessageView& resp, BrowserOffer& answer, media::CodecMap& map) const;
+  // In the answered call: the browser's re-INVITE/UPDATE/INFO and the trunk's re-INVITE/UPDATE.
+  void on_browser_in_dialog(core::Instant now, BrowserFlow flow, const sip::MessageView& req);
+  void on_trunk_in_dialog(core::Instant now, const core::SockAddr& from, const sip::MessageView& req);
+  // The relay's direction from what each leg last asked for.
+  void apply_direction();
   void end(std::string_view reason);
-  void send_ws(core::ConnId flow, std::string bytes);
+  void send_ws(BrowserFlow flow, std::string bytes);
   void send_udp(const core::SockAddr& to, std::string bytes);
   std::string browser_via() const;
   std::string trunk_via() const;
@@ -157,7 +202,7 @@ class InboundCall {
   std::string b_call_id_;
   std::string b_local_tag_;
   std::string b_from_;
-  std::vector<Branch> branches_;
+  std::deque<Branch> branches_;  // a deque: branches added later leave winner_ and early_ valid
   Branch* winner_ = nullptr;
   std::optional<sip::Dialog> b_dialog_;
   std::vector<Client> clients_;
@@ -166,6 +211,26 @@ class InboundCall {
   media::SessionId media_id_ = 0;
   SdpCodec codec_{};
   std::string b_offer_;
+
+  // Forking state: what every branch's INVITE repeats, and the shards not heard from yet.
+  std::string called_;
+  std::uint32_t b_cseq_ = 0;
+  std::uint32_t max_forwards_ = 70;
+  std::vector<unsigned> awaiting_;
+  core::Instant lookup_deadline_ = core::Instant::max();
+  const Branch* early_ = nullptr;  // the branch whose early answer the media session follows
+
+  // Offer/answer in the answered call: the codec map, each leg's last SDP origin and direction,
+  // our own origin on each leg (its version goes up with every new answer).
+  media::CodecMap map_;
+  bool trunk_dtmf_ = false;
+  std::string b_remote_origin_;
+  std::string t_remote_origin_;
+  media::Direction b_dir_ = media::Direction::sendrecv;
+  media::Direction t_dir_ = media::Direction::sendrecv;
+  SdpOrigin b_origin_;
+  SdpOrigin t_origin_;
+  std::string b_local_sdp_;  // our last SDP to the browser (the offer, then answers to re-offers)
 };
 
 }  // namespace webtrunk::edge

@@ -69,6 +69,23 @@ std::string browser_response(const sip::MessageView& req, int code, std::string_
   return edge::build_response(req, code, reason, tag, h, sdp.empty() ? "" : "application/sdp", sdp);
 }
 
+// A request from the browser in the dialog its 2xx to `inv` made (From: its tag, To: ours).
+std::string browser_request(const sip::MessageView& inv, std::string_view tag, std::string_view method,
+                            std::uint32_t cs, std::string_view ctype = {}, std::string_view body = {}) {
+  std::string out;
+  sip::MessageWriter w(out);
+  w.request_line(method, "sip:edge@127.0.0.1:5070;transport=ws");
+  w.header("Via", fmt::format("SIP/2.0/WSS x.invalid;branch=z9hG4bKbrowser{}{}", method, cs));
+  w.header("Max-Forwards", "70");
+  w.header("From", fmt::format("{};tag={}", inv.value(sip::HeaderId::to), tag));
+  w.header("To", inv.value(sip::HeaderId::from));
+  w.header("Call-ID", inv.value(sip::HeaderId::call_id));
+  w.header("CSeq", fmt::format("{} {}", cs, method));
+  if (!ctype.empty()) w.header("Content-Type", ctype);
+  w.finish(body);
+  return out;
+}
+
 Browser& registered(Sim& sim, std::string_view user, std::string_view instance) {
   Browser& b = sim.browser(user);
   b.instance = std::string(instance);
@@ -215,18 +232,7 @@ TEST(InboundCall, BrowserHangsUpTheAnsweredCall) {
   c.to_tag = std::string(sip::to_tag(ok->view));
   sim.from_trunk(trunk_request(c, "ACK", 1, true, "z9hG4bK-inbound-ack"));
   Msg ack = next_request(agent, "ACK");
-  // The browser's BYE, in the dialog its 200 made (From: its tag, To: ours).
-  std::string bye;
-  sip::MessageWriter w(bye);
-  w.request_line("BYE", "sip:edge@127.0.0.1:5070;transport=ws");
-  w.header("Via", "SIP/2.0/WSS x.invalid;branch=z9hG4bKbrowserbye");
-  w.header("Max-Forwards", "70");
-  w.header("From", std::string(inv->view.value(sip::HeaderId::to)) + ";tag=agenttag");
-  w.header("To", inv->view.value(sip::HeaderId::from));
-  w.header("Call-ID", inv->view.value(sip::HeaderId::call_id));
-  w.header("CSeq", "1 BYE");
-  w.finish({});
-  agent.send(bye);
+  agent.send(browser_request(inv->view, "agenttag", "BYE", 1));
   Msg r = agent.next_response(200);
   EXPECT_EQ(r->view.status_code(), 200);
   Msg trunk_bye = sim.trunk.next_request("BYE");
@@ -332,6 +338,304 @@ TEST(InboundCall, NobodyAnsweringWithinMaxRingingIs408AndTheBrowsersAreCancelled
   next_request(a, "CANCEL");
   next_request(b, "CANCEL");
   EXPECT_TRUE(sim.media.live.empty());
+}
+
+// Two shards in one process (edge/shard_note.hpp): the trunk's INVITE reaches shard 0, alice has
+// a tab on each shard. Shard 0 coordinates: its media session, its trunk leg; shard 1 carries
+// the SIP of its tab.
+struct TwoShards {
+  Sim s0{[] {
+    SimOptions o;
+    o.shards = 2;
+    return o;
+  }()};
+  Sim s1{[] {
+    SimOptions o;
+    o.shard = 1;
+    o.shards = 2;
+    return o;
+  }()};
+  TwoShards() { Sim::link({&s0, &s1}); }
+};
+
+TEST(InboundCall, ForkAcrossTwoShardsTheRemoteTabAnswersAndTheTrunkHangsUp) {
+  TwoShards sh;
+  Browser& a = registered(sh.s0, "alice", "inst-a");
+  Browser& b = registered(sh.s1, "alice", "inst-b");
+  TrunkCall c;
+  sh.s0.from_trunk(trunk_invite(c, "alice"));
+  Msg inv_a = next_request(a, "INVITE");
+  Msg inv_b = next_request(b, "INVITE");
+  EXPECT_EQ(inv_a->view.body(), inv_b->view.body());  // one offer: the media session of shard 0
+  EXPECT_EQ(sip::call_id(inv_a->view), sip::call_id(inv_b->view));
+  EXPECT_EQ(sh.s1.core->remote_calls(), 1u);
+  EXPECT_TRUE(sh.s1.media.live.empty());  // nothing of the call's media on shard 1
+
+  a.send(browser_response(inv_a->view, 180, "Ringing", "tag-a"));  // a CANCEL waits for a provisional
+  b.send(browser_response(inv_b->view, 180, "Ringing", "tag-b"));
+  Msg ringing = sh.s0.trunk.next();
+  while (ringing->view.status_code() == 100) ringing = sh.s0.trunk.next();
+  EXPECT_EQ(ringing->view.status_code(), 180);
+  b.send(browser_response(inv_b->view, 200, "OK", "tag-b", kBrowserAnswer));
+  Msg ack = next_request(b, "ACK");
+  EXPECT_EQ(sip::to_tag(ack->view), "tag-b");
+  Msg cancel = next_request(a, "CANCEL");
+  a.send(browser_response(cancel->view, 200, "OK", "tag-a"));
+  a.send(browser_response(inv_a->view, 487, "Request Terminated", "tag-a"));
+  Msg ok = trunk_final(sh.s0.trunk);
+  ASSERT_EQ(ok->view.status_code(), 200);
+  c.to_tag = std::string(sip::to_tag(ok->view));
+  ASSERT_EQ(sh.s0.media.live.size(), 1u);
+  EXPECT_EQ(sh.s0.media.live.begin()->second.browser.back().ice.ufrag, "Brw1");
+
+  sh.s0.from_trunk(trunk_request(c, "ACK", 1, true, "z9hG4bK-inbound-ack"));
+  sh.s0.from_trunk(trunk_request(c, "BYE", 2, true, "z9hG4bK-inbound-bye"));
+  EXPECT_EQ(trunk_final(sh.s0.trunk)->view.status_code(), 200);
+  Msg bye = next_request(b, "BYE");
+  b.send(browser_response(bye->view, 200, "OK", {}));
+  EXPECT_TRUE(sh.s0.media.live.empty());
+  sh.s0.advance(std::chrono::seconds(40));
+  EXPECT_EQ(sh.s0.core->poll_timeout(), sh.s0.core->registrar().next_expiry());  // the call is gone
+  EXPECT_EQ(sh.s1.core->remote_calls(), 0u);  // and shard 1 forgot it
+}
+
+TEST(InboundCall, TwoShardsAnsweringAtOnceOneWinsTheOtherGetsAckAndBye) {
+  TwoShards sh;
+  Browser& a = registered(sh.s0, "alice", "inst-a");
+  Browser& b = registered(sh.s1, "alice", "inst-b");
+  TrunkCall c;
+  sh.s0.from_trunk(trunk_invite(c, "alice"));
+  Msg inv_a = next_request(a, "INVITE");
+  Msg inv_b = next_request(b, "INVITE");
+  // Shard 1's 200 arrives first, shard 0's crosses the CANCEL.
+  b.send(browser_response(inv_b->view, 200, "OK", "tag-b", kBrowserAnswer));
+  a.send(browser_response(inv_a->view, 200, "OK", "tag-a", kBrowserAnswer));
+  next_request(b, "ACK");
+  Msg a_ack = next_request(a, "ACK");
+  EXPECT_EQ(sip::to_tag(a_ack->view), "tag-a");
+  Msg a_bye = next_request(a, "BYE");
+  EXPECT_EQ(sip::to_tag(a_bye->view), "tag-a");
+  a.send(browser_response(a_bye->view, 200, "OK", {}));
+  EXPECT_TRUE(std::none_of(b.inbox.begin(), b.inbox.end(), [](const Msg& m) { return m->view.method_text() == "BYE"; }))
+      << "the winner keeps its call";
+  Msg ok = trunk_final(sh.s0.trunk);
+  EXPECT_EQ(ok->view.status_code(), 200);
+  EXPECT_FALSE(trunk_got_final(sh.s0.trunk)) << "one 200 only";
+  ASSERT_EQ(sh.s0.media.live.size(), 1u);
+}
+
+TEST(InboundCall, TrunkCancelWhileRingingOnTwoShardsCancelsBoth) {
+  TwoShards sh;
+  Browser& a = registered(sh.s0, "alice", "inst-a");
+  Browser& b = registered(sh.s1, "alice", "inst-b");
+  TrunkCall c;
+  sh.s0.from_trunk(trunk_invite(c, "alice"));
+  Msg inv_a = next_request(a, "INVITE");
+  Msg inv_b = next_request(b, "INVITE");
+  a.send(browser_response(inv_a->view, 180, "Ringing", "tag-a"));
+  b.send(browser_response(inv_b->view, 180, "Ringing", "tag-b"));
+  sh.s0.trunk.inbox.clear();
+  sh.s0.from_trunk(trunk_request(c, "CANCEL", 1, false, "z9hG4bK-inbound-1"));
+  EXPECT_EQ(sh.s0.trunk.next()->view.status_code(), 200);
+  EXPECT_EQ(trunk_final(sh.s0.trunk)->view.status_code(), 487);
+  for (auto [br, inv, tag] : {std::tuple{&a, &inv_a, "tag-a"}, std::tuple{&b, &inv_b, "tag-b"}}) {
+    Msg cancel = next_request(*br, "CANCEL");
+    br->send(browser_response(cancel->view, 200, "OK", tag));
+    br->send(browser_response((*inv)->view, 487, "Request Terminated", tag));
+    EXPECT_EQ(sip::to_tag(next_request(*br, "ACK")->view), tag);
+  }
+  sh.s0.from_trunk(trunk_request(c, "ACK", 1, false, "z9hG4bK-inbound-1"));
+  EXPECT_TRUE(sh.s0.media.live.empty());
+  sh.s0.advance(std::chrono::seconds(40));
+  EXPECT_EQ(sh.s0.core->poll_timeout(), sh.s0.core->registrar().next_expiry());
+  EXPECT_EQ(sh.s1.core->remote_calls(), 0u);
+}
+
+TEST(InboundCall, NobodyRegisteredOnAnyShardIs480AndARemoteTabAloneRings) {
+  {
+    TwoShards sh;
+    TrunkCall c;
+    sh.s0.from_trunk(trunk_invite(c, "bob"));
+    Msg r = trunk_final(sh.s0.trunk);
+    EXPECT_EQ(r->view.status_code(), 480);
+    EXPECT_EQ(r->view.reason_phrase(), "Temporarily Unavailable: bob is not registered");
+    EXPECT_TRUE(sh.s0.media.live.empty());
+  }
+  {
+    TwoShards sh;
+    Browser& b = registered(sh.s1, "alice", "inst-b");
+    TrunkCall c;
+    sh.s0.from_trunk(trunk_invite(c, "alice"));
+    Msg inv = next_request(b, "INVITE");
+    b.send(browser_response(inv->view, 486, "Busy Here", "tag-b"));
+    EXPECT_EQ(trunk_final(sh.s0.trunk)->view.status_code(), 486);
+  }
+}
+
+TEST(InboundCall, AShardThatNeverAnswersTheLookupCountsAsNobodyAfterASecond) {
+  TwoShards sh;
+  registered(sh.s1, "alice", "inst-b");
+  TrunkCall c;
+  // Shard 1's lane is full: the lookup never reaches it.
+  sh.s0.core->handle_trunk_datagram(sh.s0.now, sh.s0.trunk.addr, trunk_invite(c, "alice"));
+  while (auto t = sh.s0.core->poll_transmit()) sh.s0.trunk.inbox.push_back(std::make_unique<OwnedMessage>(t->bytes));
+  ASSERT_TRUE(sh.s0.core->poll_shard_note().has_value());
+  EXPECT_FALSE(sh.s0.core->poll_shard_note().has_value());
+  EXPECT_FALSE(trunk_got_final(sh.s0.trunk));
+  sh.s0.advance(std::chrono::milliseconds(999));
+  EXPECT_FALSE(trunk_got_final(sh.s0.trunk));
+  sh.s0.advance(std::chrono::milliseconds(2));
+  Msg r = trunk_final(sh.s0.trunk);
+  EXPECT_EQ(r->view.status_code(), 480);
+  EXPECT_TRUE(sh.s0.media.live.empty());
+}
+
+TEST(InboundCall, RemoteTabDisconnectingWhileRingingIs480) {
+  TwoShards sh;
+  Browser& b = registered(sh.s1, "alice", "inst-b");
+  TrunkCall c;
+  sh.s0.from_trunk(trunk_invite(c, "alice"));
+  next_request(b, "INVITE");
+  sh.s1.close_flow(b);
+  EXPECT_EQ(trunk_final(sh.s0.trunk)->view.status_code(), 480);
+  EXPECT_EQ(sh.s1.core->remote_calls(), 0u);
+  EXPECT_TRUE(sh.s0.media.live.empty());
+}
+
+TEST(InboundCall, EarlyAnswerFromTheBrowserIsA183WithTheSdpThe200Repeats) {
+  Sim sim;
+  Browser& agent = registered(sim, "alice", "inst-a");
+  TrunkCall c;
+  sim.from_trunk(trunk_invite(c, "alice"));
+  Msg inv = next_request(agent, "INVITE");
+  agent.send(browser_response(inv->view, 183, "Session Progress", "agenttag", kBrowserAnswer));
+  Msg early = sim.trunk.next();
+  while (early->view.status_code() == 100) early = sim.trunk.next();
+  ASSERT_EQ(early->view.status_code(), 183);
+  const std::string early_sdp(early->view.body());
+  EXPECT_NE(early_sdp.find("m=audio 40002 RTP/AVP 0 101"), std::string::npos) << early_sdp;
+  // The media runs before the answer: ICE/DTLS with the browser, RTP toward the trunk.
+  ASSERT_EQ(sim.media.live.size(), 1u);
+  EXPECT_EQ(sim.media.live.begin()->second.browser.back().ice.ufrag, "Brw1");
+  ASSERT_TRUE(sim.media.live.begin()->second.trunk_rtp.has_value());
+  EXPECT_TRUE(sim.trunk.inbox.empty()) << "no 180 after the 183";
+
+  agent.send(browser_response(inv->view, 180, "Ringing", "agenttag"));
+  EXPECT_TRUE(sim.trunk.inbox.empty()) << "one provisional to the trunk";
+  agent.send(browser_response(inv->view, 200, "OK", "agenttag", kBrowserAnswer));
+  Msg ok = trunk_final(sim.trunk);
+  ASSERT_EQ(ok->view.status_code(), 200);
+  EXPECT_EQ(ok->view.body(), early_sdp);  // RFC 3261 §13.2.1: the same answer
+  EXPECT_EQ(sip::to_tag(ok->view), sip::to_tag(early->view));
+}
+
+TEST(InboundCall, PlainRingingIs180WithoutSdp) {
+  Sim sim;
+  Browser& agent = registered(sim, "alice", "inst-a");
+  TrunkCall c;
+  sim.from_trunk(trunk_invite(c, "alice"));
+  Msg inv = next_request(agent, "INVITE");
+  agent.send(browser_response(inv->view, 180, "Ringing", "agenttag"));
+  Msg r = sim.trunk.next();
+  while (r->view.status_code() == 100) r = sim.trunk.next();
+  EXPECT_EQ(r->view.status_code(), 180);
+  EXPECT_TRUE(r->view.body().empty());
+  EXPECT_FALSE(sim.media.live.begin()->second.trunk_rtp.has_value());  // no media before the answer
+}
+
+// An answered call from the trunk to `b` (on `sim`, or on another shard of `coordinator`).
+Msg answered(Sim& coordinator, Browser& b, TrunkCall& c) {
+  coordinator.from_trunk(trunk_invite(c, "alice"));
+  Msg inv = next_request(b, "INVITE");
+  b.send(browser_response(inv->view, 200, "OK", "agenttag", kBrowserAnswer));
+  next_request(b, "ACK");
+  Msg ok = trunk_final(coordinator.trunk);
+  EXPECT_EQ(ok->view.status_code(), 200);
+  c.to_tag = std::string(sip::to_tag(ok->view));
+  coordinator.from_trunk(trunk_request(c, "ACK", 1, true, "z9hG4bK-inbound-ack"));
+  return inv;
+}
+
+TEST(InboundCall, BrowserHoldsAndResumesWithReInviteAnsweredFromTheMediaState) {
+  Sim sim;
+  Browser& agent = registered(sim, "alice", "inst-a");
+  TrunkCall c;
+  Msg inv = answered(sim, agent, c);
+  const auto& s = sim.media.live.begin()->second;
+  const std::string hold = sdp_with(sdp_with(kBrowserAnswer, " 2 IN IP4", " 3 IN IP4"), "a=sendrecv", "a=sendonly");
+  agent.send(browser_request(inv->view, "agenttag", "INVITE", 2, "application/sdp", hold));
+  Msg r = agent.next_response(200);
+  EXPECT_NE(r->view.body().find("a=recvonly"), std::string::npos) << r->view.body();
+  EXPECT_NE(r->view.body().find("a=setup:passive"), std::string::npos) << r->view.body();
+  ASSERT_FALSE(s.directions.empty());
+  EXPECT_EQ(s.directions.back(), media::Direction::recvonly);  // the edge only takes from the browser
+  const std::string resume = sdp_with(kBrowserAnswer, " 2 IN IP4", " 4 IN IP4");
+  agent.send(browser_request(inv->view, "agenttag", "INVITE", 3, "application/sdp", resume));
+  r = agent.next_response(200);
+  EXPECT_NE(r->view.body().find("a=sendrecv"), std::string::npos) << r->view.body();
+  EXPECT_EQ(s.directions.back(), media::Direction::sendrecv);
+  // JsSIP's session refresh: an UPDATE without SDP.
+  agent.send(browser_request(inv->view, "agenttag", "UPDATE", 4));
+  r = agent.next_response(200);
+  EXPECT_TRUE(r->view.body().empty());
+  EXPECT_TRUE(sim.trunk.inbox.empty()) << "the trunk leg is untouched";
+  // An old CSeq is refused (RFC 3261 §12.2.2).
+  agent.send(browser_request(inv->view, "agenttag", "UPDATE", 1));
+  EXPECT_EQ(agent.next()->view.status_code(), 500);
+}
+
+TEST(InboundCall, BrowserDtmfInfoBecomesRfc4733TowardTheTrunkFromAnotherShardToo) {
+  TwoShards sh;
+  Browser& agent = registered(sh.s1, "alice", "inst-b");
+  TrunkCall c;
+  Msg inv = answered(sh.s0, agent, c);
+  agent.send(browser_request(inv->view, "agenttag", "INFO", 2, "application/dtmf-relay", "Signal=5\r\nDuration=160\r\n"));
+  EXPECT_EQ(agent.next_response(200)->view.status_code(), 200);
+  const auto& s = sh.s0.media.live.begin()->second;
+  ASSERT_EQ(s.dtmf.size(), 1u);
+  EXPECT_EQ(s.dtmf[0], (std::pair<char, std::uint32_t>{'5', 160}));
+  agent.send(browser_request(inv->view, "agenttag", "INFO", 3, "application/dtmf-relay", "Signal=\r\n"));
+  EXPECT_EQ(agent.next()->view.status_code(), 400);
+  agent.send(browser_request(inv->view, "agenttag", "INFO", 4, "application/json", "{}"));
+  EXPECT_EQ(agent.next()->view.status_code(), 501);
+}
+
+TEST(InboundCall, TrunkHoldReInviteIsAnsweredAndItsAckAbsorbed) {
+  Sim sim;
+  Browser& agent = registered(sim, "alice", "inst-a");
+  TrunkCall c;
+  answered(sim, agent, c);
+  const auto& s = sim.media.live.begin()->second;
+  std::string reinvite = trunk_request(c, "INVITE", 3, true, "z9hG4bK-trunk-hold");
+  const std::string hold = sdp_with(sdp_with(kTrunkOffer, "2353687637", "2353687638"), "a=sendrecv", "a=sendonly");
+  reinvite = sdp_with(reinvite, "\r\n\r\n", "\r\nContent-Type: application/sdp\r\nContent-Length: " +
+                                                std::to_string(hold.size()) + "\r\n\r\n" + hold);
+  reinvite = sdp_with(reinvite, "Content-Length: 0\r\n", "");
+  sim.from_trunk(reinvite);
+  Msg r = trunk_final(sim.trunk);
+  ASSERT_EQ(r->view.status_code(), 200) << r->view.raw();
+  EXPECT_NE(r->view.body().find("a=recvonly"), std::string::npos) << r->view.body();
+  EXPECT_EQ(s.directions.back(), media::Direction::sendonly);  // the edge only sends to the browser
+  sim.advance(std::chrono::milliseconds(600));
+  EXPECT_EQ(trunk_final(sim.trunk)->view.status_code(), 200) << "the 2xx again until the ACK";
+  sim.from_trunk(trunk_request(c, "ACK", 3, true, "z9hG4bK-trunk-hold-ack"));
+  sim.advance(std::chrono::seconds(40));
+  EXPECT_FALSE(trunk_got_final(sim.trunk));
+  EXPECT_TRUE(agent.inbox.empty()) << "no BYE: the call lives on";
+  EXPECT_EQ(sim.media.live.size(), 1u);
+}
+
+TEST(InboundCall, TrunkOfferingOnHoldIsAnsweredRecvonly) {
+  Sim sim;
+  Browser& agent = registered(sim, "alice", "inst-a");
+  TrunkCall c;
+  sim.from_trunk(trunk_invite(c, "alice", sdp_with(kTrunkOffer, "a=sendrecv", "a=sendonly")));
+  Msg inv = next_request(agent, "INVITE");
+  EXPECT_NE(inv->view.body().find("a=sendonly"), std::string::npos) << inv->view.body();  // the browser only hears
+  agent.send(browser_response(inv->view, 200, "OK", "agenttag", sdp_with(kBrowserAnswer, "a=sendrecv", "a=recvonly")));
+  Msg ok = trunk_final(sim.trunk);
+  ASSERT_EQ(ok->view.status_code(), 200);
+  EXPECT_NE(ok->view.body().find("a=recvonly"), std::string::npos) << ok->view.body();
 }
 
 }  // namespace

@@ -221,6 +221,8 @@ struct SimOptions {
   edge::TrunkPingConfig trunk_ping;   // --trunk-ping (with ping_trunks: this CallController pings)
   bool ping_trunks = false;
   core::Duration call_ping = core::Duration::zero();  // --call-ping
+  unsigned shard = 0;   // this controller's shard index, of `shards` (peers wired by Sim::link)
+  unsigned shards = 1;
 };
 
 struct Sim {
@@ -235,13 +237,16 @@ struct Sim {
   // Return true to drop a datagram edge -> trunk (UDP loss).
   std::function<bool(std::string_view)> drop_to_trunk;
   std::uint32_t next_flow = 1;
+  // Other shards' simulations by shard index (Sim::link): cross-shard notes go there at once.
+  std::vector<Sim*> peers;
 
   using Options = SimOptions;
 
   explicit Sim(Options o = Options{}) {
     trunk_b.addr = core::SockAddr::parse("127.0.0.2:5080").value();
     edge::CallControllerConfig c;
-    c.shard = 0;
+    c.shard = o.shard;
+    c.shards = o.shards;
     c.sip_host = "127.0.0.1";
     c.sip_port = 5070;
     auto table = o.routes_file ? edge::RouteTable::parse(o.routes, "routes") : edge::RouteTable::single(o.routes, o.trunk_user, o.trunk_password_file);
@@ -251,7 +256,7 @@ struct Sim {
     c.unix_time = [base](core::Instant t) {
       return kUnix0 + std::chrono::duration_cast<std::chrono::seconds>(t - base).count();
     };
-    c.id_seed = 42;
+    c.id_seed = 42 + o.shard;
     c.media = &media;
     c.codecs = o.codecs;
     c.call_limits = o.call_limits;
@@ -311,6 +316,18 @@ struct Sim {
         }
       }
     }
+    while (auto n = core->poll_shard_note()) {
+      ASSERT_LT(n->to, peers.size());
+      Sim& to = *peers[n->to];
+      to.now = now;
+      to.core->handle_shard_note(now, std::move(*n));
+      to.deliver();
+    }
+  }
+
+  // Shards in one process: each Sim's notes reach the others (index = shard).
+  static void link(std::vector<Sim*> sims) {
+    for (Sim* s : sims) s->peers = sims;
   }
 
   void from_trunk(const std::string& bytes) { from_trunk(trunk, bytes); }
