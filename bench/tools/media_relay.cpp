@@ -89,6 +89,7 @@ struct Options {
   unsigned trunk_sockets = 8;
   std::string trunk_rtp_mode = "per-call";  // the edge's MediaConfig::trunk_rtp_mode
   unsigned wait_batch_us = 0;  // the edge shard's ShardConfig::wait_batch (0: off, as in `webtrunk edge`)
+  std::string send_cqes = "each";  // the edge shard's ShardConfig::udp_send_skip_cqe: skip|each
   // The relay runs in this process and logs to stderr: at info, a line per session set up.
   wt::core::LogLevel log_level = wt::core::LogLevel::warn;
 };
@@ -125,6 +126,8 @@ std::string usage(std::string_view prog) {
       "                        needs a trunk address per call: --trunk-sockets >= --calls\n"
       "  --wait-batch-us U     the edge shard's wake-up batching window (core::ShardConfig::wait_batch;\n"
       "                        default 0 = off, as in `webtrunk edge`)\n"
+      "  --send-cqes skip|each the edge's SQE sends without a completion on success (skip) or each\n"
+      "                        with its CQE (each, the default, as in `webtrunk edge`; ShardConfig::udp_send_skip_cqe)\n"
       "  --log-level L         the relay's log on stderr: debug|info|warn|error (default warn)\n"
       "Exit status: 0 when every call connected and loss < 0.1 %, 1 on an error, 2 for a bad flag,\n"
       "3 when a call failed or loss >= 0.1 %.\n",
@@ -175,6 +178,7 @@ bool parse(int argc, char** argv, Options& o, bool& help, std::string& err) {
     else if (a == "--trunk-sockets") o.trunk_sockets = static_cast<unsigned>(num());
     else if (a == "--trunk-rtp-mode") o.trunk_rtp_mode = v;
     else if (a == "--wait-batch-us") o.wait_batch_us = static_cast<unsigned>(num());
+    else if (a == "--send-cqes") o.send_cqes = v;
     else if (a == "--log-level") o.log_level = level();
     else err = fmt::format("unknown flag {}", a);
     if (!err.empty()) return false;
@@ -187,6 +191,7 @@ bool parse(int argc, char** argv, Options& o, bool& help, std::string& err) {
   else if (!wt::media::parse_trunk_rtp_mode(o.trunk_rtp_mode)) err = "--trunk-rtp-mode: per-call|shared";
   else if (o.trunk_rtp_mode == "shared" && o.trunk_sockets < o.calls) err = "--trunk-rtp-mode shared: --trunk-sockets >= --calls";
   else if (o.wait_batch_us > 10'000) err = "--wait-batch-us: 0..10000";
+  else if (o.send_cqes != "skip" && o.send_cqes != "each") err = "--send-cqes: skip|each";
   else if (o.relay != "webtrunk" && o.relay != "rtpengine") err = "--relay: webtrunk|rtpengine";
   else if (o.rtpengine_ng_port > 65535) err = "--rtpengine-ng: 0..65535";
   else if (o.rtpengine_threads == 0 || o.rtpengine_threads > 64) err = "--rtpengine-threads: 1..64";
@@ -641,6 +646,8 @@ struct EdgeFigures {
   std::size_t heap_start = 0, heap_setup = 0;  // malloc'd bytes in use (mallinfo2; webtrunk only)
   double cpu_s = 0, wall_s = 0, wait_s = 0;
   std::uint64_t enobufs = 0;
+  std::uint64_t recv_rearms = 0;  // multishot receives ended (ENOBUFS, CQ overflow) and armed again
+  std::uint64_t send_errors = 0;
   std::int64_t to_trunk = 0, to_browser = 0, dropped = 0, dtls_ok = 0, dtls_failed = 0;
   std::uint64_t udp_send_dropped = 0;
   std::string result;
@@ -698,7 +705,9 @@ EdgeFigures run_edge(const Options& o, Channel& ch) {
   const std::vector<wt::core::SockAddr>& trunks = hello.trunks;
 
   wt::core::ShardConfig sc;
+  wt::media::set_edge_udp_buffers(sc);  // the rings `webtrunk edge` runs with
   sc.wait_batch = std::chrono::microseconds(o.wait_batch_us);
+  sc.udp_send_skip_cqe = o.send_cqes == "skip";
   auto s = wt::core::Shard::create(sc);
   if (!s) die(s.error().message);
   wt::core::Shard& shard = *s.value();
@@ -761,6 +770,8 @@ EdgeFigures run_edge(const Options& o, Channel& ch) {
   f.dtls_failed = wt::media::kMediaDtlsFailed.total();
   f.udp_send_dropped = shard.stats().udp_send_dropped;
   f.enobufs = shard.stats().enobufs;
+  f.recv_rearms = shard.stats().recv_rearms + shard.stats().enobufs;
+  f.send_errors = shard.stats().udp_send_errors;
   return f;
 }
 
@@ -928,8 +939,9 @@ int webtrunk::bench::run_media_relay(int argc, char** argv) {
               "%.0f packets/s",
               static_cast<long long>(f.to_trunk), static_cast<long long>(f.to_browser), relayed_pps);
   if (own) {
-    std::printf("; edge dropped %lld; send drops %llu", static_cast<long long>(f.dropped),
-                static_cast<unsigned long long>(f.udp_send_dropped));
+    std::printf("; edge dropped %lld; send drops %llu, send errors %llu; receives re-armed %llu",
+                static_cast<long long>(f.dropped), static_cast<unsigned long long>(f.udp_send_dropped),
+                static_cast<unsigned long long>(f.send_errors), static_cast<unsigned long long>(f.recv_rearms));
   }
   std::printf("\nrelay CPU (%s process, /proc/PID/stat utime+stime): %.3f s over %.2f s = %.1f %% of a core; "
               "%.2f us per relayed packet; %.1f us CPU per call-second\n",
