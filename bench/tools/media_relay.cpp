@@ -43,6 +43,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -647,6 +648,9 @@ struct EdgeFigures {
   double cpu_s = 0, wall_s = 0, wait_s = 0;
   std::uint64_t enobufs = 0;
   std::uint64_t recv_rearms = 0;  // multishot receives ended (ENOBUFS, CQ overflow) and armed again
+  // The kernel's UDP RcvbufErrors over the media phase (machine-wide: datagrams dropped because a
+  // socket's receive buffer was full, which is where a relay that does not get its CPU loses them).
+  std::uint64_t rcvbuf_errors = 0;
   std::uint64_t send_errors = 0;
   std::int64_t to_trunk = 0, to_browser = 0, dropped = 0, dtls_ok = 0, dtls_failed = 0;
   std::uint64_t udp_send_dropped = 0;
@@ -670,6 +674,21 @@ PeersHello read_hello(Channel& ch) {
 
 // The phases the peers announce, the same for both relays: memory after set-up, the relay
 // process's CPU over the media phase. True once the peers' result is in.
+// /proc/net/snmp's Udp RcvbufErrors (0 if unreadable).
+std::uint64_t udp_rcvbuf_errors() {
+  std::ifstream in("/proc/net/snmp");
+  std::string header, values;
+  while (std::getline(in, header) && std::getline(in, values)) {
+    if (!header.starts_with("Udp:")) continue;
+    std::istringstream h(header), v(values);
+    std::string name, value;
+    while (h >> name && v >> value) {
+      if (name == "RcvbufErrors") return std::strtoull(value.c_str(), nullptr, 10);
+    }
+  }
+  return 0;
+}
+
 bool on_control_line(const std::string& line, Channel& ch, EdgeFigures& f, double& cpu0, double& wait0,
                      wt::core::Instant& t0) {
   if (line.starts_with("setup_done")) {
@@ -684,10 +703,12 @@ bool on_control_line(const std::string& line, Channel& ch, EdgeFigures& f, doubl
   } else if (line == "media_start") {
     cpu0 = process_cpu_s(f.relay_pid);
     wait0 = process_runqueue_wait_s(f.relay_pid);
+    f.rcvbuf_errors = udp_rcvbuf_errors();
     t0 = wt::core::monotonic_now();
   } else if (line.starts_with("media_end")) {
     f.cpu_s = process_cpu_s(f.relay_pid) - cpu0;
     f.wait_s = process_runqueue_wait_s(f.relay_pid) - wait0;
+    f.rcvbuf_errors = udp_rcvbuf_errors() - f.rcvbuf_errors;
     f.wall_s = seconds_since(t0);
     std::istringstream in(line.substr(9));
     in >> f.to_trunk >> f.to_browser;
@@ -932,9 +953,11 @@ int webtrunk::bench::run_media_relay(int argc, char** argv) {
               loss < 0.1 ? "<" : ">=", static_cast<unsigned long long>(trunk_rx), static_cast<unsigned long long>(echoed),
               static_cast<unsigned long long>(bad));
   std::printf("run-queue wait during media: relay %.2f s (all its threads), peers %.2f s (other load on the CPUs); "
-              "ENOBUFS edge %llu, peers %llu; peer send drops %llu\n",
+              "ENOBUFS edge %llu, peers %llu; peer send drops %llu; full socket receive buffers (the kernel's "
+              "UDP RcvbufErrors, machine-wide) %llu\n",
               f.wait_s, peer_wait_s, static_cast<unsigned long long>(f.enobufs),
-              static_cast<unsigned long long>(peer_enobufs), static_cast<unsigned long long>(peer_send_drops));
+              static_cast<unsigned long long>(peer_enobufs), static_cast<unsigned long long>(peer_send_drops),
+              static_cast<unsigned long long>(f.rcvbuf_errors));
   std::printf("relayed (reached the trunk / the browsers during media): %lld to trunk, %lld to browser = "
               "%.0f packets/s",
               static_cast<long long>(f.to_trunk), static_cast<long long>(f.to_browser), relayed_pps);
@@ -960,8 +983,9 @@ int webtrunk::bench::run_media_relay(int argc, char** argv) {
   // One line for scripts (bench/relay_vs_rtpengine.sh).
   std::printf("summary relay=%s calls=%u connected=%u loss_pct=%.4f cpu_share_pct=%.1f us_per_packet=%.3f "
               "rtt_p50_us=%.0f rtt_p99_us=%.0f oneway_p99_us=%.0f rss_per_call_kib=%.1f relay_wait_s=%.2f "
-              "peer_wait_s=%.2f profile=%s\n",
+              "peer_wait_s=%.2f rcvbuf_errors=%llu profile=%s\n",
               o.relay.c_str(), o.calls, ready, loss, 100 * core_share, us_per_packet, rtt_p50, rtt_p99, oneway_p99,
-              static_cast<double>(f.rss_setup_kib - f.rss_start_kib) / o.calls, f.wait_s, peer_wait_s, profile.c_str());
+              static_cast<double>(f.rss_setup_kib - f.rss_start_kib) / o.calls, f.wait_s, peer_wait_s,
+              static_cast<unsigned long long>(f.rcvbuf_errors), profile.c_str());
   return loss < 0.1 && failed == 0 ? 0 : 3;
 }
