@@ -90,6 +90,7 @@ struct Options {
   unsigned trunk_sockets = 8;
   std::string trunk_rtp_mode = "per-call";  // the edge's MediaConfig::trunk_rtp_mode
   unsigned wait_batch_us = 0;  // the edge shard's ShardConfig::wait_batch (0: off, as in `webtrunk edge`)
+  unsigned media_buffer_size = 0;  // 0: set_edge_udp_buffers' (what `webtrunk edge` runs with)
   std::string send_cqes = "each";  // the edge shard's ShardConfig::udp_send_skip_cqe: skip|each
   // The relay runs in this process and logs to stderr: at info, a line per session set up.
   wt::core::LogLevel log_level = wt::core::LogLevel::warn;
@@ -127,6 +128,8 @@ std::string usage(std::string_view prog) {
       "                        needs a trunk address per call: --trunk-sockets >= --calls\n"
       "  --wait-batch-us U     the edge shard's wake-up batching window (core::ShardConfig::wait_batch;\n"
       "                        default 0 = off, as in `webtrunk edge`)\n"
+      "  --media-buffer-size B the edge's small-buffer (media) ring buffer size, 512..65536 (default:\n"
+      "                        what `webtrunk edge` uses, media::set_edge_udp_buffers; 8256 = SIP's, as before)\n"
       "  --send-cqes skip|each the edge's SQE sends without a completion on success (skip) or each\n"
       "                        with its CQE (each, the default, as in `webtrunk edge`; ShardConfig::udp_send_skip_cqe)\n"
       "  --log-level L         the relay's log on stderr: debug|info|warn|error (default warn)\n"
@@ -180,6 +183,7 @@ bool parse(int argc, char** argv, Options& o, bool& help, std::string& err) {
     else if (a == "--trunk-rtp-mode") o.trunk_rtp_mode = v;
     else if (a == "--wait-batch-us") o.wait_batch_us = static_cast<unsigned>(num());
     else if (a == "--send-cqes") o.send_cqes = v;
+    else if (a == "--media-buffer-size") o.media_buffer_size = static_cast<unsigned>(num());
     else if (a == "--log-level") o.log_level = level();
     else err = fmt::format("unknown flag {}", a);
     if (!err.empty()) return false;
@@ -193,6 +197,9 @@ bool parse(int argc, char** argv, Options& o, bool& help, std::string& err) {
   else if (o.trunk_rtp_mode == "shared" && o.trunk_sockets < o.calls) err = "--trunk-rtp-mode shared: --trunk-sockets >= --calls";
   else if (o.wait_batch_us > 10'000) err = "--wait-batch-us: 0..10000";
   else if (o.send_cqes != "skip" && o.send_cqes != "each") err = "--send-cqes: skip|each";
+  else if (o.media_buffer_size != 0 && (o.media_buffer_size < 512 || o.media_buffer_size > 65536)) {
+    err = "--media-buffer-size: 512..65536";
+  }
   else if (o.relay != "webtrunk" && o.relay != "rtpengine") err = "--relay: webtrunk|rtpengine";
   else if (o.rtpengine_ng_port > 65535) err = "--rtpengine-ng: 0..65535";
   else if (o.rtpengine_threads == 0 || o.rtpengine_threads > 64) err = "--rtpengine-threads: 1..64";
@@ -729,6 +736,7 @@ EdgeFigures run_edge(const Options& o, Channel& ch) {
   wt::media::set_edge_udp_buffers(sc);  // the rings `webtrunk edge` runs with
   sc.wait_batch = std::chrono::microseconds(o.wait_batch_us);
   sc.udp_send_skip_cqe = o.send_cqes == "skip";
+  if (o.media_buffer_size != 0) sc.udp_small_buffer_size = o.media_buffer_size;
   auto s = wt::core::Shard::create(sc);
   if (!s) die(s.error().message);
   wt::core::Shard& shard = *s.value();
