@@ -275,7 +275,7 @@ void Shard::prepare_turn() {
       UdpSocket& u = *udp_slots_[idx];
       if (!(u.flags & kStarved)) continue;
       if (udp_ring(u).available() == 0) {
-        starved_udp_.push_back(idx);  // its ring is still dry: it waits on (the other ring's go)
+        starved_udp_.push_back(idx);  // its ring is still dry (the other one was not): a later turn
         continue;
       }
       u.flags &= static_cast<std::uint16_t>(~kStarved);
