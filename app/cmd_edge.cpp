@@ -142,10 +142,8 @@ int run_edge(const FlagValues& flags) {
   core::ShardsConfig sc;
   sc.shards = cfg->shards;
   sc.cpus = cfg->cpus;
-  // SIP over UDP: a JsSIP INVITE with Chrome's SDP is 2-3 kB and offers with video reach 8 kB
-  // (features.md §2.7). Receive buffers and send copies must hold a whole datagram.
-  sc.shard.udp_buffer_size = 8192 + 64;
-  sc.shard.udp_buffers = 1024;
+  // SIP's big buffers and media's small ones, in separate rings (send copies are SIP-sized too).
+  media::set_edge_udp_buffers(sc.shard);
   core::Shards shards(sc);
   // Every shard must get RTP ports: a range too small for the shard count is a flag error.
   for (unsigned k = 0; k < shards.size(); ++k) {

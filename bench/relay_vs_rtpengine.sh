@@ -12,8 +12,11 @@
 # webtrunk's relay with `perf record -g` for PROFILE_SECONDS of media at PROFILE_CALLS calls.
 # Env: CALLS ("500 1000 2000 3000"), STEP (1000), MAX_CALLS (4000), MEDIA_SECONDS (8), ROUNDS (1),
 #      SETUP_TIMEOUT (60), OUT (a new directory under /tmp: every run's full output, the perf data),
-#      PROFILE (0), PROFILE_CALLS (2000), PROFILE_SECONDS (5).
-# Prints one row per run and the rtpengine/webtrunk ratio of CPU per relayed packet per round.
+#      PROFILE (0), PROFILE_CALLS (2000), PROFILE_SECONDS (5),
+#      MODES ("per-call"): webtrunk's --trunk-rtp-mode values to run, each a relay of its own in the
+#      round ("per-call shared": both; shared gets an echoing-trunk socket per call).
+# Prints one row per run and the rtpengine/webtrunk ratio of CPU per relayed packet per round (for
+# each webtrunk mode, on the round's last row).
 set -euo pipefail
 build=${1:-build}
 tool=$build/bench/bench_media_relay
@@ -23,6 +26,7 @@ max_calls=${MAX_CALLS:-4000}
 media_s=${MEDIA_SECONDS:-8}
 rounds=${ROUNDS:-1}
 setup_s=${SETUP_TIMEOUT:-60}
+modes=${MODES:-per-call}
 out=${OUT:-$(mktemp -d /tmp/relay_vs_rtpengine.XXXXXX)}
 mkdir -p "$out"
 
@@ -31,17 +35,21 @@ command -v rtpengine >/dev/null || { echo "relay_vs_rtpengine: rtpengine not ins
 
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $(rtpengine --version 2>&1 | head -n1)"
 echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg); logs in $out"
-printf '%-6s %-5s %-9s %-10s %-9s %-11s %-9s %-9s %-8s %s\n' calls round relay loss_% us/packet cpu_share_% rtt_p50 rtt_p99 wait_s ratio
+printf '%-6s %-5s %-18s %-10s %-9s %-11s %-9s %-9s %-8s %s\n' calls round relay loss_% us/packet cpu_share_% rtt_p50 rtt_p99 wait_s ratio
 
 # prio CMD...: CMD in a new session whose autogroup runs at nice -15 (needs CAP_SYS_NICE; else as is).
 prio() { setsid bash -c 'echo -15 >/proc/self/autogroup 2>/dev/null; exec "$@"' prio "$@"; }
 
 # run RELAY CALLS ROUND -> prints the summary line's fields; the whole output in $out.
-run() {
-  local relay=$1 calls=$2 round=$3 log="$out/$1-$2-$3.txt"
+run() {  # relay: rtpengine, or webtrunk:MODE
+  local relay=${1%%:*} mode=${1#*:} calls=$2 round=$3 log="$out/${1/:/-}-$2-$3.txt" extra=()
+  if [[ $relay == webtrunk ]]; then
+    extra=(--trunk-rtp-mode "$mode")
+    [[ $mode == shared ]] && extra+=(--trunk-sockets "$calls")
+  fi
   prio timeout $((setup_s + media_s + 60)) "$tool" --relay "$relay" --calls "$calls" --seconds "$media_s" \
     --setup-timeout "$setup_s" --edge-cpu 0 --peer-cpu 1 --rtpengine-log "$out/rtpengine-$calls-$round.log" \
-    >"$log" 2>&1 || true
+    "${extra[@]}" >"$log" 2>&1 || true
   grep '^summary ' "$log" || echo "summary relay=$relay calls=$calls connected=0 loss_pct=100 cpu_share_pct=0 us_per_packet=0 rtt_p50_us=0 rtt_p99_us=0 relay_wait_s=0"
 }
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
@@ -74,7 +82,9 @@ for calls in $(calls_seq); do
   i=$((i + 1))
   any_lost=0
   for ((r = 1; r <= rounds; r++)); do
-    if ((r % 2 == 1)); then order="webtrunk rtpengine"; else order="rtpengine webtrunk"; fi
+    ours=""
+    for m in $modes; do ours+="webtrunk:$m "; done
+    if ((r % 2 == 1)); then order="${ours}rtpengine"; else order="rtpengine ${ours% }"; fi
     declare -A us=()
     for relay in $order; do
       s=$(run "$relay" "$calls" "$r")
@@ -83,9 +93,12 @@ for calls in $(calls_seq); do
       lost "$loss" && any_lost=1
       ratio=""
       if [[ $relay == "${order##* }" ]]; then
-        ratio=$(awk -v a="${us[rtpengine]}" -v b="${us[webtrunk]}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
+        for m in $modes; do
+          ratio+=$(awk -v a="${us[rtpengine]}" -v b="${us[webtrunk:$m]}" -v m="$m" \
+            'BEGIN { if (b > 0) printf "%s %.2f ", m, a / b; else printf "%s - ", m }')
+        done
       fi
-      printf '%-6s %-5s %-9s %-10s %-9s %-11s %-9s %-9s %-8s %s\n' "$calls" "$r" "$relay" "$loss" "${us[$relay]}" \
+      printf '%-6s %-5s %-18s %-10s %-9s %-11s %-9s %-9s %-8s %s\n' "$calls" "$r" "$relay" "$loss" "${us[$relay]}" \
         "$(field cpu_share_pct "$s")" "$(field rtt_p50_us "$s")" "$(field rtt_p99_us "$s")" "$(field relay_wait_s "$s")" "$ratio"
     done
   done

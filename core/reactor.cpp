@@ -104,10 +104,19 @@ Result<void> Shard::init(ShardMailbox* mailbox, Waker* waker) {
   if (cfg_.udp_hot_threshold == 0) cfg_.udp_hot_buffers = 0;  // hot mode off: no kept buffers
   auto udp = BufferRing::create(ring_, kUdpGroup, cfg_.udp_buffers, cfg_.udp_buffer_size, cfg_.udp_hot_buffers);
   if (!udp) return udp.error();
-  udp_bufs_ = std::move(udp.value());
+  udp_rings_[0] = std::move(udp.value());
+  if (cfg_.udp_small_buffers > 0) {
+    // Its own kept buffers too: a hot small-buffer socket drains into small buffers.
+    auto small = BufferRing::create(ring_, kUdpSmallGroup, cfg_.udp_small_buffers, cfg_.udp_small_buffer_size,
+                                    cfg_.udp_hot_buffers);
+    if (!small) return Error{small.error().code, "small-buffer UDP ring: " + small.error().message};
+    udp_rings_[1] = std::move(small.value());
+  }
   if (cfg_.udp_hot_threshold > 0) hot_rx_ = std::make_unique<HotReceive>();
   // Address space only until used: a turn queues at most this many datagrams.
   udp_tx_.reserve(cfg_.udp_sends_in_flight);
+  if (cfg_.udp_send_skip_cqe && send_with_addr_) udp_unreaped_.reserve(cfg_.udp_sends_in_flight);
+  udp_send_failed_op_.fn = &Shard::on_udp_send_failed_cqe;
   tx_msgs_.reset(new mmsghdr[cfg_.udp_sends_in_flight]);
   tx_iov_.reset(new iovec[cfg_.udp_sends_in_flight]);
 
@@ -170,6 +179,7 @@ Result<void> Shard::run() {
       return Error::from_errno(rc, "io_uring_submit_and_wait");
     }
     now_ = monotonic_now();
+    release_unreaped_sends();
     drain_pending_hot();
     run_cqes();
     timers_.advance(now_);
@@ -221,8 +231,7 @@ void Shard::run_cqes() {
     }
     io_uring_cq_advance(&ring_, n);
     // Returned buffers go back before anything else can run dry.
-    tcp_bufs_->publish();
-    udp_bufs_->publish();
+    publish_buffers();
     total += n;
     stats_.cqes += n;
     if (total >= cfg_.cq_entries) break;  // let timers and the next submit run
@@ -264,12 +273,16 @@ void Shard::prepare_turn() {
   // UDP sends before UDP re-arms: forwarded datagrams hold receive buffers until they are sent, and
   // a receive starved by them must see them back, or nothing would be in flight to wake the loop.
   flush_udp();
-  if (!starved_udp_.empty() && udp_bufs_->available() > 0) {
+  if (!starved_udp_.empty()) {
     auto list = std::move(starved_udp_);
     starved_udp_.clear();
     for (std::uint32_t idx : list) {
       UdpSocket& u = *udp_slots_[idx];
       if (!(u.flags & kStarved)) continue;
+      if (udp_ring(u).available() == 0) {
+        starved_udp_.push_back(idx);  // its ring is still dry (the other one was not): a later turn
+        continue;
+      }
       u.flags &= static_cast<std::uint16_t>(~kStarved);
       const unsigned bits = u.starved;
       u.starved = 0;
@@ -282,8 +295,14 @@ void Shard::prepare_turn() {
       }
     }
   }
+  publish_buffers();
+}
+
+void Shard::publish_buffers() noexcept {
   tcp_bufs_->publish();
-  udp_bufs_->publish();
+  for (auto& r : udp_rings_) {
+    if (r) r->publish();
+  }
 }
 
 // ---- timers ----

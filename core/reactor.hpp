@@ -23,6 +23,7 @@
 
 #include <liburing.h>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -95,6 +96,12 @@ struct ShardConfig {
   // it wait in the socket buffer (ENOBUFS re-arm), nothing is lost.
   std::uint32_t udp_buffers = 1024;
   std::uint32_t udp_buffer_size = 2048;   // header (16) + address (28) + payload + tailroom
+  // A second provided-buffer ring for sockets opened with UdpOptions::small_buffers (media: RTP,
+  // RTCP, STUN and DTLS fit in 2 KiB), so that a shard whose main ring holds SIP-sized buffers does
+  // not put every 200-byte RTP packet into 8 KiB. 0: no second ring (those sockets use the main one).
+  // Running dry is counted apart in webtrunk_reactor_udp_small_enobufs_total.
+  std::uint32_t udp_small_buffers = 0;
+  std::uint32_t udp_small_buffer_size = 2048;
   std::uint32_t udp_send_copies = 4096;   // max send_to() copies in flight (SendSlab blocks)
   std::uint32_t udp_sends_in_flight = 8192;  // queued in a turn, and SQEs in flight
   // Multishot recvmsg requests per UDP socket (1-4). The kernel gives one request at most 32
@@ -104,6 +111,15 @@ struct ShardConfig {
   // A socket with at least this many datagrams in one turn sends them with one sendmmsg instead of
   // one SQE each (see bench/RESULTS.md); 0: always SQEs.
   std::uint32_t udp_mmsg_threshold = 4;
+  // Sends that go out as SQEs (a lone datagram on its socket this turn: per-call trunk ports) are
+  // submitted MSG_DONTWAIT with IOSQE_CQE_SKIP_SUCCESS: the kernel issues them inside the turn's
+  // io_uring_enter, where UDP copies the payload into an skb, and posts a CQE only when one fails
+  // (EAGAIN on a full socket buffer included: dropped and counted, as a non-blocking send would
+  // be). Their receive buffers and copy blocks go back once that enter has consumed the SQEs.
+  // false (the default): each send holds its buffer until its CQE, and a full socket buffer waits
+  // (io_uring polls). Off by default: bench_media_relay --send-cqes skip measured no gain at 1,000
+  // per-call-port calls (7.5-8.1 us per relayed packet either way, bench/RESULTS.md).
+  bool udp_send_skip_cqe = false;
   // Hot-socket mode (bench/RESULTS.md, "UDP relay"): a UDP socket that delivers at least this many
   // datagrams in one turn (32 is what one multishot receive gets per io_uring_enter) stops its
   // multishot recvmsg and is drained instead with recvmmsg, 64 datagrams a call, woken by a one-shot
@@ -151,11 +167,13 @@ struct ShardStats {
   std::uint64_t tcp_short_writes = 0;   // sends that wrote less than asked
   std::uint64_t recv_rearms = 0;        // multishot receives that ended with F_MORE clear and went again
   std::uint64_t enobufs = 0;            // receives that ran out of provided buffers
+  std::uint64_t enobufs_small = 0;      // of them, UDP receives on the small-buffer ring
   std::uint64_t udp_received = 0;
   std::uint64_t udp_dropped = 0;        // truncated or malformed on receive
   std::uint64_t udp_sent = 0;           // datagrams the kernel took (sendmmsg or send CQE)
   std::uint64_t udp_mmsg_calls = 0;     // sendmmsg calls made by flush
   std::uint64_t udp_send_errors = 0;
+  std::uint64_t udp_sends_unreaped = 0;  // SQE sends submitted without a completion on success
   std::uint64_t udp_send_dropped = 0;   // no slot or copy block free
   std::uint64_t udp_hot_switches = 0;   // sockets that went hot (multishot recvmsg -> poll + recvmmsg)
   std::uint64_t udp_cold_switches = 0;  // and back
@@ -277,6 +295,7 @@ class Shard {
   static void set_op(io_uring_sqe* sqe, Op* op) noexcept { io_uring_sqe_set_data(sqe, op); }
   void cancel_op(Op* op) noexcept;
   void prepare_turn();
+  void publish_buffers() noexcept;  // every ring's returned buffers, to the kernel
   void run_cqes();
 
   // Completion handlers, one per op kind.
@@ -287,6 +306,7 @@ class Shard {
   static void on_send_cqe(Shard& s, Op& op, const io_uring_cqe& cqe);
   static void on_udp_recv_cqe(Shard& s, Op& op, const io_uring_cqe& cqe);
   static void on_udp_send_cqe(Shard& s, Op& op, const io_uring_cqe& cqe);
+  static void on_udp_send_failed_cqe(Shard& s, Op& op, const io_uring_cqe& cqe);
   static void on_udp_poll_cqe(Shard& s, Op& op, const io_uring_cqe& cqe);
 
   void arm_wake();
@@ -318,6 +338,7 @@ class Shard {
   void drain_hot_udp(UdpSocket& u);
   void drain_pending_hot();
   void deliver_udp(UdpSocket& u, std::uint16_t bid, const SockAddr& peer, std::byte* payload, std::size_t len);
+  BufferRing& udp_ring(const UdpSocket& u) noexcept;
   UdpSocket* live_udp(UdpId id) noexcept;
   bool queue_udp(UdpSocket& u, const SockAddr& peer, const std::byte* data, std::size_t len, std::int32_t bid,
                  std::int32_t copy);
@@ -325,9 +346,11 @@ class Shard {
   bool submit_udp_send(UdpSocket& u, const QueuedDatagram& d);
   void set_tx_header(std::size_t i) noexcept;
   void finish_udp_send(UdpSocket& u, std::int32_t bid, std::int32_t copy, int res);
+  bool submit_unreaped_send(UdpSocket& u, const QueuedDatagram& d);
+  void release_unreaped_sends();
   // A send is over: its receive buffer reference or copy block goes back.
   void release_udp_tx(std::int32_t bid, std::int32_t copy) noexcept {
-    if (bid >= 0) udp_bufs_->unref(static_cast<std::uint16_t>(bid));
+    if (bid >= 0) udp_rings_[bid >> 16]->unref(static_cast<std::uint16_t>(bid & 0xffff));
     if (copy >= 0) udp_copies_.free(copy);
   }
   void count_tx_drop() noexcept;
@@ -342,7 +365,8 @@ class Shard {
   bool wait_batch_ok_ = false;   // the kernel takes a minimum wait (ShardConfig::wait_batch)
   int submit_and_wait_turn();
   std::unique_ptr<BufferRing> tcp_bufs_;
-  std::unique_ptr<BufferRing> udp_bufs_;
+  // The main UDP ring and the small-buffer one (null without ShardConfig::udp_small_buffers).
+  std::array<std::unique_ptr<BufferRing>, 2> udp_rings_;
   SendSlab udp_copies_;
   TimerWheel timers_;
   std::vector<std::function<void()>> deferred_;
@@ -383,11 +407,16 @@ class Shard {
   std::unique_ptr<iovec[]> tx_iov_;
   static constexpr std::size_t kMaxMmsg = 1024;  // UIO_MAXIOV: the most one sendmmsg takes
   std::unique_ptr<HotReceive> hot_rx_;       // recvmmsg headers for hot sockets
+  // Sends submitted without a completion (udp_send_skip_cqe) since the last io_uring_enter: their
+  // destinations (the kernel reads them when it issues the SQE) and what to release after it.
+  // Reserved for udp_sends_in_flight, never grows past it (elements must not move).
+  std::vector<QueuedDatagram> udp_unreaped_;
+  Op udp_send_failed_op_;
   std::vector<std::uint32_t> hot_pending_;   // hot sockets left with data by their drain budget
   std::vector<std::uint32_t> hot_draining_;  // hot_pending_ of the previous turn, being drained
   std::uint32_t hot_sockets_ = 0;            // sockets with kHot set
 
-  // The datagram being handled by on_datagram (for forward()), else rx_bid_ == -1.
+  // The datagram being handled by on_datagram (for forward(); a udp_buffer_ref), else rx_bid_ == -1.
   std::int32_t rx_bid_ = -1;
   const std::byte* rx_begin_ = nullptr;  // that buffer, for forward()'s check
   const std::byte* rx_end_ = nullptr;

@@ -30,11 +30,20 @@ inline const Counter kUdpForwardCopies{
 inline const Counter kUdpTxErrors{"webtrunk_udp_tx_errors_total", "UDP sends the kernel failed"};
 inline const Counter kEnobufs{"webtrunk_reactor_enobufs_total",
                               "Receives that ran out of provided buffers (re-armed, nothing dropped)"};
+inline const Counter kSmallEnobufs{
+    "webtrunk_reactor_udp_small_enobufs_total",
+    "UDP receives that ran out of the small-buffer (media) ring's buffers (re-armed; also in webtrunk_reactor_enobufs_total)"};
 inline const Counter kAcceptErrors{"webtrunk_tcp_accept_errors_total", "accept() failures (EMFILE, ENFILE, ...)"};
 inline const Counter kRefused{"webtrunk_tcp_refused_total", "Connections refused by the handler"};
 
 constexpr std::uint16_t kTcpGroup = 0;
-constexpr std::uint16_t kUdpGroup = 1;
+constexpr std::uint16_t kUdpGroup = 1;       // the main UDP ring (ShardConfig::udp_buffers)
+constexpr std::uint16_t kUdpSmallGroup = 2;  // the small-buffer ring (ShardConfig::udp_small_buffers)
+
+// A reference to a UDP receive buffer held by a send: the ring (0 main, 1 small) above the buffer id.
+inline std::int32_t udp_buffer_ref(unsigned ring, std::uint16_t bid) noexcept {
+  return static_cast<std::int32_t>((ring << 16) | bid);
+}
 
 // Conn / UdpSocket flags.
 constexpr std::uint16_t kLive = 1 << 0;
@@ -113,6 +122,7 @@ struct Shard::UdpSocket {
   std::uint32_t self = 0;    // slot index
   std::uint8_t armed = 0;    // bit k: recv_ops[k] is armed (its final CQE not seen)
   std::uint8_t starved = 0;  // bit k: recv_ops[k] ended with ENOBUFS and waits for buffers
+  std::uint8_t ring = 0;     // the ring it receives into: 0 main, 1 small (UdpOptions::small_buffers)
   msghdr msg{};  // tells multishot recvmsg the room for the source address (no control data)
   Fd fd;
   UdpHandler* handler = nullptr;
@@ -131,7 +141,7 @@ struct Shard::UdpSend {
   iovec iov{};
   SockAddr peer;
   std::uint32_t udp = 0;
-  std::int32_t bid = -1;   // a held receive buffer (forward)
+  std::int32_t bid = -1;   // a held receive buffer (forward; udp_buffer_ref)
   std::int32_t copy = -1;  // a SendSlab block (send_to)
 };
 

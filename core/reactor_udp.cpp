@@ -45,6 +45,7 @@ Result<UdpId> Shard::open_udp(const SockAddr& local, UdpHandler& handler, const 
   u.remote = opts.connect_to;
   u.sends = 0;
   u.flags = opts.recv_errors ? static_cast<std::uint16_t>(kLive | kRecvErrors) : kLive;
+  u.ring = opts.small_buffers && udp_rings_[1] ? 1 : 0;
   u.msg = msghdr{};
   u.msg.msg_namelen = SockAddr::capacity();
   u.fixed = -1;
@@ -61,6 +62,8 @@ Result<UdpId> Shard::open_udp(const SockAddr& local, UdpHandler& handler, const 
   restart_udp_receive(u);
   return UdpId{idx, u.generation};
 }
+
+BufferRing& Shard::udp_ring(const UdpSocket& u) noexcept { return *udp_rings_[u.ring]; }
 
 Shard::UdpSocket* Shard::live_udp(UdpId id) noexcept {
   if (id.index >= udp_slots_.size()) return nullptr;
@@ -124,7 +127,7 @@ void Shard::arm_udp_recv(UdpSocket& u, unsigned k) {
   }
   use_fixed_file(sqe, u);
   sqe->flags |= IOSQE_BUFFER_SELECT;
-  sqe->buf_group = kUdpGroup;
+  sqe->buf_group = u.ring == 0 ? kUdpGroup : kUdpSmallGroup;
   set_op(sqe, &u.recv_ops[k]);
   u.armed = static_cast<std::uint8_t>(u.armed | (1u << k));
 }
@@ -136,9 +139,10 @@ void Shard::on_udp_recv_cqe(Shard& s, Op& op, const io_uring_cqe& cqe) {
   if (!more) u.armed = static_cast<std::uint8_t>(u.armed & ~(1u << k));
   if (cqe.flags & IORING_CQE_F_BUFFER) {
     const auto bid = static_cast<std::uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
-    s.udp_bufs_->take(bid);
-    std::byte* buf = s.udp_bufs_->data(bid);
-    const std::size_t cap = s.udp_bufs_->buffer_size();
+    BufferRing& ring = s.udp_ring(u);
+    ring.take(bid);
+    std::byte* buf = ring.data(bid);
+    const std::size_t cap = ring.buffer_size();
     if (cqe.res > 0 && !(u.flags & kClosing)) {
       SockAddr peer = u.remote;
       std::byte* payload = buf;
@@ -163,7 +167,7 @@ void Shard::on_udp_recv_cqe(Shard& s, Op& op, const io_uring_cqe& cqe) {
         s.count_udp_turn(u);
       }
     }
-    s.udp_bufs_->unref(bid);
+    ring.unref(bid);
   }
   if (more) return;
   if (u.flags & kClosing) {
@@ -175,6 +179,10 @@ void Shard::on_udp_recv_cqe(Shard& s, Op& op, const io_uring_cqe& cqe) {
   } else if (cqe.res == -ENOBUFS) {
     ++s.stats_.enobufs;
     kEnobufs.inc();
+    if (u.ring != 0) {
+      ++s.stats_.enobufs_small;
+      kSmallEnobufs.inc();
+    }
     u.starved = static_cast<std::uint8_t>(u.starved | (1u << k));
     if (!(u.flags & kStarved)) {
       u.flags |= kStarved;
@@ -204,9 +212,10 @@ void Shard::on_udp_recv_cqe(Shard& s, Op& op, const io_uring_cqe& cqe) {
 void Shard::deliver_udp(UdpSocket& u, std::uint16_t bid, const SockAddr& peer, std::byte* payload,
                         std::size_t len) {
   ++stats_.udp_received;
-  rx_bid_ = bid;
-  rx_begin_ = udp_bufs_->data(bid);
-  rx_end_ = rx_begin_ + udp_bufs_->buffer_size();
+  BufferRing& ring = udp_ring(u);
+  rx_bid_ = udp_buffer_ref(u.ring, bid);
+  rx_begin_ = ring.data(bid);
+  rx_end_ = rx_begin_ + ring.buffer_size();
   rx_tailroom_ = static_cast<std::size_t>(rx_end_ - (payload + len));
   u.handler->on_datagram(*this, UdpId{u.self, u.generation}, peer, {payload, len});
   rx_bid_ = -1;
@@ -299,12 +308,13 @@ void Shard::on_udp_poll_cqe(Shard& s, Op& op, const io_uring_cqe& cqe) {
 // left (the budget ran out) reads on next turn without waiting; an empty socket gets its poll.
 void Shard::drain_hot_udp(UdpSocket& u) {
   HotReceive& h = *hot_rx_;
+  BufferRing& ring = udp_ring(u);
   const bool connected = u.remote.is_set();
   // The largest datagram accepted is the same in both modes (a multishot recvmsg puts a header and
   // the address first); the payload itself starts the buffer, cache-line aligned for the copy.
   const std::size_t offset = 0;
   const std::size_t room =
-      udp_bufs_->buffer_size() - (connected ? 0 : sizeof(io_uring_recvmsg_out) + SockAddr::capacity());
+      ring.buffer_size() - (connected ? 0 : sizeof(io_uring_recvmsg_out) + SockAddr::capacity());
   // on_datagram may close the socket (kDraining keeps its slot until this returns); nothing is
   // delivered after that.
   auto open = [&u] { return !(u.flags & kClosing); };
@@ -313,15 +323,15 @@ void Shard::drain_hot_udp(UdpSocket& u) {
   bool more = true;
   bool starved = false;
   while (more && got < cfg_.udp_hot_budget && open()) {
-    const unsigned want = std::min({HotReceive::kBatch, udp_bufs_->kept_available(), cfg_.udp_hot_budget - got});
+    const unsigned want = std::min({HotReceive::kBatch, ring.kept_available(), cfg_.udp_hot_budget - got});
     if (want == 0) {
       starved = true;  // every kept buffer waits in a send: go on next turn
       break;
     }
     for (unsigned i = 0; i < want; ++i) {
-      const auto bid = static_cast<std::uint16_t>(udp_bufs_->take_kept());
+      const auto bid = static_cast<std::uint16_t>(ring.take_kept());
       h.bids[i] = bid;
-      h.iov[i] = {udp_bufs_->data(bid) + offset, room};
+      h.iov[i] = {ring.data(bid) + offset, room};
       msghdr& m = h.msgs[i].msg_hdr;
       m.msg_name = connected ? nullptr : &h.names[i];
       m.msg_namelen = connected ? 0 : sizeof(sockaddr_in6);
@@ -345,7 +355,7 @@ void Shard::drain_hot_udp(UdpSocket& u) {
           deliver_udp(u, bid, peer, static_cast<std::byte*>(h.iov[i].iov_base), h.msgs[i].msg_len);
         }
       }
-      udp_bufs_->unref(bid);
+      ring.unref(bid);
     }
     got += n;
     flush_udp();  // this batch's forwards leave now and hand their buffers back
@@ -407,12 +417,14 @@ bool Shard::forward(UdpId out, const SockAddr& peer, std::span<const std::byte> 
     kUdpForwardCopies.inc();
     return send_to(out, peer, view);
   }
-  const auto bid = static_cast<std::uint16_t>(rx_bid_);
   UdpSocket* u = live_udp(out);
   if (u == nullptr) return false;
-  udp_bufs_->ref(bid);  // back to the kernel once the send is done, not after on_datagram
+  // The buffer's ring, not `out`'s: it goes back to the kernel once the send is done, not after on_datagram.
+  BufferRing& ring = *udp_rings_[rx_bid_ >> 16];
+  const auto bid = static_cast<std::uint16_t>(rx_bid_ & 0xffff);
+  ring.ref(bid);
   if (!queue_udp(*u, peer, view.data(), view.size(), rx_bid_, -1)) {
-    udp_bufs_->unref(bid);
+    ring.unref(bid);
     return false;
   }
   return true;
@@ -530,6 +542,9 @@ void Shard::flush_udp() {
 }
 
 bool Shard::submit_udp_send(UdpSocket& u, const QueuedDatagram& d) {
+  if (udp_unreaped_.capacity() > 0 && udp_unreaped_.size() < udp_unreaped_.capacity()) {
+    return submit_unreaped_send(u, d);
+  }
   std::uint32_t idx;
   if (!free_udp_sends_.empty()) {
     idx = free_udp_sends_.back();
@@ -573,6 +588,47 @@ bool Shard::submit_udp_send(UdpSocket& u, const QueuedDatagram& d) {
   use_fixed_file(sqe, u);
   set_op(sqe, &m.op);
   return true;
+}
+
+// A send without a success CQE (ShardConfig::udp_send_skip_cqe). MSG_DONTWAIT makes io_uring fail
+// it with -EAGAIN rather than poll and retry later (REQ_F_NOWAIT), so it is done, one way or the
+// other, once the io_uring_enter that consumed it returns: UDP has copied the payload by then.
+bool Shard::submit_unreaped_send(UdpSocket& u, const QueuedDatagram& d) {
+  io_uring_sqe* sqe = get_sqe();
+  if (sqe == nullptr) return false;
+  QueuedDatagram& q = udp_unreaped_.emplace_back(d);  // never reallocates: bounded by its capacity
+  io_uring_prep_send(sqe, u.fd.get(), q.data, q.len, MSG_DONTWAIT);
+  if (!(u.remote.is_set() && q.peer == u.remote)) {
+    sqe->addr2 = reinterpret_cast<std::uintptr_t>(q.peer.data());
+    sqe->addr_len = static_cast<std::uint16_t>(q.peer.size());
+  }
+  use_fixed_file(sqe, u);
+  sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+  set_op(sqe, &udp_send_failed_op_);
+  ++stats_.udp_sends_unreaped;
+  return true;
+}
+
+// After an io_uring_enter: the sends it consumed are issued, their buffers free. If the kernel
+// left SQEs unconsumed (it refuses new work while completions overflow), every one waits a turn.
+void Shard::release_unreaped_sends() {
+  if (udp_unreaped_.empty() || io_uring_sq_ready(&ring_) != 0) return;
+  for (const QueuedDatagram& q : udp_unreaped_) {
+    ++stats_.udp_sent;
+    release_udp_tx(q.bid, q.copy);
+    UdpSocket& u = *q.sock;
+    --u.sends;
+    if (u.flags & kClosing) maybe_release_udp(u);
+  }
+  udp_unreaped_.clear();
+}
+
+void Shard::on_udp_send_failed_cqe(Shard& s, Op&, const io_uring_cqe& cqe) {
+  // Already released (and counted as sent) after its submit: only the failure is counted.
+  (void)cqe;
+  --s.stats_.udp_sent;
+  ++s.stats_.udp_send_errors;
+  kUdpTxErrors.inc();
 }
 
 void Shard::on_udp_send_cqe(Shard& s, Op& op, const io_uring_cqe& cqe) {

@@ -95,6 +95,11 @@ struct UdpOptions {
   // to any peer are queued on the socket's error queue (ip(7)); without it an unconnected socket
   // never hears of them. The shard reads that queue (read_udp_error) when a receive fails.
   bool recv_errors = false;
+  // Receive into the shard's small-buffer ring (ShardConfig::udp_small_buffers, 2 KiB by default:
+  // an RTP packet and its SRTP tag) instead of the main UDP ring sized for SIP. A datagram larger
+  // than the buffer is dropped and counted (webtrunk_udp_rx_dropped_total). Without a small ring
+  // configured the socket uses the main one.
+  bool small_buffers = false;
 };
 
 // One entry of a UDP socket's error queue (MSG_ERRQUEUE, non-blocking): the destination of the

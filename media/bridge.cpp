@@ -57,6 +57,13 @@ std::optional<TrunkRtpMode> parse_trunk_rtp_mode(std::string_view text) noexcept
   return std::nullopt;
 }
 
+void set_edge_udp_buffers(core::ShardConfig& sc) {
+  sc.udp_buffer_size = 8192 + 64;
+  sc.udp_buffers = 512;
+  sc.udp_small_buffers = 1024;
+  sc.udp_small_buffer_size = 2048;
+}
+
 MediaBridge::MediaBridge(core::Shard& shard, MediaConfig cfg)
     : shard_(shard), cfg_(std::move(cfg)), relay_(relay_config(cfg_)), ports_(cfg_.rtp_port_min, cfg_.rtp_port_max) {
   if (cfg_.rtp_borrow_max != 0) ports_.set_borrow_range(cfg_.rtp_borrow_min, cfg_.rtp_borrow_max);
@@ -68,6 +75,7 @@ core::Result<std::unique_ptr<MediaBridge>> MediaBridge::open(core::Shard& shard,
   core::UdpOptions opts;
   opts.recv_buffer = b->cfg_.browser_socket_buffer;
   opts.send_buffer = b->cfg_.browser_socket_buffer;
+  opts.small_buffers = true;
   auto id = shard.open_udp(b->cfg_.browser_listen, *b, opts);
   if (!id) return core::Error{id.error().code, "media: browser-side socket: " + id.error().message};
   b->browser_udp_ = id.value();
@@ -86,6 +94,7 @@ core::Result<std::unique_ptr<MediaBridge>> MediaBridge::open(core::Shard& shard,
     core::UdpOptions topts;
     topts.recv_buffer = b->cfg_.browser_socket_buffer;
     topts.send_buffer = b->cfg_.browser_socket_buffer;
+    topts.small_buffers = true;
     if (!b->take_pair(*t, topts)) {
       return core::Error{-EADDRNOTAVAIL, fmt::format("media: no free RTP port pair in {}-{} for the shared trunk port",
                                                      b->ports_.min(), b->ports_.max())};
@@ -145,7 +154,9 @@ core::Result<SessionId> MediaBridge::create() {
   std::unique_ptr<TrunkPorts> t;
   if (!shared_) {
     t = std::make_unique<TrunkPorts>(*this, id);
-    if (!take_pair(*t, core::UdpOptions{})) {
+    core::UdpOptions opts;
+    opts.small_buffers = true;
+    if (!take_pair(*t, opts)) {
       kMediaSessionsRefused.inc();
       return core::Error{-EADDRNOTAVAIL, fmt::format("media: no free RTP port pair in {}-{} nor to borrow ({} sessions on this shard)",
                                                      ports_.min(), ports_.max(), trunk_.size())};

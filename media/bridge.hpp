@@ -77,6 +77,15 @@ struct MediaConfig {
   TrunkRtpMode trunk_rtp_mode = TrunkRtpMode::per_call;
 };
 
+// The UDP receive rings of an edge shard: the main ring sized for SIP over UDP (a JsSIP INVITE
+// with Chrome's SDP is 2-3 kB, offers with video reach 8 kB; features.md §2.7), 512 buffers of
+// 8 KiB + 64, and the small-buffer ring every MediaBridge socket receives into (UdpOptions::
+// small_buffers), 1024 of 2 KiB: an RTP packet with its SRTP tag, a STUN check or a DTLS flight
+// fragment (browsers keep those under their ~1200-byte MTU). The kernel takes provided buffers in
+// ring order, so the ring is the relay's cache working set (bench/RESULTS.md, "Small-buffer
+// ring"). `webtrunk edge` and bench_media_relay both call this, so the bench measures what ships.
+void set_edge_udp_buffers(core::ShardConfig& sc);
+
 class TrunkPort;
 struct TrunkPorts;
 

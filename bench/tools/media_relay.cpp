@@ -43,6 +43,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -89,6 +90,8 @@ struct Options {
   unsigned trunk_sockets = 8;
   std::string trunk_rtp_mode = "per-call";  // the edge's MediaConfig::trunk_rtp_mode
   unsigned wait_batch_us = 0;  // the edge shard's ShardConfig::wait_batch (0: off, as in `webtrunk edge`)
+  unsigned media_buffer_size = 0;  // 0: set_edge_udp_buffers' (what `webtrunk edge` runs with)
+  std::string send_cqes = "each";  // the edge shard's ShardConfig::udp_send_skip_cqe: skip|each
   // The relay runs in this process and logs to stderr: at info, a line per session set up.
   wt::core::LogLevel log_level = wt::core::LogLevel::warn;
 };
@@ -125,6 +128,10 @@ std::string usage(std::string_view prog) {
       "                        needs a trunk address per call: --trunk-sockets >= --calls\n"
       "  --wait-batch-us U     the edge shard's wake-up batching window (core::ShardConfig::wait_batch;\n"
       "                        default 0 = off, as in `webtrunk edge`)\n"
+      "  --media-buffer-size B the edge's small-buffer (media) ring buffer size, 512..65536 (default:\n"
+      "                        what `webtrunk edge` uses, media::set_edge_udp_buffers; 8256 = SIP's, as before)\n"
+      "  --send-cqes skip|each the edge's SQE sends without a completion on success (skip) or each\n"
+      "                        with its CQE (each, the default, as in `webtrunk edge`; ShardConfig::udp_send_skip_cqe)\n"
       "  --log-level L         the relay's log on stderr: debug|info|warn|error (default warn)\n"
       "Exit status: 0 when every call connected and loss < 0.1 %, 1 on an error, 2 for a bad flag,\n"
       "3 when a call failed or loss >= 0.1 %.\n",
@@ -175,6 +182,8 @@ bool parse(int argc, char** argv, Options& o, bool& help, std::string& err) {
     else if (a == "--trunk-sockets") o.trunk_sockets = static_cast<unsigned>(num());
     else if (a == "--trunk-rtp-mode") o.trunk_rtp_mode = v;
     else if (a == "--wait-batch-us") o.wait_batch_us = static_cast<unsigned>(num());
+    else if (a == "--send-cqes") o.send_cqes = v;
+    else if (a == "--media-buffer-size") o.media_buffer_size = static_cast<unsigned>(num());
     else if (a == "--log-level") o.log_level = level();
     else err = fmt::format("unknown flag {}", a);
     if (!err.empty()) return false;
@@ -187,6 +196,10 @@ bool parse(int argc, char** argv, Options& o, bool& help, std::string& err) {
   else if (!wt::media::parse_trunk_rtp_mode(o.trunk_rtp_mode)) err = "--trunk-rtp-mode: per-call|shared";
   else if (o.trunk_rtp_mode == "shared" && o.trunk_sockets < o.calls) err = "--trunk-rtp-mode shared: --trunk-sockets >= --calls";
   else if (o.wait_batch_us > 10'000) err = "--wait-batch-us: 0..10000";
+  else if (o.send_cqes != "skip" && o.send_cqes != "each") err = "--send-cqes: skip|each";
+  else if (o.media_buffer_size != 0 && (o.media_buffer_size < 512 || o.media_buffer_size > 65536)) {
+    err = "--media-buffer-size: 512..65536";
+  }
   else if (o.relay != "webtrunk" && o.relay != "rtpengine") err = "--relay: webtrunk|rtpengine";
   else if (o.rtpengine_ng_port > 65535) err = "--rtpengine-ng: 0..65535";
   else if (o.rtpengine_threads == 0 || o.rtpengine_threads > 64) err = "--rtpengine-threads: 1..64";
@@ -641,6 +654,11 @@ struct EdgeFigures {
   std::size_t heap_start = 0, heap_setup = 0;  // malloc'd bytes in use (mallinfo2; webtrunk only)
   double cpu_s = 0, wall_s = 0, wait_s = 0;
   std::uint64_t enobufs = 0;
+  std::uint64_t recv_rearms = 0;  // multishot receives ended (ENOBUFS, CQ overflow) and armed again
+  // The kernel's UDP RcvbufErrors over the media phase (machine-wide: datagrams dropped because a
+  // socket's receive buffer was full, which is where a relay that does not get its CPU loses them).
+  std::uint64_t rcvbuf_errors = 0;
+  std::uint64_t send_errors = 0;
   std::int64_t to_trunk = 0, to_browser = 0, dropped = 0, dtls_ok = 0, dtls_failed = 0;
   std::uint64_t udp_send_dropped = 0;
   std::string result;
@@ -663,6 +681,21 @@ PeersHello read_hello(Channel& ch) {
 
 // The phases the peers announce, the same for both relays: memory after set-up, the relay
 // process's CPU over the media phase. True once the peers' result is in.
+// /proc/net/snmp's Udp RcvbufErrors (0 if unreadable).
+std::uint64_t udp_rcvbuf_errors() {
+  std::ifstream in("/proc/net/snmp");
+  std::string header, values;
+  while (std::getline(in, header) && std::getline(in, values)) {
+    if (!header.starts_with("Udp:")) continue;
+    std::istringstream h(header), v(values);
+    std::string name, value;
+    while (h >> name && v >> value) {
+      if (name == "RcvbufErrors") return std::strtoull(value.c_str(), nullptr, 10);
+    }
+  }
+  return 0;
+}
+
 bool on_control_line(const std::string& line, Channel& ch, EdgeFigures& f, double& cpu0, double& wait0,
                      wt::core::Instant& t0) {
   if (line.starts_with("setup_done")) {
@@ -677,10 +710,12 @@ bool on_control_line(const std::string& line, Channel& ch, EdgeFigures& f, doubl
   } else if (line == "media_start") {
     cpu0 = process_cpu_s(f.relay_pid);
     wait0 = process_runqueue_wait_s(f.relay_pid);
+    f.rcvbuf_errors = udp_rcvbuf_errors();
     t0 = wt::core::monotonic_now();
   } else if (line.starts_with("media_end")) {
     f.cpu_s = process_cpu_s(f.relay_pid) - cpu0;
     f.wait_s = process_runqueue_wait_s(f.relay_pid) - wait0;
+    f.rcvbuf_errors = udp_rcvbuf_errors() - f.rcvbuf_errors;
     f.wall_s = seconds_since(t0);
     std::istringstream in(line.substr(9));
     in >> f.to_trunk >> f.to_browser;
@@ -698,7 +733,10 @@ EdgeFigures run_edge(const Options& o, Channel& ch) {
   const std::vector<wt::core::SockAddr>& trunks = hello.trunks;
 
   wt::core::ShardConfig sc;
+  wt::media::set_edge_udp_buffers(sc);  // the rings `webtrunk edge` runs with
   sc.wait_batch = std::chrono::microseconds(o.wait_batch_us);
+  sc.udp_send_skip_cqe = o.send_cqes == "skip";
+  if (o.media_buffer_size != 0) sc.udp_small_buffer_size = o.media_buffer_size;
   auto s = wt::core::Shard::create(sc);
   if (!s) die(s.error().message);
   wt::core::Shard& shard = *s.value();
@@ -761,6 +799,8 @@ EdgeFigures run_edge(const Options& o, Channel& ch) {
   f.dtls_failed = wt::media::kMediaDtlsFailed.total();
   f.udp_send_dropped = shard.stats().udp_send_dropped;
   f.enobufs = shard.stats().enobufs;
+  f.recv_rearms = shard.stats().recv_rearms + shard.stats().enobufs;
+  f.send_errors = shard.stats().udp_send_errors;
   return f;
 }
 
@@ -921,15 +961,18 @@ int webtrunk::bench::run_media_relay(int argc, char** argv) {
               loss < 0.1 ? "<" : ">=", static_cast<unsigned long long>(trunk_rx), static_cast<unsigned long long>(echoed),
               static_cast<unsigned long long>(bad));
   std::printf("run-queue wait during media: relay %.2f s (all its threads), peers %.2f s (other load on the CPUs); "
-              "ENOBUFS edge %llu, peers %llu; peer send drops %llu\n",
+              "ENOBUFS edge %llu, peers %llu; peer send drops %llu; full socket receive buffers (the kernel's "
+              "UDP RcvbufErrors, machine-wide) %llu\n",
               f.wait_s, peer_wait_s, static_cast<unsigned long long>(f.enobufs),
-              static_cast<unsigned long long>(peer_enobufs), static_cast<unsigned long long>(peer_send_drops));
+              static_cast<unsigned long long>(peer_enobufs), static_cast<unsigned long long>(peer_send_drops),
+              static_cast<unsigned long long>(f.rcvbuf_errors));
   std::printf("relayed (reached the trunk / the browsers during media): %lld to trunk, %lld to browser = "
               "%.0f packets/s",
               static_cast<long long>(f.to_trunk), static_cast<long long>(f.to_browser), relayed_pps);
   if (own) {
-    std::printf("; edge dropped %lld; send drops %llu", static_cast<long long>(f.dropped),
-                static_cast<unsigned long long>(f.udp_send_dropped));
+    std::printf("; edge dropped %lld; send drops %llu, send errors %llu; receives re-armed %llu",
+                static_cast<long long>(f.dropped), static_cast<unsigned long long>(f.udp_send_dropped),
+                static_cast<unsigned long long>(f.send_errors), static_cast<unsigned long long>(f.recv_rearms));
   }
   std::printf("\nrelay CPU (%s process, /proc/PID/stat utime+stime): %.3f s over %.2f s = %.1f %% of a core; "
               "%.2f us per relayed packet; %.1f us CPU per call-second\n",
@@ -948,8 +991,9 @@ int webtrunk::bench::run_media_relay(int argc, char** argv) {
   // One line for scripts (bench/relay_vs_rtpengine.sh).
   std::printf("summary relay=%s calls=%u connected=%u loss_pct=%.4f cpu_share_pct=%.1f us_per_packet=%.3f "
               "rtt_p50_us=%.0f rtt_p99_us=%.0f oneway_p99_us=%.0f rss_per_call_kib=%.1f relay_wait_s=%.2f "
-              "peer_wait_s=%.2f profile=%s\n",
+              "peer_wait_s=%.2f rcvbuf_errors=%llu profile=%s\n",
               o.relay.c_str(), o.calls, ready, loss, 100 * core_share, us_per_packet, rtt_p50, rtt_p99, oneway_p99,
-              static_cast<double>(f.rss_setup_kib - f.rss_start_kib) / o.calls, f.wait_s, peer_wait_s, profile.c_str());
+              static_cast<double>(f.rss_setup_kib - f.rss_start_kib) / o.calls, f.wait_s, peer_wait_s,
+              static_cast<unsigned long long>(f.rcvbuf_errors), profile.c_str());
   return loss < 0.1 && failed == 0 ? 0 : 3;
 }

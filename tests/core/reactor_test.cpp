@@ -425,30 +425,97 @@ TEST(ShardUdp, EchoByCopyAndByZeroCopyForward) {
   EXPECT_FALSE(shard->send_to(u.value(), addr, bytes_of("x")));
 }
 
+// Both ways of sending a lone datagram: SQEs without a success CQE whose buffers go back after the
+// io_uring_enter that issued them (the default), and SQEs each with its CQE. With two buffers
+// every one is reused at once, so a buffer handed back before the kernel copied its datagram out
+// would show as a reply with the wrong contents.
 TEST(ShardUdp, BurstIntoTinyBufferRingRearmsAndLosesNothing) {
+  for (const bool skip_cqe : {true, false}) {
+    SCOPED_TRACE(skip_cqe ? "sends without CQEs" : "a CQE per send");
+    ShardConfig cfg = test_config();
+    cfg.udp_buffers = 2;  // every forward holds a buffer until its send is done
+    cfg.udp_hot_threshold = 0;  // multishot receives only: this is about their ENOBUFS re-arm
+    cfg.udp_send_skip_cqe = skip_cqe;
+    auto shard = make_shard(cfg);
+    ASSERT_TRUE(shard);
+    UdpForwarder h;
+    UdpOptions opts;
+    opts.recv_buffer = 1 << 20;
+    auto u = shard->open_udp(SockAddr::ipv4_loopback(0), h, opts);
+    ASSERT_TRUE(u);
+    const SockAddr addr = shard->udp_address(u.value());
+    constexpr int kBurst = 200;
+    const int fd = burst_client();
+    // The burst is queued before the loop runs, so the first multishot receive drains the ring at once.
+    send_numbered(fd, addr, "datagram ", 0, kBurst);
+    std::vector<std::string> got;
+    run_with_client(*shard, [&] { recv_datagrams(fd, kBurst, got); }, [&] { return true; });
+    ::close(fd);
+    ASSERT_EQ(got.size(), static_cast<std::size_t>(kBurst));
+    for (int i = 0; i < kBurst; ++i) EXPECT_EQ(got[i], "datagram " + std::to_string(i));
+    EXPECT_EQ(h.received, kBurst);
+    EXPECT_GT(shard->stats().enobufs, 0u);
+    EXPECT_EQ(shard->stats().udp_dropped, 0u);
+    EXPECT_EQ(shard->stats().udp_sent, static_cast<std::uint64_t>(kBurst));
+    EXPECT_EQ(shard->stats().udp_send_errors, 0u);
+    if (skip_cqe) {
+      EXPECT_GT(shard->stats().udp_sends_unreaped, 0u);
+    } else {
+      EXPECT_EQ(shard->stats().udp_sends_unreaped, 0u);
+    }
+  }
+}
+
+// UdpOptions::small_buffers: a media socket receives into the small-buffer ring, a SIP-sized
+// datagram still fits the main ring, one too large for the small ring is dropped and counted, and
+// a burst through a ring of four small buffers (each held by its forward) comes back whole and in
+// order: the small ring's buffers go back to it, and its ENOBUFS are counted apart.
+TEST(ShardUdp, SmallBufferSocketsUseTheirOwnRing) {
   ShardConfig cfg = test_config();
-  cfg.udp_buffers = 2;  // every forward holds a buffer until its send completes
-  cfg.udp_hot_threshold = 0;  // multishot receives only: this is about their ENOBUFS re-arm
+  cfg.udp_buffer_size = 8192 + 64;
+  cfg.udp_small_buffers = 4;
+  cfg.udp_small_buffer_size = 512;
+  cfg.udp_hot_threshold = 0;
   auto shard = make_shard(cfg);
   ASSERT_TRUE(shard);
   UdpForwarder h;
-  UdpOptions opts;
-  opts.recv_buffer = 1 << 20;
-  auto u = shard->open_udp(SockAddr::ipv4_loopback(0), h, opts);
-  ASSERT_TRUE(u);
-  const SockAddr addr = shard->udp_address(u.value());
-  constexpr int kBurst = 200;
+  UdpOptions big_opts;
+  big_opts.recv_buffer = 1 << 20;
+  UdpOptions small_opts = big_opts;
+  small_opts.small_buffers = true;
+  auto big = shard->open_udp(SockAddr::ipv4_loopback(0), h, big_opts);
+  auto small = shard->open_udp(SockAddr::ipv4_loopback(0), h, small_opts);
+  ASSERT_TRUE(big && small);
+  const std::string invite(3000, 'I');
+  const std::string oversized(1000, 'O');
+  constexpr int kBurst = 100;
   const int fd = burst_client();
-  // The burst is queued before the loop runs, so the first multishot receive drains the ring at once.
-  send_numbered(fd, addr, "datagram ", 0, kBurst);
+  ::sendto(fd, invite.data(), invite.size(), 0, shard->udp_address(big.value()).data(),
+           shard->udp_address(big.value()).size());
+  ::sendto(fd, oversized.data(), oversized.size(), 0, shard->udp_address(small.value()).data(),
+           shard->udp_address(small.value()).size());
+  send_numbered(fd, shard->udp_address(small.value()), "rtp ", 0, kBurst);
+  std::string sip_reply;
   std::vector<std::string> got;
-  run_with_client(*shard, [&] { recv_datagrams(fd, kBurst, got); }, [&] { return true; });
+  run_with_client(
+      *shard,
+      [&] {
+        std::string buf(8192, '\0');
+        for (int i = 0; i < kBurst + 1; ++i) {  // the two sockets' replies interleave
+          const ssize_t r = ::recv(fd, buf.data(), buf.size(), 0);
+          if (r <= 0) break;
+          std::string d(buf.data(), static_cast<std::size_t>(r));
+          (d.size() == invite.size() ? sip_reply : got.emplace_back()) = std::move(d);
+        }
+      },
+      [&] { return true; });
   ::close(fd);
+  EXPECT_EQ(sip_reply, invite);
   ASSERT_EQ(got.size(), static_cast<std::size_t>(kBurst));
-  for (int i = 0; i < kBurst; ++i) EXPECT_EQ(got[i], "datagram " + std::to_string(i));
-  EXPECT_EQ(h.received, kBurst);
-  EXPECT_GT(shard->stats().enobufs, 0u);
-  EXPECT_EQ(shard->stats().udp_dropped, 0u);
+  for (int i = 0; i < kBurst; ++i) EXPECT_EQ(got[i], "rtp " + std::to_string(i));
+  EXPECT_EQ(shard->stats().udp_dropped, 1u);  // the 1000 bytes: truncated in a 512-byte buffer
+  EXPECT_GT(shard->stats().enobufs_small, 0u);
+  EXPECT_EQ(shard->stats().enobufs_small, shard->stats().enobufs);  // the main ring never ran dry
 }
 
 TEST(ShardUdp, BurstGoesOutInSendmmsgBatchesInOrder) {
