@@ -268,13 +268,13 @@ inline std::string chromium_answer(std::string_view offer, std::uint64_t session
 
 // One call's trunk-side dialog identifiers (a call from the trunk to a browser).
 struct TrunkCallIds {
-  std::string_view local;    // the trunk's host:port
-  std::string_view edge;     // the edge's host:port
-  std::string_view caller;   // From user: the called number of this bench, "1555NNNNNNNN"
-  std::string_view callee;   // the browser's user
+  std::string_view local;   // the trunk's host:port
+  std::string_view edge;    // the edge's host:port
+  std::string_view caller;  // From user: the called number of this bench, "1555NNNNNNNN"
+  std::string_view callee;  // the browser's user
   std::string_view call_id;
   std::string_view from_tag;
-  std::string_view to_tag;   // "" before the edge answered
+  std::string_view to_tag;  // "" before the edge answered
 };
 
 // A request of the trunk as sipp's call-browser.xml sends it: INVITE (with `sdp`), ACK, BYE.

@@ -141,12 +141,13 @@ inline void print_report(const Options& o, const RunStats& r, std::size_t sdp_si
       "%s=%zu warmup_s=%.0f edge_log=%s direction=%s\n",
       o.tls ? "wss" : "ws", o.shards, o.browsers, o.concurrency, o.rate > 0 ? fmt::format("{}", o.rate).c_str() : "max",
       o.auth_every_call ? "every-call" : "cached", o.trunk_trying ? "100+" : "", o.trunk_ringing ? "180+" : "",
-      sdp_size, o.inbound ? "trunk_invite_bytes" : "auth_invite_bytes", invite_size, o.warmup_s, o.edge_log_level.c_str(),
-      o.inbound ? fmt::format("inbound hold_s={}", o.hold_s).c_str() : "outbound");
+      sdp_size, o.inbound ? "trunk_invite_bytes" : "auth_invite_bytes", invite_size, o.warmup_s,
+      o.edge_log_level.c_str(), o.inbound ? fmt::format("inbound hold_s={}", o.hold_s).c_str() : "outbound");
   std::printf(
       "sip_load: %s=%llu authenticated_invites=%llu trunk_invite_retransmits=%llu "
       "edge_requests_to_browsers=%llu stop=%s\n",
-      o.inbound ? "register_401_challenges" : "407_challenges", ull(r.challenges), ull(r.auth_invites), ull(r.trunk_retransmits), ull(r.edge_requests), r.stop_reason.c_str());
+      o.inbound ? "register_401_challenges" : "407_challenges", ull(r.challenges), ull(r.auth_invites),
+      ull(r.trunk_retransmits), ull(r.edge_requests), r.stop_reason.c_str());
   std::printf(
       "sip_load: edge_user_s=%.2f edge_sys_s=%.2f edge_cpu_us_per_call=%.0f edge_rss_mib: start=%.0f end=%.0f\n",
       edge_user, edge_sys, ok > 0 ? 1e6 * edge_cpu / ok : 0.0, static_cast<double>(r.begin.edge_rss_kib) / 1024.0,
