@@ -32,6 +32,15 @@
 // for /metrics); --compare-tls N: N pairs of runs, WS then WSS, each on a fresh edge, with each
 // run's edge CPU per call, the medians and the WSS/WS ratio (issue 11's target: <= 1.3).
 //
+// --inbound: the calls go the other way. Each browser REGISTERs as its own user (401, then an
+// Authorization digest over its edge token, as JsSIP does); the trunk (TrunkCaller, on the edge's
+// --trunk address) sends INVITE sip:USER@edge (an RTP/AVP offer as sipp's call-browser.xml; call i
+// to browser i % --browsers and to shard i % --shards), the browser answers 180 and 200 with a
+// Chromium SDP answer, the trunk ACKs, holds the call --hold seconds and sends BYE. A call succeeds
+// when the trunk got 200 to INVITE and BYE and the browser got INVITE, ACK and BYE. Latencies:
+// "INVITE in -> out" is the trunk's send(2) to the browser's read, set-up time the trunk's INVITE to
+// its 200. No media flows (no browser does ICE).
+//
 // The tool is the function run_sip_load (bench/tools/load.hpp): bench_sip_load and
 // `webtrunk bench calls` both run it.
 // Files: sip_load_options.hpp (flags), sip_load_edge.hpp (the edge process, /proc),
@@ -59,6 +68,7 @@
 #include "sip_load_options.hpp"
 #include "sip_load_report.hpp"
 #include "sip_load_trunk.hpp"
+#include "sip_load_trunk_caller.hpp"
 #include "sip_load_ws_clients.hpp"
 
 namespace wt = webtrunk;
@@ -66,7 +76,11 @@ namespace bn = webtrunk::bench;
 
 namespace {
 
-// One call, from both ends. Its index is in its Call-ID (8 hex digits first) and its called number.
+// One call, from both ends. Its index is in its Call-ID (8 hex digits first) and its called number
+// (--inbound: the trunk's From user, which the edge keeps in its INVITE to the browser).
+// --inbound reads the fields from the other side: t_start/t_auth = the trunk's INVITE sent,
+// trunk_invite/trunk_ack/trunk_bye = the browser got INVITE/ACK/BYE (t_trunk: its INVITE), got_200 and
+// bye_ok = the trunk got 200 to its INVITE/BYE (t_answer: the 200).
 struct Call {
   std::uint32_t browser = 0;
   std::uint32_t cseq = 0;       // of the current INVITE; the BYE uses cseq + 1
@@ -90,6 +104,10 @@ struct Browser {
   bn::BrowserIdentity id;
   std::string nonce;  // from the last 407, reused for the later calls (--auth cached)
   std::uint32_t nc = 0;
+  // --inbound: its registration (the REGISTER's Call-ID, From tag, CSeq).
+  std::string reg_call_id, reg_tag;
+  std::uint32_t reg_cseq = 0;
+  bool registered = false;
 };
 
 class Generator {
@@ -123,18 +141,25 @@ class Generator {
       calls_[idx].trunk_bye = true;
       maybe_complete(idx);
     };
+    caller_.on_response = [this](const wt::sip::MessageView& m) { on_trunk_response(m); };
+    caller_.on_request = [this](const wt::sip::MessageView& m) {
+      if (m.method() == wt::sip::Method::bye) ++stats_.anomalies["BYE from the edge at the trunk"];
+    };
   }
   ~Generator() { ::close(ep_); }
 
+  // --inbound: the trunk that calls (TrunkCaller), else the trunk that answers (TrunkEmulator).
   bool open_trunk(std::string& err) {
-    if (!trunk_.open(err)) return false;
+    if (!(o_.inbound ? caller_.open(err) : trunk_.open(err))) return false;
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.u64 = kTrunkTag;
-    ::epoll_ctl(ep_, EPOLL_CTL_ADD, trunk_.fd(), &ev);
+    ::epoll_ctl(ep_, EPOLL_CTL_ADD, o_.inbound ? caller_.fd() : trunk_.fd(), &ev);
     return true;
   }
-  std::uint16_t trunk_port() const noexcept { return trunk_.port(); }
+  std::uint16_t trunk_port() const noexcept { return o_.inbound ? caller_.port() : trunk_.port(); }
+  // --inbound: the edge's first SIP port; shard k listens on port + k, and call i goes to shard i % shards.
+  void set_edge_sip_port(std::uint16_t port) noexcept { edge_sip_port_ = port; }
   // The edge is started once the trunk's port is known; its CPU is read through this pid.
   void set_edge_pid(pid_t pid) noexcept { edge_pid_ = pid; }
 
@@ -161,6 +186,18 @@ class Generator {
   }
 
   void start_call(std::uint32_t idx, std::int64_t now);
+  // --inbound: the browsers' registrations, the trunk's calls and the browsers' answers.
+  bool register_browsers(std::string& err);
+  void on_register_response(std::uint32_t b, const wt::sip::MessageView& m);
+  void start_inbound(std::uint32_t idx, std::int64_t now);
+  void on_browser_request(std::uint32_t b, const wt::sip::MessageView& m);
+  void on_trunk_response(const wt::sip::MessageView& m);
+  void send_trunk(std::uint32_t idx, std::string_view method, std::string_view ruri, std::uint32_t cseq,
+                  std::string_view branch, std::string_view sdp = {});
+  bn::TrunkCallIds trunk_ids(const Call& c) const {
+    return bn::TrunkCallIds{caller_.local(), edge_host_, c.number, browsers_[c.browser].id.user,
+                            c.call_id,       c.from_tag, c.to_tag};
+  }
   void send_invite(std::uint32_t idx, bool with_credentials);
   void on_edge_message(std::uint32_t b, std::string_view text);
   void on_invite_response(std::uint32_t b, std::uint32_t idx, const wt::sip::MessageView& m);
@@ -168,7 +205,7 @@ class Generator {
   void maybe_complete(std::uint32_t idx);
   void fail(std::uint32_t idx, std::string why);
   void finish(std::uint32_t idx, bool ok);
-  static std::string stuck_at(const Call& c);
+  std::string stuck_at(const Call& c) const;
   bn::Snapshot snapshot(std::int64_t t) const {
     return bn::take_snapshot(edge_pid_, t, stats_.completed, stats_.failed);
   }
@@ -182,6 +219,12 @@ class Generator {
   std::mt19937_64 rng_;
   bn::WsClients ws_;
   bn::TrunkEmulator trunk_;
+  bn::TrunkCaller caller_;
+  std::uint16_t edge_sip_port_ = 0;
+  std::string edge_host_;  // --inbound: "127.0.0.1:<edge SIP port>" (the To host)
+  std::deque<std::pair<std::int64_t, std::uint32_t>> holds_;  // --inbound: (BYE due, call), in due order
+  std::uint32_t registered_ = 0;
+  std::string register_error_;
   bn::RunStats stats_;
   std::uint64_t in_flight_ = 0;
   std::deque<std::uint32_t> in_flight_order_;  // start order, for the per-call timeout
@@ -209,11 +252,77 @@ bool Generator::connect_browsers(const wt::auth::Secret& secret, std::string& er
     id.token_password = tok->password;
   }
   if (o_.tls && !ws_.enable_tls(err)) return false;
-  return ws_.connect(o_.browsers, ws_port_, err);
+  if (!ws_.connect(o_.browsers, ws_port_, err)) return false;
+  return !o_.inbound || register_browsers(err);
+}
+
+// REGISTER each browser (401, then Authorization as JsSIP sends it); at most 10 s for all of them.
+bool Generator::register_browsers(std::string& err) {
+  edge_host_ = fmt::format("127.0.0.1:{}", edge_sip_port_);
+  for (std::uint32_t i = 0; i < o_.browsers; ++i) {
+    Browser& br = browsers_[i];
+    br.reg_call_id = rnd(22);
+    br.reg_tag = rnd(10);
+    br.reg_cseq = 1;
+    ws_.send_text(i, bn::jssip_register(br.id, br.reg_call_id, br.reg_tag, "z9hG4bK" + rnd(7, "0123456789"),
+                                        br.reg_cseq, ""));
+  }
+  const std::int64_t until = bn::mono_ns() + 10'000'000'000;
+  std::array<epoll_event, 256> evs{};
+  while (registered_ < o_.browsers && register_error_.empty() && bn::mono_ns() < until) {
+    ws_.flush_dirty();
+    const int n = ::epoll_wait(ep_, evs.data(), static_cast<int>(evs.size()), 100);
+    for (int i = 0; i < n; ++i) {
+      if (evs[i].data.u64 == kTrunkTag) {
+        caller_.on_readable();  // the edge's OPTIONS pings, if any
+      } else {
+        ws_.on_event(static_cast<std::uint32_t>(evs[i].data.u64), evs[i].events);
+      }
+    }
+  }
+  if (registered_ == o_.browsers) return true;
+  err = fmt::format("{} of {} browsers registered: {}", registered_, o_.browsers,
+                    register_error_.empty() ? "no answer within 10 s" : register_error_);
+  return false;
+}
+
+void Generator::on_register_response(std::uint32_t b, const wt::sip::MessageView& m) {
+  Browser& br = browsers_[b];
+  const int code = m.status_code();
+  if (code < 200 || br.registered) return;
+  if (code == 401 && br.reg_cseq == 1) {
+    wt::sip::AuthParams ap;
+    const wt::sip::HeaderField* h = m.find(wt::sip::HeaderId::www_authenticate);
+    std::optional<std::string_view> nonce;
+    if (h == nullptr || !wt::sip::parse_auth(h->value, ap) || !(nonce = ap.get("nonce"))) {
+      register_error_ = "401 without a usable WWW-Authenticate";
+      return;
+    }
+    ++stats_.challenges;
+    ++br.reg_cseq;
+    const std::string ruri = fmt::format("sip:{}", bn::kRealm);
+    ws_.send_text(b, bn::jssip_register(br.id, br.reg_call_id, br.reg_tag, "z9hG4bK" + rnd(7, "0123456789"),
+                                        br.reg_cseq, bn::jssip_digest(br.id, ruri, *nonce, 1, rnd(12), "REGISTER")));
+    return;
+  }
+  if (code == 200) {
+    br.registered = true;
+    ++registered_;
+    return;
+  }
+  register_error_ = fmt::format("browser {}: REGISTER {} {}", b, code, m.reason_phrase());
 }
 
 std::string Generator::sample_invite() {
   Call c;
+  if (o_.inbound) {  // the trunk's INVITE to browser 0
+    c.number = fmt::format("{}{:08}", bn::kNumberPrefix, 0);
+    c.ruri = fmt::format("sip:{}@{}", browsers_.at(0).id.user, edge_host_);
+    c.call_id = fmt::format("{:08x}{}@127.0.0.1", 0, rnd(12));
+    c.from_tag = rnd(10);
+    return bn::trunk_request(trunk_ids(c), "INVITE", c.ruri, "z9hG4bK" + rnd(10), 1,
+                             fmt::format(fmt::runtime(bn::kTrunkOfferTemplate), 30000));
+  }
   c.number = fmt::format("{}{:08}", bn::kNumberPrefix, 0);
   c.ruri = fmt::format("sip:{}@{}", c.number, bn::kRealm);
   c.call_id = rnd(20);
@@ -224,6 +333,7 @@ std::string Generator::sample_invite() {
 }
 
 void Generator::start_call(std::uint32_t idx, std::int64_t now) {
+  if (o_.inbound) return start_inbound(idx, now);
   Call& c = calls_[idx];
   c.browser = idx % o_.browsers;
   c.number = fmt::format("{}{:08}", bn::kNumberPrefix, idx);
@@ -260,6 +370,7 @@ void Generator::on_edge_message(std::uint32_t b, std::string_view text) {
     ++stats_.anomalies["unparsable message from the edge"];
     return;
   }
+  if (m.is_request() && o_.inbound) return on_browser_request(b, m);
   if (m.is_request()) {
     // Nothing in this flow makes the edge send a request (session refreshes come after 45 s);
     // answer like JsSIP would rather than leave a transaction open.
@@ -268,6 +379,9 @@ void Generator::on_edge_message(std::uint32_t b, std::string_view text) {
       ws_.send_text(b, bn::trunk_response(m, 200, "OK", "", "<sip:x@invalid;transport=ws>"));
     }
     return;
+  }
+  if (const auto cs = wt::sip::cseq(m); cs && cs->method == wt::sip::Method::register_) {
+    return on_register_response(b, m);
   }
   const std::string_view cid = wt::sip::call_id(m);
   std::uint32_t idx = 0;
@@ -329,6 +443,108 @@ void Generator::on_invite_response(std::uint32_t b, std::uint32_t idx, const wt:
   ws_.send_text(b, bn::jssip_in_dialog(br.id, ids(c), "BYE", c.target, "z9hG4bK" + rnd(7, "0123456789"), c.cseq + 1));
 }
 
+void Generator::start_inbound(std::uint32_t idx, std::int64_t now) {
+  Call& c = calls_[idx];
+  c.browser = idx % o_.browsers;
+  c.number = fmt::format("{}{:08}", bn::kNumberPrefix, idx);  // the caller: the edge passes it to the browser
+  const auto shard_port = static_cast<std::uint16_t>(edge_sip_port_ + idx % o_.shards);
+  c.ruri = fmt::format("sip:{}@127.0.0.1:{}", browsers_[c.browser].id.user, shard_port);
+  c.call_id = fmt::format("{:08x}{}@127.0.0.1", idx, rnd(12));
+  c.from_tag = rnd(10);
+  c.cseq = 1;
+  c.branch = "z9hG4bK" + rnd(10);
+  c.t_start = now;
+  c.auth_sent = true;  // no challenge on this path
+  ++stats_.attempted;
+  ++in_flight_;
+  in_flight_order_.push_back(idx);
+  if (ws_.lost(c.browser)) return fail(idx, "browser connection lost");
+  const std::string sdp = fmt::format(fmt::runtime(bn::kTrunkOfferTemplate), 30000 + 2 * (idx % 10000));
+  c.t_auth = bn::mono_ns();
+  send_trunk(idx, "INVITE", c.ruri, 1, c.branch, sdp);
+}
+
+void Generator::send_trunk(std::uint32_t idx, std::string_view method, std::string_view ruri, std::uint32_t cseq,
+                           std::string_view branch, std::string_view sdp) {
+  const Call& c = calls_[idx];
+  caller_.send(static_cast<std::uint16_t>(edge_sip_port_ + idx % o_.shards),
+               bn::trunk_request(trunk_ids(c), method, ruri, branch, cseq, sdp));
+}
+
+// The edge's requests to a browser: INVITE -> 180 + 200 with Chromium's answer, ACK, BYE -> 200.
+void Generator::on_browser_request(std::uint32_t b, const wt::sip::MessageView& m) {
+  const std::int64_t idx = bn::call_index_of_number(bn::name_addr_user(m.value(wt::sip::HeaderId::from)));
+  const bool known = idx >= 0 && static_cast<std::uint64_t>(idx) < calls_.size() &&
+                     calls_[static_cast<std::size_t>(idx)].browser == b;
+  const std::string tag = fmt::format("b{}", idx);
+  const std::string contact = fmt::format("<sip:{}@{};transport=ws>", browsers_[b].id.user, browsers_[b].id.via_host);
+  const wt::sip::Method method = m.method();
+  if (method == wt::sip::Method::ack) {
+    if (!known) return;
+    calls_[static_cast<std::size_t>(idx)].trunk_ack = true;
+    return maybe_complete(static_cast<std::uint32_t>(idx));
+  }
+  if (method == wt::sip::Method::invite && known && !calls_[static_cast<std::size_t>(idx)].trunk_invite) {
+    Call& c = calls_[static_cast<std::size_t>(idx)];
+    c.trunk_invite = true;
+    c.t_trunk = bn::mono_ns();
+    ws_.send_text(b, bn::trunk_response(m, 180, "Ringing", tag, contact));
+    ws_.send_text(b, bn::trunk_response(m, 200, "OK", tag, contact, bn::chromium_answer(m.body(), rng_() >> 1)));
+    return;
+  }
+  if (method == wt::sip::Method::invite) {  // a re-INVITE or a stranger: nothing this flow expects
+    ++stats_.edge_requests;
+    ws_.send_text(b, bn::trunk_response(m, 488, "Not Acceptable Here", tag, contact));
+    return;
+  }
+  ws_.send_text(b, bn::trunk_response(m, 200, "OK", tag, contact));
+  if (method == wt::sip::Method::bye && known) {
+    calls_[static_cast<std::size_t>(idx)].trunk_bye = true;
+    return maybe_complete(static_cast<std::uint32_t>(idx));
+  }
+  if (method == wt::sip::Method::cancel && known) return fail(static_cast<std::uint32_t>(idx), "CANCEL from the edge");
+  ++stats_.edge_requests;
+}
+
+// Responses to the trunk's INVITE (ACK the 200, hold the call, BYE) and BYE.
+void Generator::on_trunk_response(const wt::sip::MessageView& m) {
+  const std::string_view cid = wt::sip::call_id(m);
+  std::uint32_t idx = 0;
+  if (cid.size() < 8 || std::from_chars(cid.data(), cid.data() + 8, idx, 16).ec != std::errc() ||
+      idx >= calls_.size() || calls_[idx].call_id != cid) {
+    ++stats_.anomalies["response for an unknown Call-ID at the trunk"];
+    return;
+  }
+  Call& c = calls_[idx];
+  const auto cs = wt::sip::cseq(m);
+  const int code = m.status_code();
+  if (c.done || !cs || code < 200) return;
+  if (cs->method == wt::sip::Method::bye) {
+    if (code >= 300) return fail(idx, fmt::format("BYE {}", code));
+    c.bye_ok = true;
+    return maybe_complete(idx);
+  }
+  if (cs->method != wt::sip::Method::invite) return;
+  if (code >= 300) {
+    // RFC 3261 §17.1.1.3: ACK a non-2xx with the INVITE's branch and Request-URI.
+    c.to_tag = std::string(wt::sip::to_tag(m));
+    send_trunk(idx, "ACK", c.ruri, 1, c.branch);
+    return fail(idx, fmt::format("INVITE {} {}", code, m.reason_phrase()));
+  }
+  if (!c.got_200) {
+    c.got_200 = true;
+    c.t_answer = bn::mono_ns();
+    c.to_tag = std::string(wt::sip::to_tag(m));
+    wt::sip::NameAddr contact;
+    if (!wt::sip::parse_name_addr(m.value(wt::sip::HeaderId::contact), contact))
+      return fail(idx, "200 without a Contact");
+    c.target = std::string(contact.uri);
+    holds_.emplace_back(c.t_answer + static_cast<std::int64_t>(o_.hold_s * 1e9), idx);
+  }
+  // RFC 3261 §13.2.2.4: every 2xx (the edge retransmits it until the ACK) gets an ACK.
+  send_trunk(idx, "ACK", c.target, 1, "z9hG4bK" + rnd(10));
+}
+
 void Generator::on_browser_lost(std::uint32_t b, std::string_view why) {
   std::fprintf(stderr, "sip_load: browser %u: %.*s\n", b, static_cast<int>(why.size()), why.data());
   for (std::uint32_t idx : std::vector<std::uint32_t>(in_flight_order_.begin(), in_flight_order_.end())) {
@@ -361,7 +577,14 @@ void Generator::finish(std::uint32_t idx, bool ok) {
   stats_.answer_back.push_back(c.t_answer - c.t_trunk);
 }
 
-std::string Generator::stuck_at(const Call& c) {
+std::string Generator::stuck_at(const Call& c) const {
+  if (o_.inbound) {
+    if (!c.trunk_invite) return "the INVITE never reached the browser";
+    if (!c.got_200) return "no 200 at the trunk";
+    if (!c.trunk_ack) return "no ACK at the browser";
+    if (!c.bye_ok) return "no 200 to the trunk's BYE";
+    return "the BYE never reached the browser";
+  }
   if (!c.auth_sent) return "no 407 from the edge";
   if (!c.trunk_invite) return "the INVITE never reached the trunk";
   if (!c.got_200) return "no 200 at the browser";
@@ -420,6 +643,13 @@ void Generator::run() {
       in_flight_order_.pop_front();
     }
     if (started == o_.calls && in_flight_ == 0) break;
+    // --inbound: the trunk hangs up the calls held --hold seconds (one hold for all: due order).
+    while (!holds_.empty() && holds_.front().first <= now) {
+      const std::uint32_t idx = holds_.front().second;
+      holds_.pop_front();
+      if (!calls_[idx].done) send_trunk(idx, "BYE", calls_[idx].target, 2, "z9hG4bK" + rnd(10));
+    }
+    if (!holds_.empty() && (next_start < 0 || holds_.front().first < next_start)) next_start = holds_.front().first;
     ws_.flush_dirty();
     int timeout_ms = 100;
     if (next_start >= 0) {
@@ -428,7 +658,11 @@ void Generator::run() {
     const int n = ::epoll_wait(ep_, evs.data(), static_cast<int>(evs.size()), timeout_ms);
     for (int i = 0; i < n; ++i) {
       if (evs[i].data.u64 == kTrunkTag) {
-        trunk_.on_readable();
+        if (o_.inbound) {
+          caller_.on_readable();
+        } else {
+          trunk_.on_readable();
+        }
       } else {
         ws_.on_event(static_cast<std::uint32_t>(evs[i].data.u64), evs[i].events);
       }
@@ -439,6 +673,7 @@ void Generator::run() {
     if (!calls_[idx].done) fail(idx, "unfinished 2 s after --duration: " + stuck_at(calls_[idx]));
   }
   for (const auto& [why, count] : trunk_.anomalies) stats_.anomalies[why] += count;
+  for (const auto& [why, count] : caller_.anomalies) stats_.anomalies[why] += count;
   ws_.close_all();
 }
 
@@ -513,7 +748,10 @@ int run_once(const char* prog, bn::Options o, bn::RunFigures& figures) {
 
   // The trunk first: its port is a flag of the edge.
   const std::uint16_t ws_port = bn::free_tcp_port();
+  // --inbound: the trunk calls the edge's SIP port, so it is fixed here (shard k: + k).
+  const std::uint16_t sip_port = o.inbound ? bn::free_udp_port() : 0;
   Generator gen(o, ws_port);
+  gen.set_edge_sip_port(sip_port);
   if (ws_port == 0 || !gen.open_trunk(err)) {
     std::fprintf(stderr, "%s: %s\n", prog, err.empty() ? "no free TCP port" : err.c_str());
     cleanup();
@@ -528,7 +766,7 @@ int run_once(const char* prog, bn::Options o, bn::RunFigures& figures) {
                                      "--sip-listen",
                                      "127.0.0.1",
                                      "--sip-port",
-                                     "0",
+                                     std::to_string(sip_port),
                                      "--edge-secret-file",
                                      secret_path,
                                      "--realm",
@@ -583,7 +821,8 @@ int run_once(const char* prog, bn::Options o, bn::RunFigures& figures) {
     return 1;
   }
   const std::size_t invite_size = gen.sample_invite().size();
-  const std::size_t sdp_size = bn::make_offer(1, 40000).size();
+  const std::size_t sdp_size =
+      o.inbound ? fmt::format(fmt::runtime(bn::kTrunkOfferTemplate), 30000).size() : bn::make_offer(1, 40000).size();
   gen.run();
   std::printf("sip_load: connections: transport=%s browsers=%u edge_cpu_us_per_connection=%.0f", o.tls ? "wss" : "ws",
               o.browsers, 1e6 * connect_cpu_s / o.browsers);

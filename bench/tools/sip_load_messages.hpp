@@ -160,9 +160,9 @@ inline std::string jssip_in_dialog(const BrowserIdentity& b, const BrowserCallId
   return out;
 }
 
-// Proxy-Authorization as JsSIP writes it for a qop="auth" MD5 challenge.
+// Proxy-Authorization (Authorization for REGISTER) as JsSIP writes it for a qop="auth" MD5 challenge.
 inline std::string jssip_digest(const BrowserIdentity& b, std::string_view ruri, std::string_view nonce,
-                                std::uint32_t nc, std::string_view cnonce) {
+                                std::uint32_t nc, std::string_view cnonce, std::string_view method = "INVITE") {
   const std::string nc_text = fmt::format("{:08x}", nc);
   auth::DigestCredentials c;
   c.username = b.token_user;
@@ -174,11 +174,130 @@ inline std::string jssip_digest(const BrowserIdentity& b, std::string_view ruri,
   c.nc = nc_text;
   c.cnonce = cnonce;
   auth::DigestHex h;
-  if (auth::compute_digest_response(c, "INVITE", b.token_password, h) != auth::DigestStatus::ok) return {};
+  if (auth::compute_digest_response(c, method, b.token_password, h) != auth::DigestStatus::ok) return {};
   return fmt::format(
       "Digest algorithm=MD5, username=\"{}\", realm=\"{}\", nonce=\"{}\", uri=\"{}\", response=\"{}\", qop=auth, "
       "cnonce=\"{}\", nc={}",
       b.token_user, kRealm, nonce, ruri, h.view(), cnonce, nc_text);
+}
+
+// JsSIP's REGISTER (the capture's: GRUU instance, reg-id, 600 s); `authorization` "" at first.
+inline std::string jssip_register(const BrowserIdentity& b, std::string_view call_id, std::string_view from_tag,
+                                  std::string_view branch, std::uint32_t cseq, std::string_view authorization) {
+  std::string out;
+  out.reserve(800);
+  sip::MessageWriter w(out);
+  w.request_line("REGISTER", fmt::format("sip:{}", kRealm));
+  w.header("Via", fmt::format("SIP/2.0/WS {};branch={}", b.via_host, branch));
+  w.header("Max-Forwards", "69");
+  w.header("To", fmt::format("<sip:{}@{}>", b.user, kRealm));
+  w.header("From", fmt::format("<sip:{}@{}>;tag={}", b.user, kRealm, from_tag));
+  w.header("Call-ID", call_id);
+  w.header("CSeq", fmt::format("{} REGISTER", cseq));
+  if (!authorization.empty()) w.header("Authorization", authorization);
+  w.header("Expires", "600");
+  w.header("Contact", fmt::format("<sip:{}@{};transport=ws>;+sip.ice;reg-id=1;+sip.instance=\"<{}>\";expires=600",
+                                  b.user, b.via_host, b.instance));
+  w.header("Allow", kJsSipAllow);
+  w.header("Supported", "path,gruu,outbound");
+  w.header("User-Agent", kJsSipAgent);
+  w.finish();
+  return out;
+}
+
+// The trunk's offer of a call to a browser, as tests/integration/sipp/call-browser.xml sends it:
+// plain RTP/AVP, PCMU, PCMA, telephone-event. {0} = the RTP port.
+inline constexpr std::string_view kTrunkOfferTemplate =
+    "v=0\r\n"
+    "o=user1 53655765 2353687637 IN IP4 127.0.0.1\r\n"
+    "s=-\r\n"
+    "c=IN IP4 127.0.0.1\r\n"
+    "t=0 0\r\n"
+    "m=audio {0} RTP/AVP 0 8 101\r\n"
+    "a=rtpmap:0 PCMU/8000\r\n"
+    "a=rtpmap:8 PCMA/8000\r\n"
+    "a=rtpmap:101 telephone-event/8000\r\n"
+    "a=fmtp:101 0-16\r\n"
+    "a=sendrecv\r\n";
+
+// Chromium's answer to the edge's offer to a browser: the session part and the ICE/DTLS lines of
+// kOfferTemplate, with a=setup:active (the edge stays the DTLS server), and the payload types of
+// the offer's m= line with their a=rtpmap/a=fmtp lines, as Chromium keeps what it supports. The
+// edge offers one codec and telephone-event, all of which Chromium supports. {0} = o= session id.
+inline std::string chromium_answer(std::string_view offer, std::uint64_t session_id) {
+  std::string fmts, attrs;
+  std::size_t pos = 0;
+  while (pos < offer.size()) {
+    std::size_t eol = offer.find('\n', pos);
+    if (eol == std::string_view::npos) eol = offer.size();
+    std::string_view line = offer.substr(pos, eol - pos);
+    pos = eol + 1;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.rfind("m=audio ", 0) == 0) {
+      // m=audio PORT PROTO FMT...: the formats follow the third space.
+      std::size_t sp = line.find(' ', line.find(' ', 8) + 1);
+      if (sp != std::string_view::npos) fmts = std::string(line.substr(sp));
+    } else if (line.rfind("a=rtpmap:", 0) == 0 || line.rfind("a=fmtp:", 0) == 0) {
+      attrs += fmt::format("{}\r\n", line);
+    }
+  }
+  return fmt::format(
+      "v=0\r\n"
+      "o=- {} 2 IN IP4 127.0.0.1\r\n"
+      "s=-\r\n"
+      "t=0 0\r\n"
+      "a=group:BUNDLE 0\r\n"
+      "a=msid-semantic: WMS b9077d71-60f0-4dc1-a1a9-8ea042fddc42\r\n"
+      "m=audio 9 UDP/TLS/RTP/SAVPF{}\r\n"
+      "c=IN IP4 0.0.0.0\r\n"
+      "a=rtcp:9 IN IP4 0.0.0.0\r\n"
+      "a=ice-ufrag:G8/r\r\n"
+      "a=ice-pwd:Vl3FUbFdYcsA2VfzjTPnUXWO\r\n"
+      "a=ice-options:trickle\r\n"
+      "a=fingerprint:sha-256 "
+      "B0:E3:17:94:80:BF:13:94:67:42:28:9A:D5:5F:2F:76:24:DD:85:71:E2:A6:3B:38:BC:F6:17:B9:6D:E1:CD:6A\r\n"
+      "a=setup:active\r\n"
+      "a=mid:0\r\n"
+      "a=sendrecv\r\n"
+      "a=msid:b9077d71-60f0-4dc1-a1a9-8ea042fddc42 bedd1995-6f68-49b7-98b4-02df5e24f9ee\r\n"
+      "a=rtcp-mux\r\n"
+      "{}"
+      "a=ssrc:2633685853 cname:fgihcLoaiWkXp53k\r\n",
+      session_id, fmts, attrs);
+}
+
+// One call's trunk-side dialog identifiers (a call from the trunk to a browser).
+struct TrunkCallIds {
+  std::string_view local;   // the trunk's host:port
+  std::string_view edge;    // the edge's host:port
+  std::string_view caller;  // From user: the called number of this bench, "1555NNNNNNNN"
+  std::string_view callee;  // the browser's user
+  std::string_view call_id;
+  std::string_view from_tag;
+  std::string_view to_tag;  // "" before the edge answered
+};
+
+// A request of the trunk as sipp's call-browser.xml sends it: INVITE (with `sdp`), ACK, BYE.
+inline std::string trunk_request(const TrunkCallIds& c, std::string_view method, std::string_view ruri,
+                                 std::string_view branch, std::uint32_t cseq, std::string_view sdp = {}) {
+  std::string out;
+  out.reserve(500 + sdp.size());
+  sip::MessageWriter w(out);
+  w.request_line(method, ruri);
+  w.header("Via", fmt::format("SIP/2.0/UDP {};branch={}", c.local, branch));
+  w.header("From", fmt::format("<sip:{}@{}>;tag={}", c.caller, c.local, c.from_tag));
+  if (c.to_tag.empty()) {
+    w.header("To", fmt::format("<sip:{}@{}>", c.callee, c.edge));
+  } else {
+    w.header("To", fmt::format("<sip:{}@{}>;tag={}", c.callee, c.edge, c.to_tag));
+  }
+  w.header("Call-ID", c.call_id);
+  w.header("CSeq", fmt::format("{} {}", cseq, method));
+  if (method == "INVITE") w.header("Contact", fmt::format("<sip:trunk@{}>", c.local));
+  w.header("Max-Forwards", "70");
+  if (!sdp.empty()) w.header("Content-Type", "application/sdp");
+  w.finish(sdp);
+  return out;
 }
 
 // A trunk response to `req` as sipp builds it: Via, From, To (+ tag), Call-ID, CSeq copied,

@@ -36,6 +36,8 @@ struct Options {
   double progress_s = 5;  // a progress line every S seconds; 0: none
   bool tls = false;             // the browsers over WSS (a TLS handshake each) instead of WS
   unsigned compare_tls = 0;     // > 0: that many pairs of runs, WS then WSS, and their ratio
+  bool inbound = false;   // calls from the trunk to registered browsers instead of browsers to the trunk
+  double hold_s = 0.1;    // --inbound: the trunk holds each answered call this long before its BYE
   bool keep = false;
   bool help = false;  // --help: print usage() and run nothing
 };
@@ -70,6 +72,11 @@ inline std::string usage(std::string_view prog) {
       "                        certificate made at start (ECDSA P-256)\n"
       "  --compare-tls PAIRS   run PAIRS pairs of the same load, WS then WSS, each on a fresh edge; print each\n"
       "                        run's figures, the medians and the WSS/WS ratio of edge CPU per call\n"
+      "  --inbound             calls the other way: the browsers REGISTER (distinct users, 401 + edge token\n"
+      "                        digest) and answer; the trunk (the edge's --trunk address) calls each in turn\n"
+      "                        (INVITE with an RTP/AVP offer, 180 + 200 with a Chromium answer, ACK), holds\n"
+      "                        the call --hold seconds, then BYE; set-up time is INVITE -> 200 at the trunk\n"
+      "  --hold S              --inbound: seconds the trunk holds each call before its BYE (default 0.1)\n"
       "  --keep                keep the temporary directory (secret file, edge log)\n"
       "Exit status: 0 when every call completed, 1 when one failed, 2 for a bad flag.\n",
       prog);
@@ -89,6 +96,10 @@ inline bool parse_options(int argc, char** argv, Options& o, std::string& err) {
     }
     if (name == "--tls") {
       o.tls = true;
+      continue;
+    }
+    if (name == "--inbound") {
+      o.inbound = true;
       continue;
     }
     if (auto eq = name.find('='); eq != std::string::npos) {
@@ -139,6 +150,8 @@ inline bool parse_options(int argc, char** argv, Options& o, std::string& err) {
       num(o.warmup_s);
     else if (name == "--progress")
       num(o.progress_s);
+    else if (name == "--hold")
+      num(o.hold_s);
     else if (name == "--compare-tls")
       num(o.compare_tls);
     else if (name == "--edge-log-level")
@@ -165,6 +178,8 @@ inline bool parse_options(int argc, char** argv, Options& o, std::string& err) {
     err = "--duration must be > 0 and --rate >= 0";
   else if (o.warmup_s < 0 || o.warmup_s >= o.duration_s)
     err = "--warmup: 0 <= S < --duration";
+  else if (o.hold_s < 0 || o.hold_s > 60)
+    err = "--hold: 0..60 seconds";
   else if (o.compare_tls > 20)
     err = "--compare-tls: 0..20 pairs";
   else if (o.compare_tls > 0 && o.tls)

@@ -138,24 +138,30 @@ inline void print_report(const Options& o, const RunStats& r, std::size_t sdp_si
   auto ull = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
   std::printf(
       "sip_load: setup: transport=%s shards=%u browsers=%u concurrency=%u rate=%s auth=%s trunk=%s%s200 sdp_bytes=%zu "
-      "auth_invite_bytes=%zu warmup_s=%.0f edge_log=%s\n",
+      "%s=%zu warmup_s=%.0f edge_log=%s direction=%s\n",
       o.tls ? "wss" : "ws", o.shards, o.browsers, o.concurrency, o.rate > 0 ? fmt::format("{}", o.rate).c_str() : "max",
       o.auth_every_call ? "every-call" : "cached", o.trunk_trying ? "100+" : "", o.trunk_ringing ? "180+" : "",
-      sdp_size, invite_size, o.warmup_s, o.edge_log_level.c_str());
+      sdp_size, o.inbound ? "trunk_invite_bytes" : "auth_invite_bytes", invite_size, o.warmup_s,
+      o.edge_log_level.c_str(), o.inbound ? fmt::format("inbound hold_s={}", o.hold_s).c_str() : "outbound");
   std::printf(
-      "sip_load: 407_challenges=%llu authenticated_invites=%llu trunk_invite_retransmits=%llu "
+      "sip_load: %s=%llu authenticated_invites=%llu trunk_invite_retransmits=%llu "
       "edge_requests_to_browsers=%llu stop=%s\n",
-      ull(r.challenges), ull(r.auth_invites), ull(r.trunk_retransmits), ull(r.edge_requests), r.stop_reason.c_str());
+      o.inbound ? "register_401_challenges" : "407_challenges", ull(r.challenges), ull(r.auth_invites),
+      ull(r.trunk_retransmits), ull(r.edge_requests), r.stop_reason.c_str());
   std::printf(
       "sip_load: edge_user_s=%.2f edge_sys_s=%.2f edge_cpu_us_per_call=%.0f edge_rss_mib: start=%.0f end=%.0f\n",
       edge_user, edge_sys, ok > 0 ? 1e6 * edge_cpu / ok : 0.0, static_cast<double>(r.begin.edge_rss_kib) / 1024.0,
       static_cast<double>(e.edge_rss_kib) / 1024.0);
   std::printf("sip_load: runq_wait: edge=%.2fs (%.0f%% of wall) generator=%.2fs (%.0f%%) load_avg_1m=%.2f\n", edge_wait,
               pct(edge_wait), gen_wait, pct(gen_wait), load_average_1m());
-  std::printf(
-      "sip_load: setup_time_us (first INVITE written -> 200 at the browser): p50=%.0f p99=%.0f max=%.0f; "
-      "answer_back_us (INVITE at the trunk -> 200 at the browser): p50=%.0f p99=%.0f max=%.0f\n",
-      ps.p50, ps.p99, ps.max, pa.p50, pa.p99, pa.max);
+  // --inbound: the trunk's INVITE -> its 200, and the browser's INVITE (answered at once) -> that 200.
+  std::printf(o.inbound ? "sip_load: setup_time_us (INVITE written by the trunk -> 200 at the trunk): p50=%.0f "
+                          "p99=%.0f max=%.0f; answer_back_us (INVITE at the browser -> 200 at the trunk): p50=%.0f "
+                          "p99=%.0f max=%.0f\n"
+                        : "sip_load: setup_time_us (first INVITE written -> 200 at the browser): p50=%.0f p99=%.0f "
+                          "max=%.0f; answer_back_us (INVITE at the trunk -> 200 at the browser): p50=%.0f p99=%.0f "
+                          "max=%.0f\n",
+              ps.p50, ps.p99, ps.max, pa.p50, pa.p99, pa.max);
   for (const auto& [why, n] : r.failures) std::printf("sip_load: failure: %s x%llu\n", why.c_str(), ull(n));
   for (const auto& [why, n] : r.anomalies) std::printf("sip_load: anomaly: %s x%llu\n", why.c_str(), ull(n));
   // The grep line: calls/ok/failed count the whole run; rates, CPU and latencies the measured window.

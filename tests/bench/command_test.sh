@@ -5,6 +5,9 @@
 #     every call completes, none fails;
 #   - `webtrunk bench calls --tls`: the same over WSS (the edge gets --wss and a certificate made
 #     at start; every browser does a TLS handshake, all but the first resuming): every call completes;
+#   - `webtrunk bench calls --inbound`: 100 calls from the trunk to 5 browsers registered as distinct
+#     users (each through the edge's 401 with an edge token): every call completes, each browser
+#     registered once after one challenge, and the edge's trunk port took them all;
 #   - `webtrunk bench abuse`, short (2 calls, floods of 1 s): every flood runs, the calls in progress
 #     lose nothing over 0.1 %, the edge stays up;
 #   - `webtrunk bench nonsense` and a malformed flag exit 2 with a message that names them;
@@ -43,6 +46,18 @@ check "the edge counted them" grep -q "^  webtrunk_tls_resumed_total 4$" "$dir/t
 check "the report says 100 calls over wss, 100 ok, 0 failed" \
   bash -c "grep -q '^sip_load: setup: transport=wss ' '$dir/tls.out' && grep -q '^sip_load: calls=100 ok=100 failed=0 ' '$dir/tls.out'"
 
+"$dir/webtrunk" bench calls --inbound --calls 100 --rate 50 --browsers 5 --duration 15 --progress 0 \
+  >"$dir/inbound.out" 2>&1
+rc=$?
+cat "$dir/inbound.out"
+check "bench calls --inbound exits 0 (got $rc)" test "$rc" -eq 0
+check "the report says 100 inbound calls, 100 ok, 0 failed" \
+  bash -c "grep -q '^sip_load: setup: .* direction=inbound ' '$dir/inbound.out' && grep -q '^sip_load: calls=100 ok=100 failed=0 ' '$dir/inbound.out'"
+check "5 browsers registered after one 401 each" grep -q "^sip_load: register_401_challenges=5 " "$dir/inbound.out"
+check "the edge started and answered 100 calls from the trunk" \
+  bash -c "grep -q '^  webtrunk_inbound_calls_started_total 100$' '$dir/inbound.out' && grep -q '^  webtrunk_inbound_calls_answered_total 100$' '$dir/inbound.out'"
+check "the report gives the set-up time at the trunk" grep -q "^sip_load: setup_time_us (INVITE written by the trunk -> 200 at the trunk): p50=[0-9]" "$dir/inbound.out"
+
 "$dir/webtrunk" bench calls --tls --compare-tls 1 >"$dir/both.out" 2>&1
 rc=$?
 check "--tls with --compare-tls exits 2 (got $rc)" test "$rc" -eq 2
@@ -76,7 +91,7 @@ check "bench --help exits 0 (got $rc)" test "$rc" -eq 0
 for mode in calls media auth abuse; do
   check "bench --help describes $mode" grep -q "^webtrunk bench $mode " "$dir/help.out"
 done
-for flag in --calls --rate --edge-bin --tls --compare-tls --seconds --engine --connections --auth-bin --max-requests; do
+for flag in --calls --rate --edge-bin --tls --compare-tls --inbound --hold --seconds --engine --connections --auth-bin --max-requests; do
   check "bench --help describes $flag" grep -q -- "^  $flag " "$dir/help.out"
 done
 
