@@ -104,7 +104,7 @@ inline const core::Counter kTrunkPortRefused{"webtrunk_sip_not_a_trunk_total",
 inline const core::Counter kCallsTrunkConnectionLost{
     "webtrunk_calls_trunk_connection_lost_total", "calls ended because their TCP connection to the trunk was lost"};
 inline const core::Counter kTrunkUnreachable{"webtrunk_trunk_unreachable_total",
-                                             "ICMP unreachable from a trunk address (calls toward it failed 503)"};
+                                             "ICMP unreachable from a trunk address, or a TCP trunk not reachable (calls toward it failed 503)"};
 inline const core::Counter kTrunkAuthAnswered{"webtrunk_trunk_auth_answered_total",
                                               "trunk 401/407 challenges answered with the route's credentials"};
 inline const core::Counter kTrunkAuthFailed{"webtrunk_trunk_auth_failed_total",

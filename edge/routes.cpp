@@ -130,6 +130,7 @@ core::Result<RouteTable> RouteTable::single(std::string_view trunk, std::string_
   t->password_file = std::string(password_file);
   RouteTable table;
   table.routes_.push_back(Route{"*", std::move(*t)});
+  table.index_tcp();
   return table;
 }
 
@@ -195,6 +196,7 @@ core::Result<RouteTable> RouteTable::parse(std::string_view content, std::string
     if (ad != bd) return bd;  // the default goes last
     return a.prefix.size() > b.prefix.size();
   });
+  table.index_tcp();
   return table;
 }
 
@@ -223,10 +225,18 @@ bool RouteTable::is_trunk_address(const core::SockAddr& addr) const noexcept {
   return false;
 }
 
+void RouteTable::index_tcp() {
+  tcp_trunks_.clear();
+  for (const Route& r : routes_) {
+    if (r.trunk.transport != sip::Transport::tcp) continue;
+    if (std::find(tcp_trunks_.begin(), tcp_trunks_.end(), r.trunk.addr) == tcp_trunks_.end()) {
+      tcp_trunks_.push_back(r.trunk.addr);
+    }
+  }
+}
+
 bool RouteTable::is_tcp_trunk(const core::SockAddr& addr) const noexcept {
-  return std::any_of(routes_.begin(), routes_.end(), [&](const Route& r) {
-    return r.trunk.transport == sip::Transport::tcp && r.trunk.addr == addr;
-  });
+  return std::find(tcp_trunks_.begin(), tcp_trunks_.end(), addr) != tcp_trunks_.end();
 }
 
 const TrunkTarget* RouteTable::lookup(std::string_view number) const noexcept {

@@ -79,7 +79,9 @@ class RouteTable {
   bool empty() const noexcept { return routes_.empty(); }
 
  private:
+  void index_tcp();
   std::vector<Route> routes_;  // sorted by prefix length, longest first; "*" last
+  std::vector<core::SockAddr> tcp_trunks_;  // distinct addresses of the tcp: routes (per message: not every route)
 };
 
 }  // namespace webtrunk::edge
