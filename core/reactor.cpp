@@ -418,17 +418,8 @@ void Shard::on_accept_cqe(Shard& s, Op& op, const io_uring_cqe& cqe) {
   if (cqe.res >= 0 && l.closing) {
     (void)sys_close(cqe.res);
   } else if (cqe.res >= 0) {
-    std::uint32_t idx;
-    if (!s.free_conns_.empty()) {
-      idx = s.free_conns_.back();
-      s.free_conns_.pop_back();
-    } else {
-      idx = static_cast<std::uint32_t>(s.conns_.size());
-      Conn& fresh = s.conns_.emplace_back();
-      fresh.recv_op = Op{&Shard::on_recv_cqe, idx};
-      fresh.send_op = Op{&Shard::on_send_cqe, idx};
-    }
-    Conn& c = s.conns_[idx];
+    Conn& c = s.alloc_conn();
+    const std::uint32_t idx = c.recv_op.index;
     c.fd = cqe.res;
     c.handler = l.handler;
     c.flags = kLive;
@@ -474,6 +465,20 @@ void Shard::on_accept_cqe(Shard& s, Op& op, const io_uring_cqe& cqe) {
   } else {
     s.arm_accept(l);
   }
+}
+
+Shard::Conn& Shard::alloc_conn() {
+  std::uint32_t idx;
+  if (!free_conns_.empty()) {
+    idx = free_conns_.back();
+    free_conns_.pop_back();
+  } else {
+    idx = static_cast<std::uint32_t>(conns_.size());
+    Conn& fresh = conns_.emplace_back();
+    fresh.recv_op = Op{&Shard::on_recv_cqe, idx};
+    fresh.send_op = Op{&Shard::on_send_cqe, idx};
+  }
+  return conns_[idx];
 }
 
 void Shard::arm_recv(Conn& c) {
@@ -543,7 +548,7 @@ bool Shard::send(ConnId id, std::span<const std::byte> data) {
   if (data.empty()) return true;
   if (c->tls) return tls_send(*c, data);
   c->pending.insert(c->pending.end(), data.begin(), data.end());
-  queue_flush(*c);
+  if (!(c->flags & kConnecting)) queue_flush(*c);  // else on_connect_cqe flushes it
   return true;
 }
 
@@ -657,6 +662,10 @@ void Shard::release_conn(Conn& c) {
   c.pending = {};
   c.out_offset = 0;
   end_tls(c);
+  if (c.connecting) {
+    if (c.connecting->timer) (void)timers_.cancel(c.connecting->timer);
+    c.connecting.reset();
+  }
   c.generation = next_generation(c.generation);  // stale before the handler hears of it
   --conn_count_;
   TcpHandler* h = c.handler;

@@ -65,10 +65,14 @@ class TcpHandler {
   virtual bool on_accept(Shard& shard, ConnId id, const SockAddr& peer) = 0;
   // Bytes arrived, in order. `data` is valid only during this call.
   virtual void on_data(Shard& shard, ConnId id, std::span<const std::byte> data) = 0;
-  // Exactly once per accepted connection, when it is gone and `id` is already stale. `reason` is 0
-  // for an orderly end (peer EOF, or our close() after the output drained), -ECANCELED after
-  // abort(), else the -errno that ended it (-ECONNRESET, -EPIPE, ...).
+  // Exactly once per accepted or connected (connect_tcp) connection, when it is gone and `id` is
+  // already stale. `reason` is 0 for an orderly end (peer EOF, or our close() after the output
+  // drained), -ECANCELED after abort(), else the -errno that ended it (-ECONNRESET, -EPIPE, ...;
+  // for a connect that never completed: -ECONNREFUSED, -ETIMEDOUT for its deadline, ...).
   virtual void on_closed(Shard& shard, ConnId id, int reason) = 0;
+  // An outbound connection (connect_tcp) is established; on_data and on_closed follow as for an
+  // accepted one. Never called for an accepted connection.
+  virtual void on_connected(Shard& shard, ConnId id) { (void)shard, (void)id; }
 };
 
 class UdpHandler {
@@ -226,6 +230,11 @@ class Shard {
   SockAddr listener_address(ListenerId id) const;
   // Stops accepting; existing connections stay.
   void close_listener(ListenerId id);
+  // An outbound connection to `peer` (non-blocking socket + IORING_OP_CONNECT). The id is usable at
+  // once: send() queues until the connect completes (output_queued() counts it), close()/abort()
+  // work. The handler then gets on_connected, or on_closed with the connect's -errno (-ETIMEDOUT
+  // when `timeout` passes first). Plaintext only. Fails now only if no socket can be made.
+  Result<ConnId> connect_tcp(const SockAddr& peer, TcpHandler& handler, Duration timeout);
   // Copies `data` to the connection's output; sent after this turn, in order, one send in flight
   // at a time. False if the id is stale or the connection is closing.
   bool send(ConnId id, std::span<const std::byte> data);
@@ -288,6 +297,7 @@ class Shard {
   struct QueuedDatagram;
   struct HotReceive;
   struct TlsConn;
+  struct Connecting;
 
   explicit Shard(const ShardConfig& cfg);
   Result<void> init(ShardMailbox* mailbox, Waker* waker);
@@ -304,6 +314,7 @@ class Shard {
   static void on_accept_cqe(Shard& s, Op& op, const io_uring_cqe& cqe);
   static void on_recv_cqe(Shard& s, Op& op, const io_uring_cqe& cqe);
   static void on_send_cqe(Shard& s, Op& op, const io_uring_cqe& cqe);
+  static void on_connect_cqe(Shard& s, Op& op, const io_uring_cqe& cqe);
   static void on_udp_recv_cqe(Shard& s, Op& op, const io_uring_cqe& cqe);
   static void on_udp_send_cqe(Shard& s, Op& op, const io_uring_cqe& cqe);
   static void on_udp_send_failed_cqe(Shard& s, Op& op, const io_uring_cqe& cqe);
@@ -313,6 +324,7 @@ class Shard {
   void arm_timeout();
   void arm_accept(Listener& l);
   void arm_recv(Conn& c);
+  Conn& alloc_conn();
   void queue_flush(Conn& c);
   void submit_send(Conn& c);
   void fail_conn(Conn& c, int reason);

@@ -61,6 +61,8 @@ constexpr std::uint16_t kPolling = 1 << 10;      // the one-shot poll is armed (
 constexpr std::uint16_t kDrainQueued = 1 << 11;  // in hot_pending_
 constexpr std::uint16_t kDraining = 1 << 12;     // drain_hot_udp is reading it (a close waits)
 constexpr std::uint16_t kRecvErrors = 1 << 13;   // UdpOptions::recv_errors: read the error queue
+// Conn only: an outbound connect is in flight (on send_op, with kSending set so closes wait for it).
+constexpr std::uint16_t kConnecting = 1 << 14;
 
 // Not in liburing 2.3's headers: the kernel's minimum-wait feature bit (Linux 6.12), and liburing's
 // own flag for a ring whose fd is registered (INT_FLAG_REG_RING, stable since 2.2).
@@ -89,6 +91,7 @@ struct Shard::Conn {
   std::vector<std::byte> pending;  // queued behind `out`
   TcpHandler* handler = nullptr;
   std::unique_ptr<TlsConn> tls;    // TLS connections only (8 bytes on a plaintext one)
+  std::unique_ptr<Connecting> connecting;  // outbound connections until the connect completes
   std::uint32_t out_offset = 0;
   int fd = -1;
   std::uint32_t generation = 1;
@@ -104,6 +107,13 @@ struct Shard::TlsConn {
   TlsStream stream;
   std::vector<std::byte> early;  // plaintext sent before the handshake finished
   TimerHandle timer{};           // the handshake deadline
+};
+
+// An outbound connect in flight: the address the SQE points at (read by the kernel at submit) and
+// the deadline that cancels it.
+struct Shard::Connecting {
+  SockAddr peer;
+  TimerHandle timer{};
 };
 
 constexpr unsigned kMaxUdpRecvDepth = 4;

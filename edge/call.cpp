@@ -71,7 +71,7 @@ void Call::send_trunk_request(core::Instant now, sip::Method m, Purpose purpose,
     t->content_type = std::string(content_type);
     t->body = std::string(body);
   }
-  t->txn = std::make_unique<sip::ClientTransaction>(now, m, std::move(bytes), branch, sip::Transport::udp,
+  t->txn = std::make_unique<sip::ClientTransaction>(now, m, std::move(bytes), branch, trunk_transport(),
                                                     core.cfg_.timers);
   t->leg = Leg::trunk;
   t->purpose = purpose;
@@ -202,8 +202,8 @@ void Call::send_trunk_invite(core::Instant now, const TrunkAuthAnswer* auth) {
   t_invite_bytes.clear();
   sip::MessageWriter w(t_invite_bytes);
   w.request_line("INVITE", t_ruri);
-  w.header(sip::HeaderId::via, fmt::format("SIP/2.0/UDP {};branch={};rport", host_port(core.cfg_.sip_host, core.cfg_.sip_port),
-                                           branch));
+  w.header(sip::HeaderId::via, fmt::format("SIP/2.0/{} {};branch={};rport", sip::via_transport_name(trunk_transport()),
+                                           host_port(core.cfg_.sip_host, core.cfg_.sip_port), branch));
   w.header(sip::HeaderId::max_forwards, std::to_string(t_max_forwards));
   w.header(sip::HeaderId::from, fmt::format("<sip:{}@{}>;tag={}", t_from_user, bracket_host(core.cfg_.sip_host), t_local_tag));
   w.header(sip::HeaderId::to, t_to);
@@ -220,7 +220,7 @@ void Call::send_trunk_invite(core::Instant now, const TrunkAuthAnswer* auth) {
 
   auto txn = std::make_unique<CallClientTxn>();
   txn->txn = std::make_unique<sip::ClientTransaction>(now, sip::Method::invite, t_invite_bytes, branch,
-                                                      sip::Transport::udp, core.cfg_.timers);
+                                                      trunk_transport(), core.cfg_.timers);
   txn->leg = Leg::trunk;
   txn->purpose = Purpose::invite;
   txn->method = sip::Method::invite;
@@ -278,7 +278,9 @@ void Call::on_invite_response(core::Instant now, CallClientTxn& t, const sip::Tx
       return;
     }
     t_dialog = std::move(dialog);
-    trunk_dest = dialog_destination(*t_dialog, trunk->addr);
+    // A TCP trunk's in-dialog requests reuse the connection to the trunk (the edge does not listen
+    // on TCP, so the trunk's Contact is not dialled).
+    trunk_dest = trunk_transport() == sip::Transport::udp ? dialog_destination(*t_dialog, trunk->addr) : trunk->addr;
     if (state == CallState::ended || t_cancelled) {
       // Answered after we gave up (CANCEL crossed the 2xx, browser gone): ACK it, then BYE.
       t_ack = t_dialog->make_request(sip::Method::ack, trunk_via(), core.ids_.branch(), {}, {}, {});
@@ -493,7 +495,11 @@ void Call::on_client_final(core::Instant now, CallClientTxn& t, const sip::TxnEv
           if (ev.kind == sip::TxnEvent::Kind::timeout) {
             fail_browser(now, 408, t_provisional ? "Request Timeout" : "Trunk did not answer", "trunk timeout");
           } else {
-            fail_browser(now, 503, "Service Unavailable: trunk unreachable", "trunk unreachable");
+            fail_browser(now, 503,
+                         t_unreachable_detail.empty()
+                             ? std::string("Service Unavailable: trunk unreachable")
+                             : fmt::format("Service Unavailable: trunk unreachable ({})", t_unreachable_detail),
+                         "trunk unreachable");
           }
         } else if (state == CallState::ended) {
           // Cancelled and the trunk never answered the INVITE: nothing more to do.
@@ -535,7 +541,7 @@ bool Call::step(core::Instant now) {
         case sip::TxnEvent::Kind::cancel_ready: {
           auto c = std::make_unique<CallClientTxn>();
           c->txn = std::make_unique<sip::ClientTransaction>(now, sip::Method::cancel, std::move(ev->request),
-                                                            std::string(t->txn->branch()), sip::Transport::udp,
+                                                            std::string(t->txn->branch()), trunk_transport(),
                                                             core.cfg_.timers);
           c->leg = Leg::trunk;
           c->purpose = Purpose::cancel;
@@ -735,7 +741,14 @@ void Call::on_flow_closed(core::Instant now) {
   hang_up(now, "browser disconnected", false, true);
 }
 
-void Call::on_trunk_unreachable(core::Instant now) {
+void Call::on_trunk_connection_lost(core::Instant now) {
+  if (state == CallState::ended) return;
+  if (state == CallState::calling) return on_trunk_unreachable(now, "connection lost");
+  hang_up(now, "trunk connection lost", true, false, "SIP;cause=503;text=\"Trunk connection lost\"");
+}
+
+void Call::on_trunk_unreachable(core::Instant now, std::string_view detail) {
+  t_unreachable_detail = std::string(detail);
   for (auto& t : clients) {
     if (t->leg == Leg::trunk) t->txn->handle_transport_error(now);
   }

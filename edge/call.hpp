@@ -105,7 +105,11 @@ struct Call {
   void on_browser_response(core::Instant now, const sip::MessageView& resp);
   void on_trunk_response(core::Instant now, const sip::MessageView& resp);
   void on_flow_closed(core::Instant now);
-  void on_trunk_unreachable(core::Instant now);
+  // `detail` ("connection refused", ...) goes into the browser's 503 reason phrase when not empty.
+  void on_trunk_unreachable(core::Instant now, std::string_view detail = {});
+  // Its TCP connection to the trunk is gone: a ringing call fails 503, an answered one ends (BYE to the browser).
+  void on_trunk_connection_lost(core::Instant now);
+  sip::Transport trunk_transport() const noexcept { return trunk != nullptr ? trunk->transport : sip::Transport::udp; }
   void handle_timeout(core::Instant now);
   // Runs every transaction and timer once; true if anything happened (pump again).
   bool step(core::Instant now);
@@ -205,6 +209,7 @@ struct Call {
   std::vector<SdpCodec> t_candidates;  // the browser's codecs in --codecs order
   std::size_t t_candidate = 0;         // the one offered now
   core::SockAddr trunk_dest;  // where trunk requests go
+  std::string t_unreachable_detail;  // why the trunk could not be reached (TCP connect errors)
   std::string t_call_id;
   std::string t_local_tag;
   std::string t_invite_bytes;   // our INVITE as sent (dialog from_uac)

@@ -42,7 +42,7 @@ std::string json_escape(std::string_view s) {
 // Every trunk a route names, for the keep-alives (the pinger pings each address once).
 std::vector<TrunkPinger::Target> ping_targets(const RouteTable& routes) {
   std::vector<TrunkPinger::Target> targets;
-  for (const auto& r : routes.routes()) targets.push_back({r.trunk.spec, r.trunk.hostport(), r.trunk.addr});
+  for (const auto& r : routes.routes()) targets.push_back({r.trunk.spec, r.trunk.hostport(), r.trunk.addr, r.trunk.transport});
   return targets;
 }
 
@@ -426,7 +426,8 @@ void CallController::handle_flow_closed(core::Instant now, core::ConnId flow) {
   }
 }
 
-void CallController::handle_trunk_unreachable(core::Instant now, const core::SockAddr& addr, int error) {
+void CallController::handle_trunk_unreachable(core::Instant now, const core::SockAddr& addr, int error,
+                                              std::string_view detail) {
   if (pinger_) {
     pinger_->handle_unreachable(now, addr);
     flush_pinger();
@@ -444,7 +445,25 @@ void CallController::handle_trunk_unreachable(core::Instant now, const core::Soc
   for (std::uint64_t id : ids) {
     auto it = calls_.find(id);
     if (it == calls_.end()) continue;
-    it->second->on_trunk_unreachable(now);
+    it->second->on_trunk_unreachable(now, detail);
+    pump(now, *it->second);
+  }
+}
+
+void CallController::handle_trunk_connection_lost(core::Instant now, const core::SockAddr& addr, int error) {
+  std::vector<std::uint64_t> ids;
+  for (auto& [id, call] : calls_) {
+    if (call->trunk_dest == addr && call->trunk_transport() != sip::Transport::udp) ids.push_back(id);
+  }
+  if (ids.empty()) return;
+  kCallsTrunkConnectionLost.inc(ids.size());
+  core::log_sampled(log_sampler_, now, core::address_key(addr), core::LogLevel::warn, "sip.trunk_connection_lost",
+                    "trunk={} calls={} error={}", addr.to_string(), ids.size(),
+                    error == 0 ? "closed by the trunk" : std::strerror(-error));
+  for (std::uint64_t id : ids) {
+    auto it = calls_.find(id);
+    if (it == calls_.end()) continue;
+    it->second->on_trunk_connection_lost(now);
     pump(now, *it->second);
   }
 }

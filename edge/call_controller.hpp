@@ -101,8 +101,10 @@ inline const core::Counter kCallsCodecFailover{"webtrunk_calls_codec_failover_to
                                                "trunk INVITEs sent again with the next --codecs codec (the trunk refused one)"};
 inline const core::Counter kTrunkPortRefused{"webtrunk_sip_not_a_trunk_total",
                                              "requests on the trunk-side port from an address that is no configured trunk (dropped)"};
+inline const core::Counter kCallsTrunkConnectionLost{
+    "webtrunk_calls_trunk_connection_lost_total", "calls ended because their TCP connection to the trunk was lost"};
 inline const core::Counter kTrunkUnreachable{"webtrunk_trunk_unreachable_total",
-                                             "ICMP unreachable from a trunk address (calls toward it failed 503)"};
+                                             "ICMP unreachable from a trunk address, or a TCP trunk not reachable (calls toward it failed 503)"};
 inline const core::Counter kTrunkAuthAnswered{"webtrunk_trunk_auth_answered_total",
                                               "trunk 401/407 challenges answered with the route's credentials"};
 inline const core::Counter kTrunkAuthFailed{"webtrunk_trunk_auth_failed_total",
@@ -210,7 +212,13 @@ class CallController {
   // ICMP port/host unreachable for a datagram we sent to `addr` (`error`: its errno, for the log):
   // every trunk transaction of the calls toward it fails as a transport error (RFC 3261 §8.1.3.1),
   // so a call still ringing gets 503 "trunk unreachable" at once.
-  void handle_trunk_unreachable(core::Instant now, const core::SockAddr& addr, int error = ECONNREFUSED);
+  // `detail` (e.g. "connection refused" for a TCP trunk) is added to the browser's 503 reason phrase.
+  void handle_trunk_unreachable(core::Instant now, const core::SockAddr& addr, int error = ECONNREFUSED,
+                                std::string_view detail = {});
+  // The TCP connection to the trunk at `addr` ended (`error`: 0 for the trunk's close, else -errno):
+  // the calls it carried end (browser: BYE, or the 503 of a call still ringing), since the edge does
+  // not listen on TCP and the trunk has no other way to reach those dialogs.
+  void handle_trunk_connection_lost(core::Instant now, const core::SockAddr& addr, int error);
   void handle_timeout(core::Instant now);
   // A media session ended by itself (MediaSessions::on_ended, wired by the owner): its call hangs
   // up both legs (BYE with a Reason header), or fails if it was still ringing.

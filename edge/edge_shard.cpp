@@ -1,5 +1,9 @@
 #include "edge/edge_shard.hpp"
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
 #include "core/log.hpp"
 #include "core/log_sampler.hpp"
 
@@ -65,7 +69,164 @@ void EdgeShard::on_shard_note(core::Shard& shard, ShardNote note) {
   flush(shard);
 }
 
+namespace {
+
+// For the browser's 503 reason phrase: "trunk unreachable (connection refused)".
+std::string_view connect_error_text(int error) {
+  switch (error) {
+    case ECONNREFUSED: return "connection refused";
+    case ETIMEDOUT: return "connect timeout";
+    case ECONNRESET: return "connection reset";
+    case EHOSTUNREACH: return "host unreachable";
+    case ENETUNREACH: return "network unreachable";
+    case EMFILE:
+    case ENFILE: return "no file descriptors";
+    default: return "connect failed";
+  }
+}
+
+}  // namespace
+
+bool EdgeShard::is_tcp(const core::SockAddr& to) const {
+  if (core_->routes().is_tcp_trunk(to)) return true;
+  // A route reloaded away while calls still use its connection.
+  return std::any_of(links_.begin(), links_.end(),
+                     [&](const auto& l) { return l->addr == to && l->conn.generation != 0; });
+}
+
+EdgeShard::TrunkLink* EdgeShard::link_of(core::ConnId id) {
+  for (auto& l : links_) {
+    if (l->conn == id) return l.get();
+  }
+  return nullptr;
+}
+
+bool EdgeShard::send_tcp(core::Shard& shard, const core::SockAddr& to, std::string_view bytes,
+                         std::vector<Unreachable>& failed) {
+  auto it = std::find_if(links_.begin(), links_.end(), [&](const auto& l) { return l->addr == to; });
+  if (it == links_.end()) {
+    if (links_.size() >= kMaxTrunkLinks) {
+      failed.push_back({to, EMFILE});
+      return false;
+    }
+    links_.push_back(std::make_unique<TrunkLink>());
+    links_.back()->addr = to;
+    it = std::prev(links_.end());
+  }
+  TrunkLink& l = **it;
+  if (l.conn.generation == 0) {
+    if (shard.now() < l.retry_at) {
+      failed.push_back({to, l.last_error});
+      return false;
+    }
+    auto id = shard.connect_tcp(to, *this, kTrunkConnectTimeout);
+    if (!id) {
+      failed.push_back({to, id.error().code});
+      return false;
+    }
+    l.conn = *id;
+    l.connected = false;
+    kTrunkTcpConnections.inc();
+  }
+  if (shard.output_queued(l.conn) + bytes.size() > kMaxTrunkOutput) {
+    kTrunkTcpOverflow.inc();
+    return false;
+  }
+  return shard.send(l.conn, std::as_bytes(std::span<const char>(bytes.data(), bytes.size())));
+}
+
+bool EdgeShard::on_accept(core::Shard&, core::ConnId, const core::SockAddr&) { return false; }
+
+void EdgeShard::on_connected(core::Shard& shard, core::ConnId id) {
+  TrunkLink* l = link_of(id);
+  if (l == nullptr) return;
+  l->connected = true;
+  l->backoff = {};
+  l->retry_at = {};
+  core::log(core::LogLevel::info, "sip.trunk_connected", "shard={} trunk=tcp:{}", shard.index(), l->addr.to_string());
+}
+
+void EdgeShard::on_data(core::Shard& shard, core::ConnId id, std::span<const std::byte> data) {
+  TrunkLink* l = link_of(id);
+  if (l == nullptr || !core_) return;
+  l->framer.feed(data);
+  for (;;) {
+    const sip::StreamFramer::Next n = l->framer.next();
+    if (n.kind == sip::StreamFramer::Kind::none) break;
+    if (n.kind == sip::StreamFramer::Kind::ping) {
+      (void)shard.send(id, std::as_bytes(std::span<const char>("\r\n", 2)));  // RFC 5626 §4.4.1 pong
+      continue;
+    }
+    if (n.kind == sip::StreamFramer::Kind::invalid) {
+      kTrunkTcpBadFraming.inc();
+      core::log_sampled(log_sampler_, shard.now(), core::address_key(l->addr), core::LogLevel::warn,
+                        "sip.trunk_bad_framing", "trunk=tcp:{} reason={}", l->addr.to_string(), n.reason);
+      (void)shard.abort(id);
+      break;
+    }
+    core_->handle_trunk_datagram(shard.now(), l->addr, n.message);
+  }
+  flush(shard);
+}
+
+void EdgeShard::on_closed(core::Shard& shard, core::ConnId id, int reason) {
+  TrunkLink* l = link_of(id);
+  if (l == nullptr) return;
+  kTrunkTcpConnections.dec();
+  const bool was_up = l->connected;
+  l->conn = {};
+  l->connected = false;
+  l->framer = sip::StreamFramer{};
+  if (!core_) return;
+  if (!was_up) {
+    const int error = reason == -ECANCELED || reason == 0 ? ECONNRESET : -reason;
+    kTrunkTcpConnectFailures.inc();
+    l->backoff = std::clamp(l->backoff * 2, kTrunkBackoffMin, kTrunkBackoffMax);
+    l->retry_at = shard.now() + l->backoff;
+    l->last_error = error;
+    core_->handle_trunk_unreachable(shard.now(), l->addr, error, connect_error_text(error));
+  } else {
+    kTrunkTcpLost.inc();
+    core::log(core::LogLevel::info, "sip.trunk_disconnected", "shard={} trunk=tcp:{} reason={}", shard.index(),
+              l->addr.to_string(), reason == 0 ? "closed" : std::strerror(-reason));
+    core_->handle_trunk_connection_lost(shard.now(), l->addr, reason);
+  }
+  flush(shard);
+}
+
 void EdgeShard::flush(core::Shard& shard) {
+  // Unreachable TCP trunks fail their calls, which may send more (to browsers): a few rounds at most.
+  for (int round = 0; round < 4; ++round) {
+    std::vector<Unreachable> failed;
+    while (auto t = core_->poll_transmit()) {
+      bool ok = false;
+      if (t->to == SipTransmit::To::flow) {
+        ok = door_ != nullptr && door_->send_text(shard, t->flow, t->bytes);
+      } else if (is_tcp(t->addr)) {
+        const std::size_t before = failed.size();
+        ok = send_tcp(shard, t->addr, t->bytes, failed);
+        if (!ok && failed.size() > before) continue;  // reported as unreachable below
+      } else {
+        ok = shard.send_to(udp_, t->addr, std::as_bytes(std::span<const char>(t->bytes.data(), t->bytes.size())));
+      }
+      if (!ok) {
+        kSipSendFailures.inc();
+        core::log_sampled(log_sampler_, shard.now(), t->to == SipTransmit::To::flow ? 0 : core::address_key(t->addr),
+                          core::LogLevel::warn, "sip.send_failed", "to={} bytes={}",
+                          t->to == SipTransmit::To::flow ? "ws" : t->addr.to_string(), t->bytes.size());
+      }
+    }
+    if (failed.empty()) break;
+    // One report per address: every call waiting on it fails at once.
+    for (std::size_t i = 0; i < failed.size(); ++i) {
+      const auto first = std::find_if(failed.begin(), failed.end(),
+                                      [&](const Unreachable& u) { return u.addr == failed[i].addr; });
+      if (first != failed.begin() + static_cast<std::ptrdiff_t>(i)) continue;
+      core_->handle_trunk_unreachable(shard.now(), failed[i].addr, failed[i].error,
+                                      connect_error_text(failed[i].error));
+    }
+  }
+  // Notes for other shards (calls from a trunk forked to their browsers), after what made them.
   while (auto n = core_->poll_shard_note()) {
     EdgeShard* to = peers_ != nullptr && n->to < peers_->size() ? (*peers_)[n->to].get() : nullptr;
     // The task must be copyable (std::function): the note is shared, moved out once it runs.
@@ -74,20 +235,6 @@ void EdgeShard::flush(core::Shard& shard) {
       kShardNotesDropped.inc();
       core::log_sampled(log_sampler_, shard.now(), note->to, core::LogLevel::warn, "sip.shard_note_dropped",
                         "to_shard={} kind={}", note->to, static_cast<int>(note->kind));
-    }
-  }
-  while (auto t = core_->poll_transmit()) {
-    bool ok = false;
-    if (t->to == SipTransmit::To::flow) {
-      ok = door_ != nullptr && door_->send_text(shard, t->flow, t->bytes);
-    } else {
-      ok = shard.send_to(udp_, t->addr, std::as_bytes(std::span<const char>(t->bytes.data(), t->bytes.size())));
-    }
-    if (!ok) {
-      kSipSendFailures.inc();
-      core::log_sampled(log_sampler_, shard.now(), t->to == SipTransmit::To::flow ? 0 : core::address_key(t->addr),
-                        core::LogLevel::warn, "sip.send_failed", "to={} bytes={}",
-                        t->to == SipTransmit::To::flow ? "ws" : t->addr.to_string(), t->bytes.size());
     }
   }
   const std::optional<core::Instant> next = core_->poll_timeout();

@@ -1,8 +1,21 @@
 // EdgeShard: the glue between one shard's reactor and its CallController (edge/call_controller.hpp). It opens the
 // shard's trunk-side UDP socket (--sip-listen, port --sip-port + k), feeds CallController with WebSocket
 // messages (from WsFrontDoor's Sink), flow ends, datagrams and the ends of media sessions (the
-// shard's MediaBridge on_ended), sends CallController's output through WsFrontDoor::send_text and
-// Shard::send_to, and keeps one timer on the shard's wheel armed at CallController::poll_timeout().
+// shard's MediaBridge on_ended), sends CallController's output through WsFrontDoor::send_text,
+// Shard::send_to or a trunk's TCP connection, and keeps one timer on the shard's wheel armed at
+// CallController::poll_timeout().
+//
+// TCP trunks (routes "tcp:HOST:PORT"): one outbound connection per trunk address per shard
+// (Shard::connect_tcp), made when the first message goes there and reused by every call of the
+// shard; messages queue on it while it connects. RFC 3261 §18.3 framing (sip::StreamFramer);
+// requests the trunk sends on it are handled as from the trunk's address, a double-CRLF ping gets a
+// CRLF pong (RFC 5626 §4.4.1). A connect that fails (refused, reset, kTrunkConnectTimeout) fails
+// every call waiting on it with 503 "trunk unreachable (connection refused)" etc.; the next connect
+// waits a backoff (kTrunkBackoffMin doubling to kTrunkBackoffMax; messages meanwhile fail the same
+// way at once). A connection that ends after it was up ends the calls it carried
+// (CallController::handle_trunk_connection_lost). Bounds: kMaxTrunkLinks addresses per shard,
+// kMaxTrunkOutput bytes queued per connection, sip::kMaxMessageSize per received message (a
+// bigger or unframeable one closes the connection); each is counted.
 //
 // Lifetimes: lives as long as the shard (owned by run_edge next to the front door); the front door
 // must outlive it too. Everything runs on the shard's thread.
@@ -16,13 +29,31 @@
 #include "core/reactor.hpp"
 #include "edge/call_controller.hpp"
 #include "edge/ws_front_door.hpp"
+#include "sip/stream_framer.hpp"
 
 namespace webtrunk::edge {
 
 inline const core::Counter kSipSendFailures{"webtrunk_sip_send_failures_total",
                                             "SIP messages that could not be sent (flow gone, no UDP send slot)"};
 
-class EdgeShard final : public core::UdpHandler {
+inline const core::Counter kTrunkTcpConnectFailures{
+    "webtrunk_trunk_tcp_connect_failures_total", "connects to TCP trunks that failed (refused, reset, timed out)"};
+inline const core::Counter kTrunkTcpLost{"webtrunk_trunk_tcp_lost_total",
+                                         "established TCP trunk connections that ended (closed or reset by the trunk)"};
+inline const core::Counter kTrunkTcpBadFraming{
+    "webtrunk_trunk_tcp_bad_framing_total",
+    "TCP trunk connections closed for a message without Content-Length, unparseable or over the size limit"};
+inline const core::Counter kTrunkTcpOverflow{
+    "webtrunk_trunk_tcp_output_full_total", "SIP messages to a TCP trunk dropped: its connection had too much queued"};
+inline const core::Gauge kTrunkTcpConnections{"webtrunk_trunk_tcp_connections", "connections to TCP trunks, all shards"};
+
+inline constexpr std::size_t kMaxTrunkLinks = 64;
+inline constexpr std::size_t kMaxTrunkOutput = 4 << 20;
+inline constexpr core::Duration kTrunkConnectTimeout = std::chrono::seconds(3);
+inline constexpr core::Duration kTrunkBackoffMin = std::chrono::milliseconds(250);
+inline constexpr core::Duration kTrunkBackoffMax = std::chrono::seconds(30);
+
+class EdgeShard final : public core::UdpHandler, public core::TcpHandler {
  public:
   EdgeShard() = default;
 
@@ -51,6 +82,12 @@ class EdgeShard final : public core::UdpHandler {
   // ICMP port/host unreachable for a datagram to `dest` (IP_RECVERR on the trunk-side socket).
   void on_unreachable(core::Shard& shard, core::UdpId id, const core::SockAddr& dest, int error) override;
 
+  // TCP trunk connections (outbound only: on_accept refuses).
+  bool on_accept(core::Shard& shard, core::ConnId id, const core::SockAddr& peer) override;
+  void on_connected(core::Shard& shard, core::ConnId id) override;
+  void on_data(core::Shard& shard, core::ConnId id, std::span<const std::byte> data) override;
+  void on_closed(core::Shard& shard, core::ConnId id, int reason) override;
+
   // Graceful drain: ends every live call (CallController::hang_up_all) and sends what that wrote.
   std::size_t hang_up_all(core::Shard& shard);
 
@@ -59,7 +96,25 @@ class EdgeShard final : public core::UdpHandler {
   void set_routes(core::Shard& shard, std::shared_ptr<const RouteTable> routes);
 
  private:
+  struct TrunkLink {
+    core::SockAddr addr;
+    core::ConnId conn;  // generation 0: no connection
+    bool connected = false;
+    sip::StreamFramer framer;
+    core::Duration backoff{};
+    core::Instant retry_at{};  // no new connect before this
+    int last_error = 0;        // errno of the last failed connect
+  };
+  struct Unreachable {
+    core::SockAddr addr;
+    int error;
+  };
+
   void flush(core::Shard& shard);
+  // Sends to a TCP trunk; a failure to reach it is appended to `failed`.
+  bool send_tcp(core::Shard& shard, const core::SockAddr& to, std::string_view bytes, std::vector<Unreachable>& failed);
+  bool is_tcp(const core::SockAddr& to) const;
+  TrunkLink* link_of(core::ConnId id);
 
   std::unique_ptr<CallController> core_;
   WsFrontDoor* door_ = nullptr;
@@ -68,6 +123,7 @@ class EdgeShard final : public core::UdpHandler {
   core::TimerHandle timer_;
   std::optional<core::Instant> armed_;
   core::LogSampler log_sampler_;  // send failures: one line per destination per interval
+  std::vector<std::unique_ptr<TrunkLink>> links_;  // TCP trunks, at most kMaxTrunkLinks
 };
 
 }  // namespace webtrunk::edge

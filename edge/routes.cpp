@@ -82,16 +82,17 @@ core::Result<TrunkTarget> parse_trunk(std::string_view text) {
     return core::Error{EINVAL, fmt::format("'{}' is not TRANSPORT:HOST:PORT (e.g. udp:192.0.2.10:5060)", text)};
   }
   const std::string_view transport = text.substr(0, colon);
-  if (transport != "udp") {
-    return core::Error{EINVAL, fmt::format("'{}': transport '{}' is not supported (only udp in this build)", text,
-                                           transport)};
+  if (transport == "tcp") {
+    t.transport = sip::Transport::tcp;
+  } else if (transport != "udp") {
+    return core::Error{EINVAL, fmt::format("'{}': transport '{}' is not supported (udp or tcp)", text, transport)};
   }
   std::string_view rest = text.substr(colon + 1);
   std::string_view host, port_text;
   if (!rest.empty() && rest.front() == '[') {
     const auto close = rest.find(']');
     if (close == std::string_view::npos || close + 1 >= rest.size() || rest[close + 1] != ':') {
-      return core::Error{EINVAL, fmt::format("'{}': an IPv6 trunk is written udp:[ADDR]:PORT", text)};
+      return core::Error{EINVAL, fmt::format("'{}': an IPv6 trunk is written udp:[ADDR]:PORT or tcp:[ADDR]:PORT", text)};
     }
     host = rest.substr(1, close - 1);
     port_text = rest.substr(close + 2);
@@ -102,7 +103,7 @@ core::Result<TrunkTarget> parse_trunk(std::string_view text) {
     host = rest.substr(0, c);
     port_text = rest.substr(c + 1);
     if (host.find(':') != std::string_view::npos) {
-      return core::Error{EINVAL, fmt::format("'{}': an IPv6 trunk is written udp:[ADDR]:PORT", text)};
+      return core::Error{EINVAL, fmt::format("'{}': an IPv6 trunk is written udp:[ADDR]:PORT or tcp:[ADDR]:PORT", text)};
     }
   }
   unsigned port = 0;
@@ -129,6 +130,7 @@ core::Result<RouteTable> RouteTable::single(std::string_view trunk, std::string_
   t->password_file = std::string(password_file);
   RouteTable table;
   table.routes_.push_back(Route{"*", std::move(*t)});
+  table.index_tcp();
   return table;
 }
 
@@ -194,6 +196,7 @@ core::Result<RouteTable> RouteTable::parse(std::string_view content, std::string
     if (ad != bd) return bd;  // the default goes last
     return a.prefix.size() > b.prefix.size();
   });
+  table.index_tcp();
   return table;
 }
 
@@ -220,6 +223,20 @@ bool RouteTable::is_trunk_address(const core::SockAddr& addr) const noexcept {
     if (a == r.trunk.addr) return true;
   }
   return false;
+}
+
+void RouteTable::index_tcp() {
+  tcp_trunks_.clear();
+  for (const Route& r : routes_) {
+    if (r.trunk.transport != sip::Transport::tcp) continue;
+    if (std::find(tcp_trunks_.begin(), tcp_trunks_.end(), r.trunk.addr) == tcp_trunks_.end()) {
+      tcp_trunks_.push_back(r.trunk.addr);
+    }
+  }
+}
+
+bool RouteTable::is_tcp_trunk(const core::SockAddr& addr) const noexcept {
+  return std::find(tcp_trunks_.begin(), tcp_trunks_.end(), addr) != tcp_trunks_.end();
 }
 
 const TrunkTarget* RouteTable::lookup(std::string_view number) const noexcept {

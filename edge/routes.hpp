@@ -1,7 +1,8 @@
 // Call routing: which SIP trunk a call goes to, by the called number (the Request-URI user).
 //
-//   --trunk udp:HOST:PORT     every call goes there (a table with one "*" entry)
-//   --routes FILE             one route per line: "PREFIX udp:HOST:PORT [user=NAME password-file=FILE]";
+//   --trunk udp:HOST:PORT     every call goes there (a table with one "*" entry); tcp:HOST:PORT for a
+//                             TCP trunk (one connection per trunk address per shard: edge/trunk_links.hpp)
+//   --routes FILE             one route per line: "PREFIX udp|tcp:HOST:PORT [user=NAME password-file=FILE]";
 //                             '#' starts a comment; the longest matching prefix wins; "*" is the
 //                             default route
 //   --trunk-user NAME --trunk-password-file FILE   credentials for --trunk
@@ -27,11 +28,13 @@
 #include "core/result.hpp"
 #include "core/socket.hpp"
 #include "edge/trunk_auth.hpp"
+#include "sip/transport.hpp"
 
 namespace webtrunk::edge {
 
 struct TrunkTarget {
   std::string spec;       // as configured: "udp:10.0.0.5:5060"
+  sip::Transport transport = sip::Transport::udp;  // udp or tcp
   std::string host;       // as written, IPv6 without brackets: the host part of the trunk To/R-URI
   std::uint16_t port = 5060;
   core::SockAddr addr;    // resolved
@@ -43,7 +46,7 @@ struct TrunkTarget {
   std::string hostport() const;
 };
 
-// "udp:HOST:PORT" -> a resolved target. Only UDP trunks in this build (TCP and TLS come later).
+// "udp:HOST:PORT" or "tcp:HOST:PORT" -> a resolved target (TLS comes later).
 core::Result<TrunkTarget> parse_trunk(std::string_view text);
 
 class RouteTable {
@@ -67,6 +70,8 @@ class RouteTable {
   // True when `addr`'s IP address (any port: a trunk may send from another port than it listens on)
   // is one of the routes' trunks.
   [[nodiscard]] bool is_trunk_address(const core::SockAddr& addr) const noexcept;
+  // True when a route sends to `addr` (IP and port) over TCP.
+  [[nodiscard]] bool is_tcp_trunk(const core::SockAddr& addr) const noexcept;
 
   const std::vector<Route>& routes() const noexcept { return routes_; }
   // The password files the routes name (a reload re-reads them; the file watch checks them).
@@ -74,7 +79,9 @@ class RouteTable {
   bool empty() const noexcept { return routes_.empty(); }
 
  private:
+  void index_tcp();
   std::vector<Route> routes_;  // sorted by prefix length, longest first; "*" last
+  std::vector<core::SockAddr> tcp_trunks_;  // distinct addresses of the tcp: routes (per message: not every route)
 };
 
 }  // namespace webtrunk::edge

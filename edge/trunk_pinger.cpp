@@ -56,7 +56,7 @@ void TrunkPinger::send_ping(core::Instant now, State& s) {
   std::string out;
   sip::MessageWriter w(out);
   w.request_line("OPTIONS", ruri);
-  w.header("Via", fmt::format("SIP/2.0/UDP {};branch={};rport", via_, branch));
+  w.header("Via", fmt::format("SIP/2.0/{} {};branch={};rport", sip::via_transport_name(s.target.transport), via_, branch));
   w.header("Max-Forwards", "70");
   w.header("From", fmt::format("<sip:ping@{}>;tag={}", via_, s.from_tag));
   w.header("To", fmt::format("<{}>", ruri));
@@ -65,7 +65,8 @@ void TrunkPinger::send_ping(core::Instant now, State& s) {
   w.header("User-Agent", user_agent_);
   w.header("Accept", "application/sdp");
   w.finish({});
-  s.txn = std::make_unique<sip::ClientTransaction>(now, sip::Method::options, std::move(out), branch, sip::Transport::udp);
+  s.txn = std::make_unique<sip::ClientTransaction>(now, sip::Method::options, std::move(out), branch,
+                                                   s.target.transport);
   s.deadline = now + cfg_.timeout;
   s.next_at = now + cfg_.interval;
   kTrunkPingsSent.inc();

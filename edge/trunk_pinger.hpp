@@ -50,6 +50,7 @@ class TrunkPinger {
     std::string spec;      // as configured, for the log
     std::string hostport;  // the Request-URI's host part
     core::SockAddr addr;
+    sip::Transport transport = sip::Transport::udp;
   };
   struct Transmit {
     core::SockAddr to;

@@ -47,6 +47,17 @@ TEST(Routes, NoDefaultMeansNoRoute) {
   EXPECT_EQ(RouteTable().lookup("1"), nullptr);
 }
 
+TEST(Routes, TcpTrunksParseAndAreKnownByAddress) {
+  auto t = RouteTable::parse("1555 tcp:127.0.0.1:5081\n* udp:127.0.0.1:5082\n", "routes.txt");
+  ASSERT_TRUE(t.ok()) << t.error().message;
+  ASSERT_NE(t->lookup("15551"), nullptr);
+  EXPECT_EQ(t->lookup("15551")->transport, sip::Transport::tcp);
+  EXPECT_EQ(t->lookup("4930")->transport, sip::Transport::udp);
+  EXPECT_TRUE(t->is_tcp_trunk(core::SockAddr::parse("127.0.0.1:5081").value()));
+  EXPECT_FALSE(t->is_tcp_trunk(core::SockAddr::parse("127.0.0.1:5082").value()));
+  EXPECT_FALSE(t->is_tcp_trunk(core::SockAddr::parse("127.0.0.1:5083").value()));
+}
+
 TEST(Routes, ErrorsNameFileAndLine) {
   auto expect_error = [](std::string_view content, std::string_view want) {
     auto t = RouteTable::parse(content, "routes.txt");
@@ -55,7 +66,7 @@ TEST(Routes, ErrorsNameFileAndLine) {
   };
   expect_error("1555 udp:127.0.0.1:5081\n1666\n", "routes.txt:2: '1666' has no trunk");
   expect_error("# c\n\n15x5 udp:127.0.0.1:5081\n", "routes.txt:3: prefix '15x5' is not digits");
-  expect_error("1555 tcp:127.0.0.1:5081\n", "routes.txt:1: 'tcp:127.0.0.1:5081': transport 'tcp' is not supported");
+  expect_error("1555 tls:127.0.0.1:5081\n", "routes.txt:1: 'tls:127.0.0.1:5081': transport 'tls' is not supported");
   expect_error("1555 udp:127.0.0.1:99999\n", "routes.txt:1:");
   expect_error("1555 udp:127.0.0.1\n", "routes.txt:1:");
   expect_error("1555 udp:127.0.0.1:5081\n1555 udp:127.0.0.1:5082\n", "routes.txt:2: prefix '1555' is given twice");

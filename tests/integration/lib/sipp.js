@@ -37,10 +37,13 @@ async function freeUdpPorts(count = 1) {
   throw new Error(`no ${count} consecutive free UDP ports found`);
 }
 
-function udpBound(port) {
+// Whether 127.0.0.1:port is bound (UDP) or listening (TCP: state 0A).
+function udpBound(port, transport = 'udp') {
   const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')} `;
+  const file = transport === 'tcp' ? '/proc/net/tcp' : '/proc/net/udp';
   try {
-    return fs.readFileSync('/proc/net/udp', 'utf8').split('\n').some((l) => l.includes(`0100007F${hex}`));
+    return fs.readFileSync(file, 'utf8').split('\n')
+      .some((l) => l.includes(`0100007F${hex}`) && (transport !== 'tcp' || / 0A /.test(l)));
   } catch (_) {
     return false;
   }
@@ -69,8 +72,10 @@ function parseMessageFile(text) {
 
 // Starts sipp as a UAS with tests/integration/sipp/<scenario>.xml on 127.0.0.1.
 //   port: SIP port (default: a free one); timeoutSeconds: sipp's -timeout (it fails the run when
-//   reached); calls: -m. Resolves once the SIP port is bound.
-async function startSipp(scenario, { port, mediaPort, timeoutSeconds = 20, calls = 1, extraArgs = [] } = {}) {
+//   reached); calls: -m; transport: 'udp' or 'tcp' (sipp -t t1: one TCP socket, the edge connects to
+//   it). Resolves once the SIP port is bound (listening, for TCP).
+async function startSipp(scenario, { port, mediaPort, timeoutSeconds = 20, calls = 1, extraArgs = [],
+  transport = 'udp' } = {}) {
   const file = path.join(SCENARIOS, `${scenario}.xml`);
   if (!fs.existsSync(file)) throw new Error(`no sipp scenario ${file}`);
   port = port || (await freeUdpPorts(1));
@@ -82,7 +87,7 @@ async function startSipp(scenario, { port, mediaPort, timeoutSeconds = 20, calls
     '-sf', file, '-i', '127.0.0.1', '-p', String(port), '-mi', '127.0.0.1', '-mp', String(mediaPort),
     '-m', String(calls), '-timeout', `${timeoutSeconds}s`, '-timeout_error', '-nostdin', '-aa',
     '-trace_msg', '-message_file', messageFile, '-trace_err', '-error_file', errorFile,
-    ...extraArgs,
+    ...(transport === 'tcp' ? ['-t', 't1'] : []), ...extraArgs,
   ];
   // stdout is sipp's curses screen: not kept.
   const child = spawn(SIPP, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -96,7 +101,7 @@ async function startSipp(scenario, { port, mediaPort, timeoutSeconds = 20, calls
   let exit = null;
   exited.then((e) => (exit = e));
   const deadline = Date.now() + 5000;
-  while (!udpBound(port)) {
+  while (!udpBound(port, transport)) {
     if (exit) throw new Error(`sipp exited at start (${JSON.stringify(exit)}): ${stderr}`);
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
