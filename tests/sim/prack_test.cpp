@@ -3,9 +3,6 @@
 // PRACK once, and the browser never hears of 100rel.
 #include <gtest/gtest.h>
 
-#include <cstdio>
-#include <fstream>
-
 #include "sip/header_parsers.hpp"
 #include "sip_sim.hpp"
 
@@ -145,18 +142,13 @@ TEST(Prack, TwoReliableProvisionalsInOrderThenAGapIsDiscarded) {
 
 constexpr std::string_view kPassword = "trunk-s3cret";
 
-struct PasswordFile {
-  std::string path = ::testing::TempDir() + "prack_test_pw";
-  PasswordFile() { std::ofstream(path) << kPassword << "\n"; }
-  ~PasswordFile() { std::remove(path.c_str()); }
+struct PasswordFile : TrunkPasswordFile {
+  PasswordFile() : TrunkPasswordFile("prack_test_pw", kPassword) {}
 };
 
 TEST(Prack, ChallengedPrackIsAnsweredOnce) {
   PasswordFile pw;
-  Sim::Options o;
-  o.trunk_user = "acme";
-  o.trunk_password_file = pw.path;
-  Sim sim(o);
+  Sim sim(with_credentials(pw));
   Browser& b = sim.browser("alice");
   BrowserCall call;
   Msg inv = call_trunk(sim, b, call);
