@@ -132,6 +132,12 @@ bool Call::retry_with_credentials(core::Instant now, CallClientTxn& t, const sip
     return false;
   }
   kTrunkAuthAnswered.inc();
+  if (t.purpose == Purpose::prack) {
+    // The same RAck in a new PRACK (the dialog's next CSeq) with our credentials.
+    const std::string rack = t.extra.empty() ? std::string() : t.extra.front().second;
+    send_prack(now, t.early_tag, rack, &a);
+    return true;
+  }
   if (t.purpose == Purpose::invite) {
     // RFC 3261 §22.2: the same Call-ID, From and To, the next CSeq.
     ++t_cseq;
@@ -198,6 +204,9 @@ void Call::answer_browser(core::Instant now, const sip::MessageView& resp, std::
 }
 
 void Call::send_trunk_invite(core::Instant now, const TrunkAuthAnswer* auth) {
+  // A new INVITE with the same Call-ID and From tag: its CSeq goes above the PRACKs sent before it.
+  for (const EarlyDialog& e : t_early) t_cseq = std::max(t_cseq, e.dialog.local_cseq() + 1);
+  t_early.clear();
   const std::string branch = core.ids_.branch();
   t_invite_bytes.clear();
   sip::MessageWriter w(t_invite_bytes);
@@ -213,6 +222,7 @@ void Call::send_trunk_invite(core::Instant now, const TrunkAuthAnswer* auth) {
   w.header("Allow", kAllow);
   const sip::SessionTimerHeaders st = t_timer.request_headers();
   st.write_to(w);
+  w.header("Supported", "100rel");  // RFC 3262 §3: we PRACK the trunk's reliable provisionals
   w.header("User-Agent", core.cfg_.user_agent);
   if (auth != nullptr) w.header(auth->header_name, auth->header_value);
   w.header(sip::HeaderId::content_type, "application/sdp");
@@ -260,6 +270,8 @@ void Call::on_invite_response(core::Instant now, CallClientTxn& t, const sip::Tx
   t_timer.note_peer_allow(resp);
   if (status < 200) {
     if (status == 100) return;
+    // RFC 3262 §4: a reliable 18x is PRACKed, and processed only when it is the next RSeq.
+    if (sip::has_token(resp, sip::HeaderId::require, "100rel") && !acknowledge_reliable(now, resp)) return;
     t_provisional = true;
     if (state != CallState::calling || b_answered || flow_gone || !b_invite) return;
     // 180 / 183 go to the browser with our tag, Contact and (the first time) our answer.
@@ -278,6 +290,7 @@ void Call::on_invite_response(core::Instant now, CallClientTxn& t, const sip::Tx
       return;
     }
     t_dialog = std::move(dialog);
+    confirm_early_dialog();
     // A TCP trunk's in-dialog requests reuse the connection to the trunk (the edge does not listen
     // on TCP, so the trunk's Contact is not dialled).
     trunk_dest = trunk_transport() == sip::Transport::udp ? dialog_destination(*t_dialog, trunk->addr) : trunk->addr;
@@ -487,6 +500,14 @@ void Call::on_client_final(core::Instant now, CallClientTxn& t, const sip::TxnEv
               status == 481 ? "SIP;cause=481;text=\"Trunk lost the call\"" : "SIP;cause=408;text=\"Trunk not answering\"");
       return;
     }
+    case Purpose::prack:
+      // RFC 3262 §7.2 leaves the INVITE alone whatever the PRACK's fate: the trunk's final
+      // response decides the call.
+      if (status >= 300) {
+        core::log(core::LogLevel::info, "call.prack_failed", "call={} trunk_call_id={} status={}", b_call_id, t_call_id,
+                  status);
+      }
+      return;
     case Purpose::invite:
       // Timer B or a transport error with no final response.
       if (ev.kind == sip::TxnEvent::Kind::timeout || ev.kind == sip::TxnEvent::Kind::transport_error) {

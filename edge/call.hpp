@@ -18,6 +18,8 @@
 //   trunk 401/407 to any request -> the same request again with our credentials (edge/trunk_auth.hpp);
 //     refused again -> 403 "Forbidden: trunk refused our credentials" to the browser's INVITE (or
 //     its relayed request); no credentials configured -> 503 "trunk asks for authentication"
+//   trunk reliable 18x (Require: 100rel, RSeq; RFC 3262, edge/call_prack.cpp) -> PRACK in its early
+//     dialog, then handled as any 18x; a retransmitted or out-of-order RSeq is discarded, unPRACKed
 //   trunk 3xx-6xx -> the same code and reason to the browser
 //   CANCEL from the browser -> 200, 487 to the browser, CANCEL to the trunk once it sent a 1xx
 //   BYE from either side -> 200, BYE on the other leg
@@ -74,6 +76,7 @@ struct CallClientTxn {
     relay,    // a request relayed from the other leg: answer `origin` with the final response
     refresh,  // our own session refresh (UPDATE / re-INVITE)
     probe,    // in-dialog OPTIONS: is the trunk still there (CallControllerConfig::call_ping)
+    prack,    // PRACK of a trunk's reliable provisional (RFC 3262 §7.2)
   };
   std::unique_ptr<sip::ClientTransaction> txn;
   Leg leg = Leg::trunk;
@@ -86,7 +89,17 @@ struct CallClientTxn {
   std::vector<std::pair<std::string, std::string>> extra;
   std::string content_type;
   std::string body;
+  std::string early_tag;  // prack: the To tag of the early dialog it belongs to
 };
+
+// RFC 3262 §4 toward the trunk: the early dialog a reliable 18x made (one per To tag) and the RSeq
+// last acknowledged in it.
+struct EarlyDialog {
+  sip::Dialog dialog;
+  std::uint32_t rseq = 0;
+};
+// Early dialogs one trunk INVITE may make (forking proxies); a reliable 18x in one more is discarded.
+inline constexpr std::size_t kMaxEarlyDialogs = 4;
 
 // A server transaction for a request from the trunk (UDP: retransmissions are absorbed there).
 struct CallServerTxn {
@@ -135,6 +148,16 @@ struct Call {
                             std::uint64_t origin_server = 0);
   void on_client_final(core::Instant now, CallClientTxn& t, const sip::TxnEvent& ev);
   void on_invite_response(core::Instant now, CallClientTxn& t, const sip::TxnEvent& ev);
+
+  // ---- reliable provisionals (call_prack.cpp) ----
+  // A trunk 18x with Require: 100rel: true if it is the next in its early dialog (a PRACK went
+  // out), false if it must be discarded (RFC 3262 §4: retransmitted or out-of-order RSeq, no RSeq,
+  // no To tag, too many early dialogs).
+  bool acknowledge_reliable(core::Instant now, const sip::MessageView& resp);
+  // A PRACK with `rack` in the early dialog of To tag `tag` (or the confirmed dialog once the 2xx made it).
+  void send_prack(core::Instant now, std::string_view tag, std::string_view rack, const TrunkAuthAnswer* auth);
+  // The trunk's 2xx made t_dialog: its CSeq continues after the PRACKs of the early dialog it confirms.
+  void confirm_early_dialog();
   // The trunk INVITE (the first, or a codec failover's) offering t_candidates[t_candidate].
   void send_trunk_invite(core::Instant now, const TrunkAuthAnswer* auth = nullptr);
   // The trunk refused our codec (488/606, or a 2xx answer with nothing in common): true if the
@@ -217,6 +240,7 @@ struct Call {
   std::string t_ack;            // the ACK for the trunk's 2xx, resent on 2xx retransmissions
   std::string t_sdp;            // the last SDP the trunk gave (same use)
   bool t_provisional = false;
+  std::vector<EarlyDialog> t_early;  // at most kMaxEarlyDialogs; cleared by the 2xx or a new INVITE
   TrunkAuth t_auth;  // nonce and nc of our answers to the trunk's digest challenges
   bool t_cancelled = false;
   // RFC 3261 §13.3.1.4 toward the trunk: our 2xx to its re-INVITE, until its ACK.

@@ -109,6 +109,11 @@ inline const core::Counter kTrunkAuthAnswered{"webtrunk_trunk_auth_answered_tota
                                               "trunk 401/407 challenges answered with the route's credentials"};
 inline const core::Counter kTrunkAuthFailed{"webtrunk_trunk_auth_failed_total",
                                             "trunk challenges not answered: no credentials, refused, or unanswerable"};
+inline const core::Counter kTrunkPrackSent{"webtrunk_trunk_prack_sent_total",
+                                           "PRACKs sent for trunk reliable provisionals (RFC 3262), credential retries included"};
+inline const core::Counter kTrunkReliableDiscarded{
+    "webtrunk_trunk_reliable_provisionals_discarded_total",
+    "trunk reliable 18x discarded: RSeq retransmitted or out of order, no RSeq or To tag, too many early dialogs"};
 inline const core::Counter kCallsNoCommonCodec{"webtrunk_calls_failed_no_common_codec_total",
                                                "calls refused 488: no --codecs codec in the offer, or the trunk took none"};
 inline const core::Counter kCallsBrowserReoffers{"webtrunk_calls_browser_reoffers_total",

@@ -7,7 +7,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <deque>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -224,6 +226,25 @@ struct SimOptions {
   unsigned shard = 0;   // this controller's shard index, of `shards` (peers wired by Sim::link)
   unsigned shards = 1;
 };
+
+// A --trunk-password-file holding `password` for the test's lifetime, and the options of a trunk
+// whose credentials are user "acme" with it.
+struct TrunkPasswordFile {
+  std::string path;
+  TrunkPasswordFile(std::string_view name, std::string_view password) : path(::testing::TempDir() + std::string(name)) {
+    std::ofstream(path) << password << "\n";
+  }
+  ~TrunkPasswordFile() { std::remove(path.c_str()); }
+  TrunkPasswordFile(const TrunkPasswordFile&) = delete;
+  TrunkPasswordFile& operator=(const TrunkPasswordFile&) = delete;
+};
+
+inline SimOptions with_credentials(const TrunkPasswordFile& pw) {
+  SimOptions o;
+  o.trunk_user = "acme";
+  o.trunk_password_file = pw.path;
+  return o;
+}
 
 struct Sim {
   core::Instant t0 = core::Instant{} + std::chrono::hours(1);

@@ -2,9 +2,6 @@
 // edge answers with the route's credentials; what the browser sees when that fails.
 #include <gtest/gtest.h>
 
-#include <cstdio>
-#include <fstream>
-
 #include "auth/digest.hpp"
 #include "sip/auth_params.hpp"
 #include "sip_sim.hpp"
@@ -16,18 +13,9 @@ using std::chrono::seconds;
 
 constexpr std::string_view kPassword = "trunk-s3cret";
 
-struct PasswordFile {
-  std::string path = ::testing::TempDir() + "trunk_auth_test_pw";
-  PasswordFile() { std::ofstream(path) << kPassword << "\n"; }
-  ~PasswordFile() { std::remove(path.c_str()); }
+struct PasswordFile : TrunkPasswordFile {
+  PasswordFile() : TrunkPasswordFile("trunk_auth_test_pw", kPassword) {}
 };
-
-Sim::Options with_credentials(const PasswordFile& pw) {
-  Sim::Options o;
-  o.trunk_user = "acme";
-  o.trunk_password_file = pw.path;
-  return o;
-}
 
 // The credentials in `header` of `req` verify against the trunk's password.
 void expect_credentials(const sip::MessageView& req, std::string_view header, std::string_view nonce,
