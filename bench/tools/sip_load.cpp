@@ -174,6 +174,15 @@ class Generator {
   std::string sample_invite();
 
  private:
+  // The call a Call-ID names (its first 8 characters are the call index in hex), if it is one of ours.
+  std::optional<std::uint32_t> call_of(std::string_view cid) const {
+    std::uint32_t idx = 0;
+    if (cid.size() < 8 || std::from_chars(cid.data(), cid.data() + 8, idx, 16).ec != std::errc() ||
+        idx >= calls_.size() || calls_[idx].call_id != cid) {
+      return std::nullopt;
+    }
+    return idx;
+  }
   static constexpr std::uint64_t kTrunkTag = UINT64_MAX;  // epoll data of the trunk socket
 
   std::string rnd(std::size_t n, std::string_view alphabet = "abcdefghijklmnopqrstuvwxyz0123456789") {
@@ -383,13 +392,12 @@ void Generator::on_edge_message(std::uint32_t b, std::string_view text) {
   if (const auto cs = wt::sip::cseq(m); cs && cs->method == wt::sip::Method::register_) {
     return on_register_response(b, m);
   }
-  const std::string_view cid = wt::sip::call_id(m);
-  std::uint32_t idx = 0;
-  if (cid.size() < 8 || std::from_chars(cid.data(), cid.data() + 8, idx, 16).ec != std::errc() ||
-      idx >= calls_.size() || calls_[idx].call_id != cid) {
+  const auto found = call_of(wt::sip::call_id(m));
+  if (!found) {
     ++stats_.anomalies["response for an unknown Call-ID"];
     return;
   }
+  const std::uint32_t idx = *found;
   Call& c = calls_[idx];
   if (c.done) return;
   const auto cs = wt::sip::cseq(m);
@@ -508,13 +516,12 @@ void Generator::on_browser_request(std::uint32_t b, const wt::sip::MessageView& 
 
 // Responses to the trunk's INVITE (ACK the 200, hold the call, BYE) and BYE.
 void Generator::on_trunk_response(const wt::sip::MessageView& m) {
-  const std::string_view cid = wt::sip::call_id(m);
-  std::uint32_t idx = 0;
-  if (cid.size() < 8 || std::from_chars(cid.data(), cid.data() + 8, idx, 16).ec != std::errc() ||
-      idx >= calls_.size() || calls_[idx].call_id != cid) {
+  const auto found = call_of(wt::sip::call_id(m));
+  if (!found) {
     ++stats_.anomalies["response for an unknown Call-ID at the trunk"];
     return;
   }
+  const std::uint32_t idx = *found;
   Call& c = calls_[idx];
   const auto cs = wt::sip::cseq(m);
   const int code = m.status_code();

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "core/socket.hpp"
+#include "loopback_udp.hpp"
 #include "sip/parser.hpp"
 #include "sip_load_edge.hpp"
 #include "sip_load_messages.hpp"
@@ -54,19 +55,10 @@ class TrunkEmulator {
 
   // A non-blocking socket on 127.0.0.1:0 with a deep receive queue and kernel receive stamps.
   bool open(std::string& err) {
-    auto fd = core::open_udp_socket(core::SockAddr::ipv4_loopback(0));
-    if (!fd) {
-      err = "trunk socket: " + fd.error().message;
-      return false;
-    }
-    fd_ = fd->release();
-    const int big = 8 << 20;
-    if (::setsockopt(fd_, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big)) != 0) {
-      ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
-    }
+    fd_ = open_loopback_udp(err);
+    if (fd_ < 0) return false;
     const int one = 1;
     ::setsockopt(fd_, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
-    ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
     auto local = core::local_address(fd_);
     port_ = local ? local->port() : 0;
     contact_ = fmt::format("<sip:trunk@127.0.0.1:{};transport=UDP>", port_);

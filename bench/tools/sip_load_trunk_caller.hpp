@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "core/socket.hpp"
+#include "loopback_udp.hpp"
 #include "sip/parser.hpp"
 #include "sip_load_messages.hpp"
 
@@ -42,17 +43,8 @@ class TrunkCaller {
 
   // A non-blocking socket on 127.0.0.1:0 with a deep receive queue.
   bool open(std::string& err) {
-    auto fd = core::open_udp_socket(core::SockAddr::ipv4_loopback(0));
-    if (!fd) {
-      err = "trunk socket: " + fd.error().message;
-      return false;
-    }
-    fd_ = fd->release();
-    const int big = 8 << 20;
-    if (::setsockopt(fd_, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big)) != 0) {
-      ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
-    }
-    ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
+    fd_ = open_loopback_udp(err);
+    if (fd_ < 0) return false;
     auto local = core::local_address(fd_);
     port_ = local ? local->port() : 0;
     local_ = fmt::format("127.0.0.1:{}", port_);
