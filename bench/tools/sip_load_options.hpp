@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <string>
@@ -13,6 +14,12 @@
 #include "sip_load_edge.hpp"
 
 namespace webtrunk::bench {
+
+// The transport between the edge and the emulated trunk (the edge's --trunk udp:|tcp:|tls:).
+enum class TrunkTransport : std::uint8_t { udp, tcp, tls };
+inline const char* transport_name(TrunkTransport t) {
+  return t == TrunkTransport::udp ? "udp" : t == TrunkTransport::tcp ? "tcp" : "tls";
+}
 
 struct Options {
   std::string edge_bin;                   // default: <dir of this executable>/../webtrunk
@@ -36,6 +43,9 @@ struct Options {
   double progress_s = 5;  // a progress line every S seconds; 0: none
   bool tls = false;             // the browsers over WSS (a TLS handshake each) instead of WS
   unsigned compare_tls = 0;     // > 0: that many pairs of runs, WS then WSS, and their ratio
+  TrunkTransport trunk_transport = TrunkTransport::udp;  // this run's
+  std::vector<TrunkTransport> trunk_transports;         // --trunk-transport LIST (empty: udp)
+  unsigned rounds = 1;  // > 1, or more than one transport: that many rounds of each, alternating
   bool inbound = false;   // calls from the trunk to registered browsers instead of browsers to the trunk
   double hold_s = 0.1;    // --inbound: the trunk holds each answered call this long before its BYE
   bool keep = false;
@@ -72,6 +82,13 @@ inline std::string usage(std::string_view prog) {
       "                        certificate made at start (ECDSA P-256)\n"
       "  --compare-tls PAIRS   run PAIRS pairs of the same load, WS then WSS, each on a fresh edge; print each\n"
       "                        run's figures, the medians and the WSS/WS ratio of edge CPU per call\n"
+      "  --trunk-transport T   the trunk leg over udp, tcp or tls (default udp): the emulated trunk listens on\n"
+      "                        it (TCP and TLS: RFC 3261 §18.3 framing, answers on the edge's connection; TLS:\n"
+      "                        a certificate for 127.0.0.1 signed by a CA made at start, given to the edge as\n"
+      "                        --trunk-ca). A comma list (udp,tcp,tls) runs each in turn, --rounds times,\n"
+      "                        each on a fresh edge, and prints a table: calls, completed, edge CPU per call,\n"
+      "                        calls per edge CPU-second (medians) and their ratio to the first transport\n"
+      "  --rounds N            rounds of the --trunk-transport list (default 1; 1..20)\n"
       "  --inbound             calls the other way: the browsers REGISTER (distinct users, 401 + edge token\n"
       "                        digest) and answer; the trunk (the edge's --trunk address) calls each in turn\n"
       "                        (INVITE with an RTP/AVP offer, 180 + 200 with a Chromium answer, ACK), holds\n"
@@ -80,6 +97,18 @@ inline std::string usage(std::string_view prog) {
       "  --keep                keep the temporary directory (secret file, edge log)\n"
       "Exit status: 0 when every call completed, 1 when one failed, 2 for a bad flag.\n",
       prog);
+}
+
+// "a,b,c" -> {"a", "b", "c"}; empty items are dropped.
+inline std::vector<std::string> split_list(std::string_view s) {
+  std::vector<std::string> out;
+  while (!s.empty()) {
+    const std::size_t comma = s.find(',');
+    if (comma != 0) out.emplace_back(s.substr(0, comma));
+    if (comma == std::string_view::npos) break;
+    s.remove_prefix(comma + 1);
+  }
+  return out;
 }
 
 inline bool parse_options(int argc, char** argv, Options& o, std::string& err) {
@@ -154,6 +183,22 @@ inline bool parse_options(int argc, char** argv, Options& o, std::string& err) {
       num(o.hold_s);
     else if (name == "--compare-tls")
       num(o.compare_tls);
+    else if (name == "--rounds")
+      num(o.rounds);
+    else if (name == "--trunk-transport") {
+      o.trunk_transports.clear();
+      for (const auto& t : split_list(value)) {
+        const auto parsed = t == "udp" ? TrunkTransport::udp : t == "tcp" ? TrunkTransport::tcp : TrunkTransport::tls;
+        if (t != "udp" && t != "tcp" && t != "tls") {
+          err = fmt::format("--trunk-transport: '{}' is not udp, tcp or tls", t);
+        } else if (std::find(o.trunk_transports.begin(), o.trunk_transports.end(), parsed) !=
+                   o.trunk_transports.end()) {
+          err = fmt::format("--trunk-transport: {} is listed twice", t);
+        }
+        o.trunk_transports.push_back(parsed);
+      }
+      if (o.trunk_transports.empty()) err = "--trunk-transport: udp, tcp, tls or a comma list of them";
+    }
     else if (name == "--edge-log-level")
       o.edge_log_level = value;
     else if (name == "--trunk-trying")
@@ -184,6 +229,15 @@ inline bool parse_options(int argc, char** argv, Options& o, std::string& err) {
     err = "--compare-tls: 0..20 pairs";
   else if (o.compare_tls > 0 && o.tls)
     err = "--compare-tls runs both transports: leave out --tls";
+  else if (o.rounds == 0 || o.rounds > 20)
+    err = "--rounds: 1..20";
+  if (!err.empty()) return false;
+  if (o.trunk_transports.empty()) o.trunk_transports.push_back(TrunkTransport::udp);
+  o.trunk_transport = o.trunk_transports.front();
+  if (o.inbound && o.trunk_transport != TrunkTransport::udp)
+    err = "--inbound calls from a UDP trunk only: leave out --trunk-transport";
+  else if (o.compare_tls > 0 && (o.trunk_transports.size() > 1 || o.rounds > 1))
+    err = "--compare-tls runs one trunk transport: give --trunk-transport one value and no --rounds";
   return err.empty();
 }
 
