@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "bench/tools/tool_flags.hpp"
 #include "sip_load_edge.hpp"
 
 namespace webtrunk::bench {
@@ -111,108 +112,63 @@ inline std::vector<std::string> split_list(std::string_view s) {
   return out;
 }
 
-inline bool parse_options(int argc, char** argv, Options& o, std::string& err) {
-  for (int i = 1; i < argc; ++i) {
-    std::string name = argv[i];
-    std::string value;
-    if (name == "--help" || name == "-h") {
-      o.help = true;
-      return true;
+// --trunk-transport: "udp", "tcp", "tls" or a comma list of them, each once. "" or what is wrong.
+inline std::string parse_transports(std::string_view value, std::vector<TrunkTransport>& out) {
+  out.clear();
+  for (const auto& t : split_list(value)) {
+    if (t != "udp" && t != "tcp" && t != "tls") return fmt::format("--trunk-transport: '{}' is not udp, tcp or tls", t);
+    const auto parsed = t == "udp" ? TrunkTransport::udp : t == "tcp" ? TrunkTransport::tcp : TrunkTransport::tls;
+    if (std::find(out.begin(), out.end(), parsed) != out.end()) {
+      return fmt::format("--trunk-transport: {} is listed twice", t);
     }
-    if (name == "--keep") {
-      o.keep = true;
-      continue;
-    }
-    if (name == "--tls") {
-      o.tls = true;
-      continue;
-    }
-    if (name == "--inbound") {
-      o.inbound = true;
-      continue;
-    }
-    if (auto eq = name.find('='); eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name.resize(eq);
-    } else if (i + 1 < argc) {
-      value = argv[++i];
-    } else {
-      err = name + " needs a value";
-      return false;
-    }
-    auto num = [&](auto& out) {
-      const auto* end = value.data() + value.size();
-      auto [p, ec] = std::from_chars(value.data(), end, out);
-      if (ec != std::errc() || p != end) err = fmt::format("{}: '{}' is not a number", name, value);
-    };
-    auto flag = [&](bool& out) {
-      if (value != "0" && value != "1") err = fmt::format("{}: give 0 or 1", name);
-      out = value == "1";
-    };
-    if (name == "--edge-bin")
-      o.edge_bin = value;
-    else if (name == "--edge-wrapper")
-      o.edge_wrapper = split_words(value);
-    else if (name == "--edge-arg")
-      o.edge_args.push_back(value);
-    else if (name == "--shards")
-      num(o.shards);
-    else if (name == "--edge-cpus")
-      o.edge_cpus = value;
-    else if (name == "--gen-cpu")
-      num(o.gen_cpu);
-    else if (name == "--calls")
-      num(o.calls);
-    else if (name == "--rate")
-      num(o.rate);
-    else if (name == "--concurrency")
-      num(o.concurrency);
-    else if (name == "--duration")
-      num(o.duration_s);
-    else if (name == "--browsers")
-      num(o.browsers);
-    else if (name == "--call-timeout")
-      num(o.call_timeout_s);
-    else if (name == "--ready-timeout")
-      num(o.ready_timeout_s);
-    else if (name == "--warmup")
-      num(o.warmup_s);
-    else if (name == "--progress")
-      num(o.progress_s);
-    else if (name == "--hold")
-      num(o.hold_s);
-    else if (name == "--compare-tls")
-      num(o.compare_tls);
-    else if (name == "--rounds")
-      num(o.rounds);
-    else if (name == "--trunk-transport") {
-      o.trunk_transports.clear();
-      for (const auto& t : split_list(value)) {
-        const auto parsed = t == "udp" ? TrunkTransport::udp : t == "tcp" ? TrunkTransport::tcp : TrunkTransport::tls;
-        if (t != "udp" && t != "tcp" && t != "tls") {
-          err = fmt::format("--trunk-transport: '{}' is not udp, tcp or tls", t);
-        } else if (std::find(o.trunk_transports.begin(), o.trunk_transports.end(), parsed) !=
-                   o.trunk_transports.end()) {
-          err = fmt::format("--trunk-transport: {} is listed twice", t);
-        }
-        o.trunk_transports.push_back(parsed);
-      }
-      if (o.trunk_transports.empty()) err = "--trunk-transport: udp, tcp, tls or a comma list of them";
-    }
-    else if (name == "--edge-log-level")
-      o.edge_log_level = value;
-    else if (name == "--trunk-trying")
-      flag(o.trunk_trying);
-    else if (name == "--trunk-ringing")
-      flag(o.trunk_ringing);
-    else if (name == "--auth") {
-      if (value != "cached" && value != "every-call") err = "--auth: cached or every-call";
-      o.auth_every_call = value == "every-call";
-    } else {
-      err = "unknown flag " + name;
-    }
-    if (!err.empty()) return false;
+    out.push_back(parsed);
   }
+  return out.empty() ? "--trunk-transport: udp, tcp, tls or a comma list of them" : "";
+}
+
+inline bool parse_options(int argc, char** argv, Options& o, std::string& err) {
+  const bool read = read_flags(
+      argc, argv, {"--keep", "--tls", "--inbound"}, o.help, err,
+      [&o](std::string_view name, std::string_view value) -> std::string {
+        const auto num = [&](auto& out) { return parse_number(name, value, out); };
+        const auto flag = [&](bool& out) -> std::string {
+          out = value == "1";
+          return value == "0" || value == "1" ? "" : fmt::format("{}: give 0 or 1", name);
+        };
+        if (name == "--keep") o.keep = true;
+        else if (name == "--tls") o.tls = true;
+        else if (name == "--inbound") o.inbound = true;
+        else if (name == "--edge-bin") o.edge_bin = value;
+        else if (name == "--edge-wrapper") o.edge_wrapper = split_words(std::string(value));
+        else if (name == "--edge-arg") o.edge_args.emplace_back(value);
+        else if (name == "--shards") return num(o.shards);
+        else if (name == "--edge-cpus") o.edge_cpus = value;
+        else if (name == "--gen-cpu") return num(o.gen_cpu);
+        else if (name == "--calls") return num(o.calls);
+        else if (name == "--rate") return num(o.rate);
+        else if (name == "--concurrency") return num(o.concurrency);
+        else if (name == "--duration") return num(o.duration_s);
+        else if (name == "--browsers") return num(o.browsers);
+        else if (name == "--call-timeout") return num(o.call_timeout_s);
+        else if (name == "--ready-timeout") return num(o.ready_timeout_s);
+        else if (name == "--warmup") return num(o.warmup_s);
+        else if (name == "--progress") return num(o.progress_s);
+        else if (name == "--hold") return num(o.hold_s);
+        else if (name == "--compare-tls") return num(o.compare_tls);
+        else if (name == "--rounds") return num(o.rounds);
+        else if (name == "--trunk-transport") return parse_transports(value, o.trunk_transports);
+        else if (name == "--edge-log-level") o.edge_log_level = value;
+        else if (name == "--trunk-trying") return flag(o.trunk_trying);
+        else if (name == "--trunk-ringing") return flag(o.trunk_ringing);
+        else if (name == "--auth") {
+          o.auth_every_call = value == "every-call";
+          if (value != "cached" && value != "every-call") return "--auth: cached or every-call";
+        } else {
+          return fmt::format("unknown flag {}", name);
+        }
+        return {};
+      });
+  if (!read || o.help) return read;
   if (o.calls == 0 || o.calls > 99'999'999)
     err = "--calls: 1..99999999";
   else if (o.browsers == 0 || o.concurrency == 0)
