@@ -5,6 +5,7 @@
 #     no framing error or other anomaly;
 #   - `--trunk-transport udp,tcp --rounds 1`: one run on each, alternating on fresh edges, and the
 #     table lists both with every call completed and the ratio of udp to itself 1.00;
+#   - `bench calls --help` describes --trunk-transport and --rounds;
 #   - bad values exit 2 with a message that names them (an unknown transport, one listed twice,
 #     --inbound over tcp, --rounds 0).
 # Usage: trunk_transport_test.sh PATH/TO/webtrunk   (ctest passes it; see tests/CMakeLists.txt)
@@ -42,6 +43,11 @@ check "run 1 on udp, run 2 on tcp" \
   bash -c "grep -q '^sip_load: compare run=1 trunk_transport=udp calls=100 ok=100 failed=0 ' '$dir/both.out' && grep -q '^sip_load: compare run=2 trunk_transport=tcp calls=100 ok=100 failed=0 ' '$dir/both.out'"
 check "the table has udp with ratio 1.00" grep -Eq "^sip_load:   udp +100 +100 +[0-9.]+ +[0-9]+ +1\.00$" "$dir/both.out"
 check "the table has tcp, every call completed" grep -Eq "^sip_load:   tcp +100 +100 +[0-9.]+ +[0-9]+ +[0-9]+\.[0-9]{2}$" "$dir/both.out"
+
+"$bin" bench calls --help >"$dir/help.out" 2>&1
+for flag in --trunk-transport --rounds; do
+  check "bench calls --help describes $flag" grep -q -- "^  $flag " "$dir/help.out"
+done
 
 for bad in "--trunk-transport sctp|'sctp' is not udp, tcp or tls" "--trunk-transport tcp,tcp|tcp is listed twice" \
   "--trunk-transport tcp --inbound|--inbound calls from a UDP trunk only" "--rounds 0|--rounds: 1..20"; do
