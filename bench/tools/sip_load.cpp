@@ -1,7 +1,7 @@
 // bench_sip_load: signalling-only calls per second through a real `webtrunk edge` process
 // (issue 3, "Benchmark": >= 3,000 calls/s per shard, no failed call, p50/p99 INVITE in -> out).
 //
-//   emulated browsers --WebSocket (TCP, subprotocol sip)--> webtrunk edge --UDP--> emulated trunk
+//   emulated browsers --WebSocket (TCP, subprotocol sip)--> webtrunk edge --UDP|TCP|TLS--> emulated trunk
 //
 // The tool writes an edge secret file, starts `webtrunk edge` itself (fork/exec, pinned to
 // --edge-cpus), connects --browsers WebSocket clients, and drives calls from one thread (epoll,
@@ -31,6 +31,11 @@
 // --tls: the same over WSS (the edge gets --wss, a certificate made at start, and --admin-listen
 // for /metrics); --compare-tls N: N pairs of runs, WS then WSS, each on a fresh edge, with each
 // run's edge CPU per call, the medians and the WSS/WS ratio (issue 11's target: <= 1.3).
+//
+// --trunk-transport tcp|tls: the trunk listens on TCP (TLS, on a certificate for 127.0.0.1 signed by
+// a CA made at start, given to the edge as --trunk-ca) and the edge gets --trunk tcp:|tls:...; a comma
+// list alternates the transports on fresh edges (--rounds N of each) and prints a table of edge CPU
+// per call and calls per edge CPU-second with the ratio to the first.
 //
 // --inbound: the calls go the other way. Each browser REGISTERs as its own user (401, then an
 // Authorization digest over its edge token, as JsSIP does); the trunk (TrunkCaller, on the edge's

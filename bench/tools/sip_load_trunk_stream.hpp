@@ -12,7 +12,8 @@
 // Bounds: at most kMaxConnections connections (one more is closed at once and counted in
 // `anomalies`); a connection's unsent answers are bounded by what the edge asked for (the edge
 // reads them as fast as it sends requests; a connection holding more than kMaxUnsent bytes is
-// closed and counted). A framing error or a failed TLS handshake closes the connection (counted).
+// closed and counted). A framing error or a failed TLS handshake closes the connection (counted); a
+// handshake that stalls is not timed out (the one client is the edge under test, for one run).
 //
 // Lifetimes: the TrunkEmulator given to the constructor must outlive this object. Sockets and the
 // epoll set are closed by the destructor.
