@@ -24,6 +24,8 @@
 // edge RSS before and after, and the calls' loss: packets the browsers sent during the flood that
 // did not come back (after a 1 s drain). Exit status 3 if a flood's loss is over 0.1 % or the edge
 // died, 1 if the calls could not be set up, 2 for a bad flag.
+// Files: this one (flags, the calls with media, the run), abuse_floods.hpp/.cpp (the floods),
+// abuse_ws.hpp (random text, loopback sockets, the blocking WebSocket client both use).
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -49,6 +51,8 @@
 #include <utility>
 #include <vector>
 
+#include "abuse_floods.hpp"
+#include "abuse_ws.hpp"
 #include "auth/edge_token.hpp"
 #include "auth/secret.hpp"
 #include "bench/tools/load.hpp"
@@ -69,16 +73,7 @@ namespace bn = webtrunk::bench;
 using namespace std::chrono_literals;
 
 namespace {
-
-struct Options {
-  std::string edge_bin;  // empty: build/webtrunk (`webtrunk bench abuse` passes itself)
-  unsigned calls = 4;
-  double seconds = 3;
-  std::uint64_t max_requests = 200'000;  // per flood
-  unsigned flood_connections = 8;
-  unsigned fragments = 200;
-  std::string only;  // run only the floods whose names contain this
-};
+using namespace bn::abuse;
 
 std::string usage(std::string_view prog) {
   return fmt::format(
@@ -98,33 +93,19 @@ std::string usage(std::string_view prog) {
 }
 
 bool parse(int argc, char** argv, Options& o, bool& help, std::string& err) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view a = argv[i];
-    if (a == "--help" || a == "-h") {
-      help = true;
-      return true;
-    }
-    if (i + 1 >= argc) {
-      err = fmt::format("{} needs a value", a);
-      return false;
-    }
-    const char* v = argv[++i];
-    char* end = nullptr;
-    const auto num = [&] {
-      const double d = std::strtod(v, &end);
-      if (end == v || *end != '\0' || d < 0) err = fmt::format("{}: '{}' is not a number", a, v);
-      return d;
-    };
-    if (a == "--calls") o.calls = static_cast<unsigned>(num());
-    else if (a == "--seconds") o.seconds = num();
-    else if (a == "--max-requests") o.max_requests = static_cast<std::uint64_t>(num());
-    else if (a == "--flood-connections") o.flood_connections = static_cast<unsigned>(num());
-    else if (a == "--fragments") o.fragments = static_cast<unsigned>(num());
-    else if (a == "--only") o.only = v;
+  const bool read = bn::read_flags(argc, argv, {}, help, err, [&o](std::string_view a, std::string_view v) -> std::string {
+    const auto num = [&](auto& out) { return bn::parse_number(a, v, out); };
+    if (a == "--calls") return num(o.calls);
+    if (a == "--seconds") return num(o.seconds);
+    if (a == "--max-requests") return num(o.max_requests);
+    if (a == "--flood-connections") return num(o.flood_connections);
+    if (a == "--fragments") return num(o.fragments);
+    if (a == "--only") o.only = v;
     else if (a == "--edge-bin") o.edge_bin = v;
-    else err = fmt::format("unknown flag {}", a);
-    if (!err.empty()) return false;
-  }
+    else return fmt::format("unknown flag {}", a);
+    return {};
+  });
+  if (!read || help) return read;
   if (o.calls == 0 || o.calls > 100) err = "--calls: 1..100";
   else if (o.seconds <= 0 || o.seconds > 10) err = "--seconds: more than 0, at most 10 (the calls' 90 s session interval)";
   else if (o.max_requests == 0) err = "--max-requests: at least 1";
@@ -132,187 +113,6 @@ bool parse(int argc, char** argv, Options& o, bool& help, std::string& err) {
   else if (o.fragments == 0 || o.fragments > 250) err = "--fragments: 1..250 (one source address: under its cap)";
   return err.empty();
 }
-
-std::mt19937_64& rng() {
-  static std::mt19937_64 r{std::random_device{}()};
-  return r;
-}
-std::string rnd(std::size_t n, std::string_view alphabet = "abcdefghijklmnopqrstuvwxyz0123456789") {
-  std::string s(n, 'x');
-  for (auto& c : s) c = alphabet[rng()() % alphabet.size()];
-  return s;
-}
-
-sockaddr_in loopback(const char* ip, std::uint16_t port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  ::inet_pton(AF_INET, ip, &a.sin_addr);
-  return a;
-}
-
-// The WebSocket upgrade of a JsSIP page (subprotocol sip), with a fresh key.
-std::string upgrade_request(std::uint16_t port) {
-  std::array<std::byte, 16> key{};
-  for (auto& x : key) x = static_cast<std::byte>(rng()());
-  return fmt::format(
-      "GET / HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
-      "Origin: http://127.0.0.1\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {}\r\n"
-      "Sec-WebSocket-Protocol: sip\r\n\r\n",
-      port, wt::core::base64_encode(key));
-}
-
-// A blocking TCP connection from `from` to 127.0.0.1:port, or -1.
-int connect_from(const char* from, std::uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  const sockaddr_in local = loopback(from, 0);
-  const sockaddr_in remote = loopback("127.0.0.1", port);
-  const int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  if (::bind(fd, reinterpret_cast<const sockaddr*>(&local), sizeof(local)) != 0 ||
-      ::connect(fd, reinterpret_cast<const sockaddr*>(&remote), sizeof(remote)) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-// ---------------------------------------------------------------- a blocking WebSocket client
-
-// A TCP connection from `from` (an address on lo) to 127.0.0.1:port, upgraded to WebSocket (sip).
-// fd < 0: refused (closed before the 101) or failed.
-struct Ws {
-  int fd = -1;
-  std::string rx;  // bytes received, not yet taken as frames
-  bool closed = false;
-
-  ~Ws() { close(); }
-  Ws() = default;
-  Ws(Ws&& o) noexcept : fd(std::exchange(o.fd, -1)), rx(std::move(o.rx)), closed(o.closed) {}
-  Ws& operator=(Ws&&) = delete;
-  void close() {
-    if (fd >= 0) ::close(fd);
-    fd = -1;
-  }
-  void reset() {
-    close();
-    rx.clear();
-    closed = false;
-  }
-
-  // Connects and upgrades; false when the edge refused or closed it first.
-  bool open(const char* from, std::uint16_t port, int timeout_ms = 2000) {
-    fd = connect_from(from, port);
-    if (fd < 0) return false;
-    const std::string req = upgrade_request(port);
-    if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
-      close();
-      return false;
-    }
-    while (rx.find("\r\n\r\n") == std::string::npos) {
-      if (!read_some(timeout_ms)) {
-        close();
-        return false;
-      }
-    }
-    const std::size_t end = rx.find("\r\n\r\n") + 4;
-    const bool ok = rx.rfind("HTTP/1.1 101", 0) == 0;
-    rx.erase(0, end);
-    if (!ok) close();
-    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-    return ok;
-  }
-
-  // Appends what arrives within timeout_ms; false on EOF, error or timeout with nothing.
-  bool read_some(int timeout_ms) {
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, timeout_ms) <= 0) return false;
-    char buf[16384];
-    const ssize_t n = ::recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-    if (n <= 0) {
-      if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) closed = true;
-      return false;
-    }
-    rx.append(buf, static_cast<std::size_t>(n));
-    return true;
-  }
-
-  // Queues one masked frame (blocking until the kernel takes it, or false when the peer is gone).
-  bool send_frame(wt::core::WsOpcode op, std::string_view payload, bool fin = true, bool block = true) {
-    std::vector<std::byte> out;
-    std::array<std::byte, 4> mask{};
-    for (auto& x : mask) x = static_cast<std::byte>(rng()());
-    wt::core::append_client_frame(out, op, std::as_bytes(std::span(payload.data(), payload.size())), mask, fin);
-    for (std::size_t off = 0; off < out.size();) {
-      const ssize_t n = ::send(fd, out.data() + off, out.size() - off, MSG_NOSIGNAL | (block ? 0 : MSG_DONTWAIT));
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        if (!block) return off > 0 ? (flush_rest(out, off), true) : false;
-        pollfd p{fd, POLLOUT, 0};
-        if (::poll(&p, 1, 1000) <= 0) return false;
-        continue;
-      }
-      if (n <= 0) {
-        closed = true;
-        return false;
-      }
-      off += static_cast<std::size_t>(n);
-    }
-    return true;
-  }
-  void flush_rest(const std::vector<std::byte>& out, std::size_t off) {
-    while (off < out.size()) {
-      pollfd p{fd, POLLOUT, 0};
-      if (::poll(&p, 1, 1000) <= 0) return;
-      const ssize_t n = ::send(fd, out.data() + off, out.size() - off, MSG_NOSIGNAL);
-      if (n <= 0) return;
-      off += static_cast<std::size_t>(n);
-    }
-  }
-
-  // The next text message in rx (server frames are not masked); nullopt if none is whole. A close
-  // frame marks the connection closed.
-  std::optional<std::string> take_text() {
-    for (;;) {
-      if (rx.size() < 2) return std::nullopt;
-      const auto b0 = static_cast<unsigned char>(rx[0]);
-      const auto b1 = static_cast<unsigned char>(rx[1]);
-      std::size_t len = b1 & 0x7f;
-      std::size_t head = 2;
-      if (len == 126) {
-        if (rx.size() < 4) return std::nullopt;
-        len = (static_cast<unsigned char>(rx[2]) << 8) | static_cast<unsigned char>(rx[3]);
-        head = 4;
-      } else if (len == 127) {
-        if (rx.size() < 10) return std::nullopt;
-        len = 0;
-        for (int i = 2; i < 10; ++i) len = (len << 8) | static_cast<unsigned char>(rx[static_cast<std::size_t>(i)]);
-        head = 10;
-      }
-      if (rx.size() < head + len) return std::nullopt;
-      std::string payload = rx.substr(head, len);
-      rx.erase(0, head + len);
-      const unsigned op = b0 & 0x0f;
-      if (op == 0x8) closed = true;
-      if (op == 0x9) send_frame(wt::core::WsOpcode::pong, payload);
-      if (op == 0x1) return payload;
-    }
-  }
-
-  // Waits for a SIP response whose status passes `want` (others are skipped); nullopt on timeout.
-  template <class Pred>
-  std::optional<std::string> wait_response(Pred want, int timeout_ms) {
-    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    for (;;) {
-      while (auto t = take_text()) {
-        if (t->rfind("SIP/2.0 ", 0) == 0 && want(std::atoi(t->c_str() + 8))) return t;
-      }
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
-      if (left.count() <= 0 || closed) return std::nullopt;
-      (void)read_some(static_cast<int>(left.count()));
-    }
-  }
-};
 
 // ---------------------------------------------------------------- calls with media
 
@@ -546,246 +346,6 @@ class Media {
   std::atomic<std::size_t> ready_{0};
   std::atomic<std::size_t> failed_{0};
 };
-
-// ---------------------------------------------------------------- floods
-
-struct FloodResult {
-  std::string name;
-  std::uint64_t sent = 0;      // requests, connections or datagrams
-  std::uint64_t rejected = 0;  // see the header comment, per flood
-  std::string detail;
-  double cpu_s = 0;
-  long rss_before_kib = 0, rss_after_kib = 0;
-  std::uint64_t media_sent = 0, media_back = 0;
-};
-
-using Clock = std::chrono::steady_clock;
-
-struct Target {
-  std::uint16_t ws_port = 0;
-  std::uint16_t sip_port = 0;
-  sockaddr_in media{};
-  std::uint16_t rtp_min = 0, rtp_max = 0;
-};
-
-Clock::time_point flood_end(const Options& o) {
-  return Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
-}
-
-// A flood's WebSocket that is gone is opened again (a connection attempt, counted in `sent`); false
-// when the edge refused it (counted in `refused`).
-bool ensure_open(Ws& w, const char* from, std::uint16_t port, std::uint64_t& sent, std::uint64_t& refused) {
-  if (w.fd >= 0) return true;
-  w.reset();
-  ++sent;
-  if (w.open(from, port, 500)) return true;
-  ++refused;
-  return false;
-}
-
-bool in_time(Clock::time_point until, std::uint64_t count, const Options& o) {
-  return Clock::now() < until && count < o.max_requests;
-}
-
-std::string register_text(std::string_view user) {
-  return fmt::format(
-      "REGISTER sip:edge.test SIP/2.0\r\nVia: SIP/2.0/WS {}.invalid;branch=z9hG4bK{}\r\nMax-Forwards: 69\r\n"
-      "To: <sip:{}@edge.test>\r\nFrom: <sip:{}@edge.test>;tag={}\r\nCall-ID: {}\r\nCSeq: 1 REGISTER\r\n"
-      "Contact: <sip:{}@{}.invalid;transport=ws>;expires=600\r\nExpires: 600\r\nContent-Length: 0\r\n\r\n",
-      rnd(10), rnd(10), user, user, rnd(8), rnd(16), user, rnd(10));
-}
-
-FloodResult sip_unauth(const Options& o, const Target& t, const char* from) {
-  FloodResult r{"sip-unauth", 0, 0, {}, 0, 0, 0, 0, 0};
-  std::vector<Ws> conns(o.flood_connections);
-  std::uint64_t answered = 0, refused = 0, closed = 0;
-  const auto until = flood_end(o);
-  const std::string reg = register_text("mallory");
-  while (in_time(until, r.sent, o)) {
-    for (Ws& w : conns) {
-      if (!ensure_open(w, from, t.ws_port, r.sent, refused)) continue;
-      for (int k = 0; k < 20 && !w.closed; ++k) {
-        if (!w.send_frame(wt::core::WsOpcode::text, reg, true, false)) break;
-        ++r.sent;
-      }
-      while (w.read_some(0)) {
-      }
-      while (auto m = w.take_text()) {
-        if (m->rfind("SIP/2.0 4", 0) == 0 || m->rfind("SIP/2.0 5", 0) == 0) ++answered;
-      }
-      if (w.closed) {
-        ++closed;
-        w.close();
-      }
-    }
-  }
-  r.rejected = answered + refused + closed;
-  r.detail = fmt::format("answered 4xx/5xx {}, connections closed by the edge {}, refused {}", answered, closed, refused);
-  return r;
-}
-
-FloodResult new_conns(const Options& o, const Target& t, const char* from) {
-  FloodResult r{"new-conns", 0, 0, {}, 0, 0, 0, 0, 0};
-  std::uint64_t upgraded = 0, refused = 0, silent = 0;
-  const auto until = flood_end(o);
-  const std::string req = upgrade_request(t.ws_port);
-  while (in_time(until, r.sent, o)) {
-    // A batch of connections with their upgrades sent, then each one's outcome: 101 or closed.
-    std::vector<int> batch;
-    for (int k = 0; k < 32 && in_time(until, r.sent, o); ++k) {
-      ++r.sent;
-      const int fd = connect_from(from, t.ws_port);
-      if (fd < 0) {
-        ++refused;
-        continue;
-      }
-      (void)::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
-      batch.push_back(fd);
-    }
-    const auto deadline = Clock::now() + 500ms;
-    for (const int fd : batch) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-      pollfd p{fd, POLLIN, 0};
-      char buf[512];
-      const ssize_t n = ::poll(&p, 1, static_cast<int>(std::max<long>(0, left))) > 0 ? ::recv(fd, buf, sizeof(buf), 0) : -2;
-      if (n >= 12 && std::string_view(buf, 12) == "HTTP/1.1 101") ++upgraded;
-      else if (n == -2) ++silent;
-      else ++refused;
-      ::close(fd);
-    }
-  }
-  r.rejected = refused;
-  r.detail = fmt::format("upgraded {}, refused {}, unanswered in 500 ms {}", upgraded, refused, silent);
-  return r;
-}
-
-// Datagrams to `ports` round robin from `from`: random bytes, and shapes that pass the first-byte
-// demux (RFC 7983: STUN, DTLS, RTP) with garbage after.
-FloodResult udp_garbage(const Options& o, std::string name, const char* from, const std::vector<sockaddr_in>& to,
-                        bool sip) {
-  FloodResult r{std::move(name), 0, 0, {}, 0, 0, 0, 0, 0};
-  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  const sockaddr_in local = loopback(from, 0);
-  ::bind(fd, reinterpret_cast<const sockaddr*>(&local), sizeof(local));
-  std::vector<std::string> shapes;
-  for (int k = 0; k < 16; ++k) {
-    std::string g = rnd(40 + (rng()() % 400), std::string_view("\x00\x01\x80\x16\xff abc\r\n:;", 13));
-    if (k % 4 == 1) g[0] = '\x00';   // STUN-looking
-    if (k % 4 == 2) g[0] = '\x16';   // DTLS-looking
-    if (k % 4 == 3) g[0] = '\x80';   // RTP-looking
-    shapes.push_back(std::move(g));
-  }
-  if (sip) {
-    shapes.push_back("INVITE sip:15550000000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.1.3:5060;branch=z9hG4bKx\r\n"
-                     "From: <sip:x@x>;tag=1\r\nTo: <sip:y@y>\r\nCall-ID: flood\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
-                     "Content-Length: 0\r\n\r\n");
-    shapes.push_back("OPTIONS sip:edge SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.1.3:5060;branch=z9hG4bKy\r\n\r\n");
-  }
-  const auto until = flood_end(o);
-  std::uint64_t answers = 0;
-  char buf[2048];
-  while (in_time(until, r.sent, o)) {
-    for (int k = 0; k < 64; ++k) {
-      const std::string& s = shapes[r.sent % shapes.size()];
-      const sockaddr_in& dst = to[r.sent % to.size()];
-      if (::sendto(fd, s.data(), s.size(), 0, reinterpret_cast<const sockaddr*>(&dst), sizeof(dst)) < 0 &&
-          (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) {
-        pollfd p{fd, POLLOUT, 0};
-        ::poll(&p, 1, 1);
-        break;
-      }
-      ++r.sent;
-    }
-    while (::recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0) ++answers;
-  }
-  std::this_thread::sleep_for(100ms);
-  while (::recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0) ++answers;
-  ::close(fd);
-  r.rejected = r.sent - std::min(r.sent, answers);
-  r.detail = fmt::format("answered {}", answers);
-  return r;
-}
-
-constexpr int kSmallBuf = 4096;  // the slow readers' receive buffer: the edge's queue fills sooner
-
-FloodResult slow_readers(const Options& o, const Target& t, const char* from) {
-  FloodResult r{"slow-readers", 0, 0, {}, 0, 0, 0, 0, 0};
-  std::vector<Ws> conns(o.flood_connections);
-  std::vector<std::uint64_t> sent_on(conns.size(), 0);
-  std::uint64_t refused = 0, closed = 0, lost_requests = 0;
-  std::string batch;
-  const std::string options =
-      "OPTIONS sip:edge.test SIP/2.0\r\nVia: SIP/2.0/WS slow.invalid;branch=z9hG4bKslow\r\nMax-Forwards: 69\r\n"
-      "To: <sip:edge.test>\r\nFrom: <sip:slow@edge.test>;tag=s\r\nCall-ID: slow\r\nCSeq: 1 OPTIONS\r\n"
-      "Content-Length: 0\r\n\r\n";
-  const auto until = flood_end(o);
-  while (in_time(until, r.sent, o)) {
-    bool any = false;
-    for (std::size_t i = 0; i < conns.size(); ++i) {
-      Ws& w = conns[i];
-      if (w.fd < 0) {
-        if (!ensure_open(w, from, t.ws_port, r.sent, refused)) continue;
-        ::setsockopt(w.fd, SOL_SOCKET, SO_RCVBUF, &kSmallBuf, sizeof(kSmallBuf));
-        sent_on[i] = 0;
-      }
-      for (int k = 0; k < 50; ++k) {
-        if (!w.send_frame(wt::core::WsOpcode::text, options, true, false)) break;
-        ++r.sent;
-        ++sent_on[i];
-        any = true;
-      }
-      // Never read: only notice that the edge closed it (its FIN or reset, with data still unread).
-      pollfd p{w.fd, POLLRDHUP, 0};
-      (void)::poll(&p, 1, 0);
-      if (w.closed || (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0) {
-        ++closed;
-        lost_requests += sent_on[i];
-        w.close();
-      }
-    }
-    if (!any) std::this_thread::sleep_for(1ms);
-  }
-  r.rejected = lost_requests + refused;
-  r.detail = fmt::format("connections closed by the edge {} (with {} requests sent on them), refused {}", closed,
-                         lost_requests, refused);
-  return r;
-}
-FloodResult fragments(const Options& o, const Target& t, const char* from) {
-  FloodResult r{"fragments", 0, 0, {}, 0, 0, 0, 0, 0};
-  std::vector<Ws> conns;
-  std::uint64_t refused = 0;
-  const std::string part(1000, 'x');
-  const auto until = flood_end(o);
-  for (unsigned i = 0; i < o.fragments && in_time(until, r.sent, o); ++i) {
-    Ws w;
-    ++r.sent;
-    if (!w.open(from, t.ws_port, 500)) {
-      ++refused;
-      continue;
-    }
-    w.send_frame(wt::core::WsOpcode::text, part, /*fin=*/false);
-    conns.push_back(std::move(w));
-  }
-  // Hold them to the end of the flood, plus the edge's partial-message deadline (2 s) if longer.
-  const auto hold = std::max(until, Clock::now() + 2500ms);
-  std::uint64_t closed = 0;
-  while (Clock::now() < hold && closed < conns.size()) {
-    closed = 0;
-    for (Ws& w : conns) {
-      if (!w.closed) {
-        while (w.read_some(0)) {
-        }
-        while (w.take_text()) {
-        }
-      }
-      closed += w.closed ? 1 : 0;
-    }
-    std::this_thread::sleep_for(20ms);
-  }
-  r.rejected = closed + refused;
-  r.detail = fmt::format("closed by the edge {} of {} held, refused {}", closed, conns.size(), refused);
-  return r;
-}
 
 }  // namespace
 

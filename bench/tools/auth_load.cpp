@@ -85,37 +85,26 @@ std::string usage(std::string_view prog) {
 // Fills `o` from argv; false with `err` naming the flag when one is unknown or malformed.
 bool parse(int argc, char** argv, Options& o, bool& help, std::string& err) {
   o.bin = (std::filesystem::path(argc > 0 ? argv[0] : "").parent_path() / ".." / "webtrunk").string();
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--help" || a == "-h") {
-      help = true;
-      return true;
+  const bool read = bench::read_flags(argc, argv, {}, help, err, [&o](std::string_view a, std::string_view v) -> std::string {
+    const auto num = [&](auto& out) { return bench::parse_number(a, v, out); };
+    if (a == "--duration") return num(o.duration_s);
+    if (a == "--warmup") return num(o.warmup_s);
+    if (a == "--connections") return num(o.connections);
+    if (a == "--cpu") return num(o.cpu);
+    if (a == "--gen-cpu") return num(o.gen_cpu);
+    if (a == "--algo") {
+      o.algo = v == "sha1" ? auth::HmacAlgo::sha1 : auth::HmacAlgo::sha256;
+      if (v != "sha256" && v != "sha1") return fmt::format("--algo: sha256 or sha1, not '{}'", v);
+    } else if (a == "--auth-bin") {
+      o.bin = v;
+    } else if (a == "--origin") {
+      o.origin = v;
+    } else {
+      return fmt::format("unknown flag {}", a);
     }
-    if (i + 1 >= argc) {
-      err = a + " needs a value";
-      return false;
-    }
-    const std::string v = argv[++i];
-    const auto num = [&](auto& out) {
-      const char* end = v.data() + v.size();
-      auto [p, ec] = std::from_chars(v.data(), end, out);
-      if (ec != std::errc() || p != end) err = fmt::format("{}: '{}' is not a number", a, v);
-    };
-    const auto algo = [&] {
-      if (v != "sha256" && v != "sha1") err = "--algo: sha256 or sha1, not '" + v + "'";
-      return v == "sha1" ? auth::HmacAlgo::sha1 : auth::HmacAlgo::sha256;
-    };
-    if (a == "--duration") num(o.duration_s);
-    else if (a == "--warmup") num(o.warmup_s);
-    else if (a == "--connections") num(o.connections);
-    else if (a == "--cpu") num(o.cpu);
-    else if (a == "--gen-cpu") num(o.gen_cpu);
-    else if (a == "--algo") o.algo = algo();
-    else if (a == "--auth-bin") o.bin = v;
-    else if (a == "--origin") o.origin = v;
-    else err = "unknown flag " + a;
-    if (!err.empty()) return false;
-  }
+    return {};
+  });
+  if (!read || help) return read;
   if (o.connections == 0 || o.connections > 10000) err = "--connections: 1 to 10000";
   else if (o.duration_s <= 0 || o.warmup_s < 0) err = "--duration must be > 0 and --warmup >= 0";
   return err.empty();

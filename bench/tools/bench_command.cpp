@@ -32,8 +32,8 @@ struct Mode {
 constexpr Mode kModes[] = {
     {"calls", "bench_sip_load",
      "signalling load: emulated browsers (SIP over WebSocket, digest auth with edge tokens, as JsSIP)\n"
-     "and an emulated UDP trunk against a `webtrunk edge` it starts; reports calls/s, set-up latency\n"
-     "percentiles, edge CPU per call and every failure by cause.",
+     "and an emulated trunk (UDP, or TCP/TLS: --trunk-transport) against a `webtrunk edge` it starts;\n"
+     "reports calls/s, set-up latency percentiles, edge CPU per call and every failure by cause.",
      run_sip_load, "--edge-bin"},
     {"media", "bench_media_relay",
      "media load: concurrent calls of emulated browsers (ICE, DTLS, SRTP) and an echoing RTP trunk\n"

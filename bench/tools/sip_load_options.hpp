@@ -4,15 +4,23 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "bench/tools/tool_flags.hpp"
 #include "sip_load_edge.hpp"
 
 namespace webtrunk::bench {
+
+// The transport between the edge and the emulated trunk (the edge's --trunk udp:|tcp:|tls:).
+enum class TrunkTransport : std::uint8_t { udp, tcp, tls };
+inline const char* transport_name(TrunkTransport t) {
+  return t == TrunkTransport::udp ? "udp" : t == TrunkTransport::tcp ? "tcp" : "tls";
+}
 
 struct Options {
   std::string edge_bin;                   // default: <dir of this executable>/../webtrunk
@@ -36,6 +44,9 @@ struct Options {
   double progress_s = 5;  // a progress line every S seconds; 0: none
   bool tls = false;             // the browsers over WSS (a TLS handshake each) instead of WS
   unsigned compare_tls = 0;     // > 0: that many pairs of runs, WS then WSS, and their ratio
+  TrunkTransport trunk_transport = TrunkTransport::udp;  // this run's
+  std::vector<TrunkTransport> trunk_transports;         // --trunk-transport LIST (empty: udp)
+  unsigned rounds = 1;  // > 1, or more than one transport: that many rounds of each, alternating
   bool inbound = false;   // calls from the trunk to registered browsers instead of browsers to the trunk
   double hold_s = 0.1;    // --inbound: the trunk holds each answered call this long before its BYE
   bool keep = false;
@@ -72,6 +83,13 @@ inline std::string usage(std::string_view prog) {
       "                        certificate made at start (ECDSA P-256)\n"
       "  --compare-tls PAIRS   run PAIRS pairs of the same load, WS then WSS, each on a fresh edge; print each\n"
       "                        run's figures, the medians and the WSS/WS ratio of edge CPU per call\n"
+      "  --trunk-transport T   the trunk leg over udp, tcp or tls (default udp): the emulated trunk listens on\n"
+      "                        it (TCP and TLS: RFC 3261 §18.3 framing, answers on the edge's connection; TLS:\n"
+      "                        a certificate for 127.0.0.1 signed by a CA made at start, given to the edge as\n"
+      "                        --trunk-ca). A comma list (udp,tcp,tls) runs each in turn, --rounds times,\n"
+      "                        each on a fresh edge, and prints a table: calls, completed, edge CPU per call,\n"
+      "                        calls per edge CPU-second (medians) and their ratio to the first transport\n"
+      "  --rounds N            rounds of the --trunk-transport list (default 1; 1..20)\n"
       "  --inbound             calls the other way: the browsers REGISTER (distinct users, 401 + edge token\n"
       "                        digest) and answer; the trunk (the edge's --trunk address) calls each in turn\n"
       "                        (INVITE with an RTP/AVP offer, 180 + 200 with a Chromium answer, ACK), holds\n"
@@ -82,92 +100,75 @@ inline std::string usage(std::string_view prog) {
       prog);
 }
 
-inline bool parse_options(int argc, char** argv, Options& o, std::string& err) {
-  for (int i = 1; i < argc; ++i) {
-    std::string name = argv[i];
-    std::string value;
-    if (name == "--help" || name == "-h") {
-      o.help = true;
-      return true;
-    }
-    if (name == "--keep") {
-      o.keep = true;
-      continue;
-    }
-    if (name == "--tls") {
-      o.tls = true;
-      continue;
-    }
-    if (name == "--inbound") {
-      o.inbound = true;
-      continue;
-    }
-    if (auto eq = name.find('='); eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name.resize(eq);
-    } else if (i + 1 < argc) {
-      value = argv[++i];
-    } else {
-      err = name + " needs a value";
-      return false;
-    }
-    auto num = [&](auto& out) {
-      const auto* end = value.data() + value.size();
-      auto [p, ec] = std::from_chars(value.data(), end, out);
-      if (ec != std::errc() || p != end) err = fmt::format("{}: '{}' is not a number", name, value);
-    };
-    auto flag = [&](bool& out) {
-      if (value != "0" && value != "1") err = fmt::format("{}: give 0 or 1", name);
-      out = value == "1";
-    };
-    if (name == "--edge-bin")
-      o.edge_bin = value;
-    else if (name == "--edge-wrapper")
-      o.edge_wrapper = split_words(value);
-    else if (name == "--edge-arg")
-      o.edge_args.push_back(value);
-    else if (name == "--shards")
-      num(o.shards);
-    else if (name == "--edge-cpus")
-      o.edge_cpus = value;
-    else if (name == "--gen-cpu")
-      num(o.gen_cpu);
-    else if (name == "--calls")
-      num(o.calls);
-    else if (name == "--rate")
-      num(o.rate);
-    else if (name == "--concurrency")
-      num(o.concurrency);
-    else if (name == "--duration")
-      num(o.duration_s);
-    else if (name == "--browsers")
-      num(o.browsers);
-    else if (name == "--call-timeout")
-      num(o.call_timeout_s);
-    else if (name == "--ready-timeout")
-      num(o.ready_timeout_s);
-    else if (name == "--warmup")
-      num(o.warmup_s);
-    else if (name == "--progress")
-      num(o.progress_s);
-    else if (name == "--hold")
-      num(o.hold_s);
-    else if (name == "--compare-tls")
-      num(o.compare_tls);
-    else if (name == "--edge-log-level")
-      o.edge_log_level = value;
-    else if (name == "--trunk-trying")
-      flag(o.trunk_trying);
-    else if (name == "--trunk-ringing")
-      flag(o.trunk_ringing);
-    else if (name == "--auth") {
-      if (value != "cached" && value != "every-call") err = "--auth: cached or every-call";
-      o.auth_every_call = value == "every-call";
-    } else {
-      err = "unknown flag " + name;
-    }
-    if (!err.empty()) return false;
+// "a,b,c" -> {"a", "b", "c"}; empty items are dropped.
+inline std::vector<std::string> split_list(std::string_view s) {
+  std::vector<std::string> out;
+  while (!s.empty()) {
+    const std::size_t comma = s.find(',');
+    if (comma != 0) out.emplace_back(s.substr(0, comma));
+    if (comma == std::string_view::npos) break;
+    s.remove_prefix(comma + 1);
   }
+  return out;
+}
+
+// --trunk-transport: "udp", "tcp", "tls" or a comma list of them, each once. "" or what is wrong.
+inline std::string parse_transports(std::string_view value, std::vector<TrunkTransport>& out) {
+  out.clear();
+  for (const auto& t : split_list(value)) {
+    if (t != "udp" && t != "tcp" && t != "tls") return fmt::format("--trunk-transport: '{}' is not udp, tcp or tls", t);
+    const auto parsed = t == "udp" ? TrunkTransport::udp : t == "tcp" ? TrunkTransport::tcp : TrunkTransport::tls;
+    if (std::find(out.begin(), out.end(), parsed) != out.end()) {
+      return fmt::format("--trunk-transport: {} is listed twice", t);
+    }
+    out.push_back(parsed);
+  }
+  return out.empty() ? "--trunk-transport: udp, tcp, tls or a comma list of them" : "";
+}
+
+inline bool parse_options(int argc, char** argv, Options& o, std::string& err) {
+  const bool read = read_flags(
+      argc, argv, {"--keep", "--tls", "--inbound"}, o.help, err,
+      [&o](std::string_view name, std::string_view value) -> std::string {
+        const auto num = [&](auto& out) { return parse_number(name, value, out); };
+        const auto flag = [&](bool& out) -> std::string {
+          out = value == "1";
+          return value == "0" || value == "1" ? "" : fmt::format("{}: give 0 or 1", name);
+        };
+        if (name == "--keep") o.keep = true;
+        else if (name == "--tls") o.tls = true;
+        else if (name == "--inbound") o.inbound = true;
+        else if (name == "--edge-bin") o.edge_bin = value;
+        else if (name == "--edge-wrapper") o.edge_wrapper = split_words(std::string(value));
+        else if (name == "--edge-arg") o.edge_args.emplace_back(value);
+        else if (name == "--shards") return num(o.shards);
+        else if (name == "--edge-cpus") o.edge_cpus = value;
+        else if (name == "--gen-cpu") return num(o.gen_cpu);
+        else if (name == "--calls") return num(o.calls);
+        else if (name == "--rate") return num(o.rate);
+        else if (name == "--concurrency") return num(o.concurrency);
+        else if (name == "--duration") return num(o.duration_s);
+        else if (name == "--browsers") return num(o.browsers);
+        else if (name == "--call-timeout") return num(o.call_timeout_s);
+        else if (name == "--ready-timeout") return num(o.ready_timeout_s);
+        else if (name == "--warmup") return num(o.warmup_s);
+        else if (name == "--progress") return num(o.progress_s);
+        else if (name == "--hold") return num(o.hold_s);
+        else if (name == "--compare-tls") return num(o.compare_tls);
+        else if (name == "--rounds") return num(o.rounds);
+        else if (name == "--trunk-transport") return parse_transports(value, o.trunk_transports);
+        else if (name == "--edge-log-level") o.edge_log_level = value;
+        else if (name == "--trunk-trying") return flag(o.trunk_trying);
+        else if (name == "--trunk-ringing") return flag(o.trunk_ringing);
+        else if (name == "--auth") {
+          o.auth_every_call = value == "every-call";
+          if (value != "cached" && value != "every-call") return "--auth: cached or every-call";
+        } else {
+          return fmt::format("unknown flag {}", name);
+        }
+        return {};
+      });
+  if (!read || o.help) return read;
   if (o.calls == 0 || o.calls > 99'999'999)
     err = "--calls: 1..99999999";
   else if (o.browsers == 0 || o.concurrency == 0)
@@ -184,6 +185,15 @@ inline bool parse_options(int argc, char** argv, Options& o, std::string& err) {
     err = "--compare-tls: 0..20 pairs";
   else if (o.compare_tls > 0 && o.tls)
     err = "--compare-tls runs both transports: leave out --tls";
+  else if (o.rounds == 0 || o.rounds > 20)
+    err = "--rounds: 1..20";
+  if (!err.empty()) return false;
+  if (o.trunk_transports.empty()) o.trunk_transports.push_back(TrunkTransport::udp);
+  o.trunk_transport = o.trunk_transports.front();
+  if (o.inbound && o.trunk_transport != TrunkTransport::udp)
+    err = "--inbound calls from a UDP trunk only: leave out --trunk-transport";
+  else if (o.compare_tls > 0 && (o.trunk_transports.size() > 1 || o.rounds > 1))
+    err = "--compare-tls runs one trunk transport: give --trunk-transport one value and no --rounds";
   return err.empty();
 }
 

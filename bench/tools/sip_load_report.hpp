@@ -101,12 +101,13 @@ inline void print_progress(const Snapshot& begin, const Snapshot& from, const Sn
 
 // The headline figures of a run (over the measured window), for --compare-tls.
 struct RunFigures {
-  std::uint64_t ok = 0, failed = 0;
+  std::uint64_t attempted = 0, ok = 0, failed = 0;
   double cps = 0, edge_cpu_us_per_call = 0, calls_per_edge_cpu_s = 0, p50_us = 0, p99_us = 0;
   double edge_cpu_us_per_connection = 0;  // connecting the browsers (TLS handshakes, upgrades), before the calls
 };
 inline RunFigures run_figures(const RunStats& r) {
   RunFigures f;
+  f.attempted = r.attempted;
   f.ok = r.completed;
   f.failed = r.failed;
   const double wall = static_cast<double>(r.end.t - r.measure.t) * 1e-9;
@@ -137,11 +138,12 @@ inline void print_report(const Options& o, const RunStats& r, std::size_t sdp_si
   auto pct = [&](double x) { return wall > 0 ? 100.0 * x / wall : 0.0; };
   auto ull = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
   std::printf(
-      "sip_load: setup: transport=%s shards=%u browsers=%u concurrency=%u rate=%s auth=%s trunk=%s%s200 sdp_bytes=%zu "
+      "sip_load: setup: transport=%s shards=%u browsers=%u concurrency=%u rate=%s auth=%s trunk=%s%s200 trunk_transport=%s "
+      "sdp_bytes=%zu "
       "%s=%zu warmup_s=%.0f edge_log=%s direction=%s\n",
       o.tls ? "wss" : "ws", o.shards, o.browsers, o.concurrency, o.rate > 0 ? fmt::format("{}", o.rate).c_str() : "max",
       o.auth_every_call ? "every-call" : "cached", o.trunk_trying ? "100+" : "", o.trunk_ringing ? "180+" : "",
-      sdp_size, o.inbound ? "trunk_invite_bytes" : "auth_invite_bytes", invite_size, o.warmup_s,
+      transport_name(o.trunk_transport), sdp_size, o.inbound ? "trunk_invite_bytes" : "auth_invite_bytes", invite_size, o.warmup_s,
       o.edge_log_level.c_str(), o.inbound ? fmt::format("inbound hold_s={}", o.hold_s).c_str() : "outbound");
   std::printf(
       "sip_load: %s=%llu authenticated_invites=%llu trunk_invite_retransmits=%llu "

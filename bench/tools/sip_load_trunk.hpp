@@ -1,5 +1,5 @@
-// bench_sip_load, part 4: the emulated SIP trunk, a UDP UAS in the manner of sipp's
-// uas-trunk.xml. It answers each INVITE with [100 Trying] [180 Ringing] 200 OK + SDP (Via, From,
+// bench_sip_load, part 4: the emulated SIP trunk, a UAS in the manner of sipp's uas-trunk.xml, on
+// UDP here (or on TCP/TLS: TrunkStreamServer, sip_load_trunk_stream.hpp, hands it its messages). It answers each INVITE with [100 Trying] [180 Ringing] 200 OK + SDP (Via, From,
 // To + tag, Call-ID, CSeq and Record-Route copied; Contact = itself), absorbs ACKs, answers BYE
 // (and anything else) with 200. It is stateless: a retransmitted INVITE gets the same answer
 // again (the To tag is derived from the call index), which is what the edge's transaction expects.
@@ -61,8 +61,12 @@ class TrunkEmulator {
     ::setsockopt(fd_, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
     auto local = core::local_address(fd_);
     port_ = local ? local->port() : 0;
-    contact_ = fmt::format("<sip:trunk@127.0.0.1:{};transport=UDP>", port_);
+    set_contact(port_, "UDP");
     return port_ != 0;
+  }
+  // The Contact of the answers: 127.0.0.1:`port` over `transport` (a stream trunk sets its own).
+  void set_contact(std::uint16_t port, std::string_view transport) {
+    contact_ = fmt::format("<sip:trunk@127.0.0.1:{};transport={}>", port, transport);
   }
   int fd() const noexcept { return fd_; }
   std::uint16_t port() const noexcept { return port_; }
@@ -89,35 +93,23 @@ class TrunkEmulator {
     }
   }
 
- private:
-  static constexpr unsigned kBatch = 64;
-  static constexpr std::size_t kBufSize = 9000;  // the edge sends up to 8 KiB (its UDP buffers)
-
-  void handle(unsigned i, std::int64_t now) {
-    std::int64_t krx = 0;
-    for (cmsghdr* cm = CMSG_FIRSTHDR(&msgs_[i].msg_hdr); cm != nullptr; cm = CMSG_NXTHDR(&msgs_[i].msg_hdr, cm)) {
-      if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS) {
-        timespec ts{};
-        std::memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
-        krx = static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-      }
-    }
-    const std::string_view text(bufs_.data() + i * kBufSize, msgs_[i].msg_len);
+  // The answers to one message from the edge (received at `now`; `krx`: the kernel's receive stamp,
+  // CLOCK_REALTIME, or 0), each a whole SIP message appended to `out`. The UDP socket's datagrams
+  // come here, and so do the messages of a stream trunk (TrunkStreamServer).
+  void answer(std::string_view text, std::int64_t now, std::int64_t krx, std::vector<std::string>& out) {
     sip::MessageView req;
     if (sip::parse_message(text, req).status != sip::ParseStatus::ok) {
-      ++anomalies["unparsable datagram at the trunk"];
+      ++anomalies["unparsable message at the trunk"];
       return;
     }
     if (!req.is_request()) return;  // the trunk sends no requests: nothing to match
-    const auto peer =
-        core::SockAddr::from_sockaddr(reinterpret_cast<const sockaddr*>(&from_[i]), msgs_[i].msg_hdr.msg_namelen);
     const sip::Method m = req.method();
     const std::int64_t idx = call_index_of_number(
         m == sip::Method::invite ? uri_user_of(req.request_uri()) : name_addr_user(req.value(sip::HeaderId::to)));
     const bool known = idx >= 0 && static_cast<std::uint64_t>(idx) < o_.calls;
     const auto call = static_cast<std::uint32_t>(known ? idx : 0);
     const std::string tag = fmt::format("{}SIPpTag01", call);
-    auto reply = [&](std::string bytes) { out_.push_back({std::move(bytes), peer}); };
+    auto reply = [&](std::string bytes) { out.push_back(std::move(bytes)); };
     switch (m) {
       case sip::Method::invite:
         if (!known) return reply(trunk_response(req, 404, "Not Found", tag, contact_));
@@ -137,6 +129,27 @@ class TrunkEmulator {
       default:
         return reply(trunk_response(req, 200, "OK", tag, contact_));
     }
+  }
+
+ private:
+  static constexpr unsigned kBatch = 64;
+  static constexpr std::size_t kBufSize = 9000;  // the edge sends up to 8 KiB (its UDP buffers)
+
+  void handle(unsigned i, std::int64_t now) {
+    std::int64_t krx = 0;
+    for (cmsghdr* cm = CMSG_FIRSTHDR(&msgs_[i].msg_hdr); cm != nullptr; cm = CMSG_NXTHDR(&msgs_[i].msg_hdr, cm)) {
+      if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS) {
+        timespec ts{};
+        std::memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
+        krx = static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+      }
+    }
+    answer(std::string_view(bufs_.data() + i * kBufSize, msgs_[i].msg_len), now, krx, answers_);
+    if (answers_.empty()) return;
+    const auto peer =
+        core::SockAddr::from_sockaddr(reinterpret_cast<const sockaddr*>(&from_[i]), msgs_[i].msg_hdr.msg_namelen);
+    for (auto& a : answers_) out_.push_back({std::move(a), peer});
+    answers_.clear();
   }
 
   void send_replies() {
@@ -172,6 +185,7 @@ class TrunkEmulator {
   std::array<sockaddr_storage, kBatch> from_{};
   std::array<std::array<char, CMSG_SPACE(sizeof(timespec))>, kBatch> ctl_{};
   std::vector<Reply> out_;
+  std::vector<std::string> answers_;  // of the datagram being handled
   std::vector<bool> seen_;  // by call index: INVITE answered, to tell retransmissions apart
 };
 
