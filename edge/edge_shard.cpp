@@ -150,8 +150,12 @@ void EdgeShard::on_connected(core::Shard& shard, core::ConnId id) {
   TrunkLink* l = link_of(id);
   if (l == nullptr) return;
   l->connected = true;
-  l->backoff = {};
-  l->retry_at = {};
+  // TLS: the backoff ends with the trunk's first message, since a TLS 1.3 trunk may still refuse
+  // our certificate after the handshake.
+  if (!l->tls) {
+    l->backoff = {};
+    l->retry_at = {};
+  }
   core::log(core::LogLevel::info, "sip.trunk_connected", "shard={} trunk={}:{}", shard.index(), l->tls ? "tls" : "tcp",
             l->addr.to_string());
 }
@@ -159,7 +163,11 @@ void EdgeShard::on_connected(core::Shard& shard, core::ConnId id) {
 void EdgeShard::on_data(core::Shard& shard, core::ConnId id, std::span<const std::byte> data) {
   TrunkLink* l = link_of(id);
   if (l == nullptr || !core_) return;
-  if (l->tls && !l->received) l->session = shard.tls_session(id);  // TLS 1.3 tickets come after the handshake
+  if (l->tls && !l->received) {
+    l->session = shard.tls_session(id);  // TLS 1.3 tickets come after the handshake
+    l->backoff = {};
+    l->retry_at = {};
+  }
   l->received = true;
   l->framer.feed(data);
   for (;;) {
