@@ -93,6 +93,11 @@ int run_edge(const FlagValues& flags) {
     }
     tls_ctx = *ctx;
   }
+  auto trunk_tls = trunk_tls_from(flags);
+  if (!trunk_tls) {
+    std::fprintf(stderr, "webtrunk edge: %s\n", trunk_tls.error().message.c_str());
+    return 2;
+  }
   core::raise_nofile_limit();
   // The token check: secrets shared by every shard (rotation-safe store), one nonce key per process.
   auto store = std::make_shared<auth::SecretStore>();
@@ -187,6 +192,7 @@ int run_edge(const FlagValues& flags) {
                                                  std::move(authn));
     auto& sip = sips[k];
     sip = std::make_unique<edge::EdgeShard>();
+    sip->set_trunk_tls(*trunk_tls);
     auto local = sip_addr(cfg->sip_port == 0 ? 0 : k);
     if (!local) return core::Error{EINVAL, "--sip-listen: " + local.error().message};
     auto bound = sip->open(shard, *local);

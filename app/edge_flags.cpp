@@ -62,14 +62,20 @@ FlagSet edge_flags() {
   f.add({"origin", "URL", "page Origin allowed to open a WebSocket (default: any)", "", true});
   f.add({"max-message", "BYTES", "largest WebSocket message accepted (larger closes with 1009)", "65536", false});
   f.add({"max-head", "BYTES", "largest HTTP upgrade request head (larger is answered 431)", "8192", false});
-  f.add({"trunk", "udp|tcp:HOST:PORT", "the SIP trunk every call goes to (or use --routes)", "", false});
+  f.add({"trunk", "udp|tcp|tls:HOST:PORT", "the SIP trunk every call goes to (or use --routes)", "", false});
   f.add({"trunk-user", "NAME", "user name for the --trunk's digest challenges (401/407)", "", false});
   f.add({"trunk-password-file", "FILE", "file whose first line is the --trunk's digest password", "", false});
   f.add({"routes", "FILE",
-         "called-number routes, one `PREFIX udp|tcp:HOST:PORT [user=NAME password-file=FILE]` per line, longest "
+         "called-number routes, one `PREFIX udp|tcp|tls:HOST:PORT [user=NAME password-file=FILE]` per line, longest "
          "prefix wins, `*` = default; no route answers 404; reloaded on SIGHUP and when the file (or a "
          "password file) changes, calls in progress keep their trunk",
          "", false});
+  f.add({"trunk-ca", "FILE",
+         "PEM file of CA certificates (one or more) trusted for tls: trunks besides the system CAs", "", false});
+  f.add({"trunk-tls-cert", "FILE", "client certificate chain (PEM) shown to tls: trunks that ask for one (mutual TLS)",
+         "", false});
+  f.add({"trunk-tls-key", "FILE", "private key (PEM) of --trunk-tls-cert (default: in the --trunk-tls-cert file)", "",
+         false});
   f.add({"sip-listen", "ADDR", "trunk-side SIP address (UDP), also put in Via and Contact", "127.0.0.1", false});
   f.add({"sip-port", "P", "trunk-side SIP port of shard 0; shard k uses P+k (0: any free port per shard)", "5060", false});
   f.add({"edge-secret-file", "FILE",
@@ -141,6 +147,25 @@ core::Result<edge::RouteTable> routes_from(const FlagValues& flags) {
   if (!routes.empty()) return edge::RouteTable::load_file(routes);
   if (!trunk.empty()) return edge::RouteTable::single(trunk, flags.get("trunk-user"), flags.get("trunk-password-file"));
   return edge::RouteTable{};
+}
+
+core::Result<std::shared_ptr<const core::TlsContext>> trunk_tls_from(const FlagValues& flags) {
+  core::TlsClientConfig config;
+  config.extra_ca_file = flags.get("trunk-ca");
+  config.client_cert.cert_file = flags.get("trunk-tls-cert");
+  config.client_cert.key_file = flags.get("trunk-tls-key");
+  if (config.client_cert.cert_file.empty() && !config.client_cert.key_file.empty()) {
+    return core::Error{EINVAL, "--trunk-tls-key needs --trunk-tls-cert"};
+  }
+  auto ctx = core::TlsContext::client(config);
+  if (!ctx) {
+    const std::string& msg = ctx.error().message;
+    const char* flag = !config.extra_ca_file.empty() && msg.find(config.extra_ca_file) != std::string::npos ? "--trunk-ca"
+                       : !config.client_cert.cert_file.empty()                                          ? "--trunk-tls-cert/--trunk-tls-key"
+                                                                                                         : "trunk TLS";
+    return core::Error{ctx.error().code, fmt::format("{}: {}", flag, ctx.error().message)};
+  }
+  return ctx;
 }
 
 core::Result<edge::EdgeConfig> edge_config_from(const FlagValues& flags) {

@@ -38,6 +38,7 @@
 #include "core/result.hpp"
 #include "core/socket.hpp"
 #include "core/timer_wheel.hpp"
+#include "core/tls_stream.hpp"
 
 namespace webtrunk::core {
 
@@ -73,6 +74,12 @@ class TcpHandler {
   // An outbound connection (connect_tcp) is established; on_data and on_closed follow as for an
   // accepted one. Never called for an accepted connection.
   virtual void on_connected(Shard& shard, ConnId id) { (void)shard, (void)id; }
+  // A TLS connection failed (handshake, certificate, alert, bad record): `reason` says why, for a
+  // log line or an error shown to a user, and is valid only during this call. on_closed (reason
+  // -EPROTO) follows once any alert has been sent.
+  virtual void on_tls_failed(Shard& shard, ConnId id, TlsFailure failure, std::string_view reason) {
+    (void)shard, (void)id, (void)failure, (void)reason;
+  }
 };
 
 class UdpHandler {
@@ -235,6 +242,16 @@ class Shard {
   // work. The handler then gets on_connected, or on_closed with the connect's -errno (-ETIMEDOUT
   // when `timeout` passes first). Plaintext only. Fails now only if no socket can be made.
   Result<ConnId> connect_tcp(const SockAddr& peer, TcpHandler& handler, Duration timeout);
+  // The same, then TLS as a client (TlsStream::client with `tls`, a client context): `host` is the
+  // name (or IP literal) the server's certificate must carry and the SNI; `resume` a session from
+  // an earlier connection to the same server. send() queues plaintext until the handshake is done;
+  // on_connected comes once it is done (not at the TCP connect); a failure comes as on_tls_failed,
+  // then on_closed with -EPROTO. The handshake deadline is the context's, from now.
+  Result<ConnId> connect_tls(const SockAddr& peer, TcpHandler& handler, Duration timeout,
+                             std::shared_ptr<const TlsContext> tls, std::string_view host, TlsSession resume = nullptr);
+  // A TLS client connection's session to resume the next one with (TlsStream::session()); null if
+  // none yet, not TLS, or stale.
+  TlsSession tls_session(ConnId id) const;
   // Copies `data` to the connection's output; sent after this turn, in order, one send in flight
   // at a time. False if the id is stale or the connection is closing.
   bool send(ConnId id, std::span<const std::byte> data);

@@ -1,6 +1,7 @@
 // The reactor's outbound TCP path: connect_tcp() makes a non-blocking socket and connects it with
 // IORING_OP_CONNECT; once connected the connection is an ordinary Conn (reactor.cpp's receive,
-// send and close paths), reported to its handler like an accepted one.
+// send and close paths), reported to its handler like an accepted one. connect_tls() puts a client
+// TlsStream on it (reactor_tls.cpp): the ClientHello waits in the send queue for the connect.
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
@@ -49,6 +50,22 @@ Result<ConnId> Shard::connect_tcp(const SockAddr& peer, TcpHandler& handler, Dur
   return id;
 }
 
+Result<ConnId> Shard::connect_tls(const SockAddr& peer, TcpHandler& handler, Duration timeout,
+                                  std::shared_ptr<const TlsContext> tls, std::string_view host, TlsSession resume) {
+  auto id = connect_tcp(peer, handler, timeout);
+  if (!id) return id;
+  Conn& c = *live_conn(*id);
+  c.tls = std::make_unique<TlsConn>(TlsStream::client(std::move(tls), now_, host, std::move(resume)));
+  c.tls->outbound = true;
+  if (c.tls->stream.wants_close()) {  // could not even be set up (logged by the stream)
+    fail_conn(c, -EPROTO);
+    return id;
+  }
+  arm_tls_timer(c);
+  tls_take_output(c);  // the ClientHello, sent once the connect completes
+  return id;
+}
+
 void Shard::on_connect_cqe(Shard& s, Op& op, const io_uring_cqe& cqe) {
   Conn& c = s.conns_[op.index];
   c.send_op.fn = &Shard::on_send_cqe;
@@ -69,7 +86,7 @@ void Shard::on_connect_cqe(Shard& s, Op& op, const io_uring_cqe& cqe) {
   if (!(c.flags & kClosing)) s.arm_recv(c);
   if (!c.pending.empty()) s.queue_flush(c);
   const ConnId id{op.index, c.generation};
-  c.handler->on_connected(s, id);
+  if (!c.tls) c.handler->on_connected(s, id);  // TLS: once the handshake is done (pump_tls)
   s.maybe_finish(c);  // closed before (or from inside on_connected)
 }
 

@@ -107,6 +107,7 @@ struct Shard::TlsConn {
   TlsStream stream;
   std::vector<std::byte> early;  // plaintext sent before the handshake finished
   TimerHandle timer{};           // the handshake deadline
+  bool outbound = false;         // connect_tls: on_connected comes with the handshake
 };
 
 // An outbound connect in flight: the address the SQE points at (read by the kernel at submit) and

@@ -1,5 +1,6 @@
-// The reactor's TLS connection path: a connection accepted on a TLS listener runs a TlsStream on
-// the shard's thread between the socket and the handler (the other half of reactor.cpp's TCP).
+// The reactor's TLS connection path: a connection accepted on a TLS listener (or made by
+// connect_tls) runs a TlsStream on the shard's thread between the socket and the handler (the
+// other half of reactor.cpp's TCP).
 #include <cerrno>
 #include <variant>
 
@@ -18,6 +19,11 @@ void Shard::set_listener_tls(ListenerId id, std::shared_ptr<const TlsContext> tl
 bool Shard::is_tls(ConnId id) const {
   const Conn* c = live_conn(id);
   return c != nullptr && c->tls != nullptr;
+}
+
+TlsSession Shard::tls_session(ConnId id) const {
+  const Conn* c = live_conn(id);
+  return c != nullptr && c->tls ? c->tls->stream.session() : nullptr;
 }
 
 void Shard::start_tls(Conn& c, const Listener& l) {
@@ -70,10 +76,12 @@ void Shard::pump_tls(Conn& c) {
         t.early = {};
         if (!tls_send(c, early)) fail_conn(c, -EPROTO);
       }
-    } else if (std::holds_alternative<TlsFailed>(*ev)) {
+      if (t.outbound && !(c.flags & kClosing)) c.handler->on_connected(*this, id);
+    } else if (const auto* f = std::get_if<TlsFailed>(&*ev)) {
       // Counted (webtrunk_tls_failures_total and the reason's own counter) and logged, rate
       // limited, by the stream.
       if (c.reason == 0) c.reason = -EPROTO;
+      c.handler->on_tls_failed(*this, id, f->failure, f->reason);
     }
     // TlsClosed: the peer's close_notify; ours is queued and the connection ends below.
   }

@@ -59,6 +59,16 @@ bool may_log(Instant now) noexcept {
   return used.fetch_add(1, std::memory_order_relaxed) < kLogBurst;
 }
 
+// OpenSSL 3.0 names no TLS 1.3 alert: "unknown" for certificate_required, what a server that
+// wants a client certificate sends (RFC 8446 §6.2).
+std::string alert_text(int alert) {
+  const int desc = alert & 0xff;
+  if (desc == TLS13_AD_CERTIFICATE_REQUIRED) return "certificate required";
+  if (desc == TLS13_AD_MISSING_EXTENSION) return "missing extension";
+  const std::string text = SSL_alert_desc_string_long(alert);
+  return text == "unknown" ? fmt::format("alert {}", desc) : text;
+}
+
 }  // namespace
 
 const char* tls_failure_name(TlsFailure f) noexcept {
@@ -407,7 +417,7 @@ void TlsStream::fail_from_ssl(int ssl_error) noexcept {
                                  X509_verify_cert_error_string(SSL_get_verify_result(ssl_)));
   } else if (peer_alert_ >= 0 && (peer_alert_ >> 8) == SSL3_AL_FATAL) {
     kTlsPeerAlertsTotal.inc();
-    fail(TlsFailure::peer_alert, std::string("peer sent alert: ") + SSL_alert_desc_string_long(peer_alert_));
+    fail(TlsFailure::peer_alert, std::string("peer sent alert: ") + alert_text(peer_alert_));
   } else if (ssl_error == SSL_ERROR_SSL) {
     kTlsBadRecordsTotal.inc();
     fail(TlsFailure::bad_record, openssl_error_text("TLS protocol error"));

@@ -50,10 +50,18 @@ std::string Call::browser_contact() const {
 }
 
 std::string Call::trunk_contact() const {
-  return fmt::format("<sip:edge@{}>", host_port(core.cfg_.sip_host, core.cfg_.sip_port));
+  // A TLS trunk sends its in-dialog requests back over TLS, on our connection (the Via alias).
+  return fmt::format("<sip:edge@{}{}>", host_port(core.cfg_.sip_host, core.cfg_.sip_port),
+                     trunk_transport() == sip::Transport::tls ? ";transport=tls" : "");
 }
 
-std::string Call::trunk_via() const { return host_port(core.cfg_.sip_host, core.cfg_.sip_port) + ";rport"; }
+std::string Call::trunk_via() const {
+  return fmt::format("{};rport{}", host_port(core.cfg_.sip_host, core.cfg_.sip_port), via_alias());
+}
+
+// RFC 5923 §5: ";alias" lets a TLS trunk reuse our connection for requests to the sent-by address
+// (the edge accepts no TLS connections of its own toward trunks).
+std::string_view Call::via_alias() const { return trunk_transport() == sip::Transport::tls ? ";alias" : ""; }
 
 void Call::send_trunk_request(core::Instant now, sip::Method m, Purpose purpose, std::span<const sip::HeaderPair> extra,
                               std::string_view content_type, std::string_view body,
@@ -211,8 +219,8 @@ void Call::send_trunk_invite(core::Instant now, const TrunkAuthAnswer* auth) {
   t_invite_bytes.clear();
   sip::MessageWriter w(t_invite_bytes);
   w.request_line("INVITE", t_ruri);
-  w.header(sip::HeaderId::via, fmt::format("SIP/2.0/{} {};branch={};rport", sip::via_transport_name(trunk_transport()),
-                                           host_port(core.cfg_.sip_host, core.cfg_.sip_port), branch));
+  w.header(sip::HeaderId::via, fmt::format("SIP/2.0/{} {};branch={};rport{}", sip::via_transport_name(trunk_transport()),
+                                           host_port(core.cfg_.sip_host, core.cfg_.sip_port), branch, via_alias()));
   w.header(sip::HeaderId::max_forwards, std::to_string(t_max_forwards));
   w.header(sip::HeaderId::from, fmt::format("<sip:{}@{}>;tag={}", t_from_user, bracket_host(core.cfg_.sip_host), t_local_tag));
   w.header(sip::HeaderId::to, t_to);

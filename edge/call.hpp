@@ -169,6 +169,7 @@ struct Call {
   std::string browser_contact() const;
   std::string trunk_contact() const;
   std::string trunk_via() const;
+  std::string_view via_alias() const;
 
   // ---- media (call_media.cpp) ----
   const media::LocalMedia* local_media() const;  // null once the session is released

@@ -441,7 +441,8 @@ void CallController::handle_trunk_unreachable(core::Instant now, const core::Soc
   }
   kTrunkUnreachable.inc();
   core::log_sampled(log_sampler_, now, core::address_key(addr), core::LogLevel::warn, "sip.trunk_unreachable",
-                    "trunk={} route={} calls={} error={}", addr.to_string(), route, ids.size(), std::strerror(error));
+                    "trunk={} route={} calls={} error={}", addr.to_string(), route, ids.size(),
+                    detail.empty() ? std::string_view(std::strerror(error)) : detail);
   for (std::uint64_t id : ids) {
     auto it = calls_.find(id);
     if (it == calls_.end()) continue;

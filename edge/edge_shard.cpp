@@ -106,7 +106,7 @@ bool EdgeShard::send_tcp(core::Shard& shard, const core::SockAddr& to, std::stri
   auto it = std::find_if(links_.begin(), links_.end(), [&](const auto& l) { return l->addr == to; });
   if (it == links_.end()) {
     if (links_.size() >= kMaxTrunkLinks) {
-      failed.push_back({to, EMFILE});
+      failed.push_back({to, EMFILE, {}});
       return false;
     }
     links_.push_back(std::make_unique<TrunkLink>());
@@ -116,16 +116,25 @@ bool EdgeShard::send_tcp(core::Shard& shard, const core::SockAddr& to, std::stri
   TrunkLink& l = **it;
   if (l.conn.generation == 0) {
     if (shard.now() < l.retry_at) {
-      failed.push_back({to, l.last_error});
+      failed.push_back({to, l.last_error, l.last_why});
       return false;
     }
-    auto id = shard.connect_tcp(to, *this, kTrunkConnectTimeout);
+    const TrunkTarget* tls = core_->routes().tls_trunk(to);
+    l.tls = tls != nullptr;  // a new connection is made only while a route names the trunk
+    if (l.tls && !trunk_tls_) {
+      failed.push_back({to, EPROTO, "TLS not configured"});
+      return false;
+    }
+    auto id = l.tls ? shard.connect_tls(to, *this, kTrunkConnectTimeout, trunk_tls_, tls->host, l.session)
+                    : shard.connect_tcp(to, *this, kTrunkConnectTimeout);
     if (!id) {
-      failed.push_back({to, id.error().code});
+      failed.push_back({to, id.error().code, {}});
       return false;
     }
     l.conn = *id;
     l.connected = false;
+    l.received = false;
+    l.tls_failed.clear();
     kTrunkTcpConnections.inc();
   }
   if (shard.output_queued(l.conn) + bytes.size() > kMaxTrunkOutput) {
@@ -141,14 +150,25 @@ void EdgeShard::on_connected(core::Shard& shard, core::ConnId id) {
   TrunkLink* l = link_of(id);
   if (l == nullptr) return;
   l->connected = true;
-  l->backoff = {};
-  l->retry_at = {};
-  core::log(core::LogLevel::info, "sip.trunk_connected", "shard={} trunk=tcp:{}", shard.index(), l->addr.to_string());
+  // TLS: the backoff ends with the trunk's first message, since a TLS 1.3 trunk may still refuse
+  // our certificate after the handshake.
+  if (!l->tls) {
+    l->backoff = {};
+    l->retry_at = {};
+  }
+  core::log(core::LogLevel::info, "sip.trunk_connected", "shard={} trunk={}:{}", shard.index(), l->tls ? "tls" : "tcp",
+            l->addr.to_string());
 }
 
 void EdgeShard::on_data(core::Shard& shard, core::ConnId id, std::span<const std::byte> data) {
   TrunkLink* l = link_of(id);
   if (l == nullptr || !core_) return;
+  if (l->tls && !l->received) {
+    l->session = shard.tls_session(id);  // TLS 1.3 tickets come after the handshake
+    l->backoff = {};
+    l->retry_at = {};
+  }
+  l->received = true;
   l->framer.feed(data);
   for (;;) {
     const sip::StreamFramer::Next n = l->framer.next();
@@ -173,25 +193,37 @@ void EdgeShard::on_closed(core::Shard& shard, core::ConnId id, int reason) {
   TrunkLink* l = link_of(id);
   if (l == nullptr) return;
   kTrunkTcpConnections.dec();
-  const bool was_up = l->connected;
+  // A TLS failure before the trunk said anything is a failed connect too: a TLS 1.3 server that
+  // wanted a client certificate refuses it only after our side of the handshake was done.
+  const bool was_up = l->connected && (l->tls_failed.empty() || l->received);
   l->conn = {};
   l->connected = false;
   l->framer = sip::StreamFramer{};
   if (!core_) return;
   if (!was_up) {
     const int error = reason == -ECANCELED || reason == 0 ? ECONNRESET : -reason;
-    kTrunkTcpConnectFailures.inc();
+    if (l->tls_failed.empty()) kTrunkTcpConnectFailures.inc();
     l->backoff = std::clamp(l->backoff * 2, kTrunkBackoffMin, kTrunkBackoffMax);
     l->retry_at = shard.now() + l->backoff;
     l->last_error = error;
-    core_->handle_trunk_unreachable(shard.now(), l->addr, error, connect_error_text(error));
+    l->last_why = l->tls_failed.empty() ? std::string(connect_error_text(error)) : "TLS: " + l->tls_failed;
+    if (!l->tls_failed.empty()) l->session = nullptr;  // a failed connection's session is not resumable
+    core_->handle_trunk_unreachable(shard.now(), l->addr, error, l->last_why);
   } else {
     kTrunkTcpLost.inc();
-    core::log(core::LogLevel::info, "sip.trunk_disconnected", "shard={} trunk=tcp:{} reason={}", shard.index(),
-              l->addr.to_string(), reason == 0 ? "closed" : std::strerror(-reason));
+    core::log(core::LogLevel::info, "sip.trunk_disconnected", "shard={} trunk={}:{} reason={}", shard.index(),
+              l->tls ? "tls" : "tcp", l->addr.to_string(),
+              !l->tls_failed.empty() ? l->tls_failed : reason == 0 ? "closed" : std::strerror(-reason));
     core_->handle_trunk_connection_lost(shard.now(), l->addr, reason);
   }
   flush(shard);
+}
+
+void EdgeShard::on_tls_failed(core::Shard&, core::ConnId id, core::TlsFailure, std::string_view reason) {
+  TrunkLink* l = link_of(id);
+  if (l == nullptr) return;
+  if (!l->received) kTrunkTlsFailures.inc();
+  l->tls_failed = std::string(reason);  // the 503's reason, once on_closed follows
 }
 
 void EdgeShard::flush(core::Shard& shard) {
@@ -223,7 +255,7 @@ void EdgeShard::flush(core::Shard& shard) {
                                       [&](const Unreachable& u) { return u.addr == failed[i].addr; });
       if (first != failed.begin() + static_cast<std::ptrdiff_t>(i)) continue;
       core_->handle_trunk_unreachable(shard.now(), failed[i].addr, failed[i].error,
-                                      connect_error_text(failed[i].error));
+                                      failed[i].why.empty() ? connect_error_text(failed[i].error) : failed[i].why);
     }
   }
   // Notes for other shards (calls from a trunk forked to their browsers), after what made them.

@@ -17,6 +17,16 @@
 // kMaxTrunkOutput bytes queued per connection, sip::kMaxMessageSize per received message (a
 // bigger or unframeable one closes the connection); each is counted.
 //
+// TLS trunks (routes "tls:HOST:PORT"): the same links, made with Shard::connect_tls and the trunk
+// client context (set_trunk_tls: --trunk-ca, --trunk-tls-cert/--trunk-tls-key, system CAs), the
+// certificate checked against the route's HOST (its name, or its IP address). A link counts as up
+// once the handshake is done. A handshake that fails (certificate not trusted, name mismatch, an
+// alert such as a client certificate the trunk wanted) fails the waiting calls with 503 "trunk
+// unreachable (TLS: ...)" and the same backoff, counted in webtrunk_trunk_tls_failures_total; so
+// does an alert that ends a connection before the trunk sent anything (TLS 1.3 servers check a
+// client certificate after the client's handshake is done). Each link keeps the session of its
+// last connection and resumes it on the next connect (RFC 8446 §2.2).
+//
 // Lifetimes: lives as long as the shard (owned by run_edge next to the front door); the front door
 // must outlive it too. Everything runs on the shard's thread.
 #pragma once
@@ -27,6 +37,7 @@
 
 #include "core/log_sampler.hpp"
 #include "core/reactor.hpp"
+#include "core/tls_context.hpp"
 #include "edge/call_controller.hpp"
 #include "edge/ws_front_door.hpp"
 #include "sip/stream_framer.hpp"
@@ -45,6 +56,9 @@ inline const core::Counter kTrunkTcpBadFraming{
     "TCP trunk connections closed for a message without Content-Length, unparseable or over the size limit"};
 inline const core::Counter kTrunkTcpOverflow{
     "webtrunk_trunk_tcp_output_full_total", "SIP messages to a TCP trunk dropped: its connection had too much queued"};
+inline const core::Counter kTrunkTlsFailures{
+    "webtrunk_trunk_tls_failures_total",
+    "TLS trunk connections that failed their handshake (certificate not trusted, name mismatch, alert)"};
 inline const core::Gauge kTrunkTcpConnections{"webtrunk_trunk_tcp_connections", "connections to TCP trunks, all shards"};
 
 inline constexpr std::size_t kMaxTrunkLinks = 64;
@@ -62,6 +76,9 @@ class EdgeShard final : public core::UdpHandler, public core::TcpHandler {
   core::Result<core::SockAddr> open(core::Shard& shard, const core::SockAddr& local);
   void set_core(std::unique_ptr<CallController> core) noexcept { core_ = std::move(core); }
   void set_front_door(WsFrontDoor* door) noexcept { door_ = door; }
+  // The client context of TLS trunks (shared read-only by every shard); without one a tls: route's
+  // calls fail with 503 "trunk unreachable (TLS not configured)".
+  void set_trunk_tls(std::shared_ptr<const core::TlsContext> ctx) noexcept { trunk_tls_ = std::move(ctx); }
   // Arms the timer for what the CallController does by itself (trunk keep-alives). After set_core().
   void start(core::Shard& shard) { flush(shard); }
   // Every shard's EdgeShard, indexed by shard (this one included), for the cross-shard notes of
@@ -87,6 +104,7 @@ class EdgeShard final : public core::UdpHandler, public core::TcpHandler {
   void on_connected(core::Shard& shard, core::ConnId id) override;
   void on_data(core::Shard& shard, core::ConnId id, std::span<const std::byte> data) override;
   void on_closed(core::Shard& shard, core::ConnId id, int reason) override;
+  void on_tls_failed(core::Shard& shard, core::ConnId id, core::TlsFailure failure, std::string_view reason) override;
 
   // Graceful drain: ends every live call (CallController::hang_up_all) and sends what that wrote.
   std::size_t hang_up_all(core::Shard& shard);
@@ -104,10 +122,16 @@ class EdgeShard final : public core::UdpHandler, public core::TcpHandler {
     core::Duration backoff{};
     core::Instant retry_at{};  // no new connect before this
     int last_error = 0;        // errno of the last failed connect
+    std::string last_why;      // its text for the browser's 503 ("" : from last_error)
+    bool tls = false;          // a tls: trunk
+    bool received = false;     // something came from the trunk on this connection
+    std::string tls_failed;    // the TLS failure of this connection ("" if none)
+    core::TlsSession session;  // TLS: resumed by the next connection
   };
   struct Unreachable {
     core::SockAddr addr;
     int error;
+    std::string why;  // for the 503's reason ("": from error)
   };
 
   void flush(core::Shard& shard);
@@ -123,7 +147,8 @@ class EdgeShard final : public core::UdpHandler, public core::TcpHandler {
   core::TimerHandle timer_;
   std::optional<core::Instant> armed_;
   core::LogSampler log_sampler_;  // send failures: one line per destination per interval
-  std::vector<std::unique_ptr<TrunkLink>> links_;  // TCP trunks, at most kMaxTrunkLinks
+  std::vector<std::unique_ptr<TrunkLink>> links_;  // TCP and TLS trunks, at most kMaxTrunkLinks
+  std::shared_ptr<const core::TlsContext> trunk_tls_;
 };
 
 }  // namespace webtrunk::edge

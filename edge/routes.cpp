@@ -84,8 +84,10 @@ core::Result<TrunkTarget> parse_trunk(std::string_view text) {
   const std::string_view transport = text.substr(0, colon);
   if (transport == "tcp") {
     t.transport = sip::Transport::tcp;
+  } else if (transport == "tls") {
+    t.transport = sip::Transport::tls;
   } else if (transport != "udp") {
-    return core::Error{EINVAL, fmt::format("'{}': transport '{}' is not supported (udp or tcp)", text, transport)};
+    return core::Error{EINVAL, fmt::format("'{}': transport '{}' is not supported (udp, tcp or tls)", text, transport)};
   }
   std::string_view rest = text.substr(colon + 1);
   std::string_view host, port_text;
@@ -227,8 +229,11 @@ bool RouteTable::is_trunk_address(const core::SockAddr& addr) const noexcept {
 
 void RouteTable::index_tcp() {
   tcp_trunks_.clear();
-  for (const Route& r : routes_) {
-    if (r.trunk.transport != sip::Transport::tcp) continue;
+  tls_routes_.clear();
+  for (std::size_t i = 0; i < routes_.size(); ++i) {
+    const Route& r = routes_[i];
+    if (r.trunk.transport == sip::Transport::tls) tls_routes_.push_back(i);
+    if (r.trunk.transport != sip::Transport::tcp && r.trunk.transport != sip::Transport::tls) continue;
     if (std::find(tcp_trunks_.begin(), tcp_trunks_.end(), r.trunk.addr) == tcp_trunks_.end()) {
       tcp_trunks_.push_back(r.trunk.addr);
     }
@@ -237,6 +242,13 @@ void RouteTable::index_tcp() {
 
 bool RouteTable::is_tcp_trunk(const core::SockAddr& addr) const noexcept {
   return std::find(tcp_trunks_.begin(), tcp_trunks_.end(), addr) != tcp_trunks_.end();
+}
+
+const TrunkTarget* RouteTable::tls_trunk(const core::SockAddr& addr) const noexcept {
+  for (std::size_t i : tls_routes_) {
+    if (routes_[i].trunk.addr == addr) return &routes_[i].trunk;
+  }
+  return nullptr;
 }
 
 const TrunkTarget* RouteTable::lookup(std::string_view number) const noexcept {

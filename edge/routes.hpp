@@ -1,8 +1,9 @@
 // Call routing: which SIP trunk a call goes to, by the called number (the Request-URI user).
 //
 //   --trunk udp:HOST:PORT     every call goes there (a table with one "*" entry); tcp:HOST:PORT for a
-//                             TCP trunk (one connection per trunk address per shard: edge/trunk_links.hpp)
-//   --routes FILE             one route per line: "PREFIX udp|tcp:HOST:PORT [user=NAME password-file=FILE]";
+//                             TCP trunk (one connection per trunk address per shard: edge/edge_shard.hpp),
+//                             tls:HOST:PORT for TLS on it (the certificate checked against HOST)
+//   --routes FILE             one route per line: "PREFIX udp|tcp|tls:HOST:PORT [user=NAME password-file=FILE]";
 //                             '#' starts a comment; the longest matching prefix wins; "*" is the
 //                             default route
 //   --trunk-user NAME --trunk-password-file FILE   credentials for --trunk
@@ -34,7 +35,7 @@ namespace webtrunk::edge {
 
 struct TrunkTarget {
   std::string spec;       // as configured: "udp:10.0.0.5:5060"
-  sip::Transport transport = sip::Transport::udp;  // udp or tcp
+  sip::Transport transport = sip::Transport::udp;  // udp, tcp or tls
   std::string host;       // as written, IPv6 without brackets: the host part of the trunk To/R-URI
   std::uint16_t port = 5060;
   core::SockAddr addr;    // resolved
@@ -46,7 +47,7 @@ struct TrunkTarget {
   std::string hostport() const;
 };
 
-// "udp:HOST:PORT" or "tcp:HOST:PORT" -> a resolved target (TLS comes later).
+// "udp:HOST:PORT", "tcp:HOST:PORT" or "tls:HOST:PORT" -> a resolved target.
 core::Result<TrunkTarget> parse_trunk(std::string_view text);
 
 class RouteTable {
@@ -70,8 +71,11 @@ class RouteTable {
   // True when `addr`'s IP address (any port: a trunk may send from another port than it listens on)
   // is one of the routes' trunks.
   [[nodiscard]] bool is_trunk_address(const core::SockAddr& addr) const noexcept;
-  // True when a route sends to `addr` (IP and port) over TCP.
+  // True when a route sends to `addr` (IP and port) over TCP (or TLS on TCP).
   [[nodiscard]] bool is_tcp_trunk(const core::SockAddr& addr) const noexcept;
+  // The first tls: route's trunk at `addr` (its host is the name the certificate must carry), or
+  // nullptr when no route sends there over TLS.
+  [[nodiscard]] const TrunkTarget* tls_trunk(const core::SockAddr& addr) const noexcept;
 
   const std::vector<Route>& routes() const noexcept { return routes_; }
   // The password files the routes name (a reload re-reads them; the file watch checks them).
@@ -81,7 +85,8 @@ class RouteTable {
  private:
   void index_tcp();
   std::vector<Route> routes_;  // sorted by prefix length, longest first; "*" last
-  std::vector<core::SockAddr> tcp_trunks_;  // distinct addresses of the tcp: routes (per message: not every route)
+  std::vector<core::SockAddr> tcp_trunks_;  // distinct addresses of the tcp:/tls: routes (per message: not every route)
+  std::vector<std::size_t> tls_routes_;     // indices of the tls: routes
 };
 
 }  // namespace webtrunk::edge

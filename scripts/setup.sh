@@ -20,7 +20,7 @@ done
 pkgs=(cmake ninja-build g++ pkg-config liburing-dev libssl-dev libnice-dev libsrtp2-dev libusrsctp-dev
       libfmt-dev libbenchmark-dev libgtest-dev libgmock-dev libsqlite3-dev nlohmann-json3-dev ca-certificates)
 if (( want_tests )); then
-  pkgs+=(clang libclang-rt-14-dev chromium sip-tester iproute2 procps)
+  pkgs+=(clang libclang-rt-14-dev chromium sip-tester iproute2 procps kamailio kamailio-tls-modules)
 fi
 if (( want_bench )); then
   # rtpengine 10.5 (userspace, the other relay of the media comparison) and perf for the profile.

@@ -60,7 +60,7 @@ TEST(RoutesReloader, AChangedFileGivesTheNewTable) {
 TEST(RoutesReloader, ABadFileIsRefusedOnceAndCounted) {
   Loaded l("1555 udp:127.0.0.1:5080\n");
   const auto failures = kRoutesReloadFailures.total();
-  rewrite(l.dir, "routes", "1555 tls:127.0.0.2:5080\n");
+  rewrite(l.dir, "routes", "1555 sctp:127.0.0.2:5080\n");
   EXPECT_EQ(l.reloader->reload(false), nullptr);
   EXPECT_EQ(kRoutesReloadFailures.total() - failures, 1);
   EXPECT_EQ(l.reloader->reload(false), nullptr) << "a bad file is reported once per change";

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstring>
 #include <functional>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -228,4 +229,92 @@ TEST(ShardTls, ReloadedContextServesNewConnectionsOnly) {
 }
 
 }  // namespace
+// connect_tls: a client connection from the same shard to its own TLS listener (EchoHandler).
+struct TlsClientRecorder : TcpHandler {
+  bool on_accept(Shard&, ConnId, const SockAddr&) override { return false; }
+  void on_connected(Shard& s, ConnId id) override {
+    connected = true;
+    got_before_connected = got;
+    (void)s, (void)id;
+  }
+  void on_data(Shard& s, ConnId id, std::span<const std::byte> d) override {
+    got.append(reinterpret_cast<const char*>(d.data()), d.size());
+    if (!session) session = s.tls_session(id);
+  }
+  void on_tls_failed(Shard&, ConnId, TlsFailure f, std::string_view why) override {
+    failure = f;
+    reason = std::string(why);
+  }
+  void on_closed(Shard&, ConnId, int r) override {
+    closed = true;
+    close_reason = r;
+  }
+  bool connected = false;
+  bool closed = false;
+  int close_reason = 1;
+  std::string got, got_before_connected, reason;
+  std::optional<TlsFailure> failure;
+  TlsSession session;
+};
+
+TEST(ShardTls, ConnectTlsVerifiesTheServerSendsQueuedPlaintextAndResumes) {
+  auto shard = make_shard();
+  ASSERT_TRUE(shard);
+  const TlsPem ca = test::make_ca();
+  const TlsPem leaf = test::make_cert({"trunk.test"}, TlsCertSpec::KeyType::ec_p256, &ca);
+  TlsServerConfig sc;
+  sc.certs = {test::pem_files(leaf)};
+  sc.ticket_keys = TlsTicketKeys::create();
+  auto sctx = test::server_ctx(sc);
+  ASSERT_TRUE(sctx);
+  EchoHandler echo;
+  auto l = shard->listen_tcp(SockAddr::ipv4_loopback(0), echo, {}, sctx);
+  ASSERT_TRUE(l) << l.error().message;
+  const SockAddr addr = shard->listener_address(l.value());
+  auto cctx = test::client_ctx(ca.cert);
+
+  // One run of the loop (a stopped shard stays stopped): each step starts when the last is done.
+  TlsClientRecorder first, second, wrong_name;
+  auto id = shard->connect_tls(addr, first, 2s, cctx, "trunk.test");
+  ASSERT_TRUE(id) << id.error().message;
+  EXPECT_TRUE(shard->is_tls(*id));
+  ASSERT_TRUE(shard->send(*id, as_bytes(std::string_view("OPTIONS"))));  // before connect and handshake
+  const auto resumed_before = kTlsResumedTotal.total();
+  std::optional<TlsSession> first_session;
+  ConnId id2{};
+  int step = 0;
+  run_with_client(*shard, [] {}, [&] {
+    if (step == 0 && first.got == "OPTIONS") {
+      first_session = first.session;
+      (void)shard->close(*id);
+      step = 1;
+    } else if (step == 1 && first.closed) {
+      id2 = shard->connect_tls(addr, second, 2s, cctx, "trunk.test", first.session).value();
+      (void)shard->send(id2, as_bytes(std::string_view("again")));
+      step = 2;
+    } else if (step == 2 && second.got == "again") {
+      (void)shard->close(id2);
+      step = 3;
+    } else if (step == 3 && second.closed) {
+      const ConnId id3 = shard->connect_tls(addr, wrong_name, 2s, cctx, "other.test").value();
+      (void)shard->send(id3, as_bytes(std::string_view("never")));
+      step = 4;
+    }
+    return step == 4 && wrong_name.closed;
+  });
+  EXPECT_TRUE(first.connected);
+  EXPECT_EQ(first.got_before_connected, "");  // on_connected came with the handshake, before any data
+  ASSERT_TRUE(first_session.has_value());
+  EXPECT_NE(*first_session, nullptr);
+  EXPECT_EQ(first.close_reason, 0);
+  EXPECT_EQ(second.got, "again");
+  EXPECT_EQ(kTlsResumedTotal.total(), resumed_before + 2);  // both ends count a resumed handshake
+  EXPECT_FALSE(wrong_name.connected);
+  ASSERT_TRUE(wrong_name.failure);
+  EXPECT_EQ(*wrong_name.failure, TlsFailure::verify);
+  EXPECT_EQ(wrong_name.reason, "server certificate refused: hostname mismatch");
+  EXPECT_EQ(wrong_name.close_reason, -EPROTO);
+  EXPECT_EQ(wrong_name.got, "");
+}
+
 }  // namespace webtrunk::core

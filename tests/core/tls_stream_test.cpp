@@ -390,6 +390,42 @@ TEST_F(TlsStreamTest, TheClientPresentsItsCertificateForMutualTls) {
   }
 }
 
+TEST_F(TlsStreamTest, AClientWithoutTheCertificateATrunkRequiresFailsWithTheTrunksAlert) {
+  for (TlsVersion v : {TlsVersion::tls1_3, TlsVersion::tls1_2}) {
+    Endpoint s(TlsStream::server(server_ctx(), t0));
+    SSL_set_verify(s.stream.native_handle(), SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+                   [](int, X509_STORE_CTX*) { return 1; });
+    if (v == TlsVersion::tls1_2) SSL_set_max_proto_version(s.stream.native_handle(), TLS1_2_VERSION);
+    Endpoint c(TlsStream::client(test::client_ctx(ca.cert), t0, "edge.example"));
+    test::pump(c, s, t0);
+    // TLS 1.3: the client's side of the handshake is done before the server checks its
+    // certificate, so the refusal arrives as an alert on the client's first read.
+    (void)c.stream.write(test::bytes_of("OPTIONS"));
+    test::pump(c, s, t0);
+    ASSERT_TRUE(s.failed.has_value());
+    ASSERT_TRUE(c.failed.has_value()) << (v == TlsVersion::tls1_3 ? "1.3" : "1.2");
+    EXPECT_EQ(*c.failed, TlsFailure::peer_alert);
+    EXPECT_EQ(c.reason, v == TlsVersion::tls1_3 ? "peer sent alert: certificate required" : "peer sent alert: handshake failure");
+    EXPECT_TRUE(c.data.empty());
+  }
+}
+
+TEST_F(TlsStreamTest, AVerifyFailureSaysWhichCheckFailed) {
+  TlsPem other_ca = test::make_ca();
+  Endpoint s(TlsStream::server(server_ctx(), t0));
+  Endpoint c(TlsStream::client(test::client_ctx(other_ca.cert), t0, "edge.example"));
+  test::pump(c, s, t0);
+  ASSERT_TRUE(c.failed);
+  EXPECT_TRUE(c.reason.starts_with("server certificate refused: ")) << c.reason;
+  EXPECT_EQ(c.reason.find("hostname"), std::string::npos) << c.reason;
+
+  Endpoint s2(TlsStream::server(server_ctx(), t0));
+  Endpoint c2(TlsStream::client(test::client_ctx(ca.cert), t0, "trunk.example"));
+  test::pump(c2, s2, t0);
+  ASSERT_TRUE(c2.failed);
+  EXPECT_EQ(c2.reason, "server certificate refused: hostname mismatch");
+}
+
 TEST_F(TlsStreamTest, UnreadInputIsBounded) {
   auto [s, c] = connect(server_ctx(), test::client_ctx(ca.cert));
   std::string chunk(8 * 1024, 'x');

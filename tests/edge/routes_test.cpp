@@ -58,6 +58,20 @@ TEST(Routes, TcpTrunksParseAndAreKnownByAddress) {
   EXPECT_FALSE(t->is_tcp_trunk(core::SockAddr::parse("127.0.0.1:5083").value()));
 }
 
+TEST(Routes, TlsTrunksAreStreamTrunksWithTheirHostForTheCertificate) {
+  auto t = RouteTable::parse("1555 tls:localhost:5061\n1666 tls:127.0.0.1:5062\n* tcp:127.0.0.1:5063\n", "routes.txt");
+  ASSERT_TRUE(t.ok()) << t.error().message;
+  EXPECT_EQ(t->lookup("15551")->transport, sip::Transport::tls);
+  const auto a5061 = t->lookup("15551")->addr;
+  EXPECT_TRUE(t->is_tcp_trunk(a5061));  // a TLS link is a TCP link with TLS on it
+  ASSERT_NE(t->tls_trunk(a5061), nullptr);
+  EXPECT_EQ(t->tls_trunk(a5061)->host, "localhost");
+  ASSERT_NE(t->tls_trunk(core::SockAddr::parse("127.0.0.1:5062").value()), nullptr);
+  EXPECT_EQ(t->tls_trunk(core::SockAddr::parse("127.0.0.1:5062").value())->host, "127.0.0.1");
+  EXPECT_EQ(t->tls_trunk(core::SockAddr::parse("127.0.0.1:5063").value()), nullptr);  // tcp:
+  EXPECT_TRUE(t->is_tcp_trunk(core::SockAddr::parse("127.0.0.1:5063").value()));
+}
+
 TEST(Routes, ErrorsNameFileAndLine) {
   auto expect_error = [](std::string_view content, std::string_view want) {
     auto t = RouteTable::parse(content, "routes.txt");
@@ -66,7 +80,7 @@ TEST(Routes, ErrorsNameFileAndLine) {
   };
   expect_error("1555 udp:127.0.0.1:5081\n1666\n", "routes.txt:2: '1666' has no trunk");
   expect_error("# c\n\n15x5 udp:127.0.0.1:5081\n", "routes.txt:3: prefix '15x5' is not digits");
-  expect_error("1555 tls:127.0.0.1:5081\n", "routes.txt:1: 'tls:127.0.0.1:5081': transport 'tls' is not supported");
+  expect_error("1555 sctp:127.0.0.1:5081\n", "routes.txt:1: 'sctp:127.0.0.1:5081': transport 'sctp' is not supported");
   expect_error("1555 udp:127.0.0.1:99999\n", "routes.txt:1:");
   expect_error("1555 udp:127.0.0.1\n", "routes.txt:1:");
   expect_error("1555 udp:127.0.0.1:5081\n1555 udp:127.0.0.1:5082\n", "routes.txt:2: prefix '1555' is given twice");

@@ -17,10 +17,12 @@ const KIND = REFERENCE || 'webtrunk';
 const live = new Set();
 process.on('exit', () => { for (const c of live) { try { c.kill('SIGKILL'); } catch (_) { /* gone */ } } });
 
-// Starts the edge in front of a trunk on udp:127.0.0.1:trunkPort (trunkTransport 'tcp': tcp:...). secrets: the edge secrets (one per
+// Starts the edge in front of a trunk on udp:127.0.0.1:trunkPort (trunkTransport 'tcp': tcp:..., 'tls': tls:...;
+// trunkHost: another host than 127.0.0.1, e.g. a name a TLS trunk's certificate carries). secrets: the edge secrets (one per
 // line in --edge-secret-file). routes: instead of the trunk, the content of a --routes file
 // (edge.routesFile, for a test to rewrite). Resolves with { kind, url, log(), stop(), ... }.
-async function startSipEdge({ trunkPort, secrets, shards = 2, extraArgs = [], routes, trunkTransport = 'udp' }) {
+async function startSipEdge({ trunkPort, secrets, shards = 2, extraArgs = [], routes, trunkTransport = 'udp',
+  trunkHost = '127.0.0.1' }) {
   if (KIND === 'kamailio') {
     if (routes !== undefined) throw new Error('the reference chain has no --routes');
     const { startKamailio } = require('./reference');
@@ -35,7 +37,7 @@ async function startSipEdge({ trunkPort, secrets, shards = 2, extraArgs = [], ro
   let edge;
   try {
     edge = await startEdge([
-      ...(routes !== undefined ? ['--routes', routesFile] : ['--trunk', `${trunkTransport}:127.0.0.1:${trunkPort}`]), '--sip-listen', '127.0.0.1', '--sip-port', String(sipPort),
+      ...(routes !== undefined ? ['--routes', routesFile] : ['--trunk', `${trunkTransport}:${trunkHost}:${trunkPort}`]), '--sip-listen', '127.0.0.1', '--sip-port', String(sipPort),
       '--edge-secret-file', secretFile, '--shards', String(shards),
       // sipp counts each keep-alive it answers (-aa) as one of its -m calls, so a -m 1 trunk would
       // take the first OPTIONS for its call and never answer the INVITE: no keep-alives here
