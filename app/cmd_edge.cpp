@@ -187,6 +187,7 @@ int run_edge(const FlagValues& flags) {
                                                  std::move(authn));
     auto& sip = sips[k];
     sip = std::make_unique<edge::EdgeShard>();
+    sip->set_crlf_ping(std::chrono::seconds(cfg->trunk_crlf_ping_s));
     auto local = sip_addr(cfg->sip_port == 0 ? 0 : k);
     if (!local) return core::Error{EINVAL, "--sip-listen: " + local.error().message};
     auto bound = sip->open(shard, *local);

@@ -13,7 +13,9 @@
 // every call waiting on it with 503 "trunk unreachable (connection refused)" etc.; the next connect
 // waits a backoff (kTrunkBackoffMin doubling to kTrunkBackoffMax; messages meanwhile fail the same
 // way at once). A connection that ends after it was up ends the calls it carried
-// (CallController::handle_trunk_connection_lost). Bounds: kMaxTrunkLinks addresses per shard,
+// (CallController::handle_trunk_connection_lost). A connection that received nothing for
+// --trunk-crlf-ping gets a CRLFCRLF ping; no CRLF pong within 10 s closes it like a reset
+// (edge/crlf_keepalive.hpp, RFC 5626 §4.4.1). Bounds: kMaxTrunkLinks addresses per shard,
 // kMaxTrunkOutput bytes queued per connection, sip::kMaxMessageSize per received message (a
 // bigger or unframeable one closes the connection); each is counted.
 //
@@ -28,6 +30,7 @@
 #include "core/log_sampler.hpp"
 #include "core/reactor.hpp"
 #include "edge/call_controller.hpp"
+#include "edge/crlf_keepalive.hpp"
 #include "edge/ws_front_door.hpp"
 #include "sip/stream_framer.hpp"
 
@@ -45,6 +48,10 @@ inline const core::Counter kTrunkTcpBadFraming{
     "TCP trunk connections closed for a message without Content-Length, unparseable or over the size limit"};
 inline const core::Counter kTrunkTcpOverflow{
     "webtrunk_trunk_tcp_output_full_total", "SIP messages to a TCP trunk dropped: its connection had too much queued"};
+inline const core::Counter kTrunkCrlfPings{"webtrunk_trunk_crlf_pings_total",
+                                           "CRLF keep-alives sent on idle TCP trunk connections"};
+inline const core::Counter kTrunkCrlfDead{"webtrunk_trunk_crlf_pong_timeouts_total",
+                                          "TCP trunk connections closed: no CRLF pong within 10 s of a ping"};
 inline const core::Gauge kTrunkTcpConnections{"webtrunk_trunk_tcp_connections", "connections to TCP trunks, all shards"};
 
 inline constexpr std::size_t kMaxTrunkLinks = 64;
@@ -62,6 +69,8 @@ class EdgeShard final : public core::UdpHandler, public core::TcpHandler {
   core::Result<core::SockAddr> open(core::Shard& shard, const core::SockAddr& local);
   void set_core(std::unique_ptr<CallController> core) noexcept { core_ = std::move(core); }
   void set_front_door(WsFrontDoor* door) noexcept { door_ = door; }
+  // CRLF keep-alives on TCP trunk connections quiet this long (zero: off). Before any connection.
+  void set_crlf_ping(core::Duration interval) noexcept { crlf_ping_ = interval; }
   // Arms the timer for what the CallController does by itself (trunk keep-alives). After set_core().
   void start(core::Shard& shard) { flush(shard); }
   // Every shard's EdgeShard, indexed by shard (this one included), for the cross-shard notes of
@@ -104,6 +113,8 @@ class EdgeShard final : public core::UdpHandler, public core::TcpHandler {
     core::Duration backoff{};
     core::Instant retry_at{};  // no new connect before this
     int last_error = 0;        // errno of the last failed connect
+    CrlfKeepAlive keepalive;
+    bool keepalive_failed = false;  // closed for a missing pong (on_closed reports it as a timeout)
   };
   struct Unreachable {
     core::SockAddr addr;
@@ -115,6 +126,8 @@ class EdgeShard final : public core::UdpHandler, public core::TcpHandler {
   bool send_tcp(core::Shard& shard, const core::SockAddr& to, std::string_view bytes, std::vector<Unreachable>& failed);
   bool is_tcp(const core::SockAddr& to) const;
   TrunkLink* link_of(core::ConnId id);
+  // Pings quiet links, closes those whose pong is late, and arms keepalive_timer_ at the next deadline.
+  void run_keepalives(core::Shard& shard);
 
   std::unique_ptr<CallController> core_;
   WsFrontDoor* door_ = nullptr;
@@ -122,6 +135,9 @@ class EdgeShard final : public core::UdpHandler, public core::TcpHandler {
   core::UdpId udp_;
   core::TimerHandle timer_;
   std::optional<core::Instant> armed_;
+  core::Duration crlf_ping_{};
+  core::TimerHandle keepalive_timer_;
+  std::optional<core::Instant> keepalive_armed_;
   core::LogSampler log_sampler_;  // send failures: one line per destination per interval
   std::vector<std::unique_ptr<TrunkLink>> links_;  // TCP trunks, at most kMaxTrunkLinks
 };
