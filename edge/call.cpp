@@ -222,7 +222,8 @@ void Call::send_trunk_invite(core::Instant now, const TrunkAuthAnswer* auth) {
   w.header("Allow", kAllow);
   const sip::SessionTimerHeaders st = t_timer.request_headers();
   st.write_to(w);
-  w.header("Supported", "100rel");  // RFC 3262 §3: we PRACK the trunk's reliable provisionals
+  // RFC 3262 §3: we PRACK the trunk's reliable provisionals.
+  if (core.cfg_.trunk_100rel) w.header("Supported", "100rel");
   w.header("User-Agent", core.cfg_.user_agent);
   if (auth != nullptr) w.header(auth->header_name, auth->header_value);
   w.header(sip::HeaderId::content_type, "application/sdp");
