@@ -152,6 +152,7 @@ void EdgeShard::on_connected(core::Shard& shard, core::ConnId id) {
 void EdgeShard::on_data(core::Shard& shard, core::ConnId id, std::span<const std::byte> data) {
   TrunkLink* l = link_of(id);
   if (l == nullptr || !core_) return;
+  const bool pong_due = l->keepalive.awaiting_pong();
   l->keepalive.on_received(shard.now());  // any bytes prove the trunk is there, a pong included
   l->framer.feed(data);
   for (;;) {
@@ -171,7 +172,10 @@ void EdgeShard::on_data(core::Shard& shard, core::ConnId id, std::span<const std
     }
     core_->handle_trunk_datagram(shard.now(), l->addr, n.message);
   }
-  run_keepalives(shard);
+  // Bytes move this link's deadline later, and the timer armed for the earlier one finds nothing
+  // due and re-arms, so no walk over every link per read; but the answer to a ping can bring the next
+  // ping (interval after it) before the pong's deadline (10 s after the ping).
+  if (pong_due) run_keepalives(shard);
   flush(shard);
 }
 
