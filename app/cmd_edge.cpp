@@ -193,6 +193,7 @@ int run_edge(const FlagValues& flags) {
     auto& sip = sips[k];
     sip = std::make_unique<edge::EdgeShard>();
     sip->set_trunk_tls(*trunk_tls);
+    sip->set_crlf_ping(std::chrono::seconds(cfg->trunk_crlf_ping_s));
     auto local = sip_addr(cfg->sip_port == 0 ? 0 : k);
     if (!local) return core::Error{EINVAL, "--sip-listen: " + local.error().message};
     auto bound = sip->open(shard, *local);
@@ -247,6 +248,7 @@ int run_edge(const FlagValues& flags) {
     scfg.trunk_ping.failures_to_down = cfg->trunk_ping_failures;
     scfg.ping_trunks = k == 0;
     scfg.call_ping = std::chrono::seconds(cfg->call_ping_s);
+    scfg.trunk_100rel = cfg->trunk_100rel;
     sip->set_core(std::make_unique<edge::CallController>(std::move(scfg), std::move(gate)));
     if (k == 0) {
       // Runs on shard 0's thread; each task runs on its shard's thread, where sips[j] was made.

@@ -126,6 +126,13 @@ FlagSet edge_flags() {
          "--trunk-ping-failures in a row unanswered (5 s, or the interval if shorter), unreachable or 503, new "
          "calls toward it get 503 at once until it answers again; 0: off", "30", false});
   f.add({"trunk-ping-failures", "N", "failed keep-alives in a row that mark a trunk down", "3", false});
+  f.add({"trunk-100rel", "on|off",
+         "offer reliable provisional responses to the trunk (Supported: 100rel on INVITEs, RFC 3262); off for a "
+         "trunk that mishandles them", "on", false});
+  f.add({"trunk-crlf-ping", "SECONDS",
+         "send a CRLF keep-alive (RFC 5626 §4.4.1) on a TCP trunk connection that received nothing this long; "
+         "no CRLF back within 10 s closes the connection (its calls end as when the trunk resets it); 0: off",
+         "30", false});
   f.add({"call-ping", "SECONDS",
          "send an in-dialog OPTIONS to the trunk this often on every answered call; a 408, 481 or unreachable "
          "trunk hangs the call up (BYE to the browser, reason \"trunk not answering\"); 0: off", "30", false});
@@ -274,6 +281,14 @@ core::Result<edge::EdgeConfig> edge_config_from(const FlagValues& flags) {
   auto tpf = flags.get_int("trunk-ping-failures", 1, 100);
   if (!tpf) return tpf.error();
   c.trunk_ping_failures = static_cast<unsigned>(*tpf);
+  if (const std::string& rel = flags.get("trunk-100rel"); rel == "on" || rel == "off") {
+    c.trunk_100rel = rel == "on";
+  } else {
+    return core::Error{EINVAL, fmt::format("--trunk-100rel: '{}' is not on or off", rel)};
+  }
+  auto tcp_ping = flags.get_int("trunk-crlf-ping", 0, 3600);
+  if (!tcp_ping) return tcp_ping.error();
+  c.trunk_crlf_ping_s = static_cast<unsigned>(*tcp_ping);
   auto cp = flags.get_int("call-ping", 0, 3600);
   if (!cp) return cp.error();
   c.call_ping_s = static_cast<unsigned>(*cp);

@@ -230,7 +230,8 @@ void Call::send_trunk_invite(core::Instant now, const TrunkAuthAnswer* auth) {
   w.header("Allow", kAllow);
   const sip::SessionTimerHeaders st = t_timer.request_headers();
   st.write_to(w);
-  w.header("Supported", "100rel");  // RFC 3262 §3: we PRACK the trunk's reliable provisionals
+  // RFC 3262 §3: we PRACK the trunk's reliable provisionals.
+  if (core.cfg_.trunk_100rel) w.header("Supported", "100rel");
   w.header("User-Agent", core.cfg_.user_agent);
   if (auth != nullptr) w.header(auth->header_name, auth->header_value);
   w.header(sip::HeaderId::content_type, "application/sdp");
@@ -320,6 +321,7 @@ void Call::on_invite_response(core::Instant now, CallClientTxn& t, const sip::Tx
     cdr.answer = core.unix_at(now);
     if (max_duration_s) hard_stop = now + std::chrono::seconds(*max_duration_s);
     kCallsAnswered.inc();
+    if (trunk != nullptr) kRouteCallsAnswered.inc(trunk->series);
     core::log(core::LogLevel::info, "call.answered", "call={} trunk_call_id={}", b_call_id, t_call_id);
     return;
   }
@@ -327,6 +329,10 @@ void Call::on_invite_response(core::Instant now, CallClientTxn& t, const sip::Tx
   // to the browser (its credentials are ours): answered here, or a configuration problem.
   invite_txn = nullptr;
   if (state != CallState::calling || t_cancelled) return;
+  t_failure = status >= 600   ? RouteFailure::trunk_6xx
+              : status >= 500 ? RouteFailure::trunk_5xx
+              : status >= 400 ? RouteFailure::trunk_4xx
+                              : RouteFailure::other;
   if (status == 401 || status == 407) {
     TrunkAuthOutcome why{};
     if (retry_with_credentials(now, t, resp, why)) return;
@@ -522,6 +528,7 @@ void Call::on_client_final(core::Instant now, CallClientTxn& t, const sip::TxnEv
         invite_txn = nullptr;
         if (state == CallState::calling && !t_cancelled) {
           if (ev.kind == sip::TxnEvent::Kind::timeout) {
+            t_failure = RouteFailure::timeout;
             fail_browser(now, 408, t_provisional ? "Request Timeout" : "Trunk did not answer", "trunk timeout");
           } else {
             fail_browser(now, 503,
@@ -688,6 +695,7 @@ void Call::handle_timeout(core::Instant now) {
   if (state == CallState::calling && now >= ring_deadline && !b_answered) {
     // RFC 3261 §16.6 Timer C: ringing for ever is not an answer.
     ring_deadline = core::Instant::max();
+    t_failure = RouteFailure::timeout;
     fail_browser(now, 408, "Trunk did not answer", "ring timeout");
     t_cancelled = true;
     if (invite_txn != nullptr) invite_txn->txn->cancel(now);
@@ -761,6 +769,7 @@ void Call::on_flow_closed(core::Instant now) {
   if (state == CallState::ended) return;
   if (state == CallState::calling) {
     b_answered = true;  // nobody to answer
+    t_failure = RouteFailure::cancelled;
     core.finish_call(now, *this, 487, "browser disconnected");
     t_cancelled = true;
     if (invite_txn != nullptr) invite_txn->txn->cancel(now);
@@ -772,12 +781,13 @@ void Call::on_flow_closed(core::Instant now) {
 
 void Call::on_trunk_connection_lost(core::Instant now) {
   if (state == CallState::ended) return;
-  if (state == CallState::calling) return on_trunk_unreachable(now, "connection lost");
+  if (state == CallState::calling) return on_trunk_unreachable(now, "connection lost", RouteFailure::unreachable_reset);
   hang_up(now, "trunk connection lost", true, false, "SIP;cause=503;text=\"Trunk connection lost\"");
 }
 
-void Call::on_trunk_unreachable(core::Instant now, std::string_view detail) {
+void Call::on_trunk_unreachable(core::Instant now, std::string_view detail, RouteFailure why) {
   t_unreachable_detail = std::string(detail);
+  t_failure = why;
   for (auto& t : clients) {
     if (t->leg == Leg::trunk) t->txn->handle_transport_error(now);
   }

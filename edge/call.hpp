@@ -47,6 +47,7 @@
 #include "core/reactor.hpp"
 #include "core/socket.hpp"
 #include "edge/media_sdp.hpp"
+#include "edge/route_metrics.hpp"
 #include "edge/routes.hpp"
 #include "edge/trunk_auth.hpp"
 #include "edge/call_controller.hpp"
@@ -119,7 +120,9 @@ struct Call {
   void on_trunk_response(core::Instant now, const sip::MessageView& resp);
   void on_flow_closed(core::Instant now);
   // `detail` ("connection refused", ...) goes into the browser's 503 reason phrase when not empty.
-  void on_trunk_unreachable(core::Instant now, std::string_view detail = {});
+  // `why`: how the route's failure counter (edge/route_metrics.hpp) classes it if the call fails.
+  void on_trunk_unreachable(core::Instant now, std::string_view detail = {},
+                            RouteFailure why = RouteFailure::unreachable_other);
   // Its TCP connection to the trunk is gone: a ringing call fails 503, an answered one ends (BYE to the browser).
   void on_trunk_connection_lost(core::Instant now);
   sip::Transport trunk_transport() const noexcept { return trunk != nullptr ? trunk->transport : sip::Transport::udp; }
@@ -234,6 +237,7 @@ struct Call {
   std::size_t t_candidate = 0;         // the one offered now
   core::SockAddr trunk_dest;  // where trunk requests go
   std::string t_unreachable_detail;  // why the trunk could not be reached (TCP connect errors)
+  RouteFailure t_failure = RouteFailure::other;  // counted on the route if the call ends unanswered
   std::string t_call_id;
   std::string t_local_tag;
   std::string t_invite_bytes;   // our INVITE as sent (dialog from_uac)

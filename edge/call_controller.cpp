@@ -446,8 +446,9 @@ void CallController::handle_trunk_unreachable(core::Instant now, const core::Soc
   for (std::uint64_t id : ids) {
     auto it = calls_.find(id);
     if (it == calls_.end()) continue;
-    it->second->on_trunk_unreachable(now, detail);
-    pump(now, *it->second);
+    Call& c = *it->second;
+    c.on_trunk_unreachable(now, detail, unreachable_class(c.trunk_transport() == sip::Transport::udp, error));
+    pump(now, c);
   }
 }
 

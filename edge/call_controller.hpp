@@ -174,6 +174,9 @@ struct CallControllerConfig {
   // An in-dialog OPTIONS to the trunk this often on each answered call; 408, 481 or unreachable
   // hangs the call up (BYE to the browser with a Reason). Zero: off.
   core::Duration call_ping = core::Duration::zero();
+  // RFC 3262 §3: `Supported: 100rel` on trunk INVITEs (--trunk-100rel). Off, a trunk should send
+  // its 18x unreliably; one that sends a reliable 18x anyway is still PRACKed.
+  bool trunk_100rel = true;
 };
 
 struct SipTransmit {

@@ -103,6 +103,7 @@ void CallController::finish_call(core::Instant now, Call& call, int code, std::s
     if (code == 408) kCallsTrunkTimeout.inc();
     if (code == 503) kCallsTrunkUnreachable.inc();
     if (code == 403) kCallsForbidden.inc();
+    if (call.trunk != nullptr) count_route_failure(call.trunk->series, call.t_failure);
   }
   call.b_timer.stop();
   call.t_timer.stop();
@@ -185,6 +186,7 @@ void CallController::start_call(core::Instant now, core::ConnId flow, const sip:
   if (trunk_down(route->addr)) {
     // Failing at once beats an INVITE that times out after 32 s (README "Dead trunks").
     kCallsTrunkDown.inc();
+    count_route_failure(route->series, RouteFailure::trunk_down);
     core::log_sampled(log_sampler_, now, core::address_key(route->addr), core::LogLevel::info, "call.trunk_down",
                       "call={} trunk={}", rec.call_id, route->spec);
     const std::string retry = std::to_string(
@@ -273,6 +275,7 @@ void CallController::start_call(core::Instant now, core::ConnId flow, const sip:
   by_media_[call.media_id] = id;
   calls_.emplace(id, std::move(owned));
   kCallsStarted.inc();
+  kRouteCallsAttempted.inc(route->series);
   kCallsActive.inc();
   core::log(core::LogLevel::info, "call.start", "call={} caller={} called={} trunk={} trunk_call_id={} media={}",
             rec.call_id, rec.caller, called, trunk->spec, call.t_call_id, call.media_id);
@@ -292,6 +295,7 @@ void CallController::on_browser_cancel(core::Instant now, core::ConnId flow, con
   // INVITE if it is still unanswered; the trunk gets its CANCEL once it sent a provisional.
   send_ws(flow, build_response(cancel, 200, "OK", call->b_local_tag));
   if (call->state == CallState::calling && !call->b_answered) {
+    call->t_failure = RouteFailure::cancelled;
     call->fail_browser(now, 487, "Request Terminated", "cancelled");
     call->t_cancelled = true;
     if (call->invite_txn != nullptr) call->invite_txn->txn->cancel(now);

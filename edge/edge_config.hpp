@@ -54,6 +54,8 @@ struct EdgeConfig {
   unsigned trunk_rtp_timeout_s = 0;     // trunk RTP silence; 0: off
   unsigned trunk_ping_s = 30;         // OPTIONS keep-alives to trunks (README "Dead trunks"); 0: off
   unsigned trunk_ping_failures = 3;  // in a row: the trunk is down
+  bool trunk_100rel = true;          // Supported: 100rel on trunk INVITEs (RFC 3262)
+  unsigned trunk_crlf_ping_s = 30;   // CRLF keep-alives on an idle TCP trunk connection (RFC 5626 §4.4.1); 0: off
   unsigned call_ping_s = 30;         // in-dialog OPTIONS per answered call; 0: off
   unsigned consent_timeout_s = 30;  // RFC 7675
   unsigned drain_timeout_s = 30;    // SIGTERM: how long calls may go on (README "Shutdown and restarts")

@@ -111,6 +111,7 @@ bool EdgeShard::send_tcp(core::Shard& shard, const core::SockAddr& to, std::stri
     }
     links_.push_back(std::make_unique<TrunkLink>());
     links_.back()->addr = to;
+    links_.back()->keepalive = CrlfKeepAlive(crlf_ping_);
     it = std::prev(links_.end());
   }
   TrunkLink& l = **it;
@@ -156,8 +157,10 @@ void EdgeShard::on_connected(core::Shard& shard, core::ConnId id) {
     l->backoff = {};
     l->retry_at = {};
   }
+  l->keepalive.start(shard.now());
   core::log(core::LogLevel::info, "sip.trunk_connected", "shard={} trunk={}:{}", shard.index(), l->tls ? "tls" : "tcp",
             l->addr.to_string());
+  run_keepalives(shard);
 }
 
 void EdgeShard::on_data(core::Shard& shard, core::ConnId id, std::span<const std::byte> data) {
@@ -169,10 +172,13 @@ void EdgeShard::on_data(core::Shard& shard, core::ConnId id, std::span<const std
     l->retry_at = {};
   }
   l->received = true;
+  const bool pong_due = l->keepalive.awaiting_pong();
+  l->keepalive.on_received(shard.now());  // any bytes prove the trunk is there, a pong included
   l->framer.feed(data);
   for (;;) {
     const sip::StreamFramer::Next n = l->framer.next();
     if (n.kind == sip::StreamFramer::Kind::none) break;
+    if (n.kind == sip::StreamFramer::Kind::pong) continue;
     if (n.kind == sip::StreamFramer::Kind::ping) {
       (void)shard.send(id, std::as_bytes(std::span<const char>("\r\n", 2)));  // RFC 5626 §4.4.1 pong
       continue;
@@ -186,6 +192,10 @@ void EdgeShard::on_data(core::Shard& shard, core::ConnId id, std::span<const std
     }
     core_->handle_trunk_datagram(shard.now(), l->addr, n.message);
   }
+  // Bytes move this link's deadline later, and the timer armed for the earlier one finds nothing
+  // due and re-arms, so no walk over every link per read; but the answer to a ping can bring the next
+  // ping (interval after it) before the pong's deadline (10 s after the ping).
+  if (pong_due) run_keepalives(shard);
   flush(shard);
 }
 
@@ -199,6 +209,11 @@ void EdgeShard::on_closed(core::Shard& shard, core::ConnId id, int reason) {
   l->conn = {};
   l->connected = false;
   l->framer = sip::StreamFramer{};
+  l->keepalive.stop();
+  if (l->keepalive_failed) {
+    l->keepalive_failed = false;
+    reason = -ETIMEDOUT;
+  }
   if (!core_) return;
   if (!was_up) {
     const int error = reason == -ECANCELED || reason == 0 ? ECONNRESET : -reason;
@@ -216,6 +231,7 @@ void EdgeShard::on_closed(core::Shard& shard, core::ConnId id, int reason) {
               !l->tls_failed.empty() ? l->tls_failed : reason == 0 ? "closed" : std::strerror(-reason));
     core_->handle_trunk_connection_lost(shard.now(), l->addr, reason);
   }
+  run_keepalives(shard);
   flush(shard);
 }
 
@@ -224,6 +240,44 @@ void EdgeShard::on_tls_failed(core::Shard&, core::ConnId id, core::TlsFailure, s
   if (l == nullptr) return;
   if (!l->received) kTrunkTlsFailures.inc();
   l->tls_failed = std::string(reason);  // the 503's reason, once on_closed follows
+}
+
+void EdgeShard::run_keepalives(core::Shard& shard) {
+  const core::Instant now = shard.now();
+  std::optional<core::Instant> next;
+  for (auto& lp : links_) {
+    TrunkLink& l = *lp;
+    switch (l.keepalive.poll(now)) {
+      case CrlfKeepAlive::Action::none: break;
+      case CrlfKeepAlive::Action::ping:
+        // RFC 5626 §4.4.1: the ping is a double CRLF, the pong one CRLF.
+        l.framer.expect_pong();
+        kTrunkCrlfPings.inc();
+        (void)shard.send(l.conn, std::as_bytes(std::span<const char>("\r\n\r\n", 4)));
+        break;
+      case CrlfKeepAlive::Action::dead:
+        kTrunkCrlfDead.inc();
+        core::log(core::LogLevel::warn, "sip.trunk_keepalive_failed", "shard={} trunk={}:{} why=\"no CRLF pong in {} s\"",
+                  shard.index(), l.tls ? "tls" : "tcp", l.addr.to_string(),
+                  std::chrono::duration_cast<std::chrono::seconds>(CrlfKeepAlive::kPongTimeout).count());
+        l.keepalive_failed = true;
+        (void)shard.abort(l.conn);  // on_closed ends its calls, as for a reset
+        break;
+    }
+    if (const auto d = l.keepalive.next_deadline(); d && (!next || *d < *next)) next = d;
+  }
+  if (next == keepalive_armed_) return;
+  shard.cancel_timer(keepalive_timer_);
+  keepalive_timer_ = {};
+  keepalive_armed_ = next;
+  if (!next) return;
+  const core::Duration after = *next > now ? *next - now : core::Duration::zero();
+  keepalive_timer_ = shard.add_timer(after, [this, &shard] {
+    keepalive_timer_ = {};
+    keepalive_armed_.reset();
+    run_keepalives(shard);
+    flush(shard);
+  });
 }
 
 void EdgeShard::flush(core::Shard& shard) {

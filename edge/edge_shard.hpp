@@ -13,7 +13,9 @@
 // every call waiting on it with 503 "trunk unreachable (connection refused)" etc.; the next connect
 // waits a backoff (kTrunkBackoffMin doubling to kTrunkBackoffMax; messages meanwhile fail the same
 // way at once). A connection that ends after it was up ends the calls it carried
-// (CallController::handle_trunk_connection_lost). Bounds: kMaxTrunkLinks addresses per shard,
+// (CallController::handle_trunk_connection_lost). A connection that received nothing for
+// --trunk-crlf-ping gets a CRLFCRLF ping; no CRLF pong within 10 s closes it like a reset
+// (edge/crlf_keepalive.hpp, RFC 5626 §4.4.1). Bounds: kMaxTrunkLinks addresses per shard,
 // kMaxTrunkOutput bytes queued per connection, sip::kMaxMessageSize per received message (a
 // bigger or unframeable one closes the connection); each is counted.
 //
@@ -39,6 +41,7 @@
 #include "core/reactor.hpp"
 #include "core/tls_context.hpp"
 #include "edge/call_controller.hpp"
+#include "edge/crlf_keepalive.hpp"
 #include "edge/ws_front_door.hpp"
 #include "sip/stream_framer.hpp"
 
@@ -59,6 +62,10 @@ inline const core::Counter kTrunkTcpOverflow{
 inline const core::Counter kTrunkTlsFailures{
     "webtrunk_trunk_tls_failures_total",
     "TLS trunk connections that failed their handshake (certificate not trusted, name mismatch, alert)"};
+inline const core::Counter kTrunkCrlfPings{"webtrunk_trunk_crlf_pings_total",
+                                           "CRLF keep-alives sent on idle TCP trunk connections"};
+inline const core::Counter kTrunkCrlfDead{"webtrunk_trunk_crlf_pong_timeouts_total",
+                                          "TCP trunk connections closed: no CRLF pong within 10 s of a ping"};
 inline const core::Gauge kTrunkTcpConnections{"webtrunk_trunk_tcp_connections", "connections to TCP trunks, all shards"};
 
 inline constexpr std::size_t kMaxTrunkLinks = 64;
@@ -79,6 +86,8 @@ class EdgeShard final : public core::UdpHandler, public core::TcpHandler {
   // The client context of TLS trunks (shared read-only by every shard); without one a tls: route's
   // calls fail with 503 "trunk unreachable (TLS not configured)".
   void set_trunk_tls(std::shared_ptr<const core::TlsContext> ctx) noexcept { trunk_tls_ = std::move(ctx); }
+  // CRLF keep-alives on TCP trunk connections quiet this long (zero: off). Before any connection.
+  void set_crlf_ping(core::Duration interval) noexcept { crlf_ping_ = interval; }
   // Arms the timer for what the CallController does by itself (trunk keep-alives). After set_core().
   void start(core::Shard& shard) { flush(shard); }
   // Every shard's EdgeShard, indexed by shard (this one included), for the cross-shard notes of
@@ -127,6 +136,8 @@ class EdgeShard final : public core::UdpHandler, public core::TcpHandler {
     bool received = false;     // something came from the trunk on this connection
     std::string tls_failed;    // the TLS failure of this connection ("" if none)
     core::TlsSession session;  // TLS: resumed by the next connection
+    CrlfKeepAlive keepalive;
+    bool keepalive_failed = false;  // closed for a missing pong (on_closed reports it as a timeout)
   };
   struct Unreachable {
     core::SockAddr addr;
@@ -139,6 +150,8 @@ class EdgeShard final : public core::UdpHandler, public core::TcpHandler {
   bool send_tcp(core::Shard& shard, const core::SockAddr& to, std::string_view bytes, std::vector<Unreachable>& failed);
   bool is_tcp(const core::SockAddr& to) const;
   TrunkLink* link_of(core::ConnId id);
+  // Pings quiet links, closes those whose pong is late, and arms keepalive_timer_ at the next deadline.
+  void run_keepalives(core::Shard& shard);
 
   std::unique_ptr<CallController> core_;
   WsFrontDoor* door_ = nullptr;
@@ -146,6 +159,9 @@ class EdgeShard final : public core::UdpHandler, public core::TcpHandler {
   core::UdpId udp_;
   core::TimerHandle timer_;
   std::optional<core::Instant> armed_;
+  core::Duration crlf_ping_{};
+  core::TimerHandle keepalive_timer_;
+  std::optional<core::Instant> keepalive_armed_;
   core::LogSampler log_sampler_;  // send failures: one line per destination per interval
   std::vector<std::unique_ptr<TrunkLink>> links_;  // TCP and TLS trunks, at most kMaxTrunkLinks
   std::shared_ptr<const core::TlsContext> trunk_tls_;

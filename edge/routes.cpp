@@ -10,6 +10,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "edge/route_metrics.hpp"
+
 namespace webtrunk::edge {
 namespace {
 
@@ -130,6 +132,7 @@ core::Result<RouteTable> RouteTable::single(std::string_view trunk, std::string_
   if (!creds) return core::Error{creds.error().code, "--trunk-user/--trunk-password-file: " + creds.error().message};
   t->credentials = std::move(*creds);
   t->password_file = std::string(password_file);
+  t->series = route_series("*", t->spec);
   RouteTable table;
   table.routes_.push_back(Route{"*", std::move(*t)});
   table.index_tcp();
@@ -190,6 +193,7 @@ core::Result<RouteTable> RouteTable::parse(std::string_view content, std::string
     if (!creds) return fail(creds.error().message);
     t->credentials = std::move(*creds);
     t->password_file = std::string(password_file);
+    t->series = route_series(line.substr(0, sp), t->spec);
     table.routes_.push_back(Route{std::string(prefix), std::move(*t)});
   }
   if (table.routes_.empty()) return core::Error{EINVAL, fmt::format("{}: no routes", source)};

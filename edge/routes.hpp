@@ -16,6 +16,9 @@
 // IPv4 address, a bracketed IPv6 address or a name, resolved once when the table is built
 // (start-up code: errors name the file and line).
 //
+// Each route's calls are counted under its own labels in /metrics (edge/route_metrics.hpp): route =
+// the prefix as written ("+1555", "*"), trunk = the spec; the same labels after a reload keep counting.
+//
 // Lifetimes: a RouteTable is immutable once built and shared read-only by every shard (as a
 // shared_ptr, swapped whole on reload: app/routes_reloader.hpp); the TrunkTarget pointers lookup()
 // hands out live as long as the table, so a call keeps its table alive (an aliasing shared_ptr).
@@ -26,6 +29,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/metrics.hpp"
 #include "core/result.hpp"
 #include "core/socket.hpp"
 #include "edge/trunk_auth.hpp"
@@ -42,6 +46,7 @@ struct TrunkTarget {
   bool ipv6_literal = false;
   TrunkCredentials credentials;  // empty: the trunk trusts our address
   std::string password_file;     // where credentials.password came from ("" without credentials)
+  core::SeriesId series = 0;     // the route's label set in /metrics (edge/route_metrics.hpp)
 
   // "host:port" (IPv6 in brackets), for Request-URIs toward the trunk.
   std::string hostport() const;

@@ -16,16 +16,22 @@ void StreamFramer::feed(std::span<const std::byte> data) {
 
 StreamFramer::Next StreamFramer::next() {
   if (failed_) return {Kind::invalid, {}, reason_};
-  // Keep-alives between messages: CRLFCRLF is a ping, a lone CRLF (a pong, or padding) is dropped.
+  // Keep-alives between messages: CRLFCRLF is a ping, a lone CRLF is the pong to our ping when one
+  // is expected, else padding (dropped).
   for (;;) {
     const std::string_view rest(buf_.data() + pos_, buf_.size() - pos_);
     if (rest.starts_with("\r\n\r\n")) {
       pos_ += 4;
       return {Kind::ping, {}, {}};
     }
-    if (rest.size() < 4 && std::string_view("\r\n\r\n").starts_with(rest)) return {};  // maybe a ping's start
+    const bool pong = pong_expected_ && rest.starts_with("\r\n");
+    if (!pong && rest.size() < 4 && std::string_view("\r\n\r\n").starts_with(rest)) return {};  // maybe a ping's start
     if (!rest.starts_with("\r\n")) break;
     pos_ += 2;  // a lone CRLF
+    if (pong) {
+      pong_expected_ = false;
+      return {Kind::pong, {}, {}};
+    }
   }
   const std::string_view rest(buf_.data() + pos_, buf_.size() - pos_);
   MessageView view;

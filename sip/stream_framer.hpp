@@ -2,7 +2,8 @@
 // whole messages come out. Content-Length is mandatory (the parser's stream framing), a message
 // may not exceed `max_message` bytes (head and body), and CRLFs between messages are keep-alives
 // (RFC 5626 §4.4.1): a double CRLF is a ping the caller answers with one CRLF (a pong), a single one
-// is ignored. Once a message is invalid the stream cannot be resynchronised: the framer stays in
+// is ignored, unless the caller sent a ping of its own and said so (expect_pong()): then the next
+// single CRLF is that ping's pong (Kind::pong). Once a message is invalid the stream cannot be resynchronised: the framer stays in
 // error and the caller closes the connection.
 //
 // Bounds: it holds at most `max_message` bytes plus what the last feed() brought (the caller feeds
@@ -20,7 +21,7 @@ namespace webtrunk::sip {
 
 class StreamFramer {
  public:
-  enum class Kind { none, message, ping, invalid };
+  enum class Kind { none, message, ping, pong, invalid };
   struct Next {
     Kind kind = Kind::none;
     std::string_view message;  // Kind::message: valid until the next call on the framer
@@ -33,6 +34,9 @@ class StreamFramer {
   void feed(std::span<const std::byte> data);
   // The next event in the bytes fed so far; Kind::none: feed more. Call until none (or invalid).
   [[nodiscard]] Next next();
+  // The caller sent a ping: the next lone CRLF is its pong, even at the end of what was fed (where
+  // it could otherwise be the start of the peer's own ping).
+  void expect_pong() noexcept { pong_expected_ = true; }
   // Bytes held: a partial message (and a message handed out by the last next()).
   std::size_t buffered() const noexcept { return buf_.size() - pos_; }
   bool failed() const noexcept { return failed_; }
@@ -42,6 +46,7 @@ class StreamFramer {
   std::size_t pos_ = 0;  // where the unread bytes start
   std::size_t max_message_;
   bool failed_ = false;
+  bool pong_expected_ = false;
   std::string_view reason_;
 };
 

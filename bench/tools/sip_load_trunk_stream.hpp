@@ -223,6 +223,8 @@ class TrunkStreamServer {
         case sip::StreamFramer::Kind::ping:
           c.out += "\r\n";
           break;
+        case sip::StreamFramer::Kind::pong:  // the trunk never pings, so never expects a pong
+          break;
         case sip::StreamFramer::Kind::invalid:
           ++anomalies[fmt::format("trunk stream framing: {}", next.reason)];
           return false;

@@ -84,6 +84,30 @@ TEST(EdgeFlags, MaxCallsPerToken) {
   EXPECT_NE(bad.error().message.find("--max-calls-per-token"), std::string::npos) << bad.error().message;
 }
 
+TEST(EdgeFlags, TrunkCrlfPing) {
+  auto d = config({});
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  EXPECT_EQ(d->trunk_crlf_ping_s, 30u);
+  auto off = config({"--trunk-crlf-ping", "0"});
+  ASSERT_TRUE(off.ok()) << off.error().message;
+  EXPECT_EQ(off->trunk_crlf_ping_s, 0u);
+  auto bad = config({"--trunk-crlf-ping", "soon"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("--trunk-crlf-ping"), std::string::npos) << bad.error().message;
+}
+
+TEST(EdgeFlags, Trunk100rel) {
+  auto d = config({});
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  EXPECT_TRUE(d->trunk_100rel);
+  auto off = config({"--trunk-100rel", "off"});
+  ASSERT_TRUE(off.ok()) << off.error().message;
+  EXPECT_FALSE(off->trunk_100rel);
+  auto bad = config({"--trunk-100rel", "maybe"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("--trunk-100rel"), std::string::npos) << bad.error().message;
+}
+
 TEST(EdgeFlags, HelpDescribesTheMediaFlags) {
   const std::string help = edge_flags().help();
   for (const char* flag : {"--public-ip", "--media-listen", "--media-port", "--rtp-ports", "--dtls-cert", "--dtls-key",

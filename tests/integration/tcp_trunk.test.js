@@ -2,10 +2,12 @@
 // Chromium calls through `webtrunk edge` to sipp listening on TCP (-t t1). The edge connects to the
 // trunk, frames SIP on the stream (Content-Length), reuses the connection for the dialog's requests
 // both ways, and turns a refused connect or a connection the trunk drops into what a user sees:
-// 503 "trunk unreachable (connection refused)" at once, or a BYE.
+// 503 "trunk unreachable (connection refused)" at once, or a BYE. CRLF keep-alives (RFC 5626 §4.4.1)
+// run against a small Node TCP trunk that answers the edge's OPTIONS and then its CRLF pings, or not.
 'use strict';
 const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
+const net = require('node:net');
 const { startSipEdge, ephemeralToken, KIND } = require('./lib/sip_edge');
 const { startSipp, freeUdpPorts } = require('./lib/sipp');
 const { openCaller, useSharedBrowser } = require('./lib/browser');
@@ -44,6 +46,108 @@ async function withTcpCall({ scenario, deadPort }, body) {
     if (sipp) await sipp.stop();
   }
 }
+
+// A TCP trunk that answers OPTIONS 200 and, when `pong`, each CRLFCRLF ping with a CRLF. It records
+// when each ping came and when the edge closed the connection.
+async function startCrlfTrunk({ pong }) {
+  const seen = { pings: [], options: 0, closedAt: null, connections: 0 };
+  const sockets = new Set();
+  const server = net.createServer((sock) => {
+    seen.connections++;
+    sockets.add(sock);
+    let buf = '';
+    sock.on('data', (chunk) => {
+      buf += chunk.toString('latin1');
+      for (;;) {
+        if (buf.startsWith('\r\n\r\n')) {
+          buf = buf.slice(4);
+          seen.pings.push(Date.now());
+          if (pong) sock.write('\r\n');
+          continue;
+        }
+        const end = buf.indexOf('\r\n\r\n');
+        if (end <= 0) break;
+        const head = buf.slice(0, end);
+        const len = Number((/^content-length:\s*(\d+)/im.exec(head) || [0, 0])[1]);
+        if (buf.length < end + 4 + len) break;
+        buf = buf.slice(end + 4 + len);
+        if (!head.startsWith('OPTIONS ')) continue;
+        seen.options++;
+        const keep = head.split('\r\n').filter((l) => /^(via|from|call-id|cseq):/i.test(l));
+        const to = head.split('\r\n').find((l) => /^to:/i.test(l));
+        sock.write(['SIP/2.0 200 OK', ...keep, `${to};tag=crlf-trunk`, 'Content-Length: 0', '', ''].join('\r\n'));
+      }
+    });
+    sock.on('close', () => {
+      seen.closedAt = Date.now();
+      sockets.delete(sock);
+    });
+    sock.on('error', () => {});
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: server.address().port,
+    seen,
+    stop: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+async function withCrlfTrunk({ pong }, body) {
+  const trunk = await startCrlfTrunk({ pong });
+  let edge;
+  try {
+    // --trunk-ping makes shard 0 connect at once (its first OPTIONS); --trunk-crlf-ping 1 pings the
+    // connection after 1 s without traffic.
+    edge = await startSipEdge({ trunkPort: trunk.port, secrets: [SECRET], trunkTransport: 'tcp', shards: 1,
+      extraArgs: ['--trunk-ping', '60', '--trunk-crlf-ping', '1'] });
+    await body({ trunk, edge });
+  } catch (e) {
+    const parts = [`trunk saw: ${JSON.stringify(trunk.seen)}`];
+    if (edge) parts.push(`edge log, last lines:\n${tail(edge.log())}`);
+    throw withContext(e, parts);
+  } finally {
+    if (edge) await edge.stop();
+    await trunk.stop();
+  }
+}
+
+function counter(metrics, name) {
+  const m = new RegExp(`^${name} (\\d+)$`, 'm').exec(metrics);
+  return m ? Number(m[1]) : NaN;
+}
+
+describe('TCP trunk CRLF keep-alive', { timeout: 60000, skip: KIND !== 'webtrunk' }, () => {
+  it('a quiet connection is pinged with CRLFCRLF and stays up while the trunk answers CRLF', { timeout: 15000 }, async () => {
+    await withCrlfTrunk({ pong: true }, async ({ trunk, edge }) => {
+      await sleep(3800);
+      assert.equal(trunk.seen.options, 1, 'the OPTIONS keep-alive opened the connection');
+      assert.ok(trunk.seen.pings.length >= 2, `pings: ${trunk.seen.pings.length}`);
+      const gaps = trunk.seen.pings.slice(1).map((t, i) => t - trunk.seen.pings[i]);
+      assert.ok(gaps.every((g) => g >= 800), `one ping per quiet second, not more: ${gaps}`);
+      assert.equal(trunk.seen.closedAt, null, 'the connection stayed up');
+      assert.equal(trunk.seen.connections, 1);
+      const metrics = await metricsText(edge);
+      assert.ok(counter(metrics, 'webtrunk_trunk_crlf_pings_total') >= 2, 'pings counted');
+      assert.equal(counter(metrics, 'webtrunk_trunk_crlf_pong_timeouts_total'), 0);
+    });
+  });
+
+  it('no pong within 10 s: the edge closes the connection and counts it', { timeout: 25000 }, async () => {
+    await withCrlfTrunk({ pong: false }, async ({ trunk, edge }) => {
+      for (let i = 0; i < 160 && trunk.seen.closedAt === null; i++) await sleep(100);
+      assert.ok(trunk.seen.closedAt !== null, 'the edge closed the connection');
+      assert.equal(trunk.seen.pings.length, 1, 'one ping, then the wait for its pong');
+      const waited = trunk.seen.closedAt - trunk.seen.pings[0];
+      assert.ok(waited >= 9500 && waited < 12000, `closed ${waited} ms after the ping`);
+      const metrics = await metricsText(edge);
+      assert.equal(counter(metrics, 'webtrunk_trunk_crlf_pong_timeouts_total'), 1);
+      assert.equal(counter(metrics, 'webtrunk_trunk_tcp_lost_total'), 1);
+    });
+  });
+});
 
 describe('TCP trunk', { timeout: 120000, skip: KIND !== 'webtrunk' }, () => {
   it('a call over TCP is answered and the trunk hangs up with a BYE on the same connection', { timeout: CASE_MS }, async () => {
@@ -92,6 +196,10 @@ describe('TCP trunk', { timeout: 120000, skip: KIND !== 'webtrunk' }, () => {
       const metrics = await metricsText(edge);
       assert.match(metrics, /^webtrunk_trunk_tcp_connect_failures_total(\{[^}]*\})? [1-9]/m);
       assert.match(metrics, /^webtrunk_trunk_unreachable_total(\{[^}]*\})? [1-9]/m);
+      // Counted on its route (--trunk: the default route "*"), with the reason class.
+      const labels = `route="*",trunk="tcp:127.0.0.1:${deadPort}"`;
+      assert.ok(metrics.includes(`webtrunk_route_calls_failed_total{${labels},reason="unreachable_refused"} 1\n`),
+        metrics.split('\n').filter((l) => l.startsWith('webtrunk_route_calls_failed_total{')).join('\n'));
     });
   });
 

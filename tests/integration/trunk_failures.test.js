@@ -1,7 +1,7 @@
 // Trunk failures a user sees, with real peers on loopback: JsSIP in headless Chromium calls through
 // `webtrunk edge` to a trunk address where nothing listens. The kernel answers the edge's INVITE with
 // ICMP port unreachable (read through IP_RECVERR), and the browser hears 503 at once instead of the
-// 32 s of Timer B.
+// 32 s of Timer B, and /metrics counts it on the call's route (reason="unreachable_icmp").
 'use strict';
 const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
@@ -18,7 +18,17 @@ describe('trunk failures', { timeout: 40000, skip: KIND !== 'webtrunk' }, () => 
     const deadPort = await freeUdpPorts(1); // free: nothing listens there
     let edge, caller;
     try {
-      edge = await startSipEdge({ trunkPort: deadPort, secrets: [SECRET] });
+      const trunk = `udp:127.0.0.1:${deadPort}`;
+      edge = await startSipEdge({ trunkPort: deadPort, secrets: [SECRET], routes: `+1555 ${trunk}\n` });
+      const labels = `route="+1555",trunk="${trunk}"`;
+      const routeCount = async (name, extra = '') => {
+        const text = await (await fetch(`http://127.0.0.1:${edge.port}/metrics`)).text();
+        const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}${extra}} `));
+        assert.ok(line, `${name}{${labels}${extra}} in /metrics`);
+        return Number(line.slice(line.lastIndexOf(' ') + 1));
+      };
+      const failed = 'webtrunk_route_calls_failed_total';
+      assert.equal(await routeCount(failed, ',reason="unreachable_icmp"'), 0, 'no failure before the call');
       caller = await openCaller(shared.browser, shared.pageServer.url);
       const cred = ephemeralToken({ user: 'alice', secret: SECRET });
       await caller.start({ wsUrl: edge.url, uri: 'sip:alice@edge.test', authUser: cred.username, password: cred.password,
@@ -37,6 +47,9 @@ describe('trunk failures', { timeout: 40000, skip: KIND !== 'webtrunk' }, () => 
       assert.ok(fail.t - invite.t < 1000, `503 came ${fail.t - invite.t} ms after the INVITE`);
       const metrics = await (await fetch(`http://127.0.0.1:${edge.port}/metrics`)).text();
       assert.match(metrics, /^webtrunk_trunk_unreachable_total(\{[^}]*\})? [1-9]/m, 'counted in /metrics');
+      assert.equal(await routeCount('webtrunk_route_calls_attempted_total'), 1, 'one call attempted on the route');
+      assert.equal(await routeCount(failed, ',reason="unreachable_icmp"'), 1, 'its 503 counted on the route');
+      assert.equal(await routeCount('webtrunk_route_calls_answered_total'), 0);
     } catch (e) {
       const parts = [];
       if (caller) parts.push(await caller.describe());

@@ -600,6 +600,28 @@ TEST(InboundCall, BrowserDtmfInfoBecomesRfc4733TowardTheTrunkFromAnotherShardToo
   EXPECT_EQ(agent.next()->view.status_code(), 501);
 }
 
+TEST(InboundCall, TrunkInfoIsAnswered501AndNeverReachesTheBrowser) {
+  // The trunk's DTMF travels as RFC 4733 in the media; its SIP INFO (DTMF or anything else) has no
+  // meaning the edge relays to a browser: 501 on the trunk leg, the call goes on.
+  Sim sim;
+  Browser& agent = registered(sim, "alice", "inst-a");
+  TrunkCall c;
+  answered(sim, agent, c);
+  std::string info = trunk_request(c, "INFO", 2, true, "z9hG4bK-trunk-info");
+  const std::string body = "Signal=5\r\nDuration=160\r\n";
+  info = sdp_with(info, "Content-Length: 0\r\n", "Content-Type: application/dtmf-relay\r\nContent-Length: " +
+                                                      std::to_string(body.size()) + "\r\n");
+  sim.from_trunk(info + body);
+  Msg r = trunk_final(sim.trunk);
+  EXPECT_EQ(r->view.status_code(), 501) << r->view.raw();
+  EXPECT_EQ(sip::cseq(r->view)->method, sip::Method::info);
+  sim.from_trunk(trunk_request(c, "INFO", 3, true, "z9hG4bK-trunk-info-2"));  // no body
+  EXPECT_EQ(trunk_final(sim.trunk)->view.status_code(), 501);
+  sim.advance(std::chrono::seconds(1));
+  EXPECT_TRUE(agent.inbox.empty()) << "nothing reached the browser";
+  EXPECT_EQ(sim.media.live.size(), 1u) << "the call goes on";
+}
+
 TEST(InboundCall, TrunkHoldReInviteIsAnsweredAndItsAckAbsorbed) {
   Sim sim;
   Browser& agent = registered(sim, "alice", "inst-a");

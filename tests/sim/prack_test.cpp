@@ -81,6 +81,22 @@ TEST(Prack, ReliableEarlyAnswerIsPrackedAndTheCallConnects) {
   EXPECT_EQ(sim.core->active_calls(), 0u);
 }
 
+TEST(Prack, Trunk100relOffLeavesItOutOfTheInviteAndStillPracksAReliable18x) {
+  Sim::Options o;
+  o.trunk_100rel = false;
+  Sim sim(o);
+  Browser& b = sim.browser("alice");
+  BrowserCall call;
+  Msg inv = call_trunk(sim, b, call);
+  EXPECT_FALSE(sip::has_token(inv->view, sip::HeaderId::supported, "100rel")) << inv->view.raw();
+  EXPECT_TRUE(sip::has_token(inv->view, sip::HeaderId::supported, "timer"));
+  // A trunk that sends a reliable 18x anyway (RFC 3262 §3 forbids it without Supported) still gets
+  // its PRACK: it would retransmit the 18x and then end the call otherwise.
+  sim.from_trunk(reliable(sim.trunk, inv->view, 183, "Session Progress", "1", kAnswer));
+  Msg prack = sim.trunk.next_request("PRACK");
+  expect_prack(prack->view, inv->view, 1, sip::cseq(inv->view)->number + 1, sim.trunk);
+}
+
 TEST(Prack, RetransmittedReliableProvisionalIsDiscardedAndThePrackRetransmitsItself) {
   Sim sim;
   Browser& b = sim.browser("alice");

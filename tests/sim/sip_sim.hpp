@@ -223,6 +223,7 @@ struct SimOptions {
   edge::TrunkPingConfig trunk_ping;   // --trunk-ping (with ping_trunks: this CallController pings)
   bool ping_trunks = false;
   core::Duration call_ping = core::Duration::zero();  // --call-ping
+  bool trunk_100rel = true;                           // --trunk-100rel
   unsigned shard = 0;   // this controller's shard index, of `shards` (peers wired by Sim::link)
   unsigned shards = 1;
 };
@@ -284,6 +285,7 @@ struct Sim {
     c.trunk_ping = o.trunk_ping;
     c.ping_trunks = o.ping_trunks;
     c.call_ping = o.call_ping;
+    c.trunk_100rel = o.trunk_100rel;
     std::unique_ptr<auth::EdgeAuthenticator> a;
     if (o.auth) {
       auth::VerifierOptions vo;

@@ -31,6 +31,7 @@ std::vector<std::string> drain(StreamFramer& f) {
     const auto n = f.next();
     if (n.kind == StreamFramer::Kind::none) return out;
     if (n.kind == StreamFramer::Kind::ping) out.emplace_back("<ping>");
+    if (n.kind == StreamFramer::Kind::pong) out.emplace_back("<pong>");
     if (n.kind == StreamFramer::Kind::message) out.emplace_back(n.message);
     if (n.kind == StreamFramer::Kind::invalid) {
       out.emplace_back("<invalid:" + std::string(n.reason) + ">");
@@ -51,6 +52,23 @@ TEST(StreamFramer, CutsMessagesAtAnySplitWithKeepAlives) {
     ASSERT_EQ(got, (std::vector<std::string>{"<ping>", kBye, kOk, kBye})) << "chunk " << chunk;
     EXPECT_EQ(f.buffered(), 0u);
   }
+}
+
+TEST(StreamFramer, ALoneCrlfIsAPongOnlyWhenOneIsExpected) {
+  // RFC 5626 §4.4.1: our CRLFCRLF ping is answered with one CRLF, which may arrive alone.
+  StreamFramer f;
+  f.feed(bytes("\r\n"));
+  EXPECT_TRUE(drain(f).empty());  // could be the start of the peer's ping
+  f.expect_pong();
+  EXPECT_EQ(drain(f), (std::vector<std::string>{"<pong>"}));
+  EXPECT_EQ(f.buffered(), 0u);
+  // One pong per ping: the next lone CRLF is padding again.
+  f.feed(bytes("\r\n" + kBye));
+  EXPECT_EQ(drain(f), (std::vector<std::string>{kBye}));
+  // A pong followed by a message in the same read, and a peer's ping while ours is out.
+  f.expect_pong();
+  f.feed(bytes("\r\n\r\n\r\n" + kOk));
+  EXPECT_EQ(drain(f), (std::vector<std::string>{"<ping>", "<pong>", kOk}));
 }
 
 TEST(StreamFramer, ContentLengthIsRequiredOnAStream) {
