@@ -57,14 +57,31 @@ void answer_from_b(Sim& sim, Browser& b, BrowserCall& call, const Msg& inv) {
   sim.in_dialog(b, call, "ACK", call.cseq);
 }
 
-TEST(TrunkFailover, FirstTargetAnswers503SecondAnswersTheCall) {
-  Sim sim(by_name());
-  publish_targets(sim);
-  const auto failovers = edge::kCallsTrunkFailover.total();
-  Browser& b = sim.browser("alice");
+// A call toward trunk.test with its two targets published.
+class TrunkFailover : public ::testing::Test {
+ protected:
+  TrunkFailover() : sim(by_name()), b(sim.browser("alice")) { publish_targets(sim); }
+
+  // The browser's INVITE (the edge answers 100 at once); returns the edge's INVITE at the first target.
+  Msg start_call() {
+    EXPECT_EQ(sim.invite(b, call)->view.status_code(), 100);
+    return sim.trunk.next_request("INVITE");
+  }
+  // ICMP port unreachable from the first target; returns the INVITE the second one gets.
+  Msg first_unreachable() {
+    sim.core->handle_trunk_unreachable(sim.now, sim.trunk.addr);
+    sim.deliver();
+    return sim.trunk_b.next_request("INVITE");
+  }
+
+  Sim sim;
+  Browser& b;
   BrowserCall call;
-  ASSERT_EQ(sim.invite(b, call)->view.status_code(), 100);
-  Msg first = sim.trunk.next_request("INVITE");
+};
+
+TEST_F(TrunkFailover, FirstTargetAnswers503SecondAnswersTheCall) {
+  const auto failovers = edge::kCallsTrunkFailover.total();
+  Msg first = start_call();
   EXPECT_EQ(first->view.request_uri(), "sip:15551234567@trunk.test");
   sim.from_trunk(sim.trunk, sim.trunk.respond(first->view, 503, "Service Unavailable"));
   EXPECT_EQ(sim.trunk.next_request("ACK")->view.method_text(), "ACK");  // the 503's ACK (RFC 3261 §17.1.1.3)
@@ -80,13 +97,8 @@ TEST(TrunkFailover, FirstTargetAnswers503SecondAnswersTheCall) {
   EXPECT_TRUE(sim.trunk.inbox.empty());
 }
 
-TEST(TrunkFailover, FirstTargetTimesOutSecondAnswers) {
-  Sim sim(by_name());
-  publish_targets(sim);
-  Browser& b = sim.browser("alice");
-  BrowserCall call;
-  ASSERT_EQ(sim.invite(b, call)->view.status_code(), 100);
-  Msg first = sim.trunk.next_request("INVITE");
+TEST_F(TrunkFailover, FirstTargetTimesOutSecondAnswers) {
+  Msg first = start_call();
   // The first target never answers (its retransmissions are lost too).
   const std::string lost(branch_of(first));
   sim.drop_to_trunk = [lost](std::string_view bytes) { return bytes.find(lost) != std::string_view::npos; };
@@ -97,30 +109,16 @@ TEST(TrunkFailover, FirstTargetTimesOutSecondAnswers) {
   answer_from_b(sim, b, call, second);
 }
 
-TEST(TrunkFailover, FirstTargetUnreachableSecondAnswers) {
-  Sim sim(by_name());
-  publish_targets(sim);
-  Browser& b = sim.browser("alice");
-  BrowserCall call;
-  ASSERT_EQ(sim.invite(b, call)->view.status_code(), 100);
-  Msg first = sim.trunk.next_request("INVITE");
-  sim.core->handle_trunk_unreachable(sim.now, sim.trunk.addr);  // ICMP port unreachable
-  sim.deliver();
-  Msg second = sim.trunk_b.next_request("INVITE");
+TEST_F(TrunkFailover, FirstTargetUnreachableSecondAnswers) {
+  Msg first = start_call();
+  Msg second = first_unreachable();
   expect_same_call(first, second);
   answer_from_b(sim, b, call, second);
 }
 
-TEST(TrunkFailover, EveryTargetFailsTheBrowserGetsTheLastFailure) {
-  Sim sim(by_name());
-  publish_targets(sim);
-  Browser& b = sim.browser("alice");
-  BrowserCall call;
-  ASSERT_EQ(sim.invite(b, call)->view.status_code(), 100);
-  Msg first = sim.trunk.next_request("INVITE");
-  sim.core->handle_trunk_unreachable(sim.now, sim.trunk.addr);
-  sim.deliver();
-  Msg second = sim.trunk_b.next_request("INVITE");
+TEST_F(TrunkFailover, EveryTargetFailsTheBrowserGetsTheLastFailure) {
+  start_call();
+  Msg second = first_unreachable();
   sim.from_trunk(sim.trunk_b, sim.trunk_b.respond(second->view, 503, "Overloaded"));
   Msg r = b.next_response(503);
   EXPECT_EQ(r->view.reason_phrase(), "Overloaded");
@@ -128,19 +126,14 @@ TEST(TrunkFailover, EveryTargetFailsTheBrowserGetsTheLastFailure) {
   EXPECT_EQ(sim.cdrs[0].code, 503);
 }
 
-TEST(TrunkFailover, AFinalOtherThan503DoesNotFailOver) {
-  Sim sim(by_name());
-  publish_targets(sim);
-  Browser& b = sim.browser("alice");
-  BrowserCall call;
-  ASSERT_EQ(sim.invite(b, call)->view.status_code(), 100);
-  Msg first = sim.trunk.next_request("INVITE");
+TEST_F(TrunkFailover, AFinalOtherThan503DoesNotFailOver) {
+  Msg first = start_call();
   sim.from_trunk(sim.trunk, sim.trunk.respond(first->view, 486, "Busy Here"));
   EXPECT_EQ(b.next_response(486)->view.reason_phrase(), "Busy Here");
   EXPECT_TRUE(sim.trunk_b.inbox.empty());
 }
 
-TEST(TrunkFailover, UnresolvedNameIs503AtOnceWithTheReason) {
+TEST(TrunkName, UnresolvedNameIs503AtOnceWithTheReason) {
   Sim sim(by_name());
   const edge::TrunkTarget* t = sim.core->routes().lookup("1");
   ASSERT_NE(t, nullptr);
