@@ -3,6 +3,8 @@
 #include <ares.h>
 #include <arpa/nameser.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 
 #include <fmt/format.h>
 
@@ -381,8 +383,14 @@ core::Result<std::unique_ptr<TrunkResolver>> TrunkResolver::start(TrunkResolverC
       return core::Error{EINVAL, fmt::format("--dns-server {}: {}", csv, ares_strerror(rc))};
     }
   }
+  // The thread takes no signal: it inherits a full mask (the process's SIGHUP/SIGTERM belong to the
+  // signal thread; one delivered here would end the process).
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
   Impl* raw = impl.get();
   impl->thread = std::thread([raw] { raw->run(); });
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
   return std::unique_ptr<TrunkResolver>(new TrunkResolver(std::move(impl)));
 }
 

@@ -5,7 +5,9 @@
 //     (sipp `answer`) answers: the call connects through the second;
 //   - busy.test: the first target (sipp `unavailable-503`) answers 503, the second answers: the
 //     call connects through the second, and the first got only the one INVITE;
-//   - nx.test: no such name: the browser gets 503 "trunk unresolved (NXDOMAIN ...)" at once.
+//   - nx.test: no such name: the browser gets 503 "trunk unresolved (NXDOMAIN ...)" at once;
+//   - SIGHUP with the routes file rewritten: the edge lives on and the reloaded table has the
+//     targets at once (the next call fails over and connects as before).
 // Failovers are counted in webtrunk_calls_trunk_failover_total.
 'use strict';
 const { describe, it, before, after } = require('node:test');
@@ -72,7 +74,7 @@ describe('trunks by name: RFC 3263 lookups and failover', { timeout: 120000, ski
 
   before(async () => {
     // Two sipp trunks answering, one answering 503, one port where nothing listens.
-    answerDead = await startSipp('answer', { timeoutSeconds: 90 });
+    answerDead = await startSipp('answer', { timeoutSeconds: 90, calls: 2 });
     answerBusy = await startSipp('answer', { timeoutSeconds: 90 });
     unavailable = await startSipp('unavailable-503', { timeoutSeconds: 90 });
     deadPort = await freeUdpPorts(1);
@@ -166,5 +168,21 @@ describe('trunks by name: RFC 3263 lookups and failover', { timeout: 120000, ski
     });
     assert.ok((await metric(edge, 'webtrunk_calls_refused_trunk_unresolved_total')) >= 1);
     assert.ok((await metric(edge, 'webtrunk_dns_unresolved_names')) === 1);
+  });
+
+  it('a reload (SIGHUP) keeps the resolved targets: the next call connects at once', { timeout: 30000 }, async () => {
+    fs.writeFileSync(edge.routesFile, '# reloaded\n1555 dead.test\n1666 udp:busy.test\n1777 nx.test\n');
+    process.kill(edge.pid, 'SIGHUP');
+    const end = Date.now() + 3000;
+    while (!/routes\.reloaded/.test(edge.log()) && Date.now() < end) await sleep(50);
+    assert.match(edge.log(), /routes\.reloaded.*routes=3/);
+    const before = await metric(edge, 'webtrunk_calls_trunk_failover_total');
+    await call('15551230001', async (caller) => {
+      const outcome = await caller.waitFor(['confirmed', 'failed', 'ended'], 8000);
+      assert.equal(outcome.type, 'confirmed', JSON.stringify(outcome));
+      assert.equal(answerDead.requests('INVITE').length, 2, 'the second target got this call too');
+      await caller.hangup();
+    });
+    assert.equal(await metric(edge, 'webtrunk_calls_trunk_failover_total'), before + 1);
   });
 });
