@@ -6,6 +6,8 @@
 //   - busy.test: the first target (sipp `unavailable-503`) answers 503, the second answers: the
 //     call connects through the second, and the first got only the one INVITE;
 //   - nx.test: no such name: the browser gets 503 "trunk unresolved (NXDOMAIN ...)" at once;
+//   - late.test: not in DNS at start, added later (a file in dnsmasq's --hostsdir): the edge keeps
+//     trying and its calls connect once it resolves;
 //   - SIGHUP with the routes file rewritten: the edge lives on and the reloaded table has the
 //     targets at once (the next call fails over and connects as before).
 // Failovers are counted in webtrunk_calls_trunk_failover_total.
@@ -15,6 +17,8 @@ const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
 const dgram = require('node:dgram');
 const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
 const { startSipEdge, ephemeralToken, KIND } = require('./lib/sip_edge');
 const { startSipp, freeUdpPorts } = require('./lib/sipp');
 const { openCaller, useSharedBrowser } = require('./lib/browser');
@@ -70,16 +74,19 @@ function answers(port) {
 }
 
 describe('trunks by name: RFC 3263 lookups and failover', { timeout: 120000, skip: KIND !== 'webtrunk' || !DNSMASQ }, () => {
-  let dns, edge, answerDead, answerBusy, unavailable, deadPort;
+  let dns, edge, answerDead, answerBusy, unavailable, deadPort, hostsDir;
 
   before(async () => {
     // Two sipp trunks answering, one answering 503, one port where nothing listens.
     answerDead = await startSipp('answer', { timeoutSeconds: 90, calls: 2 });
-    answerBusy = await startSipp('answer', { timeoutSeconds: 90 });
+    answerBusy = await startSipp('answer', { timeoutSeconds: 90, calls: 2 });
     unavailable = await startSipp('unavailable-503', { timeoutSeconds: 90 });
     deadPort = await freeUdpPorts(1);
     const dnsPort = await freeUdpPorts(1);
+    hostsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'webtrunk-dns-hosts-'));
     dns = await startDnsmasq(dnsPort, [
+      // late.test appears only when a file lands here (dnsmasq watches the directory).
+      `--hostsdir=${hostsDir}`,
       '--host-record=a.trunk.test,127.0.0.1', '--host-record=b.trunk.test,127.0.0.1',
       // dead.test: NAPTR -> _sip._udp.dead.test -> the dead port first (priority 10), sipp second (20).
       '--naptr-record=dead.test,10,10,s,SIP+D2U,,_sip._udp.dead.test',
@@ -91,7 +98,7 @@ describe('trunks by name: RFC 3263 lookups and failover', { timeout: 120000, ski
     ]);
     edge = await startSipEdge({
       secrets: [SECRET], shards: 1,
-      routes: '1555 dead.test\n1666 udp:busy.test\n1777 nx.test\n',
+      routes: `1555 dead.test\n1666 udp:busy.test\n1777 nx.test\n1888 udp:late.test:${answerBusy.port}\n`,
       extraArgs: ['--dns-server', `127.0.0.1:${dnsPort}`],
     });
   });
@@ -100,6 +107,7 @@ describe('trunks by name: RFC 3263 lookups and failover', { timeout: 120000, ski
     for (const p of [edge, answerDead, answerBusy, unavailable, dns]) {
       if (p) await p.stop();
     }
+    if (hostsDir) fs.rmSync(hostsDir, { recursive: true, force: true });
   });
 
   async function call(number, body) {
@@ -167,15 +175,15 @@ describe('trunks by name: RFC 3263 lookups and failover', { timeout: 120000, ski
       assert.match(outcome.reason, /trunk unresolved \(NXDOMAIN/);
     });
     assert.ok((await metric(edge, 'webtrunk_calls_refused_trunk_unresolved_total')) >= 1);
-    assert.ok((await metric(edge, 'webtrunk_dns_unresolved_names')) === 1);
+    assert.equal(await metric(edge, 'webtrunk_dns_unresolved_names'), 2, 'nx.test and late.test (not yet there)');
   });
 
   it('a reload (SIGHUP) keeps the resolved targets: the next call connects at once', { timeout: 30000 }, async () => {
-    fs.writeFileSync(edge.routesFile, '# reloaded\n1555 dead.test\n1666 udp:busy.test\n1777 nx.test\n');
+    fs.writeFileSync(edge.routesFile, `# reloaded\n1555 dead.test\n1666 udp:busy.test\n1777 nx.test\n1888 udp:late.test:${answerBusy.port}\n`);
     process.kill(edge.pid, 'SIGHUP');
     const end = Date.now() + 3000;
     while (!/routes\.reloaded/.test(edge.log()) && Date.now() < end) await sleep(50);
-    assert.match(edge.log(), /routes\.reloaded.*routes=3/);
+    assert.match(edge.log(), /routes\.reloaded.*routes=4/);
     const before = await metric(edge, 'webtrunk_calls_trunk_failover_total');
     await call('15551230001', async (caller) => {
       const outcome = await caller.waitFor(['confirmed', 'failed', 'ended'], 8000);
@@ -184,5 +192,23 @@ describe('trunks by name: RFC 3263 lookups and failover', { timeout: 120000, ski
       await caller.hangup();
     });
     assert.equal(await metric(edge, 'webtrunk_calls_trunk_failover_total'), before + 1);
+  });
+
+  it('a name missing at start is tried again: once it resolves, its calls connect', { timeout: 40000 }, async () => {
+    assert.match(edge.log(), new RegExp(`dns\\.failed.*trunk=udp:late\\.test:${answerBusy.port}.*NXDOMAIN`));
+    fs.writeFileSync(path.join(hostsDir, 'late'), '127.0.0.1 late.test\n');
+    // Retried after 1, 2, 4, 8, 16 s: found within 20 s of the file.
+    const end = Date.now() + 20000;
+    while (!/dns\.resolved.*trunk=udp:late\.test/.test(edge.log()) && Date.now() < end) await sleep(100);
+    assert.match(edge.log(), new RegExp(`dns\\.resolved.*trunk=udp:late\\.test:${answerBusy.port} targets=udp:127\\.0\\.0\\.1:${answerBusy.port}`));
+    assert.equal(await metric(edge, 'webtrunk_dns_unresolved_names'), 1, 'only nx.test is left');
+    await call('18881230000', async (caller) => {
+      const outcome = await caller.waitFor(['confirmed', 'failed', 'ended'], 8000);
+      assert.equal(outcome.type, 'confirmed', JSON.stringify(outcome));
+      const inv = answerBusy.requests('INVITE');
+      assert.equal(inv.length, 2, 'the late trunk got the INVITE');
+      assert.match(inv[1].startLine, new RegExp(`^INVITE sip:18881230000@late\\.test:${answerBusy.port} SIP/2\\.0`));
+      await caller.hangup();
+    });
   });
 });
