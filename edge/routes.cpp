@@ -253,9 +253,11 @@ bool RouteTable::is_trunk_address(const core::SockAddr& addr) const noexcept {
 void RouteTable::index_tcp() {
   tcp_trunks_.clear();
   named_.clear();
+  named_tcp_.clear();
   for (const Route& r : routes_) {
     if (r.trunk.by_name()) {
       named_.push_back(r.trunk.targets.get());
+      if (r.trunk.transport == sip::Transport::tcp || !r.trunk.transport_given) named_tcp_.push_back(r.trunk.targets.get());
       continue;
     }
     if (r.trunk.transport != sip::Transport::tcp) continue;
@@ -267,7 +269,7 @@ void RouteTable::index_tcp() {
 
 bool RouteTable::is_tcp_trunk(const core::SockAddr& addr) const noexcept {
   if (std::find(tcp_trunks_.begin(), tcp_trunks_.end(), addr) != tcp_trunks_.end()) return true;
-  for (const TargetSlot* slot : named_) {
+  for (const TargetSlot* slot : named_tcp_) {
     const auto now = slot->load();
     for (const ResolvedTarget& t : now->list) {
       if (t.transport == sip::Transport::tcp && t.addr == addr) return true;

@@ -97,7 +97,8 @@ class RouteTable {
   void index_tcp();
   std::vector<Route> routes_;  // sorted by prefix length, longest first; "*" last
   std::vector<core::SockAddr> tcp_trunks_;  // distinct addresses of the tcp: routes (per message: not every route)
-  std::vector<const TargetSlot*> named_;    // the slots of routes by name (their addresses change)
+  std::vector<const TargetSlot*> named_;      // the slots of routes by name (their addresses change)
+  std::vector<const TargetSlot*> named_tcp_;  // those that may resolve to TCP (tcp: or a bare name): per message
 };
 
 }  // namespace webtrunk::edge
