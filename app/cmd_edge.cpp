@@ -27,6 +27,7 @@
 #include "edge/call_controller.hpp"
 #include "edge/edge_shard.hpp"
 #include "edge/shard_drain.hpp"
+#include "edge/trunk_resolver.hpp"
 #include "edge/ws_front_door.hpp"
 #include "media/bridge.hpp"
 #include "media/dtls.hpp"
@@ -138,6 +139,24 @@ int run_edge(const FlagValues& flags) {
   }
   if (cfg->routes->empty()) {
     core::log(core::LogLevel::warn, "edge.no_trunk", "no --trunk or --routes: every call is answered 404");
+  }
+  // Trunk names (RFC 3263) resolve on the resolver's thread; the first calls wait for nothing, so
+  // the start waits a little for the first answers (a name that does not resolve by then keeps
+  // being tried; its calls get 503 until it does).
+  std::unique_ptr<edge::TrunkResolver> resolver;
+  if (!cfg->routes->empty()) {
+    edge::TrunkResolverConfig rc;
+    rc.servers = flags.all("dns-server");
+    auto r = edge::TrunkResolver::start(std::move(rc));
+    if (!r) {
+      std::fprintf(stderr, "webtrunk edge: %s\n", r.error().message.c_str());
+      return 2;
+    }
+    resolver = std::move(*r);
+    resolver->attach(*cfg->routes);
+    if (!cfg->routes->named_trunks().empty() && !resolver->wait_settled(std::chrono::seconds(5))) {
+      core::log(core::LogLevel::warn, "dns.slow_start", "trunk names not resolved within 5 s; calls get 503 until they are");
+    }
   }
   if (cfg->no_auth) {
     core::log(core::LogLevel::warn, "edge.no_auth", "--no-auth: REGISTER and INVITE are accepted without a token");
@@ -314,6 +333,7 @@ int run_edge(const FlagValues& flags) {
     if (!routes_reloader) return;
     auto table = routes_reloader->reload(force);
     if (!table) return;
+    if (resolver) resolver->attach(*table);
     for (unsigned k = 0; k < shards.size(); ++k) {
       edge::EdgeShard* sip = sips[k].get();
       if (!shards.post(k, [sip, table](core::Shard& shard) { sip->set_routes(shard, table); })) {

@@ -62,11 +62,15 @@ FlagSet edge_flags() {
   f.add({"origin", "URL", "page Origin allowed to open a WebSocket (default: any)", "", true});
   f.add({"max-message", "BYTES", "largest WebSocket message accepted (larger closes with 1009)", "65536", false});
   f.add({"max-head", "BYTES", "largest HTTP upgrade request head (larger is answered 431)", "8192", false});
-  f.add({"trunk", "udp|tcp|tls:HOST:PORT", "the SIP trunk every call goes to (or use --routes)", "", false});
+  f.add({"trunk", "udp|tcp|tls:HOST:PORT",
+         "the SIP trunk every call goes to (or use --routes); udp:HOST, tcp:HOST, tls:HOST or HOST alone: a name looked up "
+         "by RFC 3263 (NAPTR, SRV, A/AAAA) with failover to the next SRV target",
+         "", false});
+  f.add({"dns-server", "IP[:PORT]", "DNS server for trunk names instead of /etc/resolv.conf's (repeatable)", "", true});
   f.add({"trunk-user", "NAME", "user name for the --trunk's digest challenges (401/407)", "", false});
   f.add({"trunk-password-file", "FILE", "file whose first line is the --trunk's digest password", "", false});
   f.add({"routes", "FILE",
-         "called-number routes, one `PREFIX udp|tcp|tls:HOST:PORT [user=NAME password-file=FILE]` per line, longest "
+         "called-number routes, one `PREFIX TRUNK [user=NAME password-file=FILE]` per line (TRUNK as for --trunk), longest "
          "prefix wins, `*` = default; no route answers 404; reloaded on SIGHUP and when the file (or a "
          "password file) changes, calls in progress keep their trunk",
          "", false});

@@ -134,7 +134,7 @@ bool Call::retry_with_credentials(core::Instant now, CallClientTxn& t, const sip
     const std::string_view what = a.outcome == TrunkAuthOutcome::no_credentials ? "no credentials configured"
                                   : a.outcome == TrunkAuthOutcome::refused     ? "credentials refused"
                                                                                : "no challenge we can answer";
-    core::log_sampled(core.log_sampler_, now, core::address_key(trunk->addr), core::LogLevel::warn, "call.trunk_auth_failed",
+    core::log_sampled(core.log_sampler_, now, core::address_key(trunk_dest), core::LogLevel::warn, "call.trunk_auth_failed",
                       "call={} trunk={} method={} code={} why={}", b_call_id, trunk->spec, req.method_text(),
                       challenge.status_code(), what);
     return false;
@@ -272,6 +272,24 @@ bool Call::fail_over_codec(core::Instant now, std::string_view why) {
   return true;
 }
 
+bool Call::fail_over_target(core::Instant now, std::string_view why) {
+  if (state != CallState::calling || t_cancelled || b_answered || flow_gone || t_dialog) return false;
+  if (!t_targets || t_target + 1 >= t_targets->list.size()) return false;
+  const core::SockAddr failed = target_addr();
+  ++t_target;
+  trunk_dest = target_addr();
+  kCallsTrunkFailover.inc();
+  core::log(core::LogLevel::info, "call.trunk_failover", "call={} trunk_call_id={} trunk={} failed={} next={}:{} why={}",
+            b_call_id, t_call_id, trunk != nullptr ? trunk->spec : "", failed.to_string(),
+            sip::uri_transport_param(trunk_transport()), trunk_dest.to_string(), why);
+  // RFC 3263 §4.3: a new transaction (new branch, next CSeq) of the same request to the next target.
+  ++t_cseq;
+  t_provisional = false;
+  t_unreachable_detail.clear();
+  send_trunk_invite(now);
+  return true;
+}
+
 void Call::on_invite_response(core::Instant now, CallClientTxn& t, const sip::TxnEvent& ev) {
   if (!ev.message || !ev.message->parsed) return;
   const sip::MessageView& resp = ev.message->view;
@@ -302,7 +320,7 @@ void Call::on_invite_response(core::Instant now, CallClientTxn& t, const sip::Tx
     confirm_early_dialog();
     // A TCP trunk's in-dialog requests reuse the connection to the trunk (the edge does not listen
     // on TCP, so the trunk's Contact is not dialled).
-    trunk_dest = trunk_transport() == sip::Transport::udp ? dialog_destination(*t_dialog, trunk->addr) : trunk->addr;
+    trunk_dest = trunk_transport() == sip::Transport::udp ? dialog_destination(*t_dialog, target_addr()) : target_addr();
     if (state == CallState::ended || t_cancelled) {
       // Answered after we gave up (CANCEL crossed the 2xx, browser gone): ACK it, then BYE.
       t_ack = t_dialog->make_request(sip::Method::ack, trunk_via(), core.ids_.branch(), {}, {}, {});
@@ -345,6 +363,7 @@ void Call::on_invite_response(core::Instant now, CallClientTxn& t, const sip::Tx
     }
     return fail_browser(now, 403, kTrunkRefusedCredentials, "trunk refused credentials");
   }
+  if (status == 503 && fail_over_target(now, fmt::format("503 {}", resp.reason_phrase()))) return;
   // RFC 3264 §5 / RFC 3261 §21.4.26, §21.6.4: the trunk cannot take the codec we offered; the
   // next one of --codecs goes out before the browser hears of it.
   if ((status == 488 || status == 606) && fail_over_codec(now, fmt::format("{} {}", status, resp.reason_phrase()))) {
@@ -526,8 +545,12 @@ void Call::on_client_final(core::Instant now, CallClientTxn& t, const sip::TxnEv
       // Timer B or a transport error with no final response.
       if (ev.kind == sip::TxnEvent::Kind::timeout || ev.kind == sip::TxnEvent::Kind::transport_error) {
         invite_txn = nullptr;
+        const bool timeout = ev.kind == sip::TxnEvent::Kind::timeout;
+        if (fail_over_target(now, timeout ? "timeout" : t_unreachable_detail.empty() ? "unreachable" : t_unreachable_detail)) {
+          return;
+        }
         if (state == CallState::calling && !t_cancelled) {
-          if (ev.kind == sip::TxnEvent::Kind::timeout) {
+          if (timeout) {
             t_failure = RouteFailure::timeout;
             fail_browser(now, 408, t_provisional ? "Request Timeout" : "Trunk did not answer", "trunk timeout");
           } else {

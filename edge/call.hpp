@@ -125,7 +125,15 @@ struct Call {
                             RouteFailure why = RouteFailure::unreachable_other);
   // Its TCP connection to the trunk is gone: a ringing call fails 503, an answered one ends (BYE to the browser).
   void on_trunk_connection_lost(core::Instant now);
-  sip::Transport trunk_transport() const noexcept { return trunk != nullptr ? trunk->transport : sip::Transport::udp; }
+  // The transport and address of the trunk target the INVITE went to last (the only one for an IP literal).
+  sip::Transport trunk_transport() const noexcept {
+    return t_targets && t_target < t_targets->list.size() ? t_targets->list[t_target].transport
+           : trunk != nullptr                             ? trunk->transport
+                                                          : sip::Transport::udp;
+  }
+  core::SockAddr target_addr() const noexcept {
+    return t_targets && t_target < t_targets->list.size() ? t_targets->list[t_target].addr : core::SockAddr{};
+  }
   void handle_timeout(core::Instant now);
   // Runs every transaction and timer once; true if anything happened (pump again).
   bool step(core::Instant now);
@@ -166,6 +174,9 @@ struct Call {
   // The trunk refused our codec (488/606, or a 2xx answer with nothing in common): true if the
   // next codec went out in a new INVITE, false if none is left.
   bool fail_over_codec(core::Instant now, std::string_view why);
+  // RFC 3263 §4.3: the INVITE got 503, timed out or could not be delivered: true if it went to the
+  // next target of the trunk's list (a new transaction, same Call-ID and From tag), false if none is left.
+  bool fail_over_target(core::Instant now, std::string_view why);
   // The browser ACKed our 2xx: the re-offer owed since the trunk's answer changed what flows.
   void on_browser_confirmed(core::Instant now);
   CallServerTxn* trunk_server(std::uint64_t id);
@@ -235,6 +246,8 @@ struct Call {
   std::uint32_t t_cseq = 0;       // the last trunk INVITE's CSeq (a failover's is higher)
   std::vector<SdpCodec> t_candidates;  // the browser's codecs in --codecs order
   std::size_t t_candidate = 0;         // the one offered now
+  std::shared_ptr<const TrunkTargets> t_targets;  // the trunk's targets when the call started
+  std::size_t t_target = 0;                       // the one the INVITE went to last
   core::SockAddr trunk_dest;  // where trunk requests go
   std::string t_unreachable_detail;  // why the trunk could not be reached (TCP connect errors)
   RouteFailure t_failure = RouteFailure::other;  // counted on the route if the call ends unanswered

@@ -42,7 +42,10 @@ std::string json_escape(std::string_view s) {
 // Every trunk a route names, for the keep-alives (the pinger pings each address once).
 std::vector<TrunkPinger::Target> ping_targets(const RouteTable& routes) {
   std::vector<TrunkPinger::Target> targets;
-  for (const auto& r : routes.routes()) targets.push_back({r.trunk.spec, r.trunk.hostport(), r.trunk.addr, r.trunk.transport});
+  for (const auto& r : routes.routes()) {
+    // A name's addresses change and fail over per call: only fixed addresses are pinged.
+    if (!r.trunk.by_name()) targets.push_back({r.trunk.spec, r.trunk.hostport(), r.trunk.addr, r.trunk.transport});
+  }
   return targets;
 }
 

@@ -133,6 +133,10 @@ inline const core::Counter kCallsEndedByShutdown{"webtrunk_calls_ended_by_shutdo
                                                  "calls hung up because the edge shut down (drain timeout or second signal)"};
 inline const core::Counter kSipRefusedDraining{"webtrunk_sip_refused_draining_total",
                                                "INVITEs and REGISTERs answered 503 because the edge is draining"};
+inline const core::Counter kCallsTrunkFailover{"webtrunk_calls_trunk_failover_total",
+                                              "trunk INVITEs sent to the next target of a trunk name (503, timeout or unreachable: RFC 3263 §4.3)"};
+inline const core::Counter kCallsTrunkUnresolved{"webtrunk_calls_refused_trunk_unresolved_total",
+                                                "calls refused 503 at once: their trunk's name resolves to no address (now)"};
 inline const core::Counter kCallsTrunkDown{"webtrunk_calls_refused_trunk_down_total",
                                           "calls refused 503 at once: their trunk is marked down by --trunk-ping"};
 inline const core::Counter kCallPingsSent{"webtrunk_call_pings_sent_total",

@@ -24,6 +24,8 @@ constexpr std::string_view kAllow = kDialogAllow;
 // Log sampler key for calls refused over a limit (call_controller.cpp uses 1 and 2): one line per
 // interval however many a client tries.
 constexpr std::uint64_t kCallLimitLogKey = 3;
+// And for calls refused because their trunk's name does not resolve.
+constexpr std::uint64_t kTrunkUnresolvedLogKey = 4;
 
 
 std::string browser_key(std::string_view call_id, std::string_view tag) {
@@ -194,6 +196,15 @@ void CallController::start_call(core::Instant now, core::ConnId flow, const sip:
     const std::array<std::pair<std::string_view, std::string_view>, 1> h{{{"Retry-After", retry}}};
     return refuse(503, "Service Unavailable: trunk not answering", "trunk down", h);
   }
+  // A name's targets as the resolver has them now; the call keeps this list for its failover.
+  std::shared_ptr<const TrunkTargets> targets = route->resolved();
+  if (targets->list.empty()) {
+    kCallsTrunkUnresolved.inc();
+    core::log_sampled(log_sampler_, now, kTrunkUnresolvedLogKey, core::LogLevel::info, "call.trunk_unresolved",
+                      "call={} trunk={} why={}", rec.call_id, route->spec, targets->error);
+    return refuse(503, safe_reason(fmt::format("Service Unavailable: trunk unresolved ({})", targets->error)),
+                  "trunk unresolved");
+  }
   if (cfg_.media == nullptr) return refuse(503, "Service Unavailable: no media on this edge", "no media");
   // Before any media port is taken: an account at its limit costs the edge nothing more.
   CallSlot slot;
@@ -243,7 +254,8 @@ void CallController::start_call(core::Instant now, core::ConnId flow, const sip:
   call.t_origin = SdpOrigin{ids_.next() >> 2, 1};
   call.trunk = std::shared_ptr<const TrunkTarget>(cfg_.routes, route);
   const TrunkTarget* trunk = route;
-  call.trunk_dest = trunk->addr;
+  call.t_targets = std::move(targets);
+  call.trunk_dest = call.target_addr();
   call.t_call_id = ids_.call_id();
   call.t_local_tag = ids_.tag();
   call.t_candidates = std::move(candidates);

@@ -13,6 +13,11 @@ namespace webtrunk::edge {
 bool CallController::is_configured_trunk(const core::SockAddr& from) const noexcept {
   for (const RouteTable::Route& r : cfg_.routes->routes()) {
     if (r.trunk.addr == from) return true;
+    if (!r.trunk.by_name()) continue;
+    const auto now = r.trunk.resolved();
+    for (const ResolvedTarget& t : now->list) {
+      if (t.addr == from) return true;
+    }
   }
   return false;
 }

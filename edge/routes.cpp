@@ -1,7 +1,5 @@
 #include "edge/routes.hpp"
 
-#include <netdb.h>
-
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -26,22 +24,22 @@ std::string_view strip_plus(std::string_view s) {
   return s;
 }
 
-// Resolves a host name once, at start-up (getaddrinfo blocks; nothing on the data path does this).
-core::Result<core::SockAddr> resolve(const std::string& host, std::uint16_t port) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_DGRAM;
-  hints.ai_flags = AI_ADDRCONFIG;
-  addrinfo* res = nullptr;
-  const int rc = getaddrinfo(host.c_str(), nullptr, &hints, &res);
-  if (rc != 0 || res == nullptr) {
-    return core::Error{EHOSTUNREACH, fmt::format("cannot resolve '{}': {}", host, gai_strerror(rc))};
+// An IP literal's address, or unset: HOST is a name.
+core::SockAddr literal_address(std::string_view host, std::uint16_t port) {
+  const std::string text = host.find(':') != std::string_view::npos ? fmt::format("[{}]:{}", host, port)
+                                                                     : fmt::format("{}:{}", host, port);
+  auto a = core::SockAddr::parse(text);
+  return a ? *a : core::SockAddr{};
+}
+
+bool valid_name(std::string_view host) {
+  if (host.size() > 253) return false;
+  for (char c : host) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                    c == '.' || c == '_';
+    if (!ok) return false;
   }
-  core::SockAddr out = core::SockAddr::from_sockaddr(res->ai_addr, res->ai_addrlen);
-  freeaddrinfo(res);
-  if (!out.is_set()) return core::Error{EHOSTUNREACH, fmt::format("cannot resolve '{}'", host)};
-  out.set_port(port);
-  return out;
+  return true;
 }
 
 // The first line of `path`: a password. Errors say which file, never what is in it.
@@ -73,25 +71,36 @@ core::Result<TrunkCredentials> credentials(std::string_view user, std::string_vi
 }  // namespace
 
 std::string TrunkTarget::hostport() const {
+  if (srv) return host;
   return ipv6_literal ? fmt::format("[{}]:{}", host, port) : fmt::format("{}:{}", host, port);
+}
+
+std::shared_ptr<const TrunkTargets> TrunkTarget::resolved() const {
+  return targets ? targets->load() : std::make_shared<const TrunkTargets>();
 }
 
 core::Result<TrunkTarget> parse_trunk(std::string_view text) {
   TrunkTarget t;
   t.spec = std::string(text);
-  const auto colon = text.find(':');
-  if (colon == std::string_view::npos) {
-    return core::Error{EINVAL, fmt::format("'{}' is not TRANSPORT:HOST:PORT (e.g. udp:192.0.2.10:5060)", text)};
-  }
-  const std::string_view transport = text.substr(0, colon);
-  if (transport == "tcp") {
+  constexpr std::string_view kForms = "TRANSPORT:HOST:PORT, TRANSPORT:HOST or HOST (e.g. udp:192.0.2.10:5060, udp:trunk.example.com)";
+  std::string_view rest = text;
+  if (text.starts_with("udp:")) {
+    rest = text.substr(4);
+  } else if (text.starts_with("tcp:")) {
     t.transport = sip::Transport::tcp;
-  } else if (transport == "tls") {
+    rest = text.substr(4);
+  } else if (text.starts_with("tls:")) {
     t.transport = sip::Transport::tls;
-  } else if (transport != "udp") {
+    rest = text.substr(4);
+  } else if (const auto colon = text.find(':'); colon != std::string_view::npos) {
+    const std::string_view transport = text.substr(0, colon);
+    if (transport.find('.') != std::string_view::npos || transport.empty()) {
+      return core::Error{EINVAL, fmt::format("'{}' is not {}", text, kForms)};
+    }
     return core::Error{EINVAL, fmt::format("'{}': transport '{}' is not supported (udp, tcp or tls)", text, transport)};
+  } else {
+    t.transport_given = false;  // a bare name: RFC 3263 picks the transport
   }
-  std::string_view rest = text.substr(colon + 1);
   std::string_view host, port_text;
   if (!rest.empty() && rest.front() == '[') {
     const auto close = rest.find(']');
@@ -103,24 +112,33 @@ core::Result<TrunkTarget> parse_trunk(std::string_view text) {
     t.ipv6_literal = true;
   } else {
     const auto c = rest.rfind(':');
-    if (c == std::string_view::npos) return core::Error{EINVAL, fmt::format("'{}': missing :PORT", text)};
-    host = rest.substr(0, c);
-    port_text = rest.substr(c + 1);
+    host = c == std::string_view::npos ? rest : rest.substr(0, c);
+    if (c != std::string_view::npos) port_text = rest.substr(c + 1);
     if (host.find(':') != std::string_view::npos) {
       return core::Error{EINVAL, fmt::format("'{}': an IPv6 trunk is written udp:[ADDR]:PORT or tcp:[ADDR]:PORT", text)};
     }
+    if (c != std::string_view::npos && port_text.empty()) return core::Error{EINVAL, fmt::format("'{}': missing port after ':'", text)};
   }
-  unsigned port = 0;
-  auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
   if (host.empty()) return core::Error{EINVAL, fmt::format("'{}': missing host", text)};
-  if (ec != std::errc() || p != port_text.data() + port_text.size() || port == 0 || port > 65535) {
-    return core::Error{EINVAL, fmt::format("'{}': '{}' is not a port (1-65535)", text, port_text)};
-  }
   t.host = std::string(host);
-  t.port = static_cast<std::uint16_t>(port);
-  auto addr = resolve(t.host, t.port);
-  if (!addr) return core::Error{addr.error().code, fmt::format("'{}': {}", text, addr.error().message)};
-  t.addr = *addr;
+  if (t.transport == sip::Transport::tls) t.port = 5061;  // RFC 3261 §19.1.2, replaced by a given port
+  if (!port_text.empty()) {
+    unsigned port = 0;
+    auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (ec != std::errc() || p != port_text.data() + port_text.size() || port == 0 || port > 65535) {
+      return core::Error{EINVAL, fmt::format("'{}': '{}' is not a port (1-65535)", text, port_text)};
+    }
+    t.port = static_cast<std::uint16_t>(port);
+  }
+  t.addr = literal_address(t.host, t.port);
+  if (t.addr.is_set()) {
+    // RFC 3263 §4.2: an address without a port is that address on 5060 (5061 for TLS); no lookup.
+    t.targets = std::make_shared<TargetSlot>(std::vector<ResolvedTarget>{{t.transport, t.addr}});
+    return t;
+  }
+  if (!valid_name(t.host)) return core::Error{EINVAL, fmt::format("'{}': '{}' is not an address or a host name", text, t.host)};
+  t.srv = port_text.empty();
+  t.targets = std::make_shared<TargetSlot>();
   return t;
 }
 
@@ -223,10 +241,19 @@ std::vector<std::string> RouteTable::password_files() const {
 }
 
 bool RouteTable::is_trunk_address(const core::SockAddr& addr) const noexcept {
-  for (const Route& r : routes_) {
+  auto same_ip = [&](const core::SockAddr& trunk) {
     core::SockAddr a = addr;
-    a.set_port(r.trunk.addr.port());
-    if (a == r.trunk.addr) return true;
+    a.set_port(trunk.port());
+    return a == trunk;
+  };
+  for (const Route& r : routes_) {
+    if (r.trunk.addr.is_set() && same_ip(r.trunk.addr)) return true;
+  }
+  for (const TargetSlot* slot : named_) {
+    const auto now = slot->load();
+    for (const ResolvedTarget& t : now->list) {
+      if (same_ip(t.addr)) return true;
+    }
   }
   return false;
 }
@@ -234,9 +261,16 @@ bool RouteTable::is_trunk_address(const core::SockAddr& addr) const noexcept {
 void RouteTable::index_tcp() {
   tcp_trunks_.clear();
   tls_routes_.clear();
+  named_.clear();
+  named_tcp_.clear();
   for (std::size_t i = 0; i < routes_.size(); ++i) {
     const Route& r = routes_[i];
     if (r.trunk.transport == sip::Transport::tls) tls_routes_.push_back(i);
+    if (r.trunk.by_name()) {
+      named_.push_back(r.trunk.targets.get());
+      if (r.trunk.transport != sip::Transport::udp || !r.trunk.transport_given) named_tcp_.push_back(r.trunk.targets.get());
+      continue;
+    }
     if (r.trunk.transport != sip::Transport::tcp && r.trunk.transport != sip::Transport::tls) continue;
     if (std::find(tcp_trunks_.begin(), tcp_trunks_.end(), r.trunk.addr) == tcp_trunks_.end()) {
       tcp_trunks_.push_back(r.trunk.addr);
@@ -245,12 +279,35 @@ void RouteTable::index_tcp() {
 }
 
 bool RouteTable::is_tcp_trunk(const core::SockAddr& addr) const noexcept {
-  return std::find(tcp_trunks_.begin(), tcp_trunks_.end(), addr) != tcp_trunks_.end();
+  if (std::find(tcp_trunks_.begin(), tcp_trunks_.end(), addr) != tcp_trunks_.end()) return true;
+  for (const TargetSlot* slot : named_tcp_) {
+    const auto now = slot->load();
+    for (const ResolvedTarget& t : now->list) {
+      if (t.transport != sip::Transport::udp && t.addr == addr) return true;
+    }
+  }
+  return false;
+}
+
+std::vector<const TrunkTarget*> RouteTable::named_trunks() const {
+  std::vector<const TrunkTarget*> out;
+  for (const Route& r : routes_) {
+    if (r.trunk.by_name()) out.push_back(&r.trunk);
+  }
+  return out;
 }
 
 const TrunkTarget* RouteTable::tls_trunk(const core::SockAddr& addr) const noexcept {
   for (std::size_t i : tls_routes_) {
-    if (routes_[i].trunk.addr == addr) return &routes_[i].trunk;
+    const TrunkTarget& t = routes_[i].trunk;
+    if (!t.by_name()) {
+      if (t.addr == addr) return &t;
+      continue;
+    }
+    const auto now = t.targets->load();
+    for (const ResolvedTarget& r : now->list) {
+      if (r.transport == sip::Transport::tls && r.addr == addr) return &t;
+    }
   }
   return nullptr;
 }

@@ -18,9 +18,11 @@ for arg in "$@"; do
 done
 
 pkgs=(cmake ninja-build g++ pkg-config liburing-dev libssl-dev libnice-dev libsrtp2-dev libusrsctp-dev
-      libfmt-dev libbenchmark-dev libgtest-dev libgmock-dev libsqlite3-dev nlohmann-json3-dev ca-certificates)
+      libfmt-dev libbenchmark-dev libgtest-dev libgmock-dev libsqlite3-dev nlohmann-json3-dev libc-ares-dev
+      ca-certificates)
 if (( want_tests )); then
-  pkgs+=(clang libclang-rt-14-dev chromium sip-tester iproute2 procps kamailio kamailio-tls-modules)
+  # dnsmasq-base: the DNS server (NAPTR/SRV/A) of the trunk-name tests, without the system service.
+  pkgs+=(clang libclang-rt-14-dev chromium sip-tester iproute2 procps kamailio kamailio-tls-modules dnsmasq-base)
 fi
 if (( want_bench )); then
   # rtpengine 10.5 (userspace, the other relay of the media comparison) and perf for the profile.

@@ -62,7 +62,11 @@ TEST(Routes, TlsTrunksAreStreamTrunksWithTheirHostForTheCertificate) {
   auto t = RouteTable::parse("1555 tls:localhost:5061\n1666 tls:127.0.0.1:5062\n* tcp:127.0.0.1:5063\n", "routes.txt");
   ASSERT_TRUE(t.ok()) << t.error().message;
   EXPECT_EQ(t->lookup("15551")->transport, sip::Transport::tls);
-  const auto a5061 = t->lookup("15551")->addr;
+  const auto a5061 = core::SockAddr::parse("127.0.0.1:5061").value();
+  EXPECT_FALSE(t->is_tcp_trunk(a5061));  // a name: nothing until the resolver publishes its targets
+  EXPECT_EQ(t->tls_trunk(a5061), nullptr);
+  t->lookup("15551")->targets->store(
+      std::make_shared<const TrunkTargets>(TrunkTargets{{{sip::Transport::tls, a5061}}, {}}));
   EXPECT_TRUE(t->is_tcp_trunk(a5061));  // a TLS link is a TCP link with TLS on it
   ASSERT_NE(t->tls_trunk(a5061), nullptr);
   EXPECT_EQ(t->tls_trunk(a5061)->host, "localhost");
@@ -82,7 +86,7 @@ TEST(Routes, ErrorsNameFileAndLine) {
   expect_error("# c\n\n15x5 udp:127.0.0.1:5081\n", "routes.txt:3: prefix '15x5' is not digits");
   expect_error("1555 sctp:127.0.0.1:5081\n", "routes.txt:1: 'sctp:127.0.0.1:5081': transport 'sctp' is not supported");
   expect_error("1555 udp:127.0.0.1:99999\n", "routes.txt:1:");
-  expect_error("1555 udp:127.0.0.1\n", "routes.txt:1:");
+  expect_error("1555 udp:127.0.0.1:\n", "routes.txt:1: 'udp:127.0.0.1:': missing port");
   expect_error("1555 udp:127.0.0.1:5081\n1555 udp:127.0.0.1:5082\n", "routes.txt:2: prefix '1555' is given twice");
   expect_error("1555 udp:127.0.0.1:5081 extra\n", "routes.txt:1: unknown field 'extra'");
   expect_error("1555 udp:127.0.0.1:5081 user=pbx\n", "routes.txt:1: trunk credentials need both");
@@ -124,6 +128,56 @@ TEST(Routes, TrunkSpecErrors) {
   EXPECT_EQ(v6->host, "::1");
   EXPECT_TRUE(v6->ipv6_literal);
   EXPECT_FALSE(RouteTable::load_file("/nonexistent/routes").ok());
+  EXPECT_FALSE(parse_trunk("sctp:trunk.test").ok());      // not a transport of this edge
+  auto tls = parse_trunk("tls:192.0.2.1");
+  ASSERT_TRUE(tls.ok());
+  EXPECT_EQ(tls->port, 5061);  // TLS's default port (RFC 3261 §19.1.2)
+  EXPECT_FALSE(parse_trunk("udp:trunk.test:").ok());      // a colon and no port
+  EXPECT_FALSE(parse_trunk("udp:bad/name").ok());         // neither an address nor a name
+}
+
+// RFC 3263 §4.2: a name with a port is looked up as A/AAAA; without one, NAPTR/SRV choose the port
+// and the Request-URI keeps the name alone. Nothing is resolved when the table is built.
+TEST(Routes, NamesWaitForTheResolver) {
+  auto t = RouteTable::parse("1555 udp:trunk.test:5080\n2666 tcp:trunk.test\n* trunk.test\n", "routes");
+  ASSERT_TRUE(t.ok()) << t.error().message;
+  const TrunkTarget* with_port = t->lookup("1555");
+  ASSERT_NE(with_port, nullptr);
+  EXPECT_TRUE(with_port->by_name());
+  EXPECT_FALSE(with_port->srv);
+  EXPECT_EQ(with_port->hostport(), "trunk.test:5080");
+  EXPECT_TRUE(with_port->resolved()->list.empty());
+  EXPECT_EQ(with_port->resolved()->error, "not resolved yet");
+  const TrunkTarget* tcp = t->lookup("2666");
+  ASSERT_NE(tcp, nullptr);
+  EXPECT_TRUE(tcp->srv);
+  EXPECT_TRUE(tcp->transport_given);
+  EXPECT_EQ(tcp->transport, sip::Transport::tcp);
+  EXPECT_EQ(tcp->hostport(), "trunk.test");
+  const TrunkTarget* bare = t->lookup("9");
+  ASSERT_NE(bare, nullptr);
+  EXPECT_TRUE(bare->srv);
+  EXPECT_FALSE(bare->transport_given);
+  EXPECT_EQ(t->named_trunks().size(), 3u);
+
+  // What the resolver publishes is what the table answers with, at once.
+  const core::SockAddr a = core::SockAddr::parse("127.0.0.7:5090").value();
+  tcp->targets->store(std::make_shared<const TrunkTargets>(TrunkTargets{{{sip::Transport::tcp, a}}, {}}));
+  EXPECT_TRUE(t->is_tcp_trunk(a));
+  core::SockAddr other_port = a;
+  other_port.set_port(40000);
+  EXPECT_TRUE(t->is_trunk_address(other_port));
+  EXPECT_FALSE(t->is_trunk_address(core::SockAddr::parse("127.0.0.8:5090").value()));
+}
+
+// An address without a port is that address on 5060, with no lookup (RFC 3263 §4.2).
+TEST(Routes, AnAddressWithoutAPortIsOn5060) {
+  auto t = parse_trunk("udp:127.0.0.1");
+  ASSERT_TRUE(t.ok()) << t.error().message;
+  EXPECT_FALSE(t->by_name());
+  EXPECT_EQ(t->addr.to_string(), "127.0.0.1:5060");
+  ASSERT_EQ(t->resolved()->list.size(), 1u);
+  EXPECT_EQ(t->resolved()->list[0].addr, t->addr);
 }
 
 }  // namespace
