@@ -240,6 +240,7 @@ int run_edge(const FlagValues& flags) {
     scfg.trunk_ping.timeout = std::min<core::Duration>(std::chrono::seconds(5), scfg.trunk_ping.interval);
     scfg.trunk_ping.failures_to_down = cfg->trunk_ping_failures;
     scfg.ping_trunks = k == 0;
+    scfg.register_trunks = k == 0;
     scfg.call_ping = std::chrono::seconds(cfg->call_ping_s);
     sip->set_core(std::make_unique<edge::CallController>(std::move(scfg), std::move(gate)));
     if (k == 0) {

@@ -2,10 +2,15 @@
 //
 //   --trunk udp:HOST:PORT     every call goes there (a table with one "*" entry); tcp:HOST:PORT for a
 //                             TCP trunk (one connection per trunk address per shard: edge/trunk_links.hpp)
-//   --routes FILE             one route per line: "PREFIX udp|tcp:HOST:PORT [user=NAME password-file=FILE]";
+//   --routes FILE             one route per line: "PREFIX udp|tcp:HOST:PORT [user=NAME password-file=FILE]
+//                             [register=yes [register-expires=SECONDS]]";
 //                             '#' starts a comment; the longest matching prefix wins; "*" is the
 //                             default route
 //   --trunk-user NAME --trunk-password-file FILE   credentials for --trunk
+//   --trunk-register, --trunk-register-expires S   register=yes, register-expires= for --trunk
+//
+// register=yes: the edge REGISTERs itself with that trunk as USER (edge/trunk_registrations.hpp);
+// it needs user= and password-file=. register-expires (60-86400, default 600) is what it asks for.
 //
 // Credentials answer the trunk's digest challenges (edge/trunk_auth.hpp). The password file's first
 // line is the password (trailing CR/LF/blanks dropped); it is read when the table is built (at
@@ -41,6 +46,8 @@ struct TrunkTarget {
   bool ipv6_literal = false;
   TrunkCredentials credentials;  // empty: the trunk trusts our address
   std::string password_file;     // where credentials.password came from ("" without credentials)
+  bool register_with = false;          // register=yes: the edge REGISTERs with this trunk
+  std::uint32_t register_expires = 600;  // register-expires=
 
   // "host:port" (IPv6 in brackets), for Request-URIs toward the trunk.
   std::string hostport() const;
@@ -60,7 +67,9 @@ class RouteTable {
 
   // Every call to one trunk.
   static core::Result<RouteTable> single(std::string_view trunk, std::string_view user = {},
-                                         std::string_view password_file = {});
+                                         std::string_view password_file = {}, bool register_with = false,
+                                         std::uint32_t register_expires = kDefaultRegisterExpires);
+  static constexpr std::uint32_t kDefaultRegisterExpires = 600;
   // File content; `source` names it in errors ("routes.txt:3: ...").
   static core::Result<RouteTable> parse(std::string_view content, std::string_view source);
   static core::Result<RouteTable> load_file(const std::string& path);

@@ -222,6 +222,7 @@ struct SimOptions {
   edge::CallLimitConfig call_limits;  // --max-calls-per-token, --shards
   edge::TrunkPingConfig trunk_ping;   // --trunk-ping (with ping_trunks: this CallController pings)
   bool ping_trunks = false;
+  bool register_trunks = false;  // this CallController registers with register=yes trunks
   core::Duration call_ping = core::Duration::zero();  // --call-ping
   unsigned shard = 0;   // this controller's shard index, of `shards` (peers wired by Sim::link)
   unsigned shards = 1;
@@ -283,6 +284,7 @@ struct Sim {
     c.call_limits = o.call_limits;
     c.trunk_ping = o.trunk_ping;
     c.ping_trunks = o.ping_trunks;
+    c.register_trunks = o.register_trunks;
     c.call_ping = o.call_ping;
     std::unique_ptr<auth::EdgeAuthenticator> a;
     if (o.auth) {
