@@ -247,20 +247,5 @@ TEST(TrunkRegister, ReloadStartsNewRegistrationsAndRemovesDroppedOnes) {
   EXPECT_EQ(st[0].state, edge::TrunkRegistrations::State::registered);
 }
 
-TEST(TrunkRegister, RouteOptionsAreChecked) {
-  PasswordFile pw;
-  auto no_creds = edge::RouteTable::parse("* udp:127.0.0.1:5080 register=yes\n", "routes");
-  ASSERT_FALSE(no_creds.ok());
-  EXPECT_NE(no_creds.error().message.find("register=yes needs user=NAME password-file=FILE"), std::string::npos);
-  auto bad_expires = edge::RouteTable::parse(
-      fmt::format("* udp:127.0.0.1:5080 user=acme password-file={} register=yes register-expires=5\n", pw.path), "routes");
-  ASSERT_FALSE(bad_expires.ok());
-  EXPECT_NE(bad_expires.error().message.find("routes:1: register-expires '5' is not 60-86400"), std::string::npos)
-      << bad_expires.error().message;
-  auto single = edge::RouteTable::single("udp:127.0.0.1:5080", {}, {}, true);
-  ASSERT_FALSE(single.ok());
-  EXPECT_NE(single.error().message.find("--trunk-register needs --trunk-user"), std::string::npos);
-}
-
 }  // namespace
 }  // namespace webtrunk::sim
