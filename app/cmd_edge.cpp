@@ -166,7 +166,12 @@ int run_edge(const FlagValues& flags) {
   EdgeDrain drain(shards, drains, std::chrono::seconds(cfg->drain_timeout_s));
   shards.set_on_terminate([&drain](int count) { drain.on_terminate(count); });
   // --admin-listen on shard 0 (metrics are process-wide); it must outlive the shard's loop.
-  core::HttpServer admin({}, [](const core::HttpRequest& req) { return admin_response(req); });
+  // /status reads shard 0's registrations: the listener runs on shard 0's thread.
+  const StatusSource status = [&sips] {
+    return status_json(sips[0] ? sips[0]->sip().trunk_registrations(core::monotonic_now())
+                               : std::vector<edge::TrunkRegistrations::Status>{});
+  };
+  core::HttpServer admin({}, [&status](const core::HttpRequest& req) { return admin_response(req, status); });
   auto init = [&](core::Shard& shard) -> core::Result<void> {
     const unsigned k = shard.index();
     if (k == 0 && !cfg->admin_listen.empty()) {

@@ -363,6 +363,19 @@ std::size_t TrunkRegistrations::up() const noexcept {
   return static_cast<std::size_t>(std::count_if(regs_.begin(), regs_.end(), [](const auto& r) { return r->up; }));
 }
 
+std::string_view TrunkRegistrations::state_name(State s) noexcept {
+  switch (s) {
+    case State::idle: return "idle";
+    case State::registering: return "registering";
+    case State::registered: return "registered";
+    case State::failed: return "failed";
+    case State::stopped: return "stopped";
+    case State::unregistering: return "unregistering";
+    case State::unregistered: return "unregistered";
+  }
+  return "idle";
+}
+
 std::vector<TrunkRegistrations::Status> TrunkRegistrations::status(core::Instant now) const {
   std::vector<Status> out;
   for (const auto& r : regs_) {

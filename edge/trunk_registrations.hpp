@@ -83,6 +83,8 @@ class TrunkRegistrations {
     std::string bytes;
   };
   enum class State : std::uint8_t { idle, registering, registered, failed, stopped, unregistering, unregistered };
+  // "idle", "registering", "registered", "failed", "stopped", "unregistering", "unregistered".
+  [[nodiscard]] static std::string_view state_name(State s) noexcept;
   struct Status {
     std::string spec;
     std::string user;

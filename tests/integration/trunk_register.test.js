@@ -1,7 +1,7 @@
 // The edge REGISTERs itself with a trunk that wants it (`--trunk-register`), with real peers on
 // loopback: sipp as the registrar (sipp/registrar-challenge.xml) challenges every REGISTER with 401,
 // checks the credentials with its verifyauth, and grants 4 s, so the edge must refresh within the
-// test; /metrics shows the registration up; stopping the edge (SIGTERM: drain) removes it with
+// test; /metrics and /status (on --admin-listen) show the registration up; stopping the edge (SIGTERM: drain) removes it with
 // Expires: 0. A wrong password gets sipp's 403: counted, the registration stays down.
 'use strict';
 const { describe, it } = require('node:test');
@@ -11,13 +11,20 @@ const os = require('node:os');
 const path = require('node:path');
 const { startSipEdge, KIND } = require('./lib/sip_edge');
 const { startSipp } = require('./lib/sipp');
-const { metric } = require('./lib/edge');
+const { freePort } = require('./lib/edge');
 const { withContext, tail } = require('./lib/report');
 
 const SECRET = 'edge-test-secret';
 const TRUNK_PASSWORD = 'trunk-test-password'; // as in the scenario's verifyauth
 const CASE_MS = 30000;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// A counter or gauge (the sum over shards) from the admin listener's /metrics.
+async function metric(edge, name) {
+  const text = await (await fetch(`${edge.admin}/metrics`)).text();
+  const m = text.match(new RegExp(`^${name} (\\S+)$`, 'm'));
+  return m ? Number(m[1]) : undefined;
+}
 
 async function withRegistrar(password, body) {
   const sipp = await startSipp('registrar-challenge', { timeoutSeconds: 25 });
@@ -26,8 +33,12 @@ async function withRegistrar(password, body) {
   fs.writeFileSync(pwFile, `${password}\n`, { mode: 0o600 });
   let edge;
   try {
-    edge = await startSipEdge({ trunkPort: sipp.port, secrets: [SECRET],
-      extraArgs: ['--trunk-user', 'acme', '--trunk-password-file', pwFile, '--trunk-register'] });
+    const adminPort = await freePort();
+    const admin = `http://127.0.0.1:${adminPort}`;
+    edge = await startSipEdge({ trunkPort: sipp.port, secrets: [SECRET], healthz: admin,
+      extraArgs: ['--trunk-user', 'acme', '--trunk-password-file', pwFile, '--trunk-register',
+        '--admin-listen', `127.0.0.1:${adminPort}`] });
+    edge.admin = admin;
     await body({ sipp, edge });
   } catch (e) {
     const parts = [sipp.describe()];
@@ -76,6 +87,13 @@ describe('the edge registers with its trunk', { timeout: 90000, skip: KIND !== '
       assert.ok(t3 - t1 >= 1500 && t3 - t1 <= 3500, `refreshed ~2 s after the first (half of 4 s): ${t3 - t1} ms`);
 
       assert.equal(await metric(edge, 'webtrunk_trunk_registrations_up'), 1, 'up in /metrics');
+      const status = await (await fetch(`${edge.admin}/status`)).json();
+      assert.equal(status.trunk_registrations.length, 1, JSON.stringify(status));
+      const [reg] = status.trunk_registrations;
+      assert.equal(reg.trunk, `udp:127.0.0.1:${sipp.port}`);
+      assert.equal(reg.user, 'acme');
+      assert.equal(reg.state, 'registered');
+      assert.ok(reg.expires_in_s >= 0 && reg.expires_in_s <= 4, JSON.stringify(reg));
       assert.ok((await metric(edge, 'webtrunk_trunk_register_refreshes_total')) >= 1, 'refreshes counted');
       assert.ok(!edge.log().includes(TRUNK_PASSWORD), 'the password is never logged');
 
@@ -101,6 +119,9 @@ describe('the edge registers with its trunk', { timeout: 90000, skip: KIND !== '
       await sleep(200);
       assert.equal(await metric(edge, 'webtrunk_trunk_registrations_up'), 0);
       assert.equal(await metric(edge, 'webtrunk_trunk_register_failures_rejected_total'), 1);
+      const status = await (await fetch(`${edge.admin}/status`)).json();
+      assert.equal(status.trunk_registrations[0].state, 'failed', JSON.stringify(status));
+      assert.match(status.trunk_registrations[0].last_error, /^403 /);
       assert.match(edge.log(), /trunk\.register_failed[^\n]*403/);
     });
   });
