@@ -63,11 +63,19 @@ void TrunkRegistrations::set_targets(const std::vector<Target>& targets) {
   for (const Target& t : targets) {
     const bool seen = std::any_of(next.begin(), next.end(), [&](const auto& r) { return same_registration(r->target, t); });
     if (seen) continue;
-    auto kept = std::find_if(regs_.begin(), regs_.end(),
-                             [&](const auto& r) { return !r->leaving && same_registration(r->target, t); });
+    auto kept = std::find_if(regs_.begin(), regs_.end(), [&](const auto& r) { return same_registration(r->target, t); });
     if (kept != regs_.end()) {
       Reg& r = **kept;
       r.target = t;  // new credentials or expires apply from the next REGISTER
+      if (r.leaving) {
+        // Dropped by a reload and named again by the next one: its un-REGISTER (same Contact)
+        // must not reach the trunk after the REGISTER that follows, so it registers anew.
+        r.leaving = false;
+        r.unregister_due = false;
+        r.txn.reset();
+        r.state = State::idle;
+        r.next_at = {};
+      }
       if (r.state == State::stopped) {
         r.state = State::idle;
         r.next_at = {};

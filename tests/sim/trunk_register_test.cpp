@@ -245,6 +245,31 @@ TEST(TrunkRegister, ReloadStartsNewRegistrationsAndRemovesDroppedOnes) {
   ASSERT_EQ(st.size(), 1u);
   EXPECT_EQ(st[0].spec, "udp:127.0.0.2:5080");
   EXPECT_EQ(st[0].state, edge::TrunkRegistrations::State::registered);
+
+  // Dropped and named again before its un-REGISTER was answered: registered again, and the
+  // un-REGISTER in flight is forgotten (its late 200 changes nothing).
+  auto back = [&](std::string_view host) {
+    auto t = edge::RouteTable::parse(
+        fmt::format("* udp:{}:5080 user=acme password-file={} register=yes\n", host, pw.path), "routes");
+    EXPECT_TRUE(t.ok());
+    sim.core->set_routes(std::make_shared<const edge::RouteTable>(std::move(*t)));
+    sim.advance(core::Duration::zero());
+  };
+  back("127.0.0.1");
+  Msg bye_b = sim.trunk_b.next_request("REGISTER");
+  EXPECT_EQ(header_value(bye_b->view, "Expires"), "0");
+  back("127.0.0.2");
+  Msg again = sim.trunk_b.next_request("REGISTER");
+  EXPECT_EQ(header_value(again->view, "Expires"), "600");
+  EXPECT_EQ(again->view.value(sip::HeaderId::call_id), hello->view.value(sip::HeaderId::call_id));
+  sim.from_trunk(sim.trunk_b, sim.trunk_b.respond(bye_b->view, 200, "OK"));
+  sim.from_trunk(sim.trunk_b, sim.trunk_b.respond(again->view, 200, "OK", {}, {{"Expires", "600"}}));
+  // (127.0.0.1, registering meanwhile, is un-registering now.)
+  st = sim.core->trunk_registrations(sim.now);
+  ASSERT_EQ(st.size(), 2u);
+  EXPECT_EQ(st[0].spec, "udp:127.0.0.2:5080");
+  EXPECT_EQ(st[0].state, edge::TrunkRegistrations::State::registered);
+  EXPECT_EQ(st[1].state, edge::TrunkRegistrations::State::unregistering);
 }
 
 }  // namespace
