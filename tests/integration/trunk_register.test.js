@@ -26,8 +26,8 @@ async function metric(edge, name) {
   return m ? Number(m[1]) : undefined;
 }
 
-async function withRegistrar(password, body) {
-  const sipp = await startSipp('registrar-challenge', { timeoutSeconds: 25 });
+async function withRegistrar(password, body, transport = 'udp') {
+  const sipp = await startSipp('registrar-challenge', { timeoutSeconds: 25, transport });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'webtrunk-trunk-register-'));
   const pwFile = path.join(dir, 'trunk-password');
   fs.writeFileSync(pwFile, `${password}\n`, { mode: 0o600 });
@@ -35,7 +35,7 @@ async function withRegistrar(password, body) {
   try {
     const adminPort = await freePort();
     const admin = `http://127.0.0.1:${adminPort}`;
-    edge = await startSipEdge({ trunkPort: sipp.port, secrets: [SECRET], healthz: admin,
+    edge = await startSipEdge({ trunkPort: sipp.port, secrets: [SECRET], healthz: admin, trunkTransport: transport,
       extraArgs: ['--trunk-user', 'acme', '--trunk-password-file', pwFile, '--trunk-register',
         '--admin-listen', `127.0.0.1:${adminPort}`] });
     edge.admin = admin;
@@ -109,6 +109,18 @@ describe('the edge registers with its trunk', { timeout: 90000, skip: KIND !== '
       assert.equal(last.status, 200, 'sipp took the un-REGISTER');
       assert.match(edge.log(), /trunk\.unregistered/);
     });
+  });
+
+  it('over TCP: the REGISTERs share the edge\'s connection, the Contact says transport=tcp, the refresh comes', { timeout: CASE_MS }, async () => {
+    await withRegistrar(TRUNK_PASSWORD, async ({ sipp, edge }) => {
+      const regs = await registers(sipp, 4, 8000);
+      assert.ok(regs.length >= 4, `4 REGISTERs (a refresh) within 8 s, got ${regs.length}`);
+      assert.match(regs[0].get('via'), /^SIP\/2\.0\/TCP /);
+      assert.match(regs[0].get('contact'), new RegExp(`^<sip:acme@127\\.0\\.0\\.1:${edge.sipPort};transport=tcp>$`));
+      assert.ok(sipp.sent().filter((m) => m.status === 200 && m.cseq().method === 'REGISTER').length >= 2);
+      assert.equal(await metric(edge, 'webtrunk_trunk_registrations_up'), 1);
+      assert.equal(await metric(edge, 'webtrunk_trunk_tcp_connections'), 1, 'one connection for all of them');
+    }, 'tcp');
   });
 
   it('a wrong password: sipp answers 403, counted, the registration stays down', { timeout: CASE_MS }, async () => {
