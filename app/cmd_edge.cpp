@@ -190,7 +190,12 @@ int run_edge(const FlagValues& flags) {
   EdgeDrain drain(shards, drains, std::chrono::seconds(cfg->drain_timeout_s));
   shards.set_on_terminate([&drain](int count) { drain.on_terminate(count); });
   // --admin-listen on shard 0 (metrics are process-wide); it must outlive the shard's loop.
-  core::HttpServer admin({}, [](const core::HttpRequest& req) { return admin_response(req); });
+  // /status reads shard 0's registrations: the listener runs on shard 0's thread.
+  const StatusSource status = [&sips] {
+    return status_json(sips[0] ? sips[0]->sip().trunk_registrations(core::monotonic_now())
+                               : std::vector<edge::TrunkRegistrations::Status>{});
+  };
+  core::HttpServer admin({}, [&status](const core::HttpRequest& req) { return admin_response(req, status); });
   auto init = [&](core::Shard& shard) -> core::Result<void> {
     const unsigned k = shard.index();
     if (k == 0 && !cfg->admin_listen.empty()) {
@@ -266,6 +271,7 @@ int run_edge(const FlagValues& flags) {
     scfg.trunk_ping.timeout = std::min<core::Duration>(std::chrono::seconds(5), scfg.trunk_ping.interval);
     scfg.trunk_ping.failures_to_down = cfg->trunk_ping_failures;
     scfg.ping_trunks = k == 0;
+    scfg.register_trunks = k == 0;
     scfg.call_ping = std::chrono::seconds(cfg->call_ping_s);
     scfg.trunk_100rel = cfg->trunk_100rel;
     sip->set_core(std::make_unique<edge::CallController>(std::move(scfg), std::move(gate)));

@@ -69,8 +69,14 @@ FlagSet edge_flags() {
   f.add({"dns-server", "IP[:PORT]", "DNS server for trunk names instead of /etc/resolv.conf's (repeatable)", "", true});
   f.add({"trunk-user", "NAME", "user name for the --trunk's digest challenges (401/407)", "", false});
   f.add({"trunk-password-file", "FILE", "file whose first line is the --trunk's digest password", "", false});
+  f.add({"trunk-register", "",
+         "REGISTER the edge with the --trunk as --trunk-user (Contact: the --sip-listen address), refreshed before "
+         "it expires, removed on drain (a --routes line says register=yes)",
+         "", false});
+  f.add({"trunk-register-expires", "SECONDS", "registration lifetime asked of the --trunk (60-86400)", "600", false});
   f.add({"routes", "FILE",
-         "called-number routes, one `PREFIX TRUNK [user=NAME password-file=FILE]` per line (TRUNK as for --trunk), longest "
+         "called-number routes, one `PREFIX TRUNK [user=NAME password-file=FILE] [register=yes [register-expires=S]]` "
+         "per line (TRUNK as for --trunk), longest "
          "prefix wins, `*` = default; no route answers 404; reloaded on SIGHUP and when the file (or a "
          "password file) changes, calls in progress keep their trunk",
          "", false});
@@ -156,7 +162,12 @@ core::Result<edge::RouteTable> routes_from(const FlagValues& flags) {
   const std::string& trunk = flags.get("trunk");
   const std::string& routes = flags.get("routes");
   if (!routes.empty()) return edge::RouteTable::load_file(routes);
-  if (!trunk.empty()) return edge::RouteTable::single(trunk, flags.get("trunk-user"), flags.get("trunk-password-file"));
+  if (!trunk.empty()) {
+    auto expires = flags.get_int("trunk-register-expires", 60, 86400);
+    if (!expires) return expires.error();
+    return edge::RouteTable::single(trunk, flags.get("trunk-user"), flags.get("trunk-password-file"),
+                                    flags.flag("trunk-register"), static_cast<std::uint32_t>(*expires));
+  }
   return edge::RouteTable{};
 }
 
@@ -222,6 +233,9 @@ core::Result<edge::EdgeConfig> edge_config_from(const FlagValues& flags) {
   if (!trunk.empty() && !routes.empty()) return core::Error{EINVAL, "give --trunk or --routes, not both"};
   if (trunk.empty() && (!flags.get("trunk-user").empty() || !flags.get("trunk-password-file").empty())) {
     return core::Error{EINVAL, "--trunk-user/--trunk-password-file go with --trunk (--routes lines carry their own)"};
+  }
+  if (trunk.empty() && flags.flag("trunk-register")) {
+    return core::Error{EINVAL, "--trunk-register goes with --trunk (a --routes line says register=yes)"};
   }
   auto table = routes_from(flags);  // no route at all: every INVITE gets 404 (run_edge warns)
   if (!table) return table.error();

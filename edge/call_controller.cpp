@@ -49,6 +49,18 @@ std::vector<TrunkPinger::Target> ping_targets(const RouteTable& routes) {
   return targets;
 }
 
+// Every route's trunk that wants the edge to register (once per trunk and user).
+std::vector<TrunkRegistrations::Target> register_targets(const RouteTable& routes) {
+  std::vector<TrunkRegistrations::Target> targets;
+  for (const auto& r : routes.routes()) {
+    const TrunkTarget& t = r.trunk;
+    if (!t.register_with) continue;
+    targets.push_back({t.spec, t.hostport(), t.ipv6_literal ? "[" + t.host + "]" : t.host, t.addr, t.transport,
+                       t.credentials, t.register_expires});
+  }
+  return targets;
+}
+
 }  // namespace
 
 std::string CallRecord::to_json() const {
@@ -77,6 +89,10 @@ CallController::CallController(CallControllerConfig config, std::unique_ptr<Auth
   if (cfg_.ping_trunks && cfg_.trunk_ping.interval > core::Duration::zero()) {
     pinger_.emplace(cfg_.trunk_ping, ping_targets(*cfg_.routes), host_port(cfg_.sip_host, cfg_.sip_port),
                     cfg_.user_agent, cfg_.id_seed == 0 ? 0 : cfg_.id_seed + 1);
+  }
+  if (cfg_.register_trunks) {
+    trunk_regs_.emplace(register_targets(*cfg_.routes), host_port(cfg_.sip_host, cfg_.sip_port), cfg_.user_agent,
+                        cfg_.id_seed == 0 ? 0 : cfg_.id_seed + 2, cfg_.timers);
   }
 }
 
@@ -133,6 +149,22 @@ void CallController::flush_pinger() {
   }
 }
 
+void CallController::flush_registrations() {
+  if (!trunk_regs_) return;
+  while (auto t = trunk_regs_->poll_transmit()) send_udp(t->to, std::move(t->bytes));
+}
+
+void CallController::unregister_trunks(core::Instant now) {
+  if (!trunk_regs_) return;
+  trunk_regs_->unregister_all(now);
+  flush_registrations();
+}
+
+std::vector<TrunkRegistrations::Status> CallController::trunk_registrations(core::Instant now) const {
+  if (!trunk_regs_) return {};
+  return trunk_regs_->status(now);
+}
+
 void CallController::set_trunk_state(const core::SockAddr& trunk, bool up) {
   std::erase(down_trunks_, trunk);
   if (!up) down_trunks_.push_back(trunk);
@@ -161,6 +193,9 @@ std::optional<core::Instant> CallController::poll_timeout() const {
   if (pinger_) {
     if (auto p = pinger_->poll_timeout(); p && (!t || *p < *t)) t = p;
   }
+  if (trunk_regs_) {
+    if (auto p = trunk_regs_->poll_timeout(); p && (!t || *p < *t)) t = p;
+  }
   return t;
 }
 
@@ -170,6 +205,10 @@ void CallController::handle_timeout(core::Instant now) {
   if (pinger_) {
     pinger_->handle_timeout(now);
     flush_pinger();
+  }
+  if (trunk_regs_) {
+    trunk_regs_->handle_timeout(now);
+    flush_registrations();
   }
   // Collect first: pumping a call reschedules it (and may reap it).
   std::vector<std::uint64_t> due;
@@ -220,6 +259,7 @@ void CallController::set_routes(std::shared_ptr<const RouteTable> routes) {
     pinger_->set_targets(ping_targets(*cfg_.routes));
     flush_pinger();
   }
+  if (trunk_regs_) trunk_regs_->set_targets(register_targets(*cfg_.routes));  // sent at the next timeout: at once
 }
 
 bool CallController::may_send_requests(const core::SockAddr& from) {
@@ -376,6 +416,7 @@ void CallController::on_trunk_response(core::Instant now, const core::SockAddr& 
     return;
   }
   if (pinger_ && pinger_->handle_response(now, resp)) return flush_pinger();
+  if (trunk_regs_ && trunk_regs_->handle_response(now, resp)) return flush_registrations();
   Call* call = find_trunk_call(sip::call_id(resp));
   if (call == nullptr) {
     kSipStrayResponses.inc();
@@ -435,6 +476,10 @@ void CallController::handle_trunk_unreachable(core::Instant now, const core::Soc
     pinger_->handle_unreachable(now, addr);
     flush_pinger();
   }
+  if (trunk_regs_) {
+    trunk_regs_->handle_unreachable(now, addr);
+    flush_registrations();
+  }
   std::vector<std::uint64_t> ids;
   std::string_view route = "-";
   for (auto& [id, call] : calls_) {
@@ -456,6 +501,7 @@ void CallController::handle_trunk_unreachable(core::Instant now, const core::Soc
 }
 
 void CallController::handle_trunk_connection_lost(core::Instant now, const core::SockAddr& addr, int error) {
+  if (trunk_regs_) trunk_regs_->handle_connection_lost(now, addr);
   std::vector<std::uint64_t> ids;
   for (auto& [id, call] : calls_) {
     if (call->trunk_dest == addr && call->trunk_transport() != sip::Transport::udp) ids.push_back(id);

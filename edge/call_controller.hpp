@@ -53,6 +53,7 @@
 #include "edge/routes.hpp"
 #include "edge/sip_messages.hpp"
 #include "edge/trunk_pinger.hpp"
+#include "edge/trunk_registrations.hpp"
 #include "media/types.hpp"
 #include "sip/branch.hpp"
 #include "sip/message_view.hpp"
@@ -175,6 +176,10 @@ struct CallControllerConfig {
   // and reports changes through on_trunk_state; every shard refuses calls toward a trunk marked down.
   TrunkPingConfig trunk_ping;
   bool ping_trunks = false;
+  // With register_trunks, this CallController REGISTERs the edge with every route's trunk that
+  // says register=yes (edge/trunk_registrations.hpp; shard 0 only: one registration per trunk and
+  // user). Contact: sip_host:sip_port.
+  bool register_trunks = false;
   // An in-dialog OPTIONS to the trunk this often on each answered call; 408, 481 or unreachable
   // hangs the call up (BYE to the browser with a Reason). Zero: off.
   core::Duration call_ping = core::Duration::zero();
@@ -269,7 +274,13 @@ class CallController {
   std::size_t hang_up_all(core::Instant now);
   // Requests the edge sent (BYE, CANCEL, ...) still waiting for a final response. Transactions
   // that only linger to absorb retransmissions (RFC 3261 Timer K, D) do not count.
+  // Un-REGISTERs toward trunks count too (unregister_trunks()).
   [[nodiscard]] std::size_t unanswered_requests() const noexcept;
+  // Drain: the edge's registrations with trunks are removed (REGISTER with Expires: 0), so the
+  // trunks send new calls elsewhere; nothing registers again.
+  void unregister_trunks(core::Instant now);
+  // register_trunks: each registration's state, for /status (empty otherwise).
+  [[nodiscard]] std::vector<TrunkRegistrations::Status> trunk_registrations(core::Instant now) const;
 
   // A new route table (--routes reloaded, app/routes_reloader.hpp), on the shard's thread. New
   // calls route by it and only its trunks may start calls toward browsers; calls in progress keep
@@ -305,6 +316,7 @@ class CallController {
   bool refuse_if_draining(core::Instant now, core::ConnId flow, const sip::MessageView& req);
   // Sends the keep-alives' output and applies their state changes.
   void flush_pinger();
+  void flush_registrations();
 
   // call_controller_calls.cpp: the B2BUA.
   void start_call(core::Instant now, core::ConnId flow, const sip::MessageView& invite, AuthDecision&& who);
@@ -378,6 +390,7 @@ class CallController {
   std::unordered_map<std::string, RemoteCall> remote_calls_;  // browser Call-ID -> its coordinator
   CallLimiter limiter_;
   std::optional<TrunkPinger> pinger_;       // ping_trunks
+  std::optional<TrunkRegistrations> trunk_regs_;  // register_trunks
   std::vector<core::SockAddr> down_trunks_;  // as the keep-alives found them (a handful of trunks)
 };
 

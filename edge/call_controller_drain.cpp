@@ -45,7 +45,7 @@ std::size_t CallController::live_calls() const noexcept {
 
 std::size_t CallController::unanswered_requests() const noexcept {
   using State = sip::ClientTransaction::State;
-  std::size_t n = 0;
+  std::size_t n = trunk_regs_ ? trunk_regs_->unanswered() : 0;
   for (const auto& [id, call] : calls_) {
     for (const auto& t : call->clients) {
       const State st = t->txn->state();

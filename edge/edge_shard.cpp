@@ -51,6 +51,12 @@ std::size_t EdgeShard::hang_up_all(core::Shard& shard) {
   return n;
 }
 
+void EdgeShard::begin_drain(core::Shard& shard, std::uint32_t retry_after_s) {
+  core_->begin_drain(retry_after_s);
+  core_->unregister_trunks(shard.now());
+  flush(shard);
+}
+
 void EdgeShard::on_unreachable(core::Shard& shard, core::UdpId, const core::SockAddr& dest, int error) {
   if (!core_) return;
   core_->handle_trunk_unreachable(shard.now(), dest, error);

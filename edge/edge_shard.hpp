@@ -117,6 +117,9 @@ class EdgeShard final : public core::UdpHandler, public core::TcpHandler {
 
   // Graceful drain: ends every live call (CallController::hang_up_all) and sends what that wrote.
   std::size_t hang_up_all(core::Shard& shard);
+  // Graceful drain begins: new calls and registrations are refused, the edge's registrations with
+  // trunks are removed (CallController::begin_drain, unregister_trunks).
+  void begin_drain(core::Shard& shard, std::uint32_t retry_after_s);
 
   CallController& sip() noexcept { return *core_; }
   // A reloaded routing table (SIGHUP, file watch): new calls use it; keep-alives follow it at once.

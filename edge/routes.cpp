@@ -68,6 +68,24 @@ core::Result<TrunkCredentials> credentials(std::string_view user, std::string_vi
   return TrunkCredentials{std::string(user), std::move(*pw)};
 }
 
+// register=yes and register-expires= on a trunk with (or without) credentials.
+core::Result<bool> set_register(TrunkTarget& t, bool register_with, std::string_view expires_text) {
+  std::uint32_t expires = RouteTable::kDefaultRegisterExpires;
+  if (!expires_text.empty()) {
+    auto [p, ec] = std::from_chars(expires_text.data(), expires_text.data() + expires_text.size(), expires);
+    if (ec != std::errc() || p != expires_text.data() + expires_text.size() || expires < 60 || expires > 86400) {
+      return core::Error{EINVAL, fmt::format("register-expires '{}' is not 60-86400 seconds", expires_text)};
+    }
+    if (!register_with) return core::Error{EINVAL, "register-expires= goes with register=yes"};
+  }
+  if (register_with && t.credentials.empty()) {
+    return core::Error{EINVAL, "register=yes needs user=NAME password-file=FILE (the trunk's account)"};
+  }
+  t.register_with = register_with;
+  t.register_expires = expires;
+  return true;
+}
+
 }  // namespace
 
 std::string TrunkTarget::hostport() const {
@@ -143,7 +161,8 @@ core::Result<TrunkTarget> parse_trunk(std::string_view text) {
 }
 
 core::Result<RouteTable> RouteTable::single(std::string_view trunk, std::string_view user,
-                                           std::string_view password_file) {
+                                           std::string_view password_file, bool register_with,
+                                           std::uint32_t register_expires) {
   auto t = parse_trunk(trunk);
   if (!t) return core::Error{t.error().code, "--trunk " + t.error().message};
   auto creds = credentials(user, password_file);
@@ -151,6 +170,11 @@ core::Result<RouteTable> RouteTable::single(std::string_view trunk, std::string_
   t->credentials = std::move(*creds);
   t->password_file = std::string(password_file);
   t->series = route_series("*", t->spec);
+  if (register_with && t->credentials.empty()) {
+    return core::Error{EINVAL, "--trunk-register needs --trunk-user and --trunk-password-file (the trunk's account)"};
+  }
+  t->register_with = register_with;
+  t->register_expires = register_expires;
   RouteTable table;
   table.routes_.push_back(Route{"*", std::move(*t)});
   table.index_tcp();
@@ -175,7 +199,8 @@ core::Result<RouteTable> RouteTable::parse(std::string_view content, std::string
     if (sp == std::string_view::npos) return fail(fmt::format("'{}' has no trunk (expected: PREFIX udp:HOST:PORT)", line));
     std::string_view prefix = line.substr(0, sp);
     std::string_view trunk = trim(line.substr(sp + 1));
-    std::string_view user, password_file;
+    std::string_view user, password_file, register_expires;
+    bool register_with = false;
     if (const auto end = trunk.find_first_of(" \t"); end != std::string_view::npos) {
       std::string_view opts = trim(trunk.substr(end));
       trunk = trunk.substr(0, end);
@@ -187,8 +212,13 @@ core::Result<RouteTable> RouteTable::parse(std::string_view content, std::string
           user = opt.substr(5);
         } else if (opt.starts_with("password-file=")) {
           password_file = opt.substr(14);
+        } else if (opt == "register=yes" || opt == "register=no") {
+          register_with = opt == "register=yes";
+        } else if (opt.starts_with("register-expires=")) {
+          register_expires = opt.substr(17);
         } else {
-          return fail(fmt::format("unknown field '{}' (expected: PREFIX udp:HOST:PORT [user=NAME password-file=FILE])",
+          return fail(fmt::format("unknown field '{}' (expected: PREFIX udp:HOST:PORT [user=NAME password-file=FILE] "
+                                  "[register=yes [register-expires=SECONDS]])",
                                   opt));
         }
       }
@@ -212,6 +242,7 @@ core::Result<RouteTable> RouteTable::parse(std::string_view content, std::string
     t->credentials = std::move(*creds);
     t->password_file = std::string(password_file);
     t->series = route_series(line.substr(0, sp), t->spec);
+    if (auto reg = set_register(*t, register_with, register_expires); !reg) return fail(reg.error().message);
     table.routes_.push_back(Route{std::string(prefix), std::move(*t)});
   }
   if (table.routes_.empty()) return core::Error{EINVAL, fmt::format("{}: no routes", source)};

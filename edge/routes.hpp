@@ -4,10 +4,15 @@
 //                             TCP trunk (one connection per trunk address per shard: edge/edge_shard.hpp),
 //                             tls:HOST:PORT for TLS on it (the certificate checked against HOST);
 //                             udp:HOST, tcp:HOST, tls:HOST or HOST alone (a name): RFC 3263 NAPTR/SRV lookups
-//   --routes FILE             one route per line: "PREFIX TRUNK [user=NAME password-file=FILE]", TRUNK as for --trunk;
+//   --routes FILE             one route per line: "PREFIX TRUNK [user=NAME password-file=FILE]
+//                             [register=yes [register-expires=SECONDS]]", TRUNK as for --trunk;
 //                             '#' starts a comment; the longest matching prefix wins; "*" is the
 //                             default route
 //   --trunk-user NAME --trunk-password-file FILE   credentials for --trunk
+//   --trunk-register, --trunk-register-expires S   register=yes, register-expires= for --trunk
+//
+// register=yes: the edge REGISTERs itself with that trunk as USER (edge/trunk_registrations.hpp);
+// it needs user= and password-file=. register-expires (60-86400, default 600) is what it asks for.
 //
 // Credentials answer the trunk's digest challenges (edge/trunk_auth.hpp). The password file's first
 // line is the password (trailing CR/LF/blanks dropped); it is read when the table is built (at
@@ -56,6 +61,8 @@ struct TrunkTarget {
   TrunkCredentials credentials;  // empty: the trunk trusts our address
   std::string password_file;     // where credentials.password came from ("" without credentials)
   core::SeriesId series = 0;     // the route's label set in /metrics (edge/route_metrics.hpp)
+  bool register_with = false;          // register=yes: the edge REGISTERs with this trunk
+  std::uint32_t register_expires = 600;  // register-expires=
 
   // "host:port" (IPv6 in brackets), for Request-URIs toward the trunk; the name alone when SRV
   // chooses the port (RFC 3263 §4.2: the URI keeps the domain).
@@ -79,7 +86,9 @@ class RouteTable {
 
   // Every call to one trunk.
   static core::Result<RouteTable> single(std::string_view trunk, std::string_view user = {},
-                                         std::string_view password_file = {});
+                                         std::string_view password_file = {}, bool register_with = false,
+                                         std::uint32_t register_expires = kDefaultRegisterExpires);
+  static constexpr std::uint32_t kDefaultRegisterExpires = 600;
   // File content; `source` names it in errors ("routes.txt:3: ...").
   static core::Result<RouteTable> parse(std::string_view content, std::string_view source);
   static core::Result<RouteTable> load_file(const std::string& path);

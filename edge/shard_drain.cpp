@@ -5,7 +5,7 @@ namespace webtrunk::edge {
 void ShardDrain::begin(core::Shard& shard, core::Duration timeout, std::uint32_t retry_after_s, Hooks hooks) {
   if (phase_ != Phase::running) return;
   hooks_ = std::move(hooks);
-  sip_.sip().begin_drain(retry_after_s);
+  sip_.begin_drain(shard, retry_after_s);
   door_.set_draining();
   phase_ = Phase::waiting;
   deadline_ = shard.now() + timeout;

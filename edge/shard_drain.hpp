@@ -2,11 +2,12 @@
 // thread by tasks the signal thread posts through the mailbox:
 //
 //   begin(timeout)   /healthz and WebSocket upgrades answer 503, INVITE and REGISTER 503 with
-//                    Retry-After; calls in progress go on
+//                    Retry-After; calls in progress go on; the edge's registrations with trunks
+//                    are removed (Expires: 0)
 //   when the shard's last call ends, `timeout` passes, or hang_up_now() (a second signal):
 //                    every live call ends (CallController::hang_up_all: BYE both legs with a
 //                    Reason, or 503 + CANCEL while ringing; CDR "edge shutdown")
-//   then             up to kSettle for those BYEs and CANCELs to be answered,
+//   then             up to kSettle for those BYEs and CANCELs (and the un-REGISTERs) to be answered,
 //                    then the listeners close and every WebSocket gets a 1001 close, then up to
 //                    kClosing for the close handshakes; then on_done: the shard may stop.
 //

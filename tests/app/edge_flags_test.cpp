@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -70,6 +72,35 @@ TEST(EdgeFlags, BadMediaValuesNameTheirFlag) {
     ASSERT_FALSE(c.ok()) << args[0] << " " << args[1];
     EXPECT_NE(c.error().message.find(flag), std::string::npos) << c.error().message;
   }
+}
+
+TEST(EdgeFlags, TrunkRegister) {
+  const std::string pw = ::testing::TempDir() + "edge_flags_register_pw";
+  std::ofstream(pw) << "s3cret\n";
+  auto c = config({"--trunk", "udp:127.0.0.1:5080", "--trunk-user", "acme", "--trunk-password-file", pw,
+                   "--trunk-register", "--trunk-register-expires", "120"});
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  const edge::TrunkTarget* t = c->routes->lookup("1555");
+  ASSERT_NE(t, nullptr);
+  EXPECT_TRUE(t->register_with);
+  EXPECT_EQ(t->register_expires, 120u);
+  auto plain = config({"--trunk", "udp:127.0.0.1:5080"});
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(plain->routes->lookup("1555")->register_with);
+
+  const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
+      {{"--trunk-register"}, "--trunk-register goes with --trunk"},
+      {{"--trunk", "udp:127.0.0.1:5080", "--trunk-register"}, "--trunk-register needs --trunk-user"},
+      {{"--trunk", "udp:127.0.0.1:5080", "--trunk-user", "acme", "--trunk-password-file", pw, "--trunk-register",
+        "--trunk-register-expires", "10"},
+       "--trunk-register-expires"},
+  };
+  for (const auto& [args, want] : bad) {
+    auto r = config(args);
+    ASSERT_FALSE(r.ok()) << args.back();
+    EXPECT_NE(r.error().message.find(want), std::string::npos) << r.error().message;
+  }
+  std::remove(pw.c_str());
 }
 
 TEST(EdgeFlags, MaxCallsPerToken) {

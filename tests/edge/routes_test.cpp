@@ -118,6 +118,42 @@ TEST(Routes, CredentialsPerRouteFromAPasswordFile) {
   std::remove(pw.c_str());
 }
 
+TEST(Routes, RegisterOptions) {
+  const std::string pw = ::testing::TempDir() + "routes_register_pw";
+  std::ofstream(pw) << "s3cret\n";
+  auto t = RouteTable::parse("1555 udp:127.0.0.1:5081 user=pbx password-file=" + pw +
+                                 " register=yes register-expires=120\n* udp:127.0.0.1:5082 user=pbx password-file=" + pw +
+                                 " register=yes\n49 udp:127.0.0.1:5083\n",
+                             "routes.txt");
+  ASSERT_TRUE(t.ok()) << t.error().message;
+  EXPECT_TRUE(t->lookup("15550001")->register_with);
+  EXPECT_EQ(t->lookup("15550001")->register_expires, 120u);
+  EXPECT_TRUE(t->lookup("1")->register_with);
+  EXPECT_EQ(t->lookup("1")->register_expires, RouteTable::kDefaultRegisterExpires);
+  EXPECT_FALSE(t->lookup("4930")->register_with);
+  auto single = RouteTable::single("udp:127.0.0.1:5080", "acme", pw, true, 300);
+  ASSERT_TRUE(single.ok()) << single.error().message;
+  EXPECT_TRUE(single->lookup("1")->register_with);
+  EXPECT_EQ(single->lookup("1")->register_expires, 300u);
+
+  auto fails = [](std::string_view routes) {
+    auto r = RouteTable::parse(routes, "routes.txt");
+    EXPECT_FALSE(r.ok()) << routes;
+    return r.ok() ? std::string() : r.error().message;
+  };
+  EXPECT_EQ(fails("* udp:127.0.0.1:5080 register=yes\n"),
+            "routes.txt:1: register=yes needs user=NAME password-file=FILE (the trunk's account)");
+  EXPECT_EQ(fails("* udp:127.0.0.1:5080 user=a password-file=" + pw + " register=yes register-expires=5\n"),
+            "routes.txt:1: register-expires '5' is not 60-86400 seconds");
+  EXPECT_EQ(fails("* udp:127.0.0.1:5080 user=a password-file=" + pw + " register-expires=600\n"),
+            "routes.txt:1: register-expires= goes with register=yes");
+  EXPECT_NE(fails("* udp:127.0.0.1:5080 register=maybe\n").find("unknown field 'register=maybe'"), std::string::npos);
+  auto no_user = RouteTable::single("udp:127.0.0.1:5080", {}, {}, true);
+  ASSERT_FALSE(no_user.ok());
+  EXPECT_EQ(no_user.error().message, "--trunk-register needs --trunk-user and --trunk-password-file (the trunk's account)");
+  std::remove(pw.c_str());
+}
+
 TEST(Routes, TrunkSpecErrors) {
   EXPECT_FALSE(parse_trunk("127.0.0.1:5080").ok());
   EXPECT_FALSE(parse_trunk("udp:").ok());

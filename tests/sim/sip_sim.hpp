@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include "auth/digest.hpp"
@@ -222,6 +224,7 @@ struct SimOptions {
   edge::CallLimitConfig call_limits;  // --max-calls-per-token, --shards
   edge::TrunkPingConfig trunk_ping;   // --trunk-ping (with ping_trunks: this CallController pings)
   bool ping_trunks = false;
+  bool register_trunks = false;  // this CallController registers with register=yes trunks
   core::Duration call_ping = core::Duration::zero();  // --call-ping
   bool trunk_100rel = true;                           // --trunk-100rel
   unsigned shard = 0;   // this controller's shard index, of `shards` (peers wired by Sim::link)
@@ -229,10 +232,12 @@ struct SimOptions {
 };
 
 // A --trunk-password-file holding `password` for the test's lifetime, and the options of a trunk
-// whose credentials are user "acme" with it.
+// whose credentials are user "acme" with it. The path carries the process id: ctest runs each test in
+// a process of its own, several at once, and one test's file must not be another's.
 struct TrunkPasswordFile {
   std::string path;
-  TrunkPasswordFile(std::string_view name, std::string_view password) : path(::testing::TempDir() + std::string(name)) {
+  TrunkPasswordFile(std::string_view name, std::string_view password)
+      : path(::testing::TempDir() + std::string(name) + "." + std::to_string(::getpid())) {
     std::ofstream(path) << password << "\n";
   }
   ~TrunkPasswordFile() { std::remove(path.c_str()); }
@@ -284,6 +289,7 @@ struct Sim {
     c.call_limits = o.call_limits;
     c.trunk_ping = o.trunk_ping;
     c.ping_trunks = o.ping_trunks;
+    c.register_trunks = o.register_trunks;
     c.call_ping = o.call_ping;
     c.trunk_100rel = o.trunk_100rel;
     std::unique_ptr<auth::EdgeAuthenticator> a;

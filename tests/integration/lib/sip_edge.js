@@ -20,9 +20,10 @@ process.on('exit', () => { for (const c of live) { try { c.kill('SIGKILL'); } ca
 // Starts the edge in front of a trunk on udp:127.0.0.1:trunkPort (trunkTransport 'tcp': tcp:..., 'tls': tls:...;
 // trunkHost: another host than 127.0.0.1, e.g. a name a TLS trunk's certificate carries). secrets: the edge secrets (one per
 // line in --edge-secret-file). routes: instead of the trunk, the content of a --routes file
-// (edge.routesFile, for a test to rewrite). Resolves with { kind, url, log(), stop(), ... }.
+// (edge.routesFile, for a test to rewrite). healthz: the --admin-listen URL when extraArgs give one.
+// Resolves with { kind, url, log(), stop(), ... }.
 async function startSipEdge({ trunkPort, secrets, shards = 2, extraArgs = [], routes, trunkTransport = 'udp',
-  trunkHost = '127.0.0.1' }) {
+  trunkHost = '127.0.0.1', healthz }) {
   if (KIND === 'kamailio') {
     if (routes !== undefined) throw new Error('the reference chain has no --routes');
     const { startKamailio } = require('./reference');
@@ -43,7 +44,7 @@ async function startSipEdge({ trunkPort, secrets, shards = 2, extraArgs = [], ro
       // take the first OPTIONS for its call and never answer the INVITE: no keep-alives here
       // (tests/abuse/dead_trunk.test.js runs them against sipp with room in -m).
       '--trunk-ping', '0', ...extraArgs,
-    ], { logLevel: process.env.WEBTRUNK_LOG_LEVEL || 'info' });
+    ], { logLevel: process.env.WEBTRUNK_LOG_LEVEL || 'info', healthz });
   } catch (e) {
     fs.rmSync(dir, { recursive: true, force: true });
     throw e;
