@@ -16,7 +16,8 @@
 #      MODES ("per-call"): webtrunk's --trunk-rtp-mode values to run, each a relay of its own in the
 #      round ("per-call shared": both; shared gets an echoing-trunk socket per call).
 # Prints one row per run and the rtpengine/webtrunk ratio of CPU per relayed packet per round (for
-# each webtrunk mode, on the round's last row).
+# each webtrunk mode, on the round's last row). add_p50/add_p99: webtrunk's added delay inside the
+# relay (kernel arrival stamp -> send, us; '-' for rtpengine, which the tool cannot see inside).
 set -euo pipefail
 build=${1:-build}
 tool=$build/bench/bench_media_relay
@@ -35,7 +36,7 @@ command -v rtpengine >/dev/null || { echo "relay_vs_rtpengine: rtpengine not ins
 
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $(rtpengine --version 2>&1 | head -n1)"
 echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg); logs in $out"
-printf '%-6s %-5s %-18s %-10s %-9s %-11s %-9s %-9s %-8s %s\n' calls round relay loss_% us/packet cpu_share_% rtt_p50 rtt_p99 wait_s ratio
+printf '%-6s %-5s %-18s %-10s %-9s %-11s %-9s %-9s %-7s %-7s %-8s %s\n' calls round relay loss_% us/packet cpu_share_% rtt_p50 rtt_p99 add_p50 add_p99 wait_s ratio
 
 # prio CMD...: CMD in a new session whose autogroup runs at nice -15 (needs CAP_SYS_NICE; else as is).
 prio() { setsid bash -c 'echo -15 >/proc/self/autogroup 2>/dev/null; exec "$@"' prio "$@"; }
@@ -98,8 +99,12 @@ for calls in $(calls_seq); do
             'BEGIN { if (b > 0) printf "%s %.2f ", m, a / b; else printf "%s - ", m }')
         done
       fi
-      printf '%-6s %-5s %-18s %-10s %-9s %-11s %-9s %-9s %-8s %s\n' "$calls" "$r" "$relay" "$loss" "${us[$relay]}" \
-        "$(field cpu_share_pct "$s")" "$(field rtt_p50_us "$s")" "$(field rtt_p99_us "$s")" "$(field relay_wait_s "$s")" "$ratio"
+      add50=$(field delay_p50_us "$s")
+      add99=$(field delay_p99_us "$s")
+      [[ $relay == rtpengine || -z $add99 || $add99 == 0 ]] && add50=- add99=-
+      printf '%-6s %-5s %-18s %-10s %-9s %-11s %-9s %-9s %-7s %-7s %-8s %s\n' "$calls" "$r" "$relay" "$loss" \
+        "${us[$relay]}" "$(field cpu_share_pct "$s")" "$(field rtt_p50_us "$s")" "$(field rtt_p99_us "$s")" "$add50" \
+        "$add99" "$(field relay_wait_s "$s")" "$ratio"
     done
   done
   if ((i >= n_fixed && any_lost)); then break; fi

@@ -34,6 +34,7 @@
 
 #include "core/buffer_ring.hpp"
 #include "core/clock.hpp"
+#include "core/delay_histogram.hpp"
 #include "core/mailbox.hpp"
 #include "core/result.hpp"
 #include "core/socket.hpp"
@@ -299,6 +300,12 @@ class Shard {
   bool post(unsigned to, Task task);
 
   const ShardStats& stats() const noexcept { return stats_; }
+  // Time inside the process for datagrams received on sockets opened with UdpOptions::rx_timestamps:
+  // from the kernel's arrival stamp (SO_TIMESTAMPNS) to the send of each datagram forward()ed or
+  // send_to()'d while handling it, read once per flush as the sends are handed to the kernel
+  // (sendmmsg, or the SQE about to be submitted in the same turn). CLOCK_REALTIME both ends.
+  const DelayHistogram& udp_delay() const noexcept { return udp_delay_; }
+  void reset_udp_delay() noexcept { udp_delay_.clear(); }
 
  private:
   struct Op;
@@ -366,7 +373,9 @@ class Shard {
   void go_cold(UdpSocket& u);
   void drain_hot_udp(UdpSocket& u);
   void drain_pending_hot();
-  void deliver_udp(UdpSocket& u, std::uint16_t bid, const SockAddr& peer, std::byte* payload, std::size_t len);
+  void record_udp_delay() noexcept;  // udp_tx_'s stamped datagrams into udp_delay_
+  void deliver_udp(UdpSocket& u, std::uint16_t bid, const SockAddr& peer, std::byte* payload, std::size_t len,
+                   std::int64_t rx_ns);
   BufferRing& udp_ring(const UdpSocket& u) noexcept;
   UdpSocket* live_udp(UdpId id) noexcept;
   bool queue_udp(UdpSocket& u, const SockAddr& peer, const std::byte* data, std::size_t len, std::int32_t bid,
@@ -450,6 +459,9 @@ class Shard {
   const std::byte* rx_begin_ = nullptr;  // that buffer, for forward()'s check
   const std::byte* rx_end_ = nullptr;
   std::size_t rx_tailroom_ = 0;
+  std::int64_t rx_stamp_ns_ = 0;    // its kernel arrival stamp (UdpOptions::rx_timestamps), else 0
+  std::size_t udp_tx_stamped_ = 0;  // queued datagrams in udp_tx_ with a stamp
+  DelayHistogram udp_delay_;
 };
 
 }  // namespace webtrunk::core

@@ -9,6 +9,8 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
+#include <ctime>
 #include <vector>
 
 #include "core/metrics.hpp"
@@ -63,6 +65,21 @@ constexpr std::uint16_t kDraining = 1 << 12;     // drain_hot_udp is reading it 
 constexpr std::uint16_t kRecvErrors = 1 << 13;   // UdpOptions::recv_errors: read the error queue
 // Conn only: an outbound connect is in flight (on send_op, with kSending set so closes wait for it).
 constexpr std::uint16_t kConnecting = 1 << 14;
+// UdpSocket only: UdpOptions::rx_timestamps (each receive carries an SO_TIMESTAMPNS cmsg).
+constexpr std::uint16_t kRxStamps = 1 << 15;
+// Control room for one SCM_TIMESTAMPNS cmsg.
+constexpr std::size_t kStampControl = CMSG_SPACE(sizeof(timespec));
+// The arrival stamp in a received header's control data, in ns (CLOCK_REALTIME); 0 if none.
+inline std::int64_t rx_stamp_ns(cmsghdr* first, const msghdr& h) noexcept {
+  for (cmsghdr* c = first; c != nullptr; c = CMSG_NXTHDR(const_cast<msghdr*>(&h), c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS && c->cmsg_len >= CMSG_LEN(sizeof(timespec))) {
+      timespec ts;
+      std::memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+      return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+    }
+  }
+  return 0;
+}
 
 // Not in liburing 2.3's headers: the kernel's minimum-wait feature bit (Linux 6.12), and liburing's
 // own flag for a ring whose fd is registered (INT_FLAG_REG_RING, stable since 2.2).
@@ -164,6 +181,7 @@ struct Shard::QueuedDatagram {
   std::uint32_t len;
   std::int32_t bid;
   std::int32_t copy;
+  std::int64_t rx_ns;  // arrival stamp of the datagram being handled when it was queued, else 0
 };
 
 // recvmmsg headers for draining a hot socket into kept buffers, shard-wide (one drain at a time).
@@ -173,6 +191,7 @@ struct Shard::HotReceive {
   std::array<iovec, kBatch> iov{};
   std::array<sockaddr_in6, kBatch> names{};
   std::array<std::uint16_t, kBatch> bids{};
+  alignas(cmsghdr) std::array<std::array<char, reactor_detail::kStampControl>, kBatch> control{};  // rx_timestamps sockets
   // Each header points at its own iovec once; a drain sets only the buffer and the name room.
   HotReceive() noexcept {
     for (unsigned i = 0; i < kBatch; ++i) {

@@ -45,9 +45,11 @@ Result<UdpId> Shard::open_udp(const SockAddr& local, UdpHandler& handler, const 
   u.remote = opts.connect_to;
   u.sends = 0;
   u.flags = opts.recv_errors ? static_cast<std::uint16_t>(kLive | kRecvErrors) : kLive;
+  if (opts.rx_timestamps && !opts.connect_to.is_set()) u.flags |= kRxStamps;
   u.ring = opts.small_buffers && udp_rings_[1] ? 1 : 0;
   u.msg = msghdr{};
   u.msg.msg_namelen = SockAddr::capacity();
+  u.msg.msg_controllen = (u.flags & kRxStamps) ? kStampControl : 0;
   u.fixed = -1;
   if (!free_fixed_.empty()) {
     const int fd_value = u.fd.get();
@@ -148,6 +150,7 @@ void Shard::on_udp_recv_cqe(Shard& s, Op& op, const io_uring_cqe& cqe) {
       std::byte* payload = buf;
       auto len = static_cast<std::size_t>(cqe.res);
       bool ok;
+      std::int64_t rx_ns = 0;
       if (u.remote.is_set()) {
         ok = len < cap;  // recv on a connected socket: all payload; a full buffer may be a truncation
       } else {
@@ -157,13 +160,14 @@ void Shard::on_udp_recv_cqe(Shard& s, Op& op, const io_uring_cqe& cqe) {
           peer = SockAddr::from_sockaddr(static_cast<const sockaddr*>(io_uring_recvmsg_name(out)), out->namelen);
           payload = static_cast<std::byte*>(io_uring_recvmsg_payload(out, &u.msg));
           len = static_cast<std::size_t>(io_uring_recvmsg_payload_length(out, cqe.res, &u.msg));
+          if (u.flags & kRxStamps) rx_ns = rx_stamp_ns(io_uring_recvmsg_cmsg_firsthdr(out, &u.msg), u.msg);
         }
       }
       if (!ok) {
         ++s.stats_.udp_dropped;
         kUdpRxDropped.inc();
       } else {
-        s.deliver_udp(u, bid, peer, payload, len);
+        s.deliver_udp(u, bid, peer, payload, len, rx_ns);
         s.count_udp_turn(u);
       }
     }
@@ -210,14 +214,16 @@ void Shard::on_udp_recv_cqe(Shard& s, Op& op, const io_uring_cqe& cqe) {
 }
 
 void Shard::deliver_udp(UdpSocket& u, std::uint16_t bid, const SockAddr& peer, std::byte* payload,
-                        std::size_t len) {
+                        std::size_t len, std::int64_t rx_ns) {
   ++stats_.udp_received;
   BufferRing& ring = udp_ring(u);
   rx_bid_ = udp_buffer_ref(u.ring, bid);
   rx_begin_ = ring.data(bid);
   rx_end_ = rx_begin_ + ring.buffer_size();
   rx_tailroom_ = static_cast<std::size_t>(rx_end_ - (payload + len));
+  rx_stamp_ns_ = rx_ns;
   u.handler->on_datagram(*this, UdpId{u.self, u.generation}, peer, {payload, len});
+  rx_stamp_ns_ = 0;
   rx_bid_ = -1;
   rx_begin_ = rx_end_ = nullptr;
   rx_tailroom_ = 0;
@@ -310,11 +316,12 @@ void Shard::drain_hot_udp(UdpSocket& u) {
   HotReceive& h = *hot_rx_;
   BufferRing& ring = udp_ring(u);
   const bool connected = u.remote.is_set();
+  const bool stamps = (u.flags & kRxStamps) != 0;
   // The largest datagram accepted is the same in both modes (a multishot recvmsg puts a header and
   // the address first); the payload itself starts the buffer, cache-line aligned for the copy.
   const std::size_t offset = 0;
-  const std::size_t room =
-      ring.buffer_size() - (connected ? 0 : sizeof(io_uring_recvmsg_out) + SockAddr::capacity());
+  const std::size_t room = ring.buffer_size() - (connected ? 0 : sizeof(io_uring_recvmsg_out) + SockAddr::capacity()) -
+                           (stamps ? kStampControl : 0);
   // on_datagram may close the socket (kDraining keeps its slot until this returns); nothing is
   // delivered after that.
   auto open = [&u] { return !(u.flags & kClosing); };
@@ -335,6 +342,8 @@ void Shard::drain_hot_udp(UdpSocket& u) {
       msghdr& m = h.msgs[i].msg_hdr;
       m.msg_name = connected ? nullptr : &h.names[i];
       m.msg_namelen = connected ? 0 : sizeof(sockaddr_in6);
+      m.msg_control = stamps ? h.control[i].data() : nullptr;
+      m.msg_controllen = stamps ? kStampControl : 0;
     }
     ++stats_.udp_recvmmsg_calls;
     const int r = ::recvmmsg(u.fd.get(), h.msgs.data(), want, MSG_DONTWAIT, nullptr);
@@ -352,7 +361,8 @@ void Shard::drain_hot_udp(UdpSocket& u) {
         } else {
           const SockAddr peer =
               connected ? u.remote : SockAddr::from_sockaddr(static_cast<const sockaddr*>(mh.msg_name), mh.msg_namelen);
-          deliver_udp(u, bid, peer, static_cast<std::byte*>(h.iov[i].iov_base), h.msgs[i].msg_len);
+          deliver_udp(u, bid, peer, static_cast<std::byte*>(h.iov[i].iov_base), h.msgs[i].msg_len,
+                      stamps ? rx_stamp_ns(CMSG_FIRSTHDR(&mh), mh) : 0);
         }
       }
       ring.unref(bid);
@@ -450,6 +460,8 @@ bool Shard::queue_udp(UdpSocket& u, const SockAddr& peer, const std::byte* data,
   q.len = static_cast<std::uint32_t>(len);
   q.bid = bid;
   q.copy = copy;
+  q.rx_ns = rx_stamp_ns_;
+  if (rx_stamp_ns_ != 0) ++udp_tx_stamped_;
   set_tx_header(i);
   ++u.sends;  // close_udp() waits for it
   return true;
@@ -492,6 +504,7 @@ void Shard::finish_udp_send(UdpSocket& u, std::int32_t bid, std::int32_t copy, i
 // the socket buffer is full, becomes an SQE in this turn's submit.
 void Shard::flush_udp() {
   if (udp_tx_.empty()) return;
+  if (udp_tx_stamped_ > 0) record_udp_delay();
   if (udp_tx_unordered_) {
     std::stable_sort(udp_tx_.begin(), udp_tx_.end(),
                      [](const QueuedDatagram& a, const QueuedDatagram& b) { return a.sock->self < b.sock->self; });
@@ -539,6 +552,18 @@ void Shard::flush_udp() {
   }
   udp_tx_.clear();
   udp_tx_unordered_ = false;
+}
+
+// One clock read for the whole flush: the sends leave now (sendmmsg below, or SQEs submitted at
+// the end of this turn's preparation).
+void Shard::record_udp_delay() noexcept {
+  timespec now{};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  const std::int64_t now_ns = static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
+  for (const QueuedDatagram& q : udp_tx_) {
+    if (q.rx_ns != 0) udp_delay_.add(now_ns - q.rx_ns);
+  }
+  udp_tx_stamped_ = 0;
 }
 
 bool Shard::submit_udp_send(UdpSocket& u, const QueuedDatagram& d) {

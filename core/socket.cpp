@@ -190,6 +190,9 @@ Result<Fd> open_udp_socket(const SockAddr& local, const UdpOptions& opts) {
       return Error::from_errno(r, "IP_RECVERR");
     }
   }
+  if (opts.rx_timestamps) {
+    if (int r = sys_setsockopt_int(s, SOL_SOCKET, SO_TIMESTAMPNS, 1); r < 0) return Error::from_errno(r, "SO_TIMESTAMPNS");
+  }
   if (::bind(s, local.data(), local.size()) != 0) {
     return Error::from_errno(-errno, fmt::format("bind udp {}", local.to_string()));
   }

@@ -100,6 +100,11 @@ struct UdpOptions {
   // than the buffer is dropped and counted (webtrunk_udp_rx_dropped_total). Without a small ring
   // configured the socket uses the main one.
   bool small_buffers = false;
+  // SO_TIMESTAMPNS: the kernel stamps each datagram on arrival, and the shard measures from it to
+  // the send of what the handler forwarded or sent while handling it (Shard::udp_delay(): the
+  // time a datagram spent inside this process, queueing included). Unconnected sockets only (a
+  // connected one uses a plain recv, without control data).
+  bool rx_timestamps = false;
 };
 
 // One entry of a UDP socket's error queue (MSG_ERRQUEUE, non-blocking): the destination of the

@@ -76,6 +76,7 @@ core::Result<std::unique_ptr<MediaBridge>> MediaBridge::open(core::Shard& shard,
   opts.recv_buffer = b->cfg_.browser_socket_buffer;
   opts.send_buffer = b->cfg_.browser_socket_buffer;
   opts.small_buffers = true;
+  opts.rx_timestamps = b->cfg_.rx_timestamps;
   auto id = shard.open_udp(b->cfg_.browser_listen, *b, opts);
   if (!id) return core::Error{id.error().code, "media: browser-side socket: " + id.error().message};
   b->browser_udp_ = id.value();
@@ -95,6 +96,7 @@ core::Result<std::unique_ptr<MediaBridge>> MediaBridge::open(core::Shard& shard,
     topts.recv_buffer = b->cfg_.browser_socket_buffer;
     topts.send_buffer = b->cfg_.browser_socket_buffer;
     topts.small_buffers = true;
+    topts.rx_timestamps = b->cfg_.rx_timestamps;
     if (!b->take_pair(*t, topts)) {
       return core::Error{-EADDRNOTAVAIL, fmt::format("media: no free RTP port pair in {}-{} for the shared trunk port",
                                                      b->ports_.min(), b->ports_.max())};
@@ -156,6 +158,7 @@ core::Result<SessionId> MediaBridge::create() {
     t = std::make_unique<TrunkPorts>(*this, id);
     core::UdpOptions opts;
     opts.small_buffers = true;
+    opts.rx_timestamps = cfg_.rx_timestamps;
     if (!take_pair(*t, opts)) {
       kMediaSessionsRefused.inc();
       return core::Error{-EADDRNOTAVAIL, fmt::format("media: no free RTP port pair in {}-{} nor to borrow ({} sessions on this shard)",

@@ -75,6 +75,11 @@ struct MediaConfig {
   // of the shared trunk-side sockets.
   int browser_socket_buffer = 4 << 20;
   TrunkRtpMode trunk_rtp_mode = TrunkRtpMode::per_call;
+  // Kernel arrival stamps on every media socket (UdpOptions::rx_timestamps): the shard's
+  // udp_delay() then holds each relayed packet's time from arrival to its send. Off by default:
+  // it costs CPU per packet (bench/RESULTS.md) and nothing in `webtrunk edge` reads it yet;
+  // bench_media_relay turns it on (--rx-stamps).
+  bool rx_timestamps = false;
 };
 
 // The UDP receive rings of an edge shard: the main ring sized for SIP over UDP (a JsSIP INVITE

@@ -53,10 +53,11 @@
 
 #include "bench/tools/bench_thread.hpp"
 #include "bench/tools/load.hpp"
-#include "bench/tools/media_browser.hpp"
+#include "bench/tools/media_relay_common.hpp"
 #include "bench/tools/rtpengine_ng.hpp"
 #include "bench/tools/tool_flags.hpp"
 #include "core/bytes.hpp"
+#include "core/delay_histogram.hpp"
 #include "core/log.hpp"
 #include "core/reactor.hpp"
 #include "media/bridge.hpp"
@@ -67,39 +68,13 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct Options {
-  unsigned calls = 1000;
-  double seconds = 20;
-  unsigned rate = 50;          // packets/s per browser
-  std::size_t payload = 160;   // G.711 20 ms
-  unsigned edge_cpu = 0;
-  unsigned peer_cpu = 1;
-  unsigned concurrency = 32;   // DTLS handshakes in flight
-  double setup_timeout = 120;
-  std::string profiles = "SRTP_AEAD_AES_256_GCM:SRTP_AEAD_AES_128_GCM:SRTP_AES128_CM_SHA1_80";
-  std::string engine = "own";
-  std::string relay = "webtrunk";  // or rtpengine
-  std::string rtpengine_bin = "rtpengine";
-  unsigned rtpengine_ng_port = 0;  // 0: a free one
-  std::string rtpengine_ports = "30000-59999";
-  unsigned rtpengine_threads = 2;
-  std::string rtpengine_log = "/dev/null";
-  std::string rtp_ports = "20000-29999";
-  // The trunk side's sockets: more than one gives the emulator more socket buffer to ride out the
-  // moments it does not get its CPU (the edge has a port per call there anyway).
-  unsigned trunk_sockets = 8;
-  std::string trunk_rtp_mode = "per-call";  // the edge's MediaConfig::trunk_rtp_mode
-  unsigned wait_batch_us = 0;  // the edge shard's ShardConfig::wait_batch (0: off, as in `webtrunk edge`)
-  unsigned media_buffer_size = 0;  // 0: set_edge_udp_buffers' (what `webtrunk edge` runs with)
-  std::string send_cqes = "each";  // the edge shard's ShardConfig::udp_send_skip_cqe: skip|each
-  // The relay runs in this process and logs to stderr: at info, a line per session set up.
-  wt::core::LogLevel log_level = wt::core::LogLevel::warn;
-};
-
-[[noreturn]] void die(const std::string& msg) {
-  std::fprintf(stderr, "bench_media_relay: %s\n", msg.c_str());
-  std::exit(1);
-}
+using wt::bench::media_relay::browser_ufrag;
+using wt::bench::media_relay::Channel;
+using wt::bench::media_relay::die;
+using wt::bench::media_relay::kBrowserPwd;
+using wt::bench::media_relay::Options;
+using wt::bench::media_relay::pin;
+using wt::bench::media_relay::seconds_since;
 
 // The flags, one line each; `prog` names the program ("bench_media_relay", "webtrunk bench media").
 std::string usage(std::string_view prog) {
@@ -132,6 +107,9 @@ std::string usage(std::string_view prog) {
       "                        what `webtrunk edge` uses, media::set_edge_udp_buffers; 8256 = SIP's, as before)\n"
       "  --send-cqes skip|each the edge's SQE sends without a completion on success (skip) or each\n"
       "                        with its CQE (each, the default, as in `webtrunk edge`; ShardConfig::udp_send_skip_cqe)\n"
+      "  --rx-stamps on|off    kernel arrival stamps on the edge's media sockets, for the added delay\n"
+      "                        (arrival -> send inside the relay; MediaConfig::rx_timestamps: default on\n"
+      "                        here, off in `webtrunk edge`)\n"
       "  --log-level L         the relay's log on stderr: debug|info|warn|error (default warn)\n"
       "Exit status: 0 when every call connected and loss < 0.1 %, 1 on an error, 2 for a bad flag,\n"
       "3 when a call failed or loss >= 0.1 %.\n",
@@ -183,6 +161,7 @@ bool parse(int argc, char** argv, Options& o, bool& help, std::string& err) {
     else if (a == "--trunk-rtp-mode") o.trunk_rtp_mode = v;
     else if (a == "--wait-batch-us") o.wait_batch_us = static_cast<unsigned>(num());
     else if (a == "--send-cqes") o.send_cqes = v;
+    else if (a == "--rx-stamps") o.rx_stamps = v;
     else if (a == "--media-buffer-size") o.media_buffer_size = static_cast<unsigned>(num());
     else if (a == "--log-level") o.log_level = level();
     else err = fmt::format("unknown flag {}", a);
@@ -197,6 +176,7 @@ bool parse(int argc, char** argv, Options& o, bool& help, std::string& err) {
   else if (o.trunk_rtp_mode == "shared" && o.trunk_sockets < o.calls) err = "--trunk-rtp-mode shared: --trunk-sockets >= --calls";
   else if (o.wait_batch_us > 10'000) err = "--wait-batch-us: 0..10000";
   else if (o.send_cqes != "skip" && o.send_cqes != "each") err = "--send-cqes: skip|each";
+  else if (o.rx_stamps != "on" && o.rx_stamps != "off") err = "--rx-stamps: on|off";
   else if (o.media_buffer_size != 0 && (o.media_buffer_size < 512 || o.media_buffer_size > 65536)) {
     err = "--media-buffer-size: 512..65536";
   }
@@ -204,25 +184,6 @@ bool parse(int argc, char** argv, Options& o, bool& help, std::string& err) {
   else if (o.rtpengine_ng_port > 65535) err = "--rtpengine-ng: 0..65535";
   else if (o.rtpengine_threads == 0 || o.rtpengine_threads > 64) err = "--rtpengine-threads: 1..64";
   return err.empty();
-}
-
-void pin(unsigned cpu) {
-  if (const std::string why = wt::bench::pin_thread(cpu); !why.empty()) die(why);
-}
-
-// Seconds the calling thread waited on a run queue (ready but another task had the CPU): when it is
-// large the figures measure the machine's other load, not the relay.
-double runqueue_wait_s() {
-  FILE* f = std::fopen("/proc/thread-self/schedstat", "r");
-  if (f == nullptr) return 0;
-  unsigned long long run = 0, wait = 0;
-  const int n = std::fscanf(f, "%llu %llu", &run, &wait);
-  std::fclose(f);
-  return n == 2 ? static_cast<double>(wait) * 1e-9 : 0;
-}
-
-double seconds_since(wt::core::Instant t0) {
-  return std::chrono::duration<double>(wt::core::monotonic_now() - t0).count();
 }
 
 // The relay's process: this one (pid 0) or rtpengine's.
@@ -277,375 +238,6 @@ double process_runqueue_wait_s(pid_t pid) {
   return total;
 }
 
-// Delays in 10 us buckets up to 200 ms (the last bucket holds everything beyond).
-class DelayHistogram {
- public:
-  void add(std::int64_t ns) noexcept {
-    const std::int64_t b = std::max<std::int64_t>(0, ns / kBucketNs);
-    ++buckets_[static_cast<std::size_t>(std::min<std::int64_t>(b, kBuckets - 1))];
-    ++count_;
-  }
-  // The q-quantile in microseconds (upper edge of its bucket); 0 when empty.
-  double quantile_us(double q) const noexcept {
-    if (count_ == 0) return 0;
-    const auto rank = static_cast<std::uint64_t>(q * static_cast<double>(count_ - 1));
-    std::uint64_t seen = 0;
-    for (std::size_t i = 0; i < buckets_.size(); ++i) {
-      seen += buckets_[i];
-      if (seen > rank) return static_cast<double>((static_cast<std::int64_t>(i) + 1) * kBucketNs) / 1000.0;
-    }
-    return static_cast<double>(kBuckets * kBucketNs) / 1000.0;
-  }
-
- private:
-  static constexpr std::int64_t kBucketNs = 10'000;
-  static constexpr std::int64_t kBuckets = 20'000;
-  std::vector<std::uint64_t> buckets_ = std::vector<std::uint64_t>(kBuckets);
-  std::uint64_t count_ = 0;
-};
-
-std::int64_t monotonic_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(wt::core::monotonic_now().time_since_epoch()).count();
-}
-// The send time a browser wrote into an RTP packet's first 8 payload bytes (0 when it has none).
-std::int64_t stamp_of(std::span<const std::byte> rtp) {
-  if (rtp.size() < 12 + 8) return 0;
-  return static_cast<std::int64_t>((std::uint64_t{wt::core::load_be32(rtp.data() + 12)} << 32) |
-                                   wt::core::load_be32(rtp.data() + 16));
-}
-
-// Lines of text over the control socket between the two processes.
-class Channel {
- public:
-  explicit Channel(int fd) : fd_(fd) {}
-  void send(const std::string& line) {
-    const std::string l = line + "\n";
-    for (std::size_t off = 0; off < l.size();) {
-      const ssize_t n = ::write(fd_, l.data() + off, l.size() - off);
-      if (n <= 0) die("control channel write failed");
-      off += static_cast<std::size_t>(n);
-    }
-  }
-  // Blocking unless `wait` is false (then nullopt when no whole line is there).
-  std::optional<std::string> recv(bool wait = true) {
-    for (;;) {
-      if (auto nl = buf_.find('\n'); nl != std::string::npos) {
-        std::string line = buf_.substr(0, nl);
-        buf_.erase(0, nl + 1);
-        return line;
-      }
-      char tmp[65536];
-      const ssize_t n = ::recv(fd_, tmp, sizeof(tmp), wait ? 0 : MSG_DONTWAIT);
-      if (n == 0) die("control channel closed");
-      if (n < 0) {
-        if (!wait && (errno == EAGAIN || errno == EWOULDBLOCK)) return std::nullopt;
-        if (errno == EINTR) continue;
-        die("control channel read failed");
-      }
-      buf_.append(tmp, static_cast<std::size_t>(n));
-    }
-  }
-
- private:
-  int fd_;
-  std::string buf_;
-};
-
-std::string browser_ufrag(unsigned i) { return fmt::format("b{:07}", i); }
-constexpr const char* kBrowserPwd = "benchbrowserpassword0000";
-
-// ---------------------------------------------------------------- peers (child process)
-
-class Peers;
-
-struct Browser final : wt::core::UdpHandler {
-  enum class State { idle, ice, dtls, ready, failed };
-  Peers* peers = nullptr;
-  unsigned index = 0;
-  std::unique_ptr<wt::bench::EmulatedBrowser> em;
-  wt::core::UdpId udp;
-  wt::core::SockAddr edge;  // the relay's address for this browser
-  State state = State::idle;
-  std::uint16_t seq = 0;
-  std::uint32_t ts = 0;
-  std::uint64_t sent = 0;
-  std::uint64_t received = 0;
-  void on_datagram(wt::core::Shard& shard, wt::core::UdpId id, const wt::core::SockAddr& peer,
-                   std::span<std::byte> payload) override;
-};
-
-struct TrunkEcho final : wt::core::UdpHandler {
-  std::uint64_t received = 0;
-  std::uint64_t echoed = 0;
-  DelayHistogram one_way;  // browser -> relay -> trunk
-  void on_datagram(wt::core::Shard& shard, wt::core::UdpId id, const wt::core::SockAddr& peer,
-                   std::span<std::byte> payload) override {
-    ++received;
-    if (const std::int64_t t = stamp_of(payload); t != 0) one_way.add(monotonic_ns() - t);
-    if (shard.forward(id, peer, payload)) ++echoed;  // from the very buffer it arrived in
-  }
-};
-
-class Peers {
- public:
-  Peers(const Options& o, Channel& ch) : o_(o), ch_(ch) {}
-
-  void run() {
-    pin(o_.peer_cpu);
-    tls_ = wt::bench::BrowserTls::make(o_.profiles.c_str());
-    if (!tls_) die("peers: browser TLS context");
-    wt::core::ShardConfig sc;
-    sc.index = 1;
-    sc.udp_buffers = 4096;
-    sc.fixed_files = 0;
-    // Room for the sends of a burst after the emulator got no CPU for a while (every browser's
-    // packet leaves from its own socket, so they are separate sends).
-    sc.sq_entries = 4096;
-    sc.cq_entries = 32768;
-    sc.udp_send_copies = 16384;
-    sc.udp_sends_in_flight = 32768;
-    auto s = wt::core::Shard::create(sc);
-    if (!s) die(s.error().message);
-    shard_ = std::move(s.value());
-    std::string hello = "hello " + tls_->fingerprint();
-    for (unsigned k = 0; k < o_.trunk_sockets; ++k) {
-      auto t = shard_->open_udp(wt::core::SockAddr::ipv4_loopback(0), trunk_,
-                                wt::core::UdpOptions{false, 4 << 20, 4 << 20, {}});
-      if (!t) die(t.error().message);
-      hello += " " + shard_->udp_address(t.value()).to_string();
-    }
-    ch_.send(hello);
-
-    browsers_.resize(o_.calls);
-    const bool rtpengine = o_.relay == "rtpengine";
-    if (rtpengine) {
-      // rtpengine has a port per call and takes the browser's candidate from its offer: the
-      // sockets exist before the offers, unconnected.
-      std::string ports = "ports";
-      for (unsigned i = 0; i < o_.calls; ++i) {
-        auto u = shard_->open_udp(wt::core::SockAddr::ipv4_loopback(0), browsers_[i], wt::core::UdpOptions{});
-        if (!u) die(fmt::format("peers: browser socket {}: {}", i, u.error().message));
-        browsers_[i].udp = u.value();
-        ports += fmt::format(" {}", shard_->udp_address(u.value()).port());
-      }
-      ch_.send(ports);
-    }
-    std::vector<std::string> fingerprints(browsers_.size());
-    std::vector<wt::media::IceCredentials> creds(browsers_.size());
-    for (;;) {
-      const std::string line = ch_.recv().value();
-      std::istringstream in(line);
-      std::string kind;
-      in >> kind;
-      if (kind == "go") break;
-      unsigned i = 0;
-      wt::media::IceCredentials edge_ice;
-      std::string addr;
-      in >> i >> edge_ice.ufrag >> edge_ice.pwd >> addr;
-      if (i >= browsers_.size()) die("peers: bad session line");
-      in >> fingerprints[i];
-      creds[i] = edge_ice;
-      auto a = wt::core::SockAddr::parse(addr);
-      if (!a) die("peers: bad relay address " + addr);
-      browsers_[i].edge = a.value();
-    }
-    for (unsigned i = 0; i < o_.calls; ++i) {
-      Browser& b = browsers_[i];
-      b.peers = this;
-      b.index = i;
-      b.em = std::make_unique<wt::bench::EmulatedBrowser>(
-          *tls_, wt::media::IceCredentials{browser_ufrag(i), kBrowserPwd}, creds[i], fingerprints[i]);
-      b.ts = static_cast<std::uint32_t>(i * 7919u);
-      if (rtpengine) continue;
-      // Connected to the edge's browser port, as a browser's candidate pair is: plain receives,
-      // no route lookup per send (the emulator must not be the bottleneck).
-      auto u = shard_->open_udp(wt::core::SockAddr::ipv4_loopback(0), b, wt::core::UdpOptions{false, 0, 0, b.edge});
-      if (!u) die(fmt::format("peers: browser socket {}: {}", i, u.error().message));
-      b.udp = u.value();
-    }
-    setup_t0_ = wt::core::monotonic_now();
-    shard_->add_timer(1ms, [this] { setup_tick(); });
-    shard_->add_timer(250ms, [this] { retransmit_tick(); });
-    auto r = shard_->run();
-    if (!r) die(r.error().message);
-  }
-
-  void on_browser_datagram(Browser& b, std::span<std::byte> payload) {
-    const auto cls = wt::media::classify(payload);
-    if (cls == wt::media::PacketClass::stun) {
-      if (b.state == Browser::State::ice && b.em->check_answered(payload)) {
-        b.state = Browser::State::dtls;
-        if (!b.em->start_dtls()) return fail(b);
-        flush_dtls(b);
-      }
-    } else if (cls == wt::media::PacketClass::dtls) {
-      if (b.state != Browser::State::dtls) return;
-      b.em->on_dtls(payload);
-      flush_dtls(b);
-      if (!b.em->error().empty()) return fail(b);
-      if (b.em->connected()) {
-        b.state = Browser::State::ready;
-        ++ready_;
-        --in_flight_;
-        if (!profile_) profile_ = b.em->profile();
-      }
-    } else if (cls == wt::media::PacketClass::rtp && b.state == Browser::State::ready) {
-      auto r = b.em->rx().unprotect_rtp(payload, payload.size());
-      if (r) {
-        ++b.received;
-        if (const std::int64_t t = stamp_of(payload.first(r.value())); t != 0) round_trip_.add(monotonic_ns() - t);
-      } else {
-        ++bad_;
-      }
-    }
-  }
-
- private:
-  void fail(Browser& b) {
-    if (b.state == Browser::State::failed) return;
-    b.state = Browser::State::failed;
-    ++failed_;
-    --in_flight_;
-  }
-  void flush_dtls(Browser& b) {
-    while (auto d = b.em->poll_dtls()) shard_->send_to(b.udp, b.edge, *d);
-  }
-  void send_check(Browser& b) {
-    std::array<std::byte, 512> req{};
-    const std::size_t n = b.em->make_check(req, true);
-    shard_->send_to(b.udp, b.edge, std::span(req.data(), n));
-  }
-
-  void setup_tick() {
-    while (in_flight_ < o_.concurrency && next_ < browsers_.size()) {
-      Browser& b = browsers_[next_++];
-      b.state = Browser::State::ice;
-      ++in_flight_;
-      send_check(b);
-    }
-    const bool all = ready_ + failed_ == browsers_.size();
-    if (all || seconds_since(setup_t0_) > o_.setup_timeout) {
-      setup_s_ = seconds_since(setup_t0_);
-      ch_.send(fmt::format("setup_done {} {} {:.3f}", ready_, failed_, setup_s_));
-      // The edge measures its memory now; media starts once it says so.
-      (void)ch_.recv();
-      start_media();
-      return;
-    }
-    shard_->add_timer(1ms, [this] { setup_tick(); });
-  }
-
-  void retransmit_tick() {
-    if (media_started_) return;
-    for (Browser& b : browsers_) {
-      if (b.state == Browser::State::ice) {
-        send_check(b);
-      } else if (b.state == Browser::State::dtls) {
-        b.em->dtls_timeout();
-        flush_dtls(b);
-      }
-    }
-    shard_->add_timer(250ms, [this] { retransmit_tick(); });
-  }
-
-  void start_media() {
-    media_started_ = true;
-    wait0_ = runqueue_wait_s();
-    trunk0_ = trunk_.received;
-    back0_ = 0;
-    for (const Browser& b : browsers_) back0_ += b.received;
-    ch_.send("media_start");
-    media_t0_ = wt::core::monotonic_now();
-    slots_done_ = 0;
-    shard_->add_timer(1ms, [this] { media_tick(); });
-  }
-
-  // Sends every packet due by now: browser i sends in slot (i mod slots) of each packet interval.
-  void media_tick() {
-    const double interval_s = 1.0 / o_.rate;
-    constexpr unsigned kSlots = 20;
-    const double elapsed = seconds_since(media_t0_);
-    const bool last = elapsed >= o_.seconds;
-    const auto due = static_cast<std::uint64_t>(std::min(elapsed, o_.seconds) / (interval_s / kSlots));
-    std::array<std::byte, 1500> buf{};
-    for (; slots_done_ < due; ++slots_done_) {
-      const unsigned slot = static_cast<unsigned>(slots_done_ % kSlots);
-      for (unsigned i = slot; i < browsers_.size(); i += kSlots) {
-        Browser& b = browsers_[i];
-        if (b.state != Browser::State::ready) continue;
-        buf[0] = std::byte{0x80};
-        buf[1] = std::byte{0};  // PCMU
-        wt::core::store_be16(buf.data() + 2, b.seq++);
-        wt::core::store_be32(buf.data() + 4, b.ts);
-        wt::core::store_be32(buf.data() + 8, 0x10000u + i);
-        b.ts += 160;
-        std::memset(buf.data() + 12, 0xd5, o_.payload);  // PCMU silence
-        if (o_.payload >= 8) {
-          const auto now_ns = static_cast<std::uint64_t>(monotonic_ns());
-          wt::core::store_be32(buf.data() + 12, static_cast<std::uint32_t>(now_ns >> 32));
-          wt::core::store_be32(buf.data() + 16, static_cast<std::uint32_t>(now_ns));
-        }
-        auto r = b.em->tx().protect_rtp(buf, 12 + o_.payload);
-        if (!r) die("peers: protect failed");
-        if (shard_->send_to(b.udp, b.edge, std::span(buf.data(), r.value()))) ++b.sent;
-      }
-    }
-    if (last) {
-      wait_s_ = runqueue_wait_s() - wait0_;
-      std::uint64_t back = 0;
-      for (const Browser& b : browsers_) back += b.received;
-      // What the relay delivered so far each way: its CPU over the same window is per these packets.
-      ch_.send(fmt::format("media_end {} {}", trunk_.received - trunk0_, back - back0_));
-      shard_->add_timer(1s, [this] { finish(); });  // drain
-      return;
-    }
-    shard_->add_timer(1ms, [this] { media_tick(); });
-  }
-
-  void finish() {
-    std::uint64_t sent = 0;
-    std::uint64_t received = 0;
-    for (const Browser& b : browsers_) {
-      sent += b.sent;
-      received += b.received;
-    }
-    const wt::core::ShardStats& st = shard_->stats();
-    ch_.send(fmt::format("result {} {} {} {} {} {} {} {} {} {} {:.3f} {:.0f} {:.0f} {:.0f} {:.0f} {:.0f}", ready_,
-                         failed_, sent, received, bad_, trunk_.received, trunk_.echoed,
-                         profile_ ? wt::media::to_string(*profile_) : "none", st.udp_send_dropped, st.enobufs, wait_s_,
-                         round_trip_.quantile_us(0.5), round_trip_.quantile_us(0.99), round_trip_.quantile_us(0.999),
-                         trunk_.one_way.quantile_us(0.5), trunk_.one_way.quantile_us(0.99)));
-    shard_->request_stop();
-  }
-
-  const Options& o_;
-  Channel& ch_;
-  std::unique_ptr<wt::bench::BrowserTls> tls_;
-  std::unique_ptr<wt::core::Shard> shard_;
-  TrunkEcho trunk_;
-  std::vector<Browser> browsers_;
-  DelayHistogram round_trip_;
-  std::uint64_t trunk0_ = 0;
-  std::uint64_t back0_ = 0;
-  std::size_t next_ = 0;
-  unsigned in_flight_ = 0;
-  unsigned ready_ = 0;
-  unsigned failed_ = 0;
-  std::uint64_t bad_ = 0;
-  std::optional<wt::media::SrtpProfile> profile_;
-  wt::core::Instant setup_t0_;
-  double setup_s_ = 0;
-  bool media_started_ = false;
-  wt::core::Instant media_t0_;
-  std::uint64_t slots_done_ = 0;
-  double wait0_ = 0;
-  double wait_s_ = 0;
-};
-
-void Browser::on_datagram(wt::core::Shard&, wt::core::UdpId, const wt::core::SockAddr&, std::span<std::byte> payload) {
-  peers->on_browser_datagram(*this, payload);
-}
-
 // ---------------------------------------------------------------- edge (this process)
 
 struct EdgeFigures {
@@ -661,6 +253,10 @@ struct EdgeFigures {
   std::uint64_t send_errors = 0;
   std::int64_t to_trunk = 0, to_browser = 0, dropped = 0, dtls_ok = 0, dtls_failed = 0;
   std::uint64_t udp_send_dropped = 0;
+  // webtrunk: each relayed packet's time inside the relay over the media phase (kernel arrival
+  // stamp to its send, Shard::udp_delay()); count 0 for rtpengine or with --rx-stamps off.
+  std::uint64_t delay_count = 0;
+  double delay_p50_us = 0, delay_p99_us = 0, delay_p999_us = 0, delay_max_us = 0;
   std::string result;
 };
 
@@ -755,6 +351,7 @@ EdgeFigures run_edge(const Options& o, Channel& ch) {
   cfg.identity = identity.value();
   cfg.consent_timeout = std::chrono::seconds(static_cast<long>(o.setup_timeout + o.seconds + 30));
   cfg.trunk_rtp_mode = *wt::media::parse_trunk_rtp_mode(o.trunk_rtp_mode);
+  cfg.rx_timestamps = o.rx_stamps == "on";
   auto opened = wt::media::MediaBridge::open(shard, cfg);
   if (!opened) die(opened.error().message);
   wt::media::MediaBridge& bridge = *opened.value();
@@ -784,6 +381,15 @@ EdgeFigures run_edge(const Options& o, Channel& ch) {
   wt::core::Instant t0;
   std::function<void()> poll = [&] {
     while (auto line = ch.recv(false)) {
+      if (*line == "media_start") shard.reset_udp_delay();
+      if (line->starts_with("media_end")) {
+        const wt::core::DelayHistogram& d = shard.udp_delay();
+        f.delay_count = d.count();
+        f.delay_p50_us = d.quantile_us(0.5);
+        f.delay_p99_us = d.quantile_us(0.99);
+        f.delay_p999_us = d.quantile_us(0.999);
+        f.delay_max_us = d.max_us();
+      }
       if (on_control_line(*line, ch, f, cpu0, wait0, t0)) {
         shard.request_stop();
         return;
@@ -924,8 +530,7 @@ int webtrunk::bench::run_media_relay(int argc, char** argv) {
   if (child == 0) {
     ::close(sv[0]);
     Channel ch(sv[1]);
-    Peers peers(o, ch);
-    peers.run();
+    wt::bench::media_relay::run_peers(o, ch);
     std::_Exit(0);
   }
   ::close(sv[1]);
@@ -981,6 +586,12 @@ int webtrunk::bench::run_media_relay(int argc, char** argv) {
   std::printf("delay (browser send -> relay -> trunk echo -> relay -> browser, incl. the emulator's own wake-ups): "
               "round trip p50 %.0f us, p99 %.0f us, p99.9 %.0f us; browser -> trunk one way p50 %.0f us, p99 %.0f us\n",
               rtt_p50, rtt_p99, rtt_p999, oneway_p50, oneway_p99);
+  if (f.delay_count > 0) {
+    std::printf("added delay inside the relay (kernel arrival stamp -> send, %llu packets): p50 %.0f us, p99 %.0f us, "
+                "p99.9 %.0f us, max %.0f us\n",
+                static_cast<unsigned long long>(f.delay_count), f.delay_p50_us, f.delay_p99_us, f.delay_p999_us,
+                f.delay_max_us);
+  }
   std::printf("relay memory: RSS %ld KiB before sessions, %ld after create, %ld after set-up (%ld after malloc_trim)\n",
               f.rss_start_kib, f.rss_created_kib, f.rss_setup_kib, f.rss_setup_trimmed_kib);
   std::printf("memory per call after set-up: %.1f KiB RSS (%.1f KiB after malloc_trim), %.1f KiB of it malloc'd and in use; "
@@ -991,9 +602,10 @@ int webtrunk::bench::run_media_relay(int argc, char** argv) {
   // One line for scripts (bench/relay_vs_rtpengine.sh).
   std::printf("summary relay=%s calls=%u connected=%u loss_pct=%.4f cpu_share_pct=%.1f us_per_packet=%.3f "
               "rtt_p50_us=%.0f rtt_p99_us=%.0f oneway_p99_us=%.0f rss_per_call_kib=%.1f relay_wait_s=%.2f "
-              "peer_wait_s=%.2f rcvbuf_errors=%llu profile=%s\n",
+              "peer_wait_s=%.2f rcvbuf_errors=%llu delay_p50_us=%.0f delay_p99_us=%.0f delay_max_us=%.0f profile=%s\n",
               o.relay.c_str(), o.calls, ready, loss, 100 * core_share, us_per_packet, rtt_p50, rtt_p99, oneway_p99,
               static_cast<double>(f.rss_setup_kib - f.rss_start_kib) / o.calls, f.wait_s, peer_wait_s,
-              static_cast<unsigned long long>(f.rcvbuf_errors), profile.c_str());
+              static_cast<unsigned long long>(f.rcvbuf_errors), f.delay_p50_us, f.delay_p99_us, f.delay_max_us,
+              profile.c_str());
   return loss < 0.1 && failed == 0 ? 0 : 3;
 }

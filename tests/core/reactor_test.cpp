@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/bytes.hpp"
+#include "core/delay_histogram.hpp"
 #include "tests/core/reactor_test_support.hpp"
 
 namespace webtrunk::core {
@@ -760,6 +761,67 @@ TEST(ShardUdp, HotSocketKeepsOrderAndTailroomAcrossBothSwitches) {
   EXPECT_GE(st.udp_cold_switches, 1u);
   EXPECT_GT(st.udp_recvmmsg_calls, 0u);
   EXPECT_EQ(st.udp_sent, static_cast<std::uint64_t>(kBurst + kTrickle));
+}
+
+// UdpOptions::rx_timestamps: every forwarded datagram's time from the kernel's arrival stamp to
+// its send lands in udp_delay(), through multishot receives and the hot mode's recvmmsg alike
+// (whose room for the payload shrinks by the control data: contents and tailroom must hold); a
+// handler that holds a datagram 3 ms shows as that much delay; a socket without stamps adds none.
+TEST(ShardUdp, ArrivalStampsMeasureTheTimeToSendInBothReceiveModes) {
+  struct SlowForwarder : UdpForwarder {
+    void on_datagram(Shard& s, UdpId id, const SockAddr& peer, std::span<std::byte> payload) override {
+      if (std::string_view(reinterpret_cast<const char*>(payload.data()), payload.size()).starts_with("slow")) {
+        std::this_thread::sleep_for(3ms);
+      }
+      UdpForwarder::on_datagram(s, id, peer, payload);
+    }
+  };
+  ShardConfig cfg = test_config();
+  cfg.udp_hot_threshold = 8;
+  cfg.udp_hot_quiet_drains = 2;
+  auto shard = make_shard(cfg);
+  ASSERT_TRUE(shard);
+  SlowForwarder h;
+  h.tag = "+T";
+  UdpOptions opts;
+  opts.recv_buffer = 1 << 20;
+  opts.rx_timestamps = true;
+  auto u = shard->open_udp(SockAddr::ipv4_loopback(0), h, opts);
+  ASSERT_TRUE(u);
+  UdpForwarder plain_h;
+  auto plain = shard->open_udp(SockAddr::ipv4_loopback(0), plain_h);
+  ASSERT_TRUE(plain);
+  const SockAddr addr = shard->udp_address(u.value());
+  const SockAddr plain_addr = shard->udp_address(plain.value());
+  constexpr int kBurst = 100;
+  constexpr int kTrickle = 6;
+  const int fd = burst_client();
+  send_numbered(fd, addr, "burst ", 0, kBurst);
+  std::vector<std::string> got;
+  run_with_client(
+      *shard,
+      [&] {
+        recv_datagrams(fd, kBurst, got);
+        for (int i = 0; i < kTrickle; ++i) {
+          send_numbered(fd, addr, i == kTrickle - 1 ? "slow " : "trickle ", i, 1);
+          recv_datagrams(fd, 1, got);
+        }
+        send_numbered(fd, plain_addr, "plain ", 0, 1);
+        recv_datagrams(fd, 1, got);
+      },
+      [&] { return true; });
+  ::close(fd);
+  ASSERT_EQ(got.size(), static_cast<std::size_t>(kBurst + kTrickle + 1));
+  for (int i = 0; i < kBurst; ++i) EXPECT_EQ(got[i], "burst " + std::to_string(i) + "+T");
+  EXPECT_EQ(got[kBurst + kTrickle - 1], "slow " + std::to_string(kTrickle - 1) + "+T");
+  EXPECT_GE(shard->stats().udp_hot_switches, 1u);
+  const DelayHistogram& d = shard->udp_delay();
+  EXPECT_EQ(d.count(), static_cast<std::uint64_t>(kBurst + kTrickle));  // the plain socket's is not in it
+  EXPECT_GE(d.max_us(), 3000.0);
+  EXPECT_LT(d.max_us(), 1'000'000.0);  // both ends on one clock: not an epoch apart
+  EXPECT_LT(d.quantile_us(0.5), 3000.0);
+  shard->reset_udp_delay();
+  EXPECT_EQ(shard->udp_delay().count(), 0u);
 }
 
 TEST(ShardUdp, HotSocketClosedByItsHandlerDeliversNothingMore) {

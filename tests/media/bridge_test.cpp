@@ -409,6 +409,37 @@ TEST_P(BridgeProfileTest, AudioGoesToTheTrunkMappedAndComesBackProtected) {
 INSTANTIATE_TEST_SUITE_P(EachSrtpProfile, BridgeProfileTest,
                          ::testing::Values("SRTP_AES128_CM_SHA1_80", "SRTP_AEAD_AES_128_GCM", "SRTP_AEAD_AES_256_GCM"));
 
+// MediaConfig::rx_timestamps stamps every media socket: each packet relayed either way (browser
+// side, per-call trunk port) shows in the shard's udp_delay(), arrival to send. (A socket without
+// stamps adds none: ShardUdp.ArrivalStampsMeasureTheTimeToSendInBothReceiveModes.)
+TEST_F(BridgeTest, ArrivalStampsMeasureEveryRelayedPacketBothWays) {
+  MediaConfig cfg;
+  cfg.rx_timestamps = true;
+  open_bridge(cfg);
+  auto tls = bench::BrowserTls::make();
+  Trunk trunk;
+  const SessionId id = make_session(*tls, trunk, opus_pcmu_dtmf());
+  const LocalMedia lm = *bridge->local(id);
+  BrowserPeer browser(*tls, lm);
+  int back = 0;
+  run([&] {
+    ASSERT_TRUE(browser.ice());
+    ASSERT_TRUE(browser.dtls()) << browser.em.error();
+    on_shard([&] { shard->reset_udp_delay(); });  // the ICE and DTLS answers are in it too
+    std::vector<std::byte> at_trunk;
+    for (std::uint16_t i = 0; i < 5; ++i) {
+      browser.send_srtp(111, i, 960u * i, 0xabcdef01);
+      if (!trunk.rtp->recv(at_trunk)) break;
+      trunk.rtp->send(lm.trunk_addr, at_trunk);
+      if (browser.recv_srtp()) ++back;
+    }
+  });
+  EXPECT_EQ(back, 5);
+  const core::DelayHistogram& d = shard->udp_delay();
+  EXPECT_EQ(d.count(), 10u);
+  EXPECT_LT(d.max_us(), 1'000'000.0);  // both ends on one clock
+}
+
 TEST_F(BridgeTest, TrunkPacketsFromAnotherAddressOrBeforeDtlsAreDropped) {
   auto tls = bench::BrowserTls::make();
   Trunk trunk;
