@@ -107,11 +107,12 @@ FlagSet edge_flags() {
          "0", false});
   f.add({"rtp-ports", "A-B", "trunk-side RTP/RTCP port range (even RTP, odd RTCP), split evenly between shards",
          "20000-29999", false});
-  f.add({"trunk-rtp-mode", "per-call|shared",
-         "trunk-side RTP ports: per-call (a pair per call; a trunk sending from another port of its SDP IP is "
-         "latched) or shared (one pair per shard for all calls, told apart by the trunk's media address, which must "
-         "be exact and different for each call; fewer system calls per packet)",
-         "per-call", false});
+  f.add({"trunk-rtp-mode", "shared|per-call",
+         "trunk-side RTP ports: shared (one RTP/RTCP pair per shard for all calls, told apart by the trunk's source "
+         "address, latched like per-call ports when the trunk sends from another port of its SDP IP, and by SSRC when "
+         "calls share a trunk media address; fewer system calls per packet) or per-call (a pair per call, for "
+         "trunks that need a port per call)",
+         "shared", false});
   f.add({"dtls-cert", "FILE", "DTLS certificate (PEM) toward browsers; default: a self-signed ECDSA P-256 one made at start",
          "", false});
   f.add({"dtls-key", "FILE", "private key (PEM) of --dtls-cert", "", false});

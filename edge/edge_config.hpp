@@ -45,7 +45,7 @@ struct EdgeConfig {
   std::string public_ip;           // an IP address; default: media_listen
   std::uint16_t media_port = 0;
   std::string rtp_ports = "20000-29999";  // "A-B", checked
-  bool trunk_rtp_shared = false;   // --trunk-rtp-mode shared: one RTP/RTCP pair per shard (media/relay.hpp)
+  bool trunk_rtp_shared = true;    // --trunk-rtp-mode shared (default): one RTP/RTCP pair per shard (media/relay.hpp)
   std::string dtls_cert;           // PEM files; both or neither (then one certificate is made at start)
   std::string dtls_key;
   media::SrtpEngine srtp_engine = media::SrtpEngine::own;

@@ -74,7 +74,7 @@ struct MediaConfig {
   // Socket buffers of the browser-side socket (one socket carries every browser of the shard), and
   // of the shared trunk-side sockets.
   int browser_socket_buffer = 4 << 20;
-  TrunkRtpMode trunk_rtp_mode = TrunkRtpMode::per_call;
+  TrunkRtpMode trunk_rtp_mode = TrunkRtpMode::shared;
   // Kernel arrival stamps on every media socket (UdpOptions::rx_timestamps): the shard's
   // udp_delay() then holds each relayed packet's time from arrival to its send. Off by default:
   // it costs CPU per packet (bench/RESULTS.md) and nothing in `webtrunk edge` reads it yet;

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "core/bytes.hpp"
 #include "core/log.hpp"
 #include "media/relay_session.hpp"
 #include "media/rtp.hpp"
@@ -135,6 +136,7 @@ void Relay::set_trunk_remote(core::Instant now, SessionId id, const core::SockAd
   }
   if (!s->trunk_heard) s->trunk_heard = now;
   unregister_trunk(*s);
+  s->trunk_rtp_fixed = s->trunk_rtcp_fixed = false;
   // Port 0 (a rejected stream) or 65535 (no room for RTCP) leaves nowhere to send.
   if (rtp.is_set() && rtp.port() != 0 && rtp.port() != 65535) {
     s->trunk_rtp = rtp;
@@ -144,7 +146,6 @@ void Relay::set_trunk_remote(core::Instant now, SessionId id, const core::SockAd
   } else {
     s->trunk_rtp = s->trunk_rtcp = core::SockAddr{};
   }
-  s->trunk_rtp_fixed = s->trunk_rtcp_fixed = false;
   s->to_trunk_pt.fill(kNoPt);
   s->to_browser_pt.fill(kNoPt);
   for (const CodecMapping& c : codecs.codecs) {
@@ -163,49 +164,124 @@ void Relay::set_trunk_remote(core::Instant now, SessionId id, const core::SockAd
   }
 }
 
-// Shared trunk port: the session answers to its trunk SDP address. A second live session with the
-// same address makes it ambiguous (users > 1): refused for all until one is left.
+// Shared trunk port: the session answers to its trunk address (RTP and RTCP), and until it hears
+// from the trunk also to an unknown source of that IP (waiting_). See relay.hpp for the order.
 void Relay::register_trunk(RelaySession& s) {
   if (!cfg_.shared_trunk_port) return;
-  bool conflict = false;
-  for (auto* m : {&by_trunk_rtp_, &by_trunk_rtcp_}) {
-    TrunkKey& k = (*m)[m == &by_trunk_rtp_ ? s.trunk_rtp : s.trunk_rtcp];
-    k.session = &s;
-    conflict = ++k.users > 1 || conflict;
+  auto& rtp_users = by_trunk_[0][s.trunk_rtp];
+  auto& rtcp_users = by_trunk_[1][s.trunk_rtcp];
+  if (rtp_users.size() >= kMaxSessionsPerTrunkAddress || rtcp_users.size() >= kMaxSessionsPerTrunkAddress) {
+    if (rtp_users.empty()) by_trunk_[0].erase(s.trunk_rtp);
+    if (rtcp_users.empty()) by_trunk_[1].erase(s.trunk_rtcp);
+    kMediaTrunkAddressFull.inc();
+    core::log(core::LogLevel::warn, "media.trunk_address_full",
+              "session={} trunk={}: {} calls already share this trunk media address; this one gets no trunk media "
+              "(use --trunk-rtp-mode per-call for this trunk)",
+              s.id, s.trunk_rtp.to_string(), kMaxSessionsPerTrunkAddress);
+    return;
+  }
+  rtp_users.push_back(&s);
+  rtcp_users.push_back(&s);
+  if (rtp_users.size() > 1) {
+    kMediaTrunkAddressConflicts.inc();
+    core::log(core::LogLevel::info, "media.trunk_address_shared",
+              "session={} trunk={}: {} calls have this trunk media address; told apart by SSRC", s.id,
+              s.trunk_rtp.to_string(), rtp_users.size());
+  }
+  for (int k = 0; k < 2; ++k) {
+    core::SockAddr ip = k == 0 ? s.trunk_rtp : s.trunk_rtcp;
+    ip.set_port(0);
+    waiting_[k][ip].push_back(&s);
   }
   s.trunk_registered = true;
-  if (conflict) {
-    kMediaTrunkAddressConflicts.inc();
-    core::log(core::LogLevel::warn, "media.trunk_address_conflict",
-              "session={} trunk={}: another call has this trunk media address; refused for both while both "
-              "live (use --trunk-rtp-mode per-call for this trunk)",
-              s.id, s.trunk_rtp.to_string());
-  }
+  s.trunk_answer = ++trunk_answers_;
 }
 
 void Relay::unregister_trunk(RelaySession& s) noexcept {
   if (!s.trunk_registered) return;
   s.trunk_registered = false;
-  for (auto* m : {&by_trunk_rtp_, &by_trunk_rtcp_}) {
-    const bool rtp = m == &by_trunk_rtp_;
-    auto it = m->find(rtp ? s.trunk_rtp : s.trunk_rtcp);
-    if (it == m->end()) continue;
-    if (--it->second.users == 0) {
-      m->erase(it);
-    } else if (it->second.users == 1) {  // the one left (rare: only after a conflict)
-      for (const auto& [id, other] : sessions_) {
-        if (other.get() != &s && other->trunk_registered && (rtp ? other->trunk_rtp : other->trunk_rtcp) == it->first) {
-          it->second.session = other.get();
-        }
-      }
+  for (int k = 0; k < 2; ++k) {
+    const core::SockAddr& addr = k == 0 ? s.trunk_rtp : s.trunk_rtcp;
+    unlist(by_trunk_[k], addr, &s);
+    if (!(k == 0 ? s.trunk_rtp_fixed : s.trunk_rtcp_fixed)) {
+      core::SockAddr ip = addr;
+      ip.set_port(0);
+      unlist(waiting_[k], ip, &s);
     }
   }
 }
 
-RelaySession* Relay::trunk_sender(bool rtcp, const core::SockAddr& peer) const noexcept {
-  const auto& m = rtcp ? by_trunk_rtcp_ : by_trunk_rtp_;
-  auto it = m.find(peer);
-  return it == m.end() || it->second.users != 1 ? nullptr : it->second.session;
+void Relay::unlist(SessionsByAddr& m, const core::SockAddr& key, const RelaySession* s) noexcept {
+  auto it = m.find(key);
+  if (it == m.end()) return;
+  std::erase(it->second, s);
+  if (it->second.empty()) m.erase(it);
+}
+
+namespace {
+
+// The SSRC a trunk packet names: RTP's, or the RTCP sender's (the first packet of a compound).
+std::optional<std::uint32_t> packet_ssrc(std::span<const std::byte> pkt, bool rtcp) noexcept {
+  const std::size_t at = rtcp ? 4 : 8;
+  if (pkt.size() < at + 4) return std::nullopt;
+  return core::load_be32(pkt.data() + at);
+}
+
+// Among sessions that share a trunk address (or wait on its IP): the one whose trunk SSRC is
+// `ssrc`, else the only one with none known yet, else (`newest`) the one whose trunk SDP came last.
+RelaySession* pick_by_ssrc(const std::vector<RelaySession*>& list, std::optional<std::uint32_t> ssrc,
+                           bool newest) noexcept {
+  if (!ssrc) return nullptr;
+  RelaySession* unknown = nullptr;
+  std::size_t unknowns = 0;
+  RelaySession* last = nullptr;
+  for (RelaySession* s : list) {
+    if (s->trunk_ssrc == ssrc) return s;
+    if (!s->trunk_ssrc) {
+      unknown = s;
+      ++unknowns;
+    }
+    if (last == nullptr || s->trunk_answer > last->trunk_answer) last = s;
+  }
+  if (unknowns == 1) return unknown;
+  return unknowns == 0 && newest ? last : nullptr;
+}
+
+}  // namespace
+
+RelaySession* Relay::trunk_sender(bool rtcp, const core::SockAddr& peer, std::span<const std::byte> pkt) noexcept {
+  const int k = rtcp ? 1 : 0;
+  if (auto it = by_trunk_[k].find(peer); it != by_trunk_[k].end()) {
+    if (it->second.size() == 1) return it->second.front();
+    RelaySession* s = pick_by_ssrc(it->second, packet_ssrc(pkt, rtcp), true);
+    if (s == nullptr) drop(nullptr, kMediaDropTrunkAmbiguous);
+    return s;
+  }
+  core::SockAddr ip = peer;
+  ip.set_port(0);
+  auto w = waiting_[k].find(ip);
+  if (w == waiting_[k].end()) {
+    drop(nullptr, kMediaDropNotPinned);
+    return nullptr;
+  }
+  if (w->second.size() == 1) return w->second.front();
+  RelaySession* s = pick_by_ssrc(w->second, packet_ssrc(pkt, rtcp), false);
+  if (s == nullptr) drop(nullptr, kMediaDropTrunkAmbiguous);
+  return s;
+}
+
+// Shared trunk port: `s` accepted a packet from `peer`; it now answers to that address and waits
+// no more (RTP or RTCP).
+void Relay::trunk_heard_at(RelaySession& s, bool rtcp, const core::SockAddr& peer) noexcept {
+  if (!s.trunk_registered) return;
+  const int k = rtcp ? 1 : 0;
+  core::SockAddr& pinned = rtcp ? s.trunk_rtcp : s.trunk_rtp;
+  core::SockAddr ip = pinned;
+  ip.set_port(0);
+  unlist(waiting_[k], ip, &s);
+  if (peer == pinned) return;
+  unlist(by_trunk_[k], pinned, &s);
+  by_trunk_[k][peer].push_back(&s);  // one entry per session: bounded by the sessions
 }
 
 RelayPort Relay::trunk_port(PortKind kind, const RelaySession& s) const noexcept {
@@ -282,11 +358,8 @@ void Relay::handle_datagram(core::Instant now, RelayPort port, const core::SockA
   }
   const bool rtcp = port.kind == PortKind::trunk_rtcp;
   if (port.session == 0) {  // the shared trunk port: the sender's address names the session
-    RelaySession* s = trunk_sender(rtcp, peer);
-    if (s == nullptr) {
-      drop(nullptr, kMediaDropNotPinned);
-      return;
-    }
+    RelaySession* s = trunk_sender(rtcp, peer, rx.payload());
+    if (s == nullptr) return;  // dropped and counted
     on_trunk(now, *s, rtcp, peer, rx);
     return;
   }
@@ -503,17 +576,23 @@ void Relay::on_trunk(core::Instant now, RelaySession& s, bool rtcp, const core::
     return;
   }
   if (!(peer == pinned)) {
-    // Only a per-call port may latch: there the local port, not the source, names the session.
-    if (cfg_.shared_trunk_port || fixed || !same_ip(peer, pinned)) {
+    // On the shared port trunk_sender() found `s` among the sessions waiting on the peer's IP.
+    if (fixed || !same_ip(peer, pinned)) {
       drop(&s, kMediaDropNotPinned);
       return;
     }
     kMediaTrunkLatched.inc();
     core::log(core::LogLevel::info, "media.trunk_latched", "session={} {} sdp={} actual={}", s.id,
               rtcp ? "rtcp" : "rtp", pinned.to_string(), peer.to_string());
+    trunk_heard_at(s, rtcp, peer);
     pinned = peer;
+  } else if (!fixed) {
+    trunk_heard_at(s, rtcp, peer);
   }
   fixed = true;
+  if (cfg_.shared_trunk_port && !rtcp) {
+    if (auto ssrc = packet_ssrc(rx.payload(), false)) s.trunk_ssrc = ssrc;
+  }
   ++s.st.trunk_rx;
   s.trunk_heard = now;
   const core::SockAddr* to = s.ice.selected();

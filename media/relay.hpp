@@ -24,12 +24,23 @@
 //            and RTCP each; symmetric RTP, RFC 4961: what goes to the trunk follows). Another IP
 //            never latches; a new trunk SDP (set_trunk_remote) may latch again.
 //   shared:  ONE RTP port and ONE RTCP port (its +1) for every session of the shard, the session
-//            found by the trunk's source address (RelayPort::session is 0). That address must be
-//            exactly the trunk's SDP address (+1 for RTCP): no latching, since a second port of
-//            the trunk's IP could be any of its calls. Two sessions whose trunk SDP names the
-//            same address cannot be told apart by source: that address is then refused for both
-//            (kMediaTrunkAddressConflicts, dropped as not pinned) until one of them goes, so no
-//            call ever gets another call's audio.
+//            found by the trunk's source address (RelayPort::session is 0), in this order:
+//            1. the source is a session's trunk address (its SDP's, +1 for RTCP, or where it
+//               latched): that session; if several sessions have that address (two calls to the
+//               same trunk media address), the one whose trunk SSRC the packet carries; else the
+//               only one whose SSRC is not known yet (it learns it); else, when all know theirs,
+//               the session whose trunk SDP came last (a re-INVITE may change the SSRC);
+//            2. an unknown source: the sessions whose trunk SDP has that IP and that have heard
+//               nothing from the trunk yet (RTP and RTCP each): if one, it latches to the source
+//               (like per-call ports; what goes to the trunk follows); if several, the one whose
+//               trunk SSRC the packet carries (RTCP from a latched RTP stream), else the only one
+//               whose SSRC is unknown; otherwise the packet is dropped and counted
+//               (kMediaDropTrunkAmbiguous) until the calls' own packets resolve it (each
+//               latches or hears its SDP address) or one ends.
+//            RTCP from a trunk whose a=rtcp names another port of the same IP latches the same
+//            way. At most kMaxSessionsPerTrunkAddress sessions share one trunk address: a session
+//            past that gets no trunk media on the shared port (kMediaTrunkAddressFull; use
+//            --trunk-rtp-mode per-call for such a trunk). Other tables hold one entry per session.
 // Trunk packets are then mapped, protected in place into the tailroom and sent to the browser's
 // selected ICE path.
 //
@@ -94,7 +105,15 @@ inline const core::Counter kMediaTrunkLatched{
     "per-call trunk ports that moved to the trunk's actual source port (same IP as its SDP, first packet)"};
 inline const core::Counter kMediaTrunkAddressConflicts{
     "webtrunk_media_trunk_address_conflicts_total",
-    "shared trunk port: a session's trunk SDP named an address another live session has (refused for both)"};
+    "shared trunk port: a session's trunk SDP named an address another live session has (told apart by SSRC)"};
+inline const core::Counter kMediaTrunkAddressFull{
+    "webtrunk_media_trunk_address_full_total",
+    "shared trunk port: sessions refused because kMaxSessionsPerTrunkAddress already share their trunk address"};
+inline const core::Counter kMediaDropTrunkAmbiguous{
+    "webtrunk_media_dropped_trunk_ambiguous_total",
+    "shared trunk port: trunk packets that several waiting sessions could own (dropped until it resolves)"};
+// Shared trunk port: sessions one trunk media address may carry (told apart by SSRC, a linear scan).
+inline constexpr std::size_t kMaxSessionsPerTrunkAddress = 64;
 inline const core::Counter kMediaDropDirection{"webtrunk_media_dropped_direction_total",
                                                "RTP in a direction the session's hold state stops"};
 inline const core::Counter kMediaDropEnded{"webtrunk_media_dropped_ended_total",
@@ -195,11 +214,14 @@ class Relay {
   void emit_copy(RelayPort from, const core::SockAddr& to, std::span<const std::byte> data);
   void on_browser(core::Instant now, const core::SockAddr& peer, RxBuf& rx) noexcept;
   void on_trunk(core::Instant now, RelaySession& s, bool rtcp, const core::SockAddr& peer, RxBuf& rx) noexcept;
-  RelaySession* trunk_sender(bool rtcp, const core::SockAddr& peer) const noexcept;
+  RelaySession* trunk_sender(bool rtcp, const core::SockAddr& peer, std::span<const std::byte> pkt) noexcept;
+  void trunk_heard_at(RelaySession& s, bool rtcp, const core::SockAddr& peer) noexcept;
   // The port a session's packets leave from toward the trunk (session 0 when shared).
   RelayPort trunk_port(PortKind kind, const RelaySession& s) const noexcept;
   void register_trunk(RelaySession& s);
   void unregister_trunk(RelaySession& s) noexcept;
+  using SessionsByAddr = std::unordered_map<core::SockAddr, std::vector<RelaySession*>, AddrHash>;
+  static void unlist(SessionsByAddr& m, const core::SockAddr& key, const RelaySession* s) noexcept;
   void on_stun(core::Instant now, const core::SockAddr& peer, std::span<std::byte> pkt) noexcept;
   void on_dtls(core::Instant now, RelaySession& s, const core::SockAddr& peer, std::span<const std::byte> pkt);
   void on_srtp(core::Instant now, RelaySession& s, const core::SockAddr& peer, RxBuf& rx, bool rtcp) noexcept;
@@ -217,14 +239,11 @@ class Relay {
   std::unordered_map<SessionId, std::unique_ptr<RelaySession>> sessions_;
   std::unordered_map<std::string, RelaySession*, StringHash, std::equal_to<>> by_ufrag_;
   std::unordered_map<core::SockAddr, RelaySession*, AddrHash> by_peer_;
-  // Shared trunk port: sessions by the trunk's SDP address (RTP, and its +1 for RTCP). `users` > 1
-  // is a conflict: the address is refused until one session is left.
-  struct TrunkKey {
-    RelaySession* session = nullptr;
-    std::uint32_t users = 0;
-  };
-  std::unordered_map<core::SockAddr, TrunkKey, AddrHash> by_trunk_rtp_;
-  std::unordered_map<core::SockAddr, TrunkKey, AddrHash> by_trunk_rtcp_;
+  // Shared trunk port, [0] RTP and [1] RTCP: sessions by their trunk address (SDP or latched;
+  // several when calls share it), and by IP (port 0) those that heard nothing from the trunk yet.
+  std::array<SessionsByAddr, 2> by_trunk_;
+  std::array<SessionsByAddr, 2> waiting_;
+  std::uint64_t trunk_answers_ = 0;  // orders the sessions' trunk SDPs (RelaySession::trunk_answer)
   // Sessions with a DTLS or DTMF deadline (few: those in a handshake or playing a digit), so
   // poll_timeout() looks at them and not at every session.
   std::unordered_set<SessionId> timed_;

@@ -62,6 +62,8 @@ struct RelaySession {
   bool trunk_rtp_fixed = false;
   bool trunk_rtcp_fixed = false;
   bool trunk_registered = false;  // shared trunk port: trunk_rtp/trunk_rtcp are in the relay's maps
+  std::optional<std::uint32_t> trunk_ssrc;  // shared trunk port: the SSRC of the trunk's RTP, once heard
+  std::uint64_t trunk_answer = 0;           // shared trunk port: when its trunk SDP came (higher: later)
   std::array<std::uint8_t, 128> to_trunk_pt{};
   std::array<std::uint8_t, 128> to_browser_pt{};
   std::optional<std::uint8_t> trunk_dtmf_pt;

@@ -155,7 +155,13 @@ using test::write_rtp;
 // on the shard (MediaSessions calls must be made there).
 class BridgeTest : public ::testing::Test {
  protected:
-  void SetUp() override { open_bridge(MediaConfig{}); }
+  void SetUp() override { open_bridge(per_call()); }
+  // Most tests here are about per-call trunk ports (a pair per session); the shared default has its own.
+  static MediaConfig per_call() {
+    MediaConfig c;
+    c.trunk_rtp_mode = TrunkRtpMode::per_call;
+    return c;
+  }
 
   void open_bridge(MediaConfig cfg, std::uint16_t pairs = 8) {
     bridge.reset();
@@ -413,7 +419,7 @@ INSTANTIATE_TEST_SUITE_P(EachSrtpProfile, BridgeProfileTest,
 // side, per-call trunk port) shows in the shard's udp_delay(), arrival to send. (A socket without
 // stamps adds none: ShardUdp.ArrivalStampsMeasureTheTimeToSendInBothReceiveModes.)
 TEST_F(BridgeTest, ArrivalStampsMeasureEveryRelayedPacketBothWays) {
-  MediaConfig cfg;
+  MediaConfig cfg = per_call();
   cfg.rx_timestamps = true;
   open_bridge(cfg);
   auto tls = bench::BrowserTls::make();
@@ -631,7 +637,7 @@ TEST_F(BridgeTest, ReleaseGivesThePortPairBack) {
 }
 
 TEST_F(BridgeTest, CreateFailsWithAMessageWhenThePortsAreUsedUp) {
-  open_bridge(MediaConfig{}, 2);
+  open_bridge(per_call(), 2);
   wait_ports_free();
   auto a = bridge->create();
   auto b = bridge->create();
@@ -651,11 +657,11 @@ TEST_F(BridgeTest, CreateFailsWithAMessageWhenThePortsAreUsedUp) {
 // decides is bind(2), not the thread): one side's calls take its own pairs and then borrow the
 // other's, the other still gets the pair left, and nothing is handed out twice.
 TEST_F(BridgeTest, AShardWithItsSliceUsedUpBorrowsFromTheRestOfTheRange) {
-  open_bridge(MediaConfig{}, 4);
+  open_bridge(per_call(), 4);
   wait_ports_free();
   bridge.reset();
   auto open_slice = [&](std::uint16_t lo, std::uint16_t hi) {
-    MediaConfig cfg;
+    MediaConfig cfg = per_call();
     cfg.browser_listen = SockAddr::ipv4_loopback(0);
     cfg.trunk_bind = SockAddr::ipv4_loopback(0);
     cfg.rtp_port_min = lo;

@@ -5,6 +5,7 @@
 // tests/media/bridge_test.cpp.
 #include "media/relay.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <array>
@@ -102,23 +103,24 @@ class RelayTest : public ::testing::Test {
   }
 
   // ICE (a nominating check) and DTLS between the emulated browser and the relay, no sockets.
-  void set_up(bench::EmulatedBrowser& b) {
+  void set_up(bench::EmulatedBrowser& b) { handshake(b, browser_addr, kSession); }
+  void handshake(bench::EmulatedBrowser& b, const SockAddr& from, SessionId id) {
     std::array<std::byte, 512> req{};
     const std::size_t n = b.make_check(req, true);
-    auto reply = deliver(RelayPort{}, browser_addr, std::span(req.data(), n));
+    auto reply = deliver(RelayPort{}, from, std::span(req.data(), n));
     ASSERT_EQ(reply.size(), 1u);
     EXPECT_FALSE(reply[0].in_place);
-    EXPECT_TRUE(reply[0].to == browser_addr);
+    EXPECT_TRUE(reply[0].to == from);
     ASSERT_TRUE(b.check_answered(reply[0].data));
     ASSERT_TRUE(b.start_dtls());
     for (int i = 0; i < 20 && !b.connected() && b.error().empty(); ++i) {
       while (auto d = b.poll_dtls()) {
-        for (const Sent& s : deliver(RelayPort{}, browser_addr, *d)) b.on_dtls(s.data);
+        for (const Sent& s : deliver(RelayPort{}, from, *d)) b.on_dtls(s.data);
       }
     }
-    while (auto d = b.poll_dtls()) (void)deliver(RelayPort{}, browser_addr, *d);
+    while (auto d = b.poll_dtls()) (void)deliver(RelayPort{}, from, *d);
     ASSERT_TRUE(b.connected()) << b.error();
-    ASSERT_TRUE(relay->stats(kSession)->dtls_connected);
+    ASSERT_TRUE(relay->stats(id)->dtls_connected);
   }
 
   // A session with the browser's offer and the trunk's answer set, ICE and DTLS done.
@@ -255,7 +257,7 @@ TEST_F(RelayTest, SharedTrunkPortFindsTheSessionByTheTrunksExactAddress) {
 
   const std::uint64_t not_pinned = kMediaDropNotPinned.total();
   EXPECT_TRUE(deliver(shared, SockAddr::ipv4_loopback(30002), std::span(buf.data(), n)).empty())
-      << "no latching on the shared port: another port of the trunk's IP could be any call";
+      << "both calls heard their SDP address: no call of that IP waits to latch";
   EXPECT_EQ(kMediaDropNotPinned.total(), not_pinned + 1);
 
   // What goes to the trunk leaves from the shared port.
@@ -273,37 +275,244 @@ TEST_F(RelayTest, SharedTrunkPortFindsTheSessionByTheTrunksExactAddress) {
   SockAddr trunk_rtcp = trunk_addr;
   trunk_rtcp.set_port(static_cast<std::uint16_t>(trunk_addr.port() + 1));
   EXPECT_EQ(deliver(RelayPort{PortKind::trunk_rtcp, 0}, trunk_rtcp, std::span(rr.data(), 8)).size(), 1u);
+  // From an unknown port of that IP: the one call still waiting for RTCP (the other) latches it.
   EXPECT_TRUE(deliver(RelayPort{PortKind::trunk_rtcp, 0}, trunk_addr, std::span(rr.data(), 8)).empty());
+  EXPECT_EQ(relay->stats(other)->trunk_rx, 2u);
 
   relay->remove_session(kSession);
   EXPECT_TRUE(deliver(shared, trunk_addr, std::span(buf.data(), n)).empty());
-  EXPECT_EQ(kMediaDropNotPinned.total(), not_pinned + 3);
+  EXPECT_EQ(kMediaDropNotPinned.total(), not_pinned + 2);
 }
 
-// Two calls whose trunk SDP names the same media address: the shared port cannot tell them apart
-// by source, so neither gets anything from it (never the other call's audio) until one goes.
-TEST_F(RelayTest, SharedTrunkPortRefusesAnAddressTwoSessionsShareUntilOneGoes) {
-  RelayConfig cfg;
-  cfg.shared_trunk_port = true;
-  ASSERT_NO_FATAL_FAILURE(connect(cfg));
+// A second session beside the fixture's, with its own browser (ICE + DTLS done) and trunk SDP.
+struct SecondCall {
+  SessionId id = 0;
+  SockAddr browser;
+  std::unique_ptr<bench::BrowserTls> tls;
+  std::unique_ptr<bench::EmulatedBrowser> em;
+};
+
+class SharedTrunkTest : public RelayTest {
+ protected:
+  void SetUp() override {
+    RelayTest::SetUp();
+    RelayConfig cfg;
+    cfg.shared_trunk_port = true;
+    ASSERT_NO_FATAL_FAILURE(connect(cfg));
+  }
+  // Adds a session whose trunk SDP says `trunk` and connects its own emulated browser.
+  void add_call(SecondCall& c, SessionId id, const SockAddr& trunk, std::uint16_t browser_port) {
+    c.id = id;
+    c.browser = SockAddr::ipv4_loopback(browser_port);
+    LocalMedia lm = *relay->local(kSession);
+    lm.ice.ufrag = fmt::format("ufrag{}", id);
+    relay->add_session(now, id, lm);
+    c.tls = bench::BrowserTls::make();
+    ASSERT_TRUE(c.tls);
+    relay->set_browser_remote(id, BrowserRemote{browser_ice(), c.tls->fingerprint()});
+    relay->set_trunk_remote(now, id, trunk, opus_pcmu_dtmf());
+    c.em = std::make_unique<bench::EmulatedBrowser>(*c.tls, browser_ice(), lm.ice, identity->fingerprint_sha256());
+    ASSERT_NO_FATAL_FAILURE(handshake(*c.em, c.browser, id));
+  }
+  // RTP from the trunk with `ssrc` on the shared RTP port: the browser it reached, or none.
+  std::optional<SockAddr> trunk_rtp(const SockAddr& from, std::uint32_t ssrc, std::uint16_t seq = 1) {
+    std::array<std::byte, 200> buf{};
+    const std::size_t n = write_rtp(buf, 0, seq, seq * 160u, ssrc, 160);
+    auto out = deliver(RelayPort{PortKind::trunk_rtp, 0}, from, std::span(buf.data(), n));
+    if (out.size() != 1) return std::nullopt;
+    return out[0].to;
+  }
+  // The fixture's browser sends an RTCP receiver report: does it leave toward `want`?
+  bool browser_sends_rtcp_to(const SockAddr& want) {
+    std::array<std::byte, 128> buf{};
+    buf[0] = std::byte{0x80};
+    buf[1] = std::byte{201};
+    core::store_be16(buf.data() + 2, 1);
+    core::store_be32(buf.data() + 4, 0x1234);
+    auto r = em->tx().protect_rtcp(buf, 8);
+    if (!r) return false;
+    auto out = deliver(RelayPort{}, browser_addr, std::span(buf.data(), r.value()));
+    return out.size() == 1 && out[0].to == want && out[0].from.kind == PortKind::trunk_rtcp;
+  }
+  std::optional<SockAddr> trunk_rtcp(const SockAddr& from, std::uint32_t ssrc) {
+    std::array<std::byte, 8> rr{};
+    rr[0] = std::byte{0x80};
+    rr[1] = std::byte{201};
+    core::store_be16(rr.data() + 2, 1);
+    core::store_be32(rr.data() + 4, ssrc);
+    auto out = deliver(RelayPort{PortKind::trunk_rtcp, 0}, from, rr);
+    if (out.size() != 1) return std::nullopt;
+    return out[0].to;
+  }
+};
+
+// A trunk that sends RTP from another port than its SDP says, and RTCP from that port + 1 (or any
+// other port of its IP): on the shared port the only call of that IP still waiting latches to it,
+// both ways, like a per-call port.
+TEST_F(SharedTrunkTest, TrunkSendingFromAnotherPortLatchesTheOnlyWaitingCallOfItsIp) {
+  const std::uint64_t latched = kMediaTrunkLatched.total();
+  const SockAddr actual = SockAddr::ipv4_loopback(31234);
+  auto to = trunk_rtp(actual, 0x1111);
+  ASSERT_TRUE(to) << "the trunk's IP from another port latches the call waiting on it";
+  EXPECT_TRUE(*to == browser_addr);
+  EXPECT_EQ(kMediaTrunkLatched.total(), latched + 1);
+  auto out = browser_sends(*em, 0, 10);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(out[0].to == actual) << "what goes to the trunk follows";
+  EXPECT_EQ(out[0].from.session, 0u);
+
+  const std::uint64_t not_pinned = kMediaDropNotPinned.total();
+  EXPECT_FALSE(trunk_rtp(trunk_addr, 0x1111)) << "latched once: the SDP port no longer counts";
+  EXPECT_FALSE(trunk_rtp(SockAddr::ipv4_loopback(31236), 0x1111)) << "nor another port: nobody waits";
+  EXPECT_EQ(kMediaDropNotPinned.total(), not_pinned + 2);
+  EXPECT_TRUE(trunk_rtp(actual, 0x1111, 2));
+
+  // RTCP from the latched port + 1 (not the SDP's + 1) latches the RTCP side the same way.
+  const SockAddr actual_rtcp = SockAddr::ipv4_loopback(31235);
+  ASSERT_TRUE(trunk_rtcp(actual_rtcp, 0x1111));
+  EXPECT_EQ(kMediaTrunkLatched.total(), latched + 2);
+  EXPECT_TRUE(browser_sends_rtcp_to(actual_rtcp));
+
+  // A new SDP from the trunk (re-INVITE) starts over at its address.
+  relay->set_trunk_remote(now, kSession, trunk_addr, opus_pcmu_dtmf());
+  EXPECT_TRUE(trunk_rtp(trunk_addr, 0x1111, 3));
+  EXPECT_FALSE(trunk_rtp(actual, 0x1111, 4));
+  relay->remove_session(kSession);
+  EXPECT_FALSE(trunk_rtp(trunk_addr, 0x1111, 5));
+}
+
+// RTCP on the SDP's RTP port + 1, on the shared RTCP port; RTCP that an RTP port sends is not RTCP.
+TEST_F(SharedTrunkTest, RtcpFromTheTrunksRtpPortPlusOneReachesItsCall) {
+  SockAddr rtcp = trunk_addr;
+  rtcp.set_port(static_cast<std::uint16_t>(trunk_addr.port() + 1));
+  auto to = trunk_rtcp(rtcp, 0x1111);
+  ASSERT_TRUE(to);
+  EXPECT_TRUE(*to == browser_addr);
+  EXPECT_TRUE(browser_sends_rtcp_to(rtcp));
+  const std::uint64_t not_pinned = kMediaDropNotPinned.total();
+  EXPECT_FALSE(trunk_rtcp(SockAddr::ipv4_loopback(31001), 0x1111)) << "RTCP heard: nothing waits any more";
+  EXPECT_EQ(kMediaDropNotPinned.total(), not_pinned + 1);
+}
+
+// Two calls of one trunk IP wait and a packet comes from a port neither SDP names: nobody can
+// tell whose it is, so it is dropped and counted until each call's own packets resolve it.
+TEST_F(SharedTrunkTest, UnknownSourceWithTwoCallsWaitingOnItsIpIsDroppedUntilResolved) {
+  SecondCall b;
+  const SockAddr b_trunk = SockAddr::ipv4_loopback(30100);
+  ASSERT_NO_FATAL_FAILURE(add_call(b, kSession + 1, b_trunk, 50100));
+  const std::uint64_t ambiguous = kMediaDropTrunkAmbiguous.total();
+  const SockAddr elsewhere = SockAddr::ipv4_loopback(31000);
+  EXPECT_FALSE(trunk_rtp(elsewhere, 0xaaaa));
+  EXPECT_EQ(kMediaDropTrunkAmbiguous.total(), ambiguous + 1);
+  EXPECT_EQ(relay->stats(kSession)->trunk_rx, 0u);
+  EXPECT_EQ(relay->stats(b.id)->trunk_rx, 0u);
+
+  // B hears its SDP address: only the fixture's call waits now, and the unknown source is its.
+  auto to = trunk_rtp(b_trunk, 0xbbbb);
+  ASSERT_TRUE(to);
+  EXPECT_TRUE(*to == b.browser);
+  to = trunk_rtp(elsewhere, 0xaaaa, 2);
+  ASSERT_TRUE(to);
+  EXPECT_TRUE(*to == browser_addr);
+  EXPECT_EQ(kMediaDropTrunkAmbiguous.total(), ambiguous + 1);
+
+  // RTCP from an unknown port while both wait on RTCP: the sender SSRC names the call.
+  to = trunk_rtcp(SockAddr::ipv4_loopback(31001), 0xbbbb);
+  ASSERT_TRUE(to);
+  EXPECT_TRUE(*to == b.browser);
+}
+
+// Two calls to the same trunk media address (IP and port): told apart by SSRC, each learnt from
+// the first packet while it is the only call there without one; a new SSRC once all have theirs
+// goes to the call whose trunk SDP came last (a re-INVITE may change it). Never the other's audio.
+TEST_F(SharedTrunkTest, TwoCallsToTheSameTrunkAddressAreToldApartBySsrc) {
+  ASSERT_TRUE(trunk_rtp(trunk_addr, 0xaaaa)) << "alone on the address: A learns its SSRC";
   const std::uint64_t conflicts = kMediaTrunkAddressConflicts.total();
-  const SessionId other = kSession + 1;
-  LocalMedia lm = *relay->local(kSession);
-  lm.ice.ufrag = "otherUfr";
-  relay->add_session(now, other, lm);
-  relay->set_trunk_remote(now, other, trunk_addr, opus_pcmu_dtmf());
+  SecondCall b;
+  ASSERT_NO_FATAL_FAILURE(add_call(b, kSession + 1, trunk_addr, 50100));
   EXPECT_EQ(kMediaTrunkAddressConflicts.total(), conflicts + 1);
 
-  const RelayPort shared{PortKind::trunk_rtp, 0};
-  std::array<std::byte, 200> buf{};
-  const std::size_t n = write_rtp(buf, 0, 1, 160, 0x9999, 160);
-  EXPECT_TRUE(deliver(shared, trunk_addr, std::span(buf.data(), n)).empty());
-  EXPECT_EQ(relay->stats(kSession)->trunk_rx, 0u);
-  EXPECT_EQ(relay->stats(other)->trunk_rx, 0u);
+  auto to = trunk_rtp(trunk_addr, 0xbbbb);
+  ASSERT_TRUE(to) << "B is the only call there without an SSRC: it learns this one";
+  EXPECT_TRUE(*to == b.browser);
+  for (std::uint16_t seq = 2; seq < 6; ++seq) {
+    to = trunk_rtp(trunk_addr, 0xaaaa, seq);
+    ASSERT_TRUE(to);
+    EXPECT_TRUE(*to == browser_addr);
+    to = trunk_rtp(trunk_addr, 0xbbbb, seq);
+    ASSERT_TRUE(to);
+    EXPECT_TRUE(*to == b.browser);
+  }
+  EXPECT_EQ(relay->stats(kSession)->trunk_rx, 5u);
+  EXPECT_EQ(relay->stats(b.id)->trunk_rx, 5u);
 
-  relay->remove_session(other);
-  EXPECT_EQ(deliver(shared, trunk_addr, std::span(buf.data(), n)).size(), 1u);
-  EXPECT_EQ(relay->stats(kSession)->trunk_rx, 1u);
+  // RTCP from the address + 1 goes by its sender SSRC too.
+  SockAddr rtcp = trunk_addr;
+  rtcp.set_port(static_cast<std::uint16_t>(trunk_addr.port() + 1));
+  to = trunk_rtcp(rtcp, 0xaaaa);
+  ASSERT_TRUE(to);
+  EXPECT_TRUE(*to == browser_addr);
+  to = trunk_rtcp(rtcp, 0xbbbb);
+  ASSERT_TRUE(to);
+  EXPECT_TRUE(*to == b.browser);
+
+  // Both calls send to the same trunk address from the shared port.
+  auto out = browser_sends(*em, 0, 10);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(out[0].to == trunk_addr);
+
+  // A re-INVITE of A, after which the trunk's stream for A has a new SSRC: A takes it.
+  relay->set_trunk_remote(now, kSession, trunk_addr, opus_pcmu_dtmf());
+  to = trunk_rtp(trunk_addr, 0xcccc, 10);
+  ASSERT_TRUE(to);
+  EXPECT_TRUE(*to == browser_addr);
+  to = trunk_rtp(trunk_addr, 0xbbbb, 10);
+  ASSERT_TRUE(to);
+  EXPECT_TRUE(*to == b.browser) << "B keeps its own";
+  EXPECT_FALSE(trunk_rtp(trunk_addr, 0xaaaa, 11) == b.browser) << "A's old SSRC never reaches B";
+
+  // One goes: the other has the address alone.
+  relay->remove_session(kSession);
+  to = trunk_rtp(trunk_addr, 0xbbbb, 12);
+  ASSERT_TRUE(to);
+  EXPECT_TRUE(*to == b.browser);
+}
+
+// Two calls that both join the address before the trunk sends: the first packet with an SSRC
+// nobody has is ambiguous (either call could own it) and dropped and counted.
+TEST_F(SharedTrunkTest, TwoNewCallsOnOneAddressWaitForTheirOwnSsrc) {
+  SecondCall b;
+  ASSERT_NO_FATAL_FAILURE(add_call(b, kSession + 1, trunk_addr, 50100));
+  const std::uint64_t ambiguous = kMediaDropTrunkAmbiguous.total();
+  EXPECT_FALSE(trunk_rtp(trunk_addr, 0xaaaa));
+  EXPECT_EQ(kMediaDropTrunkAmbiguous.total(), ambiguous + 1);
+  EXPECT_EQ(relay->stats(kSession)->trunk_rx + relay->stats(b.id)->trunk_rx, 0u);
+  relay->remove_session(b.id);
+  EXPECT_TRUE(trunk_rtp(trunk_addr, 0xaaaa, 2));
+}
+
+// Every call past kMaxSessionsPerTrunkAddress on one trunk address is refused on the shared port
+// (counted) and the ones already there keep their audio.
+TEST_F(SharedTrunkTest, CallsSharingOneTrunkAddressAreBounded) {
+  ASSERT_TRUE(trunk_rtp(trunk_addr, 0xaaaa));
+  LocalMedia lm = *relay->local(kSession);
+  for (std::size_t i = 1; i < kMaxSessionsPerTrunkAddress; ++i) {
+    lm.ice.ufrag = fmt::format("fill{}", i);
+    relay->add_session(now, kSession + i, lm);
+    relay->set_trunk_remote(now, kSession + i, trunk_addr, opus_pcmu_dtmf());
+  }
+  const std::uint64_t full = kMediaTrunkAddressFull.total();
+  lm.ice.ufrag = "onetoomany";
+  const SessionId extra = kSession + kMaxSessionsPerTrunkAddress;
+  relay->add_session(now, extra, lm);
+  relay->set_trunk_remote(now, extra, trunk_addr, opus_pcmu_dtmf());
+  EXPECT_EQ(kMediaTrunkAddressFull.total(), full + 1);
+  auto to = trunk_rtp(trunk_addr, 0xaaaa, 2);
+  ASSERT_TRUE(to);
+  EXPECT_TRUE(*to == browser_addr);
+  relay->remove_session(kSession + 1);  // room again: a new SDP from the trunk gets it in
+  relay->set_trunk_remote(now, extra, trunk_addr, opus_pcmu_dtmf());
+  EXPECT_EQ(kMediaTrunkAddressFull.total(), full + 1);
 }
 
 TEST_F(RelayTest, NothingReachesTheBrowserBeforeDtls) {

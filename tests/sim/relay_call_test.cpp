@@ -8,6 +8,7 @@
 
 #include <array>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "bench/tools/media_browser.hpp"
@@ -53,10 +54,13 @@ class RelayCall : public ::testing::Test {
     ASSERT_TRUE(id) << id.error().message;
     media::RelayConfig cfg;
     cfg.identity = id.value();
+    cfg.shared_trunk_port = shared_trunk_port();
     sim.media.use_relay(&sim.now, cfg);
     tls = bench::BrowserTls::make();
     ASSERT_TRUE(tls);
   }
+
+  virtual bool shared_trunk_port() const { return false; }
 
   // The browser calls with its own certificate's fingerprint in kOffer; the trunk answers kAnswer.
   void call() {
@@ -67,42 +71,66 @@ class RelayCall : public ::testing::Test {
   }
 
   // What Chromium does with the edge's answer: a nominating check to its candidate, then DTLS.
-  void browser_connects() {
-    const std::string& answer = connected.answer;
-    em = std::make_unique<bench::EmulatedBrowser>(
+  void browser_connects() { connect_browser(connected, em, kBrowserAddr); }
+  void connect_browser(const Connected& c, std::unique_ptr<bench::EmulatedBrowser>& out, const core::SockAddr& from) {
+    const std::string& answer = c.answer;
+    out = std::make_unique<bench::EmulatedBrowser>(
         *tls, kBrowserIce, media::IceCredentials{sdp_attr(answer, "ice-ufrag"), sdp_attr(answer, "ice-pwd")},
         sdp_attr(answer, "fingerprint").substr(std::string_view("sha-256 ").size()));
     std::array<std::byte, 512> req{};
-    const std::size_t n = em->make_check(req, true);
-    auto reply = sim.media.deliver(media::RelayPort{}, kBrowserAddr, std::span(req.data(), n));
+    const std::size_t n = out->make_check(req, true);
+    auto reply = sim.media.deliver(media::RelayPort{}, from, std::span(req.data(), n));
     ASSERT_EQ(reply.size(), 1u);
-    EXPECT_EQ(reply[0].to, kBrowserAddr);
-    ASSERT_TRUE(em->check_answered(reply[0].data));
-    ASSERT_TRUE(em->start_dtls());
-    for (int i = 0; i < 20 && !em->connected() && em->error().empty(); ++i) {
-      while (auto d = em->poll_dtls()) {
-        for (const RelaySent& s : sim.media.deliver(media::RelayPort{}, kBrowserAddr, *d)) {
-          EXPECT_EQ(s.to, kBrowserAddr);
-          em->on_dtls(s.data);
+    EXPECT_EQ(reply[0].to, from);
+    ASSERT_TRUE(out->check_answered(reply[0].data));
+    ASSERT_TRUE(out->start_dtls());
+    for (int i = 0; i < 20 && !out->connected() && out->error().empty(); ++i) {
+      while (auto d = out->poll_dtls()) {
+        for (const RelaySent& s : sim.media.deliver(media::RelayPort{}, from, *d)) {
+          EXPECT_EQ(s.to, from);
+          out->on_dtls(s.data);
         }
       }
     }
-    while (auto d = em->poll_dtls()) (void)sim.media.deliver(media::RelayPort{}, kBrowserAddr, *d);
-    ASSERT_TRUE(em->connected()) << em->error();
+    while (auto d = out->poll_dtls()) (void)sim.media.deliver(media::RelayPort{}, from, *d);
+    ASSERT_TRUE(out->connected()) << out->error();
   }
 
   // An SRTP packet from the browser; what the relay sent for it.
   std::vector<RelaySent> browser_sends(std::uint8_t pt, std::uint16_t seq) {
+    return browser_sends(*em, kBrowserAddr, pt, seq);
+  }
+  std::vector<RelaySent> browser_sends(bench::EmulatedBrowser& b, const core::SockAddr& from, std::uint8_t pt,
+                                       std::uint16_t seq) {
     std::array<std::byte, 1500> buf{};
-    auto r = em->tx().protect_rtp(buf, write_rtp(buf, pt, seq, 0x1234));
+    auto r = b.tx().protect_rtp(buf, write_rtp(buf, pt, seq, 0x1234));
     EXPECT_TRUE(r);
-    return sim.media.deliver(media::RelayPort{}, kBrowserAddr, std::span(buf.data(), r ? r.value() : 0));
+    return sim.media.deliver(media::RelayPort{}, from, std::span(buf.data(), r ? r.value() : 0));
   }
   // Plain RTP from the trunk's media address to the session's trunk RTP port.
   std::vector<RelaySent> trunk_sends(std::uint8_t pt, std::uint16_t seq) {
     std::array<std::byte, 200> buf{};
     return sim.media.deliver(media::RelayPort{media::PortKind::trunk_rtp, session}, kTrunkMedia,
                              std::span(buf.data(), write_rtp(buf, pt, seq, 0x9999)));
+  }
+
+  // Shared mode: RTP from `from` with `ssrc` on the one trunk RTP port; the browser and payload
+  // (decrypted with `b`'s keys) it reached, if any.
+  std::optional<core::SockAddr> shared_trunk_sends(const core::SockAddr& from, std::uint32_t ssrc, std::uint16_t seq,
+                                                   bench::EmulatedBrowser* b = nullptr) {
+    std::array<std::byte, 200> buf{};
+    auto out = sim.media.deliver(media::RelayPort{media::PortKind::trunk_rtp, 0}, from,
+                                 std::span(buf.data(), write_rtp(buf, 0, seq, ssrc)));
+    if (out.size() != 1) return std::nullopt;
+    if (b != nullptr) {
+      std::vector<std::byte> pkt = out[0].data;
+      auto plain = b->rx().unprotect_rtp(pkt, pkt.size());
+      EXPECT_TRUE(plain) << "the browser could not decrypt what the edge sent it";
+      if (plain) {
+        EXPECT_EQ(core::load_be16(pkt.data() + 2), seq);
+      }
+    }
+    return out[0].to;
   }
 
   Sim sim;
@@ -209,6 +237,67 @@ TEST_F(RelayCall, SipInfoDtmfReachesTheTrunkAsRfc4733EventsEvery20msOnVirtualTim
   ASSERT_EQ(after.size(), 1u);
   const std::uint16_t last_event_seq = core::load_be16(events.back().second.data() + 2);
   EXPECT_EQ(core::load_be16(after[0].data.data() + 2), static_cast<std::uint16_t>(last_event_seq + 1));
+}
+
+// --trunk-rtp-mode shared: one trunk-side RTP port for every call of the shard, demultiplexed by
+// the trunk's source address (and SSRC when calls share one).
+class SharedRelayCall : public RelayCall {
+ protected:
+  bool shared_trunk_port() const override { return true; }
+};
+
+// A trunk that sends its RTP from another port than its SDP names: the call latches to it, its
+// browser hears it and the browser's audio goes there, from the shared port.
+TEST_F(SharedRelayCall, TrunkSendingFromAnotherPortThanItsSdpIsHeardAndAnswered) {
+  call();
+  ASSERT_NO_FATAL_FAILURE(browser_connects());
+  const core::SockAddr actual = core::SockAddr::ipv4_loopback(6010);
+  auto to = shared_trunk_sends(actual, 0x9999, 1, em.get());
+  ASSERT_TRUE(to) << "the trunk's audio from another port of its IP is lost";
+  EXPECT_EQ(*to, kBrowserAddr);
+  auto up = browser_sends(0, 100);
+  ASSERT_EQ(up.size(), 1u);
+  EXPECT_EQ(up[0].to, actual) << "the browser's audio follows the trunk's actual port";
+  EXPECT_EQ(up[0].from.session, 0u) << "from the shared port";
+  EXPECT_FALSE(shared_trunk_sends(core::SockAddr::ipv4_loopback(6020), 0x9999, 2)) << "latched once";
+}
+
+// Two calls whose trunk answers name the same media address (kAnswer for both): each browser gets
+// its own call's audio, told apart by the trunk's SSRCs, before and after the other call ends.
+TEST_F(SharedRelayCall, TwoCallsToTheSameTrunkMediaAddressEachGetTheirOwnAudio) {
+  call();
+  ASSERT_NO_FATAL_FAILURE(browser_connects());
+  ASSERT_TRUE(shared_trunk_sends(kTrunkMedia, 0xaaaa, 1, em.get()));
+
+  Browser& bob = sim.browser("bob");
+  const Connected bob_call = connect_call(sim, bob, sdp_with(kOffer, kBrowserFingerprint, tls->fingerprint()));
+  const media::SessionId bob_session = sim.media.next_id - 1;
+  ASSERT_NE(bob_session, session);
+  const core::SockAddr bob_addr = core::SockAddr::ipv4_loopback(58207);
+  std::unique_ptr<bench::EmulatedBrowser> bob_em;
+  ASSERT_NO_FATAL_FAILURE(connect_browser(bob_call, bob_em, bob_addr));
+
+  auto to = shared_trunk_sends(kTrunkMedia, 0xbbbb, 1, bob_em.get());
+  ASSERT_TRUE(to);
+  EXPECT_EQ(*to, bob_addr);
+  for (std::uint16_t seq = 2; seq < 10; ++seq) {
+    to = shared_trunk_sends(kTrunkMedia, 0xaaaa, seq, em.get());
+    ASSERT_TRUE(to);
+    EXPECT_EQ(*to, kBrowserAddr);
+    to = shared_trunk_sends(kTrunkMedia, 0xbbbb, seq, bob_em.get());
+    ASSERT_TRUE(to);
+    EXPECT_EQ(*to, bob_addr);
+  }
+  auto up = browser_sends(*bob_em, bob_addr, 0, 100);
+  ASSERT_EQ(up.size(), 1u);
+  EXPECT_EQ(up[0].to, kTrunkMedia);
+
+  sim.in_dialog(*browser, connected.call, "BYE", connected.call.cseq + 1);
+  EXPECT_EQ(browser->next()->view.status_code(), 200);
+  to = shared_trunk_sends(kTrunkMedia, 0xbbbb, 20, bob_em.get());
+  ASSERT_TRUE(to);
+  EXPECT_EQ(*to, bob_addr);
+  EXPECT_FALSE(shared_trunk_sends(kTrunkMedia, 0xaaaa, 21) == kBrowserAddr) << "no audio to an ended call";
 }
 
 }  // namespace
