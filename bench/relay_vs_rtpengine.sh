@@ -13,8 +13,8 @@
 # Env: CALLS ("500 1000 2000 3000"), STEP (1000), MAX_CALLS (4000), MEDIA_SECONDS (8), ROUNDS (1),
 #      SETUP_TIMEOUT (60), OUT (a new directory under /tmp: every run's full output, the perf data),
 #      PROFILE (0), PROFILE_CALLS (2000), PROFILE_SECONDS (5),
-#      MODES ("per-call"): webtrunk's --trunk-rtp-mode values to run, each a relay of its own in the
-#      round ("per-call shared": both; shared gets an echoing-trunk socket per call).
+#      MODES ("shared", the edge's default): webtrunk's --trunk-rtp-mode values to run, each a relay of
+#      its own in the round ("per-call shared": both; shared gets an echoing-trunk socket per call).
 # Prints one row per run and the rtpengine/webtrunk ratio of CPU per relayed packet per round (for
 # each webtrunk mode, on the round's last row). add_p50/add_p99: webtrunk's added delay inside the
 # relay (kernel arrival stamp -> send, us; '-' for rtpengine, which the tool cannot see inside).
@@ -27,7 +27,7 @@ max_calls=${MAX_CALLS:-4000}
 media_s=${MEDIA_SECONDS:-8}
 rounds=${ROUNDS:-1}
 setup_s=${SETUP_TIMEOUT:-60}
-modes=${MODES:-per-call}
+modes=${MODES:-shared}
 out=${OUT:-$(mktemp -d /tmp/relay_vs_rtpengine.XXXXXX)}
 mkdir -p "$out"
 
