@@ -18,6 +18,8 @@
 #include <thread>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "core/bytes.hpp"
 #include "core/delay_histogram.hpp"
 #include "tests/core/reactor_test_support.hpp"
@@ -627,14 +629,21 @@ TEST(ShardUdp, WaitBatchingHandlesSpreadOutDatagramsInFewerTurns) {
     EXPECT_EQ(h.received, kDatagrams);
     return shard->stats().turns;
   };
-  bool batching = false;
-  const std::uint64_t batched = turns_for(5ms, batching);
-  if (!batching) GTEST_SKIP() << "this kernel has no minimum wait (IORING_FEAT_MIN_TIMEOUT, Linux 6.12)";
-  bool unused = false;
-  const std::uint64_t unbatched = turns_for(0us, unused);
   // Unbatched: a turn per datagram and per 1 ms check at least. Batched: about one per 5 ms window.
-  EXPECT_GE(unbatched, static_cast<std::uint64_t>(kDatagrams));
-  EXPECT_LT(batched, unbatched / 2) << "batched " << batched << " turns, unbatched " << unbatched;
+  // The sender's 200 µs pauses are only as good as the scheduler: on a loaded machine a late sender
+  // bunches datagrams into one turn either way, so a pair of runs that shows nothing is run again
+  // (up to three pairs); the batching must show in one of them.
+  std::string tries;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    bool batching = false;
+    const std::uint64_t batched = turns_for(5ms, batching);
+    if (!batching) GTEST_SKIP() << "this kernel has no minimum wait (IORING_FEAT_MIN_TIMEOUT, Linux 6.12)";
+    bool unused = false;
+    const std::uint64_t unbatched = turns_for(0us, unused);
+    if (unbatched >= static_cast<std::uint64_t>(kDatagrams) && batched < unbatched / 2) return;
+    tries += fmt::format(" (batched {} turns, unbatched {})", batched, unbatched);
+  }
+  ADD_FAILURE() << "wait batching saved no turns in three pairs of runs:" << tries;
 }
 
 TEST(ShardUdp, ConnectedSocketReceivesFromItsPeerOnly) {
