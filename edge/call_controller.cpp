@@ -56,7 +56,7 @@ std::vector<TrunkRegistrations::Target> register_targets(const RouteTable& route
     const TrunkTarget& t = r.trunk;
     if (!t.register_with) continue;
     targets.push_back({t.spec, t.hostport(), t.ipv6_literal ? "[" + t.host + "]" : t.host, t.addr, t.transport,
-                       t.credentials, t.register_expires});
+                       t.targets, t.credentials, t.register_expires});
   }
   return targets;
 }
