@@ -73,9 +73,10 @@ FlagSet edge_flags() {
          "REGISTER the edge with the --trunk as --trunk-user (Contact: the --sip-listen address), refreshed before "
          "it expires, removed on drain (a --routes line says register=yes)",
          "", false});
+  f.add({"trunk-tcp-fallback", "", "requests over 1,300 bytes to a UDP --trunk go over TCP (RFC 3261 §18.1.1; a --routes line says tcp-fallback=yes)", "", false});
   f.add({"trunk-register-expires", "SECONDS", "registration lifetime asked of the --trunk (60-86400)", "600", false});
   f.add({"routes", "FILE",
-         "called-number routes, one `PREFIX TRUNK [user=NAME password-file=FILE] [register=yes [register-expires=S]]` "
+         "called-number routes, one `PREFIX TRUNK [user=NAME password-file=FILE] [register=yes [register-expires=S]] [tcp-fallback=yes]` "
          "per line (TRUNK as for --trunk), longest "
          "prefix wins, `*` = default; no route answers 404; reloaded on SIGHUP and when the file (or a "
          "password file) changes, calls in progress keep their trunk",
@@ -167,7 +168,8 @@ core::Result<edge::RouteTable> routes_from(const FlagValues& flags) {
     auto expires = flags.get_int("trunk-register-expires", 60, 86400);
     if (!expires) return expires.error();
     return edge::RouteTable::single(trunk, flags.get("trunk-user"), flags.get("trunk-password-file"),
-                                    flags.flag("trunk-register"), static_cast<std::uint32_t>(*expires));
+                                    flags.flag("trunk-register"), static_cast<std::uint32_t>(*expires),
+                                    flags.flag("trunk-tcp-fallback"));
   }
   return edge::RouteTable{};
 }

@@ -236,6 +236,16 @@ void Call::send_trunk_invite(core::Instant now, const TrunkAuthAnswer* auth) {
   if (auth != nullptr) w.header(auth->header_name, auth->header_value);
   w.header(sip::HeaderId::content_type, "application/sdp");
   w.finish(trunk_offer());
+  // RFC 3261 §18.1.1: a request within 200 bytes of the path MTU (1,300 bytes here) goes over a
+  // congestion-controlled transport, when the route allows it; the rest of the call follows.
+  if (trunk_transport() == sip::Transport::udp && t_invite_bytes.size() > TrunkTarget::kUdpMtuLimit) {
+    if (trunk != nullptr && trunk->tcp_fallback) {
+      t_tcp_fallback = true;
+      kTrunkTcpFallbacks.inc();
+      return send_trunk_invite(now, auth);  // written again with Via SIP/2.0/TCP
+    }
+    kTrunkUdpOversize.inc();
+  }
 
   auto txn = std::make_unique<CallClientTxn>();
   txn->txn = std::make_unique<sip::ClientTransaction>(now, sip::Method::invite, t_invite_bytes, branch,
@@ -324,12 +334,12 @@ void Call::on_invite_response(core::Instant now, CallClientTxn& t, const sip::Tx
     if (state == CallState::ended || t_cancelled) {
       // Answered after we gave up (CANCEL crossed the 2xx, browser gone): ACK it, then BYE.
       t_ack = t_dialog->make_request(sip::Method::ack, trunk_via(), core.ids_.branch(), {}, {}, {});
-      core.send_udp(trunk_dest, t_ack);
+      core.send_trunk(trunk_dest, trunk_transport(), t_ack);
       send_trunk_request(now, sip::Method::bye, Purpose::bye, {}, {}, {});
       return;
     }
     t_ack = t_dialog->make_request(sip::Method::ack, trunk_via(), core.ids_.branch(), {}, {}, {});
-    core.send_udp(trunk_dest, t_ack);
+    core.send_trunk(trunk_dest, trunk_transport(), t_ack);
     if (!take_trunk_answer(now, has_sdp(resp) ? resp.body() : std::string_view{})) return;
     t_timer.on_response_received(resp);
     t_timer.handle_refresh(now);
@@ -413,7 +423,7 @@ void Call::on_client_final(core::Instant now, CallClientTxn& t, const sip::TxnEv
         // Relayed from the browser: ACK the trunk's 2xx ourselves, answer the browser.
         if (ok && t.method == sip::Method::invite && t_dialog) {
           t_ack = t_dialog->make_request(sip::Method::ack, trunk_via(), core.ids_.branch(), {}, {}, {});
-          core.send_udp(trunk_dest, t_ack);
+          core.send_trunk(trunk_dest, trunk_transport(), t_ack);
         }
         Pairs h;
         sip::SessionTimerHeaders st;
@@ -480,7 +490,7 @@ void Call::on_client_final(core::Instant now, CallClientTxn& t, const sip::TxnEv
           // Our own re-INVITE refresh: the ACK is ours to send.
           if (t.leg == Leg::trunk && t_dialog) {
             t_ack = t_dialog->make_request(sip::Method::ack, trunk_via(), core.ids_.branch(), {}, {}, {});
-            core.send_udp(trunk_dest, t_ack);
+            core.send_trunk(trunk_dest, trunk_transport(), t_ack);
           } else if (t.leg == Leg::browser && b_dialog && !flow_gone) {
             core.send_ws(flow, b_dialog->make_request(sip::Method::ack, host_port(core.cfg_.sip_host, core.cfg_.sip_port),
                                                       core.ids_.branch(), {}, {}, {}));
@@ -578,7 +588,7 @@ bool Call::step(core::Instant now) {
     while (auto bytes = t->txn->poll_transmit()) {
       any = true;
       if (t->leg == Leg::trunk) {
-        core.send_udp(trunk_dest, std::move(*bytes));
+        core.send_trunk(trunk_dest, trunk_transport(), std::move(*bytes));
       } else if (!flow_gone) {
         core.send_ws(flow, std::move(*bytes));
       }
@@ -778,7 +788,7 @@ void Call::on_trunk_response(core::Instant now, const sip::MessageView& resp) {
     if (sip::parse_message(std::string_view(t_ack), ack).status == sip::ParseStatus::ok) {
       const auto ack_cs = sip::cseq(ack);
       if (ack_cs && ack_cs->number == cs->number) {
-        core.send_udp(trunk_dest, t_ack);
+        core.send_trunk(trunk_dest, trunk_transport(), t_ack);
         return;
       }
     }

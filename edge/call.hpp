@@ -125,8 +125,10 @@ struct Call {
                             RouteFailure why = RouteFailure::unreachable_other);
   // Its TCP connection to the trunk is gone: a ringing call fails 503, an answered one ends (BYE to the browser).
   void on_trunk_connection_lost(core::Instant now);
-  // The transport and address of the trunk target the INVITE went to last (the only one for an IP literal).
+  // The transport and address of the trunk target the INVITE went to last (the only one for an IP literal);
+  // TCP for a call whose INVITE was too big for UDP on a tcp-fallback route (RFC 3261 §18.1.1).
   sip::Transport trunk_transport() const noexcept {
+    if (t_tcp_fallback) return sip::Transport::tcp;
     return t_targets && t_target < t_targets->list.size() ? t_targets->list[t_target].transport
            : trunk != nullptr                             ? trunk->transport
                                                           : sip::Transport::udp;
@@ -249,6 +251,7 @@ struct Call {
   std::shared_ptr<const TrunkTargets> t_targets;  // the trunk's targets when the call started
   std::size_t t_target = 0;                       // the one the INVITE went to last
   core::SockAddr trunk_dest;  // where trunk requests go
+  bool t_tcp_fallback = false;  // the trunk leg runs over TCP to a UDP target (tcp-fallback=yes)
   std::string t_unreachable_detail;  // why the trunk could not be reached (TCP connect errors)
   RouteFailure t_failure = RouteFailure::other;  // counted on the route if the call ends unanswered
   std::string t_call_id;

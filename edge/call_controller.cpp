@@ -56,7 +56,7 @@ std::vector<TrunkRegistrations::Target> register_targets(const RouteTable& route
     const TrunkTarget& t = r.trunk;
     if (!t.register_with) continue;
     targets.push_back({t.spec, t.hostport(), t.ipv6_literal ? "[" + t.host + "]" : t.host, t.addr, t.transport,
-                       t.credentials, t.register_expires});
+                       t.targets, t.credentials, t.register_expires});
   }
   return targets;
 }
@@ -125,6 +125,10 @@ void CallController::send_ws(core::ConnId flow, std::string bytes) {
 
 void CallController::send_udp(const core::SockAddr& to, std::string bytes) {
   out_.push_back(SipTransmit{SipTransmit::To::udp, {}, to, std::move(bytes)});
+}
+
+void CallController::send_trunk(const core::SockAddr& to, sip::Transport transport, std::string bytes) {
+  out_.push_back(SipTransmit{SipTransmit::To::udp, {}, to, std::move(bytes), transport});
 }
 
 void CallController::reply_ws(core::ConnId flow, const sip::MessageView& req, int code, std::string_view reason,
@@ -471,19 +475,19 @@ void CallController::handle_flow_closed(core::Instant now, core::ConnId flow) {
 }
 
 void CallController::handle_trunk_unreachable(core::Instant now, const core::SockAddr& addr, int error,
-                                              std::string_view detail) {
-  if (pinger_) {
+                                              std::string_view detail, bool fallback_link) {
+  if (pinger_ && !fallback_link) {
     pinger_->handle_unreachable(now, addr);
     flush_pinger();
   }
-  if (trunk_regs_) {
+  if (trunk_regs_ && !fallback_link) {
     trunk_regs_->handle_unreachable(now, addr);
     flush_registrations();
   }
   std::vector<std::uint64_t> ids;
   std::string_view route = "-";
   for (auto& [id, call] : calls_) {
-    if (call->trunk_dest != addr) continue;
+    if (call->trunk_dest != addr || (fallback_link && call->trunk_transport() == sip::Transport::udp)) continue;
     ids.push_back(id);
     if (call->trunk != nullptr) route = call->trunk->spec;
   }

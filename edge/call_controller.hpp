@@ -104,6 +104,10 @@ inline const core::Counter kTrunkPortRefused{"webtrunk_sip_not_a_trunk_total",
                                              "requests on the trunk-side port from an address that is no configured trunk (dropped)"};
 inline const core::Counter kCallsTrunkConnectionLost{
     "webtrunk_calls_trunk_connection_lost_total", "calls ended because their TCP connection to the trunk was lost"};
+inline const core::Counter kTrunkUdpOversize{"webtrunk_trunk_udp_oversize_total",
+                                             "INVITEs over 1,300 bytes sent over UDP to a trunk (the route has no tcp-fallback=yes)"};
+inline const core::Counter kTrunkTcpFallbacks{"webtrunk_trunk_tcp_fallback_total",
+                                              "calls whose INVITE went over TCP to a UDP trunk: over 1,300 bytes, tcp-fallback=yes"};
 inline const core::Counter kTrunkUnreachable{"webtrunk_trunk_unreachable_total",
                                              "ICMP unreachable from a trunk address, or a TCP trunk not reachable (calls toward it failed 503)"};
 inline const core::Counter kTrunkAuthAnswered{"webtrunk_trunk_auth_answered_total",
@@ -194,6 +198,9 @@ struct SipTransmit {
   core::ConnId flow;     // To::flow
   core::SockAddr addr;   // To::udp
   std::string bytes;
+  // To::udp: udp sends as the routes say for `addr` (a tcp:/tls: trunk's over its link); tcp or tls
+  // over a link to `addr` whatever the routes say (a tcp-fallback call to a UDP target).
+  sip::Transport transport = sip::Transport::udp;
 };
 
 // One line per call, logged as event "cdr" (JSON in msg) and handed to CallController::on_cdr.
@@ -230,8 +237,10 @@ class CallController {
   // every trunk transaction of the calls toward it fails as a transport error (RFC 3261 §8.1.3.1),
   // so a call still ringing gets 503 "trunk unreachable" at once.
   // `detail` (e.g. "connection refused" for a TCP trunk) is added to the browser's 503 reason phrase.
+  // `fallback_link`: the failed connection was one made for tcp-fallback calls to a UDP trunk; only
+  // the calls on it fail (the UDP calls, keep-alives and registrations at that address go on).
   void handle_trunk_unreachable(core::Instant now, const core::SockAddr& addr, int error = ECONNREFUSED,
-                                std::string_view detail = {});
+                                std::string_view detail = {}, bool fallback_link = false);
   // The TCP connection to the trunk at `addr` ended (`error`: 0 for the trunk's close, else -errno):
   // the calls it carried end (browser: BYE, or the 503 of a call still ringing), since the edge does
   // not listen on TCP and the trunk has no other way to reach those dialogs.
@@ -306,6 +315,7 @@ class CallController {
   void answer_options(core::ConnId flow, const sip::MessageView& req);
   void send_ws(core::ConnId flow, std::string bytes);
   void send_udp(const core::SockAddr& to, std::string bytes);
+  void send_trunk(const core::SockAddr& to, sip::Transport transport, std::string bytes);
   void reply_ws(core::ConnId flow, const sip::MessageView& req, int code, std::string_view reason,
                 HeaderList extra = {});
   void reply_udp(const core::SockAddr& to, const sip::MessageView& req, int code, std::string_view reason);

@@ -97,7 +97,7 @@ bool EdgeShard::is_tcp(const core::SockAddr& to) const {
   if (core_->routes().is_tcp_trunk(to)) return true;
   // A route reloaded away while calls still use its connection.
   return std::any_of(links_.begin(), links_.end(),
-                     [&](const auto& l) { return l->addr == to && l->conn.generation != 0; });
+                     [&](const auto& l) { return l->addr == to && l->conn.generation != 0 && !l->fallback; });
 }
 
 EdgeShard::TrunkLink* EdgeShard::link_of(core::ConnId id) {
@@ -109,33 +109,35 @@ EdgeShard::TrunkLink* EdgeShard::link_of(core::ConnId id) {
 
 bool EdgeShard::send_tcp(core::Shard& shard, const core::SockAddr& to, std::string_view bytes,
                          std::vector<Unreachable>& failed) {
+  const bool fallback = !core_->routes().is_tcp_trunk(to);  // for tcp-fallback calls to a UDP trunk
   auto it = std::find_if(links_.begin(), links_.end(), [&](const auto& l) { return l->addr == to; });
   if (it == links_.end()) {
     if (links_.size() >= kMaxTrunkLinks) {
-      failed.push_back({to, EMFILE, {}});
+      failed.push_back({to, EMFILE, {}, fallback});
       return false;
     }
     links_.push_back(std::make_unique<TrunkLink>());
     links_.back()->addr = to;
+    links_.back()->fallback = fallback;
     links_.back()->keepalive = CrlfKeepAlive(crlf_ping_);
     it = std::prev(links_.end());
   }
   TrunkLink& l = **it;
   if (l.conn.generation == 0) {
     if (shard.now() < l.retry_at) {
-      failed.push_back({to, l.last_error, l.last_why});
+      failed.push_back({to, l.last_error, l.last_why, fallback});
       return false;
     }
     const TrunkTarget* tls = core_->routes().tls_trunk(to);
     l.tls = tls != nullptr;  // a new connection is made only while a route names the trunk
     if (l.tls && !trunk_tls_) {
-      failed.push_back({to, EPROTO, "TLS not configured"});
+      failed.push_back({to, EPROTO, "TLS not configured", fallback});
       return false;
     }
     auto id = l.tls ? shard.connect_tls(to, *this, kTrunkConnectTimeout, trunk_tls_, tls->host, l.session)
                     : shard.connect_tcp(to, *this, kTrunkConnectTimeout);
     if (!id) {
-      failed.push_back({to, id.error().code, {}});
+      failed.push_back({to, id.error().code, {}, fallback});
       return false;
     }
     l.conn = *id;
@@ -229,7 +231,7 @@ void EdgeShard::on_closed(core::Shard& shard, core::ConnId id, int reason) {
     l->last_error = error;
     l->last_why = l->tls_failed.empty() ? std::string(connect_error_text(error)) : "TLS: " + l->tls_failed;
     if (!l->tls_failed.empty()) l->session = nullptr;  // a failed connection's session is not resumable
-    core_->handle_trunk_unreachable(shard.now(), l->addr, error, l->last_why);
+    core_->handle_trunk_unreachable(shard.now(), l->addr, error, l->last_why, l->fallback);
   } else {
     kTrunkTcpLost.inc();
     core::log(core::LogLevel::info, "sip.trunk_disconnected", "shard={} trunk={}:{} reason={}", shard.index(),
@@ -294,7 +296,7 @@ void EdgeShard::flush(core::Shard& shard) {
       bool ok = false;
       if (t->to == SipTransmit::To::flow) {
         ok = door_ != nullptr && door_->send_text(shard, t->flow, t->bytes);
-      } else if (is_tcp(t->addr)) {
+      } else if (t->transport != sip::Transport::udp || is_tcp(t->addr)) {
         const std::size_t before = failed.size();
         ok = send_tcp(shard, t->addr, t->bytes, failed);
         if (!ok && failed.size() > before) continue;  // reported as unreachable below
@@ -315,7 +317,8 @@ void EdgeShard::flush(core::Shard& shard) {
                                       [&](const Unreachable& u) { return u.addr == failed[i].addr; });
       if (first != failed.begin() + static_cast<std::ptrdiff_t>(i)) continue;
       core_->handle_trunk_unreachable(shard.now(), failed[i].addr, failed[i].error,
-                                      failed[i].why.empty() ? connect_error_text(failed[i].error) : failed[i].why);
+                                      failed[i].why.empty() ? connect_error_text(failed[i].error) : failed[i].why,
+                                      failed[i].fallback);
     }
   }
   // Notes for other shards (calls from a trunk forked to their browsers), after what made them.

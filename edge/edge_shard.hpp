@@ -141,11 +141,15 @@ class EdgeShard final : public core::UdpHandler, public core::TcpHandler {
     core::TlsSession session;  // TLS: resumed by the next connection
     CrlfKeepAlive keepalive;
     bool keepalive_failed = false;  // closed for a missing pong (on_closed reports it as a timeout)
+    // Made for tcp-fallback calls to a UDP trunk: only their messages use it (others to that
+    // address stay on UDP, as their Via says).
+    bool fallback = false;
   };
   struct Unreachable {
     core::SockAddr addr;
     int error;
     std::string why;  // for the 503's reason ("": from error)
+    bool fallback = false;  // a link for tcp-fallback calls: only they fail
   };
 
   void flush(core::Shard& shard);

@@ -162,7 +162,7 @@ core::Result<TrunkTarget> parse_trunk(std::string_view text) {
 
 core::Result<RouteTable> RouteTable::single(std::string_view trunk, std::string_view user,
                                            std::string_view password_file, bool register_with,
-                                           std::uint32_t register_expires) {
+                                           std::uint32_t register_expires, bool tcp_fallback) {
   auto t = parse_trunk(trunk);
   if (!t) return core::Error{t.error().code, "--trunk " + t.error().message};
   auto creds = credentials(user, password_file);
@@ -175,6 +175,7 @@ core::Result<RouteTable> RouteTable::single(std::string_view trunk, std::string_
   }
   t->register_with = register_with;
   t->register_expires = register_expires;
+  t->tcp_fallback = tcp_fallback;
   RouteTable table;
   table.routes_.push_back(Route{"*", std::move(*t)});
   table.index_tcp();
@@ -201,6 +202,7 @@ core::Result<RouteTable> RouteTable::parse(std::string_view content, std::string
     std::string_view trunk = trim(line.substr(sp + 1));
     std::string_view user, password_file, register_expires;
     bool register_with = false;
+    bool tcp_fallback = false;
     if (const auto end = trunk.find_first_of(" \t"); end != std::string_view::npos) {
       std::string_view opts = trim(trunk.substr(end));
       trunk = trunk.substr(0, end);
@@ -214,11 +216,13 @@ core::Result<RouteTable> RouteTable::parse(std::string_view content, std::string
           password_file = opt.substr(14);
         } else if (opt == "register=yes" || opt == "register=no") {
           register_with = opt == "register=yes";
+        } else if (opt == "tcp-fallback=yes" || opt == "tcp-fallback=no") {
+          tcp_fallback = opt == "tcp-fallback=yes";
         } else if (opt.starts_with("register-expires=")) {
           register_expires = opt.substr(17);
         } else {
           return fail(fmt::format("unknown field '{}' (expected: PREFIX udp:HOST:PORT [user=NAME password-file=FILE] "
-                                  "[register=yes [register-expires=SECONDS]])",
+                                  "[register=yes [register-expires=SECONDS]] [tcp-fallback=yes])",
                                   opt));
         }
       }
@@ -243,6 +247,7 @@ core::Result<RouteTable> RouteTable::parse(std::string_view content, std::string
     t->password_file = std::string(password_file);
     t->series = route_series(line.substr(0, sp), t->spec);
     if (auto reg = set_register(*t, register_with, register_expires); !reg) return fail(reg.error().message);
+    t->tcp_fallback = tcp_fallback;
     table.routes_.push_back(Route{std::string(prefix), std::move(*t)});
   }
   if (table.routes_.empty()) return core::Error{EINVAL, fmt::format("{}: no routes", source)};

@@ -10,6 +10,11 @@
 //                             default route
 //   --trunk-user NAME --trunk-password-file FILE   credentials for --trunk
 //   --trunk-register, --trunk-register-expires S   register=yes, register-expires= for --trunk
+//   --trunk-tcp-fallback                           tcp-fallback=yes for --trunk
+//
+// tcp-fallback=yes: a request to a UDP target longer than 1,300 bytes (an INVITE with a big SDP)
+// goes over TCP to the same address instead, and the rest of that call follows (RFC 3261 §18.1.1);
+// without it, it goes over UDP and is counted (webtrunk_trunk_udp_oversize_total).
 //
 // register=yes: the edge REGISTERs itself with that trunk as USER (edge/trunk_registrations.hpp);
 // it needs user= and password-file=. register-expires (60-86400, default 600) is what it asks for.
@@ -63,6 +68,10 @@ struct TrunkTarget {
   core::SeriesId series = 0;     // the route's label set in /metrics (edge/route_metrics.hpp)
   bool register_with = false;          // register=yes: the edge REGISTERs with this trunk
   std::uint32_t register_expires = 600;  // register-expires=
+  // tcp-fallback=yes: a request over kUdpMtuLimit bytes to a UDP target goes over TCP to the same
+  // address, and the rest of its call follows (RFC 3261 §18.1.1).
+  bool tcp_fallback = false;
+  static constexpr std::size_t kUdpMtuLimit = 1300;
 
   // "host:port" (IPv6 in brackets), for Request-URIs toward the trunk; the name alone when SRV
   // chooses the port (RFC 3263 §4.2: the URI keeps the domain).
@@ -87,7 +96,8 @@ class RouteTable {
   // Every call to one trunk.
   static core::Result<RouteTable> single(std::string_view trunk, std::string_view user = {},
                                          std::string_view password_file = {}, bool register_with = false,
-                                         std::uint32_t register_expires = kDefaultRegisterExpires);
+                                         std::uint32_t register_expires = kDefaultRegisterExpires,
+                                         bool tcp_fallback = false);
   static constexpr std::uint32_t kDefaultRegisterExpires = 600;
   // File content; `source` names it in errors ("routes.txt:3: ...").
   static core::Result<RouteTable> parse(std::string_view content, std::string_view source);

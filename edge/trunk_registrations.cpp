@@ -13,7 +13,7 @@ namespace webtrunk::edge {
 namespace {
 
 bool same_registration(const TrunkRegistrations::Target& a, const TrunkRegistrations::Target& b) {
-  return a.addr == b.addr && a.transport == b.transport && a.credentials.user == b.credentials.user;
+  return a.hostport == b.hostport && a.transport == b.transport && a.credentials.user == b.credentials.user;
 }
 
 std::int64_t seconds_of(core::Duration d) { return std::chrono::duration_cast<std::chrono::seconds>(d).count(); }
@@ -51,10 +51,12 @@ void TrunkRegistrations::set_up(Reg& r, bool up) {
 }
 
 std::string TrunkRegistrations::contact_uri(const Reg& r) const {
-  // The trunk sends its INVITEs here; the edge does not listen on TCP, so over TCP they come back
-  // on the connection the REGISTER used (RFC 5923's reuse).
-  return fmt::format("sip:{}@{}{}", r.target.credentials.user, contact_,
-                     r.target.transport == sip::Transport::tcp ? ";transport=tcp" : "");
+  // The trunk sends its INVITEs here; the edge does not listen on TCP, so over TCP or TLS they come
+  // back on the connection the REGISTER used (RFC 5923's reuse).
+  const std::string_view param = r.to.transport == sip::Transport::tcp   ? ";transport=tcp"
+                                 : r.to.transport == sip::Transport::tls ? ";transport=tls"
+                                                                         : "";
+  return fmt::format("sip:{}@{}{}", r.target.credentials.user, contact_, param);
 }
 
 void TrunkRegistrations::set_targets(const std::vector<Target>& targets) {
@@ -136,8 +138,7 @@ void TrunkRegistrations::send(core::Instant now, Reg& r, std::uint32_t expires, 
   std::string out;
   sip::MessageWriter w(out);
   w.request_line("REGISTER", ruri);
-  w.header("Via", fmt::format("SIP/2.0/{} {};branch={};rport", sip::via_transport_name(r.target.transport), contact_,
-                              branch));
+  w.header("Via", fmt::format("SIP/2.0/{} {};branch={};rport", sip::via_transport_name(r.to.transport), contact_, branch));
   w.header("Max-Forwards", "70");
   w.header("From", fmt::format("{};tag={}", aor, r.from_tag));
   w.header("To", aor);
@@ -151,14 +152,14 @@ void TrunkRegistrations::send(core::Instant now, Reg& r, std::uint32_t expires, 
   w.finish({});
   r.with_credentials = auth != nullptr;
   r.txn = std::make_unique<sip::ClientTransaction>(now, sip::Method::register_, std::move(out), branch,
-                                                   r.target.transport, timers_);
+                                                   r.to.transport, timers_);
   kTrunkRegistersSent.inc();
   drain(now, r);
 }
 
 void TrunkRegistrations::drain(core::Instant now, Reg& r) {
   if (!r.txn) return;
-  while (auto bytes = r.txn->poll_transmit()) out_.push_back(Transmit{r.target.addr, std::move(*bytes)});
+  while (auto bytes = r.txn->poll_transmit()) out_.push_back(Transmit{r.to.addr, std::move(*bytes)});
   while (r.txn) {
     auto ev = r.txn->poll_event();
     if (!ev) break;
@@ -172,11 +173,13 @@ void TrunkRegistrations::drain(core::Instant now, Reg& r) {
         break;
       case sip::TxnEvent::Kind::timeout:
         r.txn.reset();
-        fail(now, r, kTrunkRegisterFailedTimeout, "no answer");
+        if (!fail_over(now, r, kTrunkRegisterFailedTimeout, "no answer")) fail(now, r, kTrunkRegisterFailedTimeout, "no answer");
         break;
       case sip::TxnEvent::Kind::transport_error:
         r.txn.reset();
-        fail(now, r, kTrunkRegisterFailedUnreachable, "unreachable");
+        if (!fail_over(now, r, kTrunkRegisterFailedUnreachable, "unreachable")) {
+          fail(now, r, kTrunkRegisterFailedUnreachable, "unreachable");
+        }
         break;
       case sip::TxnEvent::Kind::terminated:
         r.txn.reset();
@@ -219,7 +222,45 @@ void TrunkRegistrations::on_final(core::Instant now, Reg& r, const sip::MessageV
     }
     return fail(now, r, kTrunkRegisterFailedRejected, fmt::format("423 with Min-Expires '{}'", resp.value(sip::HeaderId::min_expires)));
   }
-  fail(now, r, kTrunkRegisterFailedRejected, fmt::format("{} {}", code, resp.reason_phrase()));
+  std::string why = fmt::format("{} {}", code, resp.reason_phrase());
+  if (code == 503 && fail_over(now, r, kTrunkRegisterFailedRejected, why)) return;
+  fail(now, r, kTrunkRegisterFailedRejected, std::move(why));
+}
+
+bool TrunkRegistrations::start_attempt(core::Instant now, Reg& r) {
+  auto targets = r.target.targets ? r.target.targets->load()
+                                   : std::make_shared<const TrunkTargets>(
+                                         TrunkTargets{{ResolvedTarget{r.target.transport, r.target.addr}}, {}});
+  if (targets->list.empty()) {
+    // A name with no target (yet): looked at again shortly; one in force stays up until it expires.
+    std::string why = fmt::format("trunk unresolved ({})", targets->error.empty() ? "no targets" : targets->error);
+    if (r.state != State::resolving && r.state != State::registered) {
+      core::log(core::LogLevel::warn, "trunk.register_waiting", "trunk={} user={} why={}", r.target.spec,
+                r.target.credentials.user, why);
+      r.state = State::resolving;
+    }
+    r.last_error = std::move(why);
+    r.next_at = now + kResolveRecheck;
+    if (r.up) r.next_at = std::min(r.next_at, r.expires_at);
+    return false;
+  }
+  r.tried = std::move(targets);
+  r.at = 0;
+  r.to = r.tried->list.front();
+  return true;
+}
+
+bool TrunkRegistrations::fail_over(core::Instant now, Reg& r, const core::Counter& metric, std::string_view why) {
+  // RFC 3263 §4.3: the next target of the list, at once. An un-REGISTER stays where we registered.
+  if (r.state == State::unregistering || !r.tried || r.at + 1 >= r.tried->list.size()) return false;
+  metric.inc();
+  kTrunkRegisterFailovers.inc();
+  const ResolvedTarget failed = r.to;
+  r.to = r.tried->list[++r.at];
+  core::log(core::LogLevel::warn, "trunk.register_failover", "trunk={} user={} why={} target={} next={}", r.target.spec,
+            r.target.credentials.user, why, failed.addr.to_string(), r.to.addr.to_string());
+  send(now, r, r.asking, nullptr);
+  return true;
 }
 
 std::uint32_t TrunkRegistrations::granted(const Reg& r, const sip::MessageView& resp) const {
@@ -299,7 +340,7 @@ bool TrunkRegistrations::handle_response(core::Instant now, const sip::MessageVi
 
 void TrunkRegistrations::handle_unreachable(core::Instant now, const core::SockAddr& addr) {
   for (auto& r : regs_) {
-    if (r->target.addr != addr || !r->txn) continue;
+    if (r->to.addr != addr || !r->txn) continue;
     r->txn->handle_transport_error(now);
     drain(now, *r);
   }
@@ -308,7 +349,7 @@ void TrunkRegistrations::handle_unreachable(core::Instant now, const core::SockA
 
 void TrunkRegistrations::handle_connection_lost(core::Instant now, const core::SockAddr& addr) {
   for (auto& r : regs_) {
-    if (r->target.addr != addr || r->target.transport == sip::Transport::udp) continue;
+    if (r->to.addr != addr || r->to.transport == sip::Transport::udp) continue;
     if (r->state == State::registered && !r->txn) r->next_at = now;
   }
 }
@@ -327,7 +368,10 @@ void TrunkRegistrations::handle_timeout(core::Instant now) {
       core::log(core::LogLevel::warn, "trunk.registration_expired", "trunk={} user={}", r->target.spec,
                 r->target.credentials.user);
     }
-    if ((r->state == State::idle || r->state == State::failed || r->state == State::registered) && now >= r->next_at) {
+    const bool waiting = r->state == State::idle || r->state == State::resolving || r->state == State::failed ||
+                         r->state == State::registered;
+    if (waiting && now >= r->next_at) {
+      if (!start_attempt(now, *r)) continue;
       r->refresh = r->up;
       if (r->state != State::registered) r->state = State::registering;
       r->asking = std::max(r->asking, r->target.expires);
@@ -374,6 +418,7 @@ std::size_t TrunkRegistrations::up() const noexcept {
 std::string_view TrunkRegistrations::state_name(State s) noexcept {
   switch (s) {
     case State::idle: return "idle";
+    case State::resolving: return "resolving";
     case State::registering: return "registering";
     case State::registered: return "registered";
     case State::failed: return "failed";

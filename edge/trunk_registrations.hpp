@@ -1,9 +1,10 @@
 // TrunkRegistrations: the edge REGISTERs itself with the trunks that want it (`register=yes` on a
 // --routes line, --trunk-register for --trunk), sans-IO. One registration per distinct (trunk
-// address, transport, user), whatever the number of routes naming it.
+// host:port or name, transport, user), whatever the number of routes naming it.
 //
 //   REGISTER sip:TRUNKHOST:PORT   To/From <sip:USER@TRUNKHOST>, Contact <sip:USER@EDGE:PORT> (the
-//                                 edge's trunk-side address: where the trunk sends its INVITEs),
+//                                 edge's trunk-side address: where the trunk sends its INVITEs;
+//                                 ";transport=tcp" or ";transport=tls" over a stream),
 //                                 Expires: register-expires (default 600); one Call-ID and From tag
 //                                 for the registration's life, CSeq counting up (RFC 3261 §10.2)
 //   401/407                       the same REGISTER again with the route's credentials
@@ -17,6 +18,15 @@
 //   423 Interval Too Brief        asked again at once with the Min-Expires (RFC 3261 §10.2.8)
 //   timeout, unreachable, 3xx-6xx failed: tried again after a backoff doubling from 5 s to 300 s;
 //                                 a registration in force stays up until it expires
+//
+// Where the REGISTERs go: the trunk's targets (edge/trunk_targets.hpp), an address's one or what a
+// name resolved to (RFC 3263), read from its TargetSlot when an attempt starts (first REGISTER,
+// refresh, retry after a backoff): the first target first. Timeout, unreachable or 503 at one
+// target: the same REGISTER (a new transaction) goes to the next one at once (RFC 3263 §4.3); the
+// registration fails (backoff) when the last one failed. The next attempt starts from the first
+// target of the list then published (a name whose targets changed included). The Request-URI and
+// the AOR keep the name. A name with no target yet: `resolving` (last_error says why), checked
+// again every second, registered as soon as targets appear.
 //   unregister_all() (drain)      REGISTER with Expires: 0 for every registration the trunk holds;
 //                                 the drain waits for the answers (unanswered()), bounded by its own
 //                                 timer
@@ -43,6 +53,7 @@
 #include "core/metrics.hpp"
 #include "core/socket.hpp"
 #include "edge/trunk_auth.hpp"
+#include "edge/trunk_targets.hpp"
 #include "sip/branch.hpp"
 #include "sip/client_transaction.hpp"
 #include "sip/message_view.hpp"
@@ -64,6 +75,8 @@ inline const core::Counter kTrunkRegisterFailedRejected{"webtrunk_trunk_register
                                                         "trunk REGISTERs answered 3xx-6xx (403, 5xx, a bad 423...; retried after a backoff)"};
 inline const core::Counter kTrunkRegisterFailedAuth{"webtrunk_trunk_register_failures_auth_total",
                                                     "trunk registrations stopped: credentials refused or a challenge we cannot answer"};
+inline const core::Counter kTrunkRegisterFailovers{"webtrunk_trunk_register_failovers_total",
+                                                   "trunk REGISTERs sent to the next target of a trunk name (503, timeout or unreachable: RFC 3263 §4.3)"};
 inline const core::Counter kTrunkUnregisters{"webtrunk_trunk_unregisters_total",
                                              "REGISTERs with Expires: 0 sent (drain, route removed)"};
 
@@ -73,8 +86,10 @@ class TrunkRegistrations {
     std::string spec;      // the trunk as configured, for the log
     std::string hostport;  // the Request-URI's host part: "HOST:PORT" (IPv6 in brackets)
     std::string domain;    // the AOR's host: HOST (IPv6 in brackets)
-    core::SockAddr addr;
+    core::SockAddr addr;   // an address's target (unset for a name)
     sip::Transport transport = sip::Transport::udp;
+    // The trunk's targets (the route's slot, shared with the resolver); null: {transport, addr} alone.
+    std::shared_ptr<const TargetSlot> targets;
     TrunkCredentials credentials;  // user names the AOR; the password answers challenges
     std::uint32_t expires = 600;   // asked for
   };
@@ -82,8 +97,8 @@ class TrunkRegistrations {
     core::SockAddr to;
     std::string bytes;
   };
-  enum class State : std::uint8_t { idle, registering, registered, failed, stopped, unregistering, unregistered };
-  // "idle", "registering", "registered", "failed", "stopped", "unregistering", "unregistered".
+  enum class State : std::uint8_t { idle, resolving, registering, registered, failed, stopped, unregistering, unregistered };
+  // "idle", "resolving", "registering", "registered", "failed", "stopped", "unregistering", "unregistered".
   [[nodiscard]] static std::string_view state_name(State s) noexcept;
   struct Status {
     std::string spec;
@@ -95,6 +110,7 @@ class TrunkRegistrations {
 
   static constexpr core::Duration kBackoffMin = std::chrono::seconds(5);
   static constexpr core::Duration kBackoffMax = std::chrono::seconds(300);
+  static constexpr core::Duration kResolveRecheck = std::chrono::seconds(1);  // a name with no target yet
   static constexpr std::uint32_t kMaxExpires = 86400;  // a Min-Expires above this fails the registration
 
   // `contact` is the edge's trunk-side "host:port" (Via and Contact).
@@ -106,7 +122,8 @@ class TrunkRegistrations {
 
   // True when `resp` answers one of our REGISTERs (then it is consumed, late ones too).
   bool handle_response(core::Instant now, const sip::MessageView& resp);
-  // ICMP unreachable or a failed TCP connect to `addr`: the REGISTER in flight there fails now.
+  // ICMP unreachable or a failed TCP connect to `addr`: the REGISTER in flight there fails now (the
+  // next target of a name is tried).
   void handle_unreachable(core::Instant now, const core::SockAddr& addr);
   // The TCP connection to `addr` closed: the trunk may have dropped what it bound to it, so a
   // registration in force there registers again at once.
@@ -147,11 +164,17 @@ class TrunkRegistrations {
     core::Instant expires_at{};     // registered: the trunk forgets us then
     core::Duration backoff{};
     std::string last_error;
+    // The attempt's targets (taken when it started) and the one its REGISTERs go to.
+    std::shared_ptr<const TrunkTargets> tried;
+    std::size_t at = 0;
+    ResolvedTarget to;
     TrunkAuth auth;
     std::unique_ptr<sip::ClientTransaction> txn;
   };
 
   void send(core::Instant now, Reg& r, std::uint32_t expires, const TrunkAuthAnswer* auth);
+  bool start_attempt(core::Instant now, Reg& r);
+  bool fail_over(core::Instant now, Reg& r, const core::Counter& metric, std::string_view why);
   void drain(core::Instant now, Reg& r);
   void on_final(core::Instant now, Reg& r, const sip::MessageView& resp);
   void on_registered(core::Instant now, Reg& r, const sip::MessageView& resp);

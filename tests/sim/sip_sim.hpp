@@ -178,6 +178,8 @@ struct BrowserCall {
 struct Trunk {
   core::SockAddr addr = core::SockAddr::ipv4_loopback(5080);
   std::deque<Msg> inbox;
+  std::size_t over_tcp = 0;  // messages the edge sent here over a TCP link (SipTransmit::transport), all time
+  std::size_t over_udp = 0;
   std::string tag = "25307SIPpTag011";
 
   Msg next();
@@ -334,6 +336,7 @@ struct Sim {
         Trunk& to = t->addr == trunk_b.addr ? trunk_b : trunk;
         EXPECT_EQ(t->addr, to.addr) << t->bytes;
         if (drop_to_trunk && drop_to_trunk(t->bytes)) continue;
+        ++(t->transport == sip::Transport::udp ? to.over_udp : to.over_tcp);
         to.inbox.push_back(std::make_unique<OwnedMessage>(t->bytes));
         EXPECT_TRUE(to.inbox.back()->parsed) << t->bytes;
       } else {
