@@ -1,5 +1,6 @@
 // One account cannot starve another of RTP ports (README "RTP ports"): against the real binary with
-// two shards and --rtp-ports of 8 pairs (4 per shard), one caller's calls on one WebSocket (so on one
+// two shards in --trunk-rtp-mode per-call (the mode that takes a port pair per call; the shared default
+// takes none) and --rtp-ports of 8 pairs (4 per shard), one caller's calls on one WebSocket (so on one
 // shard) take 6 pairs, borrowing 2 from the other shard's slice; another caller still gets a call, and
 // only the ninth call, with the whole range taken, gets "503 Media ports exhausted". The trunk is a UDP
 // socket that never answers, so every admitted call stays ringing and holds its pair.
@@ -23,7 +24,7 @@ test('a shard with its RTP slice used up borrows from the other shard; another a
   // Below the kernel's ephemeral ports, apart per process: pairs someone else holds would be skipped.
   const base = 12000 + (process.pid % 500) * 32;
   const edge = await startEdge(['--shards', '2', '--no-auth', '--sip-port', '0', '--rtp-ports', `${base}-${base + 15}`,
-    '--trunk-ping', '0', '--trunk', `udp:127.0.0.1:${trunk.address().port}`]);
+    '--trunk-ping', '0', '--trunk-rtp-mode', 'per-call', '--trunk', `udp:127.0.0.1:${trunk.address().port}`]);
   t.after(() => edge.stop());
 
   const alice = await connect(edge.port);
