@@ -69,14 +69,22 @@ constexpr std::uint16_t kConnecting = 1 << 14;
 constexpr std::uint16_t kRxStamps = 1 << 15;
 // Control room for one SCM_TIMESTAMPNS cmsg.
 constexpr std::size_t kStampControl = CMSG_SPACE(sizeof(timespec));
-// The arrival stamp in a received header's control data, in ns (CLOCK_REALTIME); 0 if none.
-inline std::int64_t rx_stamp_ns(cmsghdr* first, const msghdr& h) noexcept {
-  for (cmsghdr* c = first; c != nullptr; c = CMSG_NXTHDR(const_cast<msghdr*>(&h), c)) {
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS && c->cmsg_len >= CMSG_LEN(sizeof(timespec))) {
+// The arrival stamp in received control data (`len` bytes of cmsgs), in ns (CLOCK_REALTIME); 0 if
+// none. Read with memcpy: a multishot recvmsg puts the cmsgs right after the peer's address, where
+// they need not be aligned for cmsghdr.
+inline std::int64_t rx_stamp_ns(const void* control, std::size_t len) noexcept {
+  const auto* p = static_cast<const unsigned char*>(control);
+  std::size_t off = 0;
+  while (p != nullptr && off + sizeof(cmsghdr) <= len) {
+    cmsghdr c;
+    std::memcpy(&c, p + off, sizeof(c));
+    if (c.cmsg_len < sizeof(cmsghdr) || c.cmsg_len > len - off) break;
+    if (c.cmsg_level == SOL_SOCKET && c.cmsg_type == SCM_TIMESTAMPNS && c.cmsg_len >= CMSG_LEN(sizeof(timespec))) {
       timespec ts;
-      std::memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+      std::memcpy(&ts, p + off + CMSG_LEN(0), sizeof(ts));
       return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
     }
+    off += CMSG_ALIGN(c.cmsg_len);
   }
   return 0;
 }

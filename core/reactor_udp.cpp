@@ -160,7 +160,9 @@ void Shard::on_udp_recv_cqe(Shard& s, Op& op, const io_uring_cqe& cqe) {
           peer = SockAddr::from_sockaddr(static_cast<const sockaddr*>(io_uring_recvmsg_name(out)), out->namelen);
           payload = static_cast<std::byte*>(io_uring_recvmsg_payload(out, &u.msg));
           len = static_cast<std::size_t>(io_uring_recvmsg_payload_length(out, cqe.res, &u.msg));
-          if (u.flags & kRxStamps) rx_ns = rx_stamp_ns(io_uring_recvmsg_cmsg_firsthdr(out, &u.msg), u.msg);
+          if (u.flags & kRxStamps) {
+            rx_ns = rx_stamp_ns(reinterpret_cast<const unsigned char*>(out + 1) + u.msg.msg_namelen, out->controllen);
+          }
         }
       }
       if (!ok) {
@@ -362,7 +364,7 @@ void Shard::drain_hot_udp(UdpSocket& u) {
           const SockAddr peer =
               connected ? u.remote : SockAddr::from_sockaddr(static_cast<const sockaddr*>(mh.msg_name), mh.msg_namelen);
           deliver_udp(u, bid, peer, static_cast<std::byte*>(h.iov[i].iov_base), h.msgs[i].msg_len,
-                      stamps ? rx_stamp_ns(CMSG_FIRSTHDR(&mh), mh) : 0);
+                      stamps ? rx_stamp_ns(mh.msg_control, mh.msg_controllen) : 0);
         }
       }
       ring.unref(bid);
