@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <thread>
 
 #include "core/reactor.hpp"
@@ -53,6 +54,20 @@ inline int tcp_client(const SockAddr& to, int rcvbuf = 0) {
   if (rcvbuf > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
   if (::connect(fd, to.data(), to.size()) != 0) ADD_FAILURE() << "connect: " << std::strerror(errno);
   return fd;
+}
+
+// A shard with small buffer rings (64 TCP, 64 UDP buffers).
+inline ShardConfig test_config() {
+  ShardConfig cfg;
+  cfg.tcp_buffers = 64;
+  cfg.udp_buffers = 64;
+  return cfg;
+}
+
+inline std::unique_ptr<Shard> make_shard(const ShardConfig& cfg = test_config()) {
+  auto s = Shard::create(cfg);
+  if (!s) ADD_FAILURE() << s.error().message;
+  return s ? std::move(s.value()) : nullptr;
 }
 
 }  // namespace webtrunk::core::test
